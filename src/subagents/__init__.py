@@ -1,0 +1,22 @@
+"""langgraph-subagents: sub-agent delegation on LangGraph.
+
+Every agent is a compiled LangGraph subgraph with its own message state; a parent delegates a
+self-contained task through a tool call that a delegation node executes by invoking the
+child's graph. See ``Agent`` and ``compile_agent``.
+"""
+
+from subagents.errors import LocalModelError, ModelResolutionError, SpecError, SubagentsError
+from subagents.graphs import compile_agent
+from subagents.results import DelegationResult, Status
+from subagents.spec import Agent
+
+__all__ = [
+    "Agent",
+    "DelegationResult",
+    "LocalModelError",
+    "ModelResolutionError",
+    "SpecError",
+    "Status",
+    "SubagentsError",
+    "compile_agent",
+]

@@ -1,0 +1,112 @@
+"""``compile_agent``: turn an :class:`~subagents.spec.Agent` tree into compiled subgraphs.
+
+Each agent is compiled once per place in the tree (its ancestry path), children first, so a
+parent's delegation nodes receive their children already compiled. The remaining depth at
+each place is ``min(parent's - 1, child.max_subagent_depth)``; at depth 0 no delegation node
+or tool exists, which also bounds self-delegation and cycles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph.state import CompiledStateGraph
+
+from subagents.errors import SpecError
+from subagents.nodes import AgentPlan, ChildLink
+from subagents.nodes.schemas import final_answer_spec, per_agent_spec, task_spec, tool_spec
+from subagents.spec import Agent
+from subagents.subgraphs import build_agent_graph
+
+__all__ = ["compile_agent"]
+
+
+def compile_agent(
+    agent: Agent,
+    *,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    model: BaseChatModel | str | None = None,
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Compile an agent and its sub-agents into one LangGraph graph.
+
+    Args:
+        agent: the root agent spec.
+        checkpointer: saver for the root thread; sub-agents inherit it (their checkpoints
+            live under the delegation node's ``checkpoint_ns``). None: no persistence.
+        model: a model for every agent that names none (after the agent's own ``model``;
+            see ``subagents.models.resolve_model``).
+
+    Returns:
+        A compiled graph with input/output ``{"messages": [...]}`` (plus
+        ``structured_response`` when the root has an ``output_schema``).
+
+    Raises:
+        SpecError: a sub-agent name refers to no agent among the caller and its ancestors.
+        ModelResolutionError: no model could be resolved for an agent.
+    """
+    root_model = _resolve(agent.model, cli_model=model, fallback=None)
+    return _compile(agent, (agent,), agent.max_subagent_depth, root_model, model, checkpointer)
+
+
+def _resolve(spec: BaseChatModel | str | None, *, cli_model: BaseChatModel | str | None,
+             fallback: BaseChatModel | None) -> BaseChatModel:
+    if isinstance(spec, BaseChatModel):
+        return spec
+    if spec is None and fallback is not None:
+        return fallback
+    if spec is None and isinstance(cli_model, BaseChatModel):
+        return cli_model
+    from subagents.models import resolve_model
+
+    return resolve_model(spec, cli_model=cli_model if isinstance(cli_model, str) else None)
+
+
+def _child_ref(ref: Agent | str, lineage: tuple[Agent, ...]) -> Agent:
+    if isinstance(ref, Agent):
+        return ref
+    for ancestor in reversed(lineage):
+        if ancestor.name == ref:
+            return ancestor
+    names = ", ".join(a.name for a in lineage)
+    msg = (f"agent {lineage[-1].name!r}: field 'subagents': unknown agent {ref!r} (a name "
+           f"must be the agent itself or an ancestor: {names})")
+    raise SpecError(msg)
+
+
+def _compile(agent: Agent, lineage: tuple[Agent, ...], depth: int, model: BaseChatModel,
+             cli_model: BaseChatModel | str | None,
+             checkpointer: BaseCheckpointSaver[Any] | None) -> CompiledStateGraph[Any, Any, Any, Any]:
+    path = tuple(a.name for a in lineage)
+    children: dict[str, ChildLink] = {}
+    for ref in agent.subagents:
+        child = _child_ref(ref, lineage)
+        graph = None
+        if depth > 0:
+            child_model = _resolve(child.model, cli_model=cli_model, fallback=model)
+            child_depth = min(depth - 1, child.max_subagent_depth)
+            graph = _compile(child, (*lineage, child), child_depth, child_model, cli_model, None)
+        tool = "task" if agent.delegation == "task" else child.delegation_tool_name
+        children[child.name] = ChildLink(child, _node_name(path, child), tool, graph)
+    plan = AgentPlan(agent=agent, path=path, model=model,
+                     tools={t.name: t for t in agent.tools}, children=children, depth=depth)
+    specs = [tool_spec(t) for t in agent.tools]
+    if plan.can_delegate:
+        specs.extend(_delegation_specs(agent, children))
+    if agent.output_schema is not None:
+        specs.append(final_answer_spec(agent.output_schema))
+    plan.tool_specs.extend(specs)
+    return build_agent_graph(plan, checkpointer=checkpointer)
+
+
+def _node_name(path: tuple[str, ...], child: Agent) -> str:
+    # Unique across the tree (Mermaid and Studio need it): the child's path below the root.
+    return "/".join((*path[1:], child.name))
+
+
+def _delegation_specs(agent: Agent, children: dict[str, ChildLink]) -> list[dict[str, Any]]:
+    ctx = agent.delegation_context
+    if agent.delegation == "task":
+        return [task_spec([link.agent for link in children.values()], with_context=ctx)]
+    return [per_agent_spec(link.agent, with_context=ctx) for link in children.values()]

@@ -1,0 +1,21 @@
+"""Node functions of an agent graph: the model node, the tool node, delegation nodes.
+
+Nodes never import subgraphs: a parent's delegation node is handed its children already
+compiled (see :class:`subagents.nodes.plan.ChildLink`).
+"""
+
+from subagents.nodes.delegate import make_delegate_node
+from subagents.nodes.model import make_model_node
+from subagents.nodes.plan import AgentPlan, ChildLink
+from subagents.nodes.state import AgentState, StructuredAgentState
+from subagents.nodes.tools import make_tool_node
+
+__all__ = [
+    "AgentPlan",
+    "AgentState",
+    "ChildLink",
+    "StructuredAgentState",
+    "make_delegate_node",
+    "make_model_node",
+    "make_tool_node",
+]

@@ -1,0 +1,212 @@
+"""What to do with one model reply: end, send tool calls, refuse, correct, or force an answer.
+
+Pure functions over messages: no model call, no I/O.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolCall, ToolMessage
+from langgraph.graph import END
+from langgraph.types import Command, Send
+from pydantic import ValidationError
+
+from subagents.nodes._turn import Turn, call_key
+from subagents.nodes.plan import NUDGE_KEY, STOP_KEY, AgentPlan
+from subagents.nodes.schemas import FINAL_ANSWER, validation_text
+from subagents.results import Status, tool_result
+
+__all__ = ["ERROR_KEY", "Outcome", "decide", "mark_stop"]
+
+ERROR_KEY = "subagents_error"
+"""``response_metadata`` key holding why an agent could not produce its output schema."""
+_UNSET: Any = object()
+_SCHEMA_NUDGE = "You must finish by calling the final_answer tool with your answer."
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The model node's decision for one reply.
+
+    Attributes:
+        messages: what to append to the agent's history (the reply first).
+        sends: one ``Send`` per tool call to execute.
+        done: the agent has ended.
+        structured: the validated output schema instance, when accepted.
+        force_final: make one last call without tools before ending (repeated call guard).
+        stop: the runtime reason the agent ended, if any (``max_steps``, ...).
+    """
+
+    messages: list[AnyMessage]
+    sends: list[Send] = field(default_factory=list)
+    done: bool = False
+    structured: Any = _UNSET
+    force_final: bool = False
+    stop: str | None = None
+
+    def command(self) -> Command[Any]:
+        """The node's ``Command``: END, the sends, or back to the model."""
+        update: dict[str, Any] = {"messages": self.messages}
+        if self.structured is not _UNSET:
+            update["structured_response"] = self.structured
+        goto: Any = END if self.done else (self.sends or "model")
+        return Command(update=update, goto=goto)
+
+
+def mark_stop(messages: list[AnyMessage], reason: str, error: str | None = None) -> None:
+    """Record on the last AI message why the runtime ended the agent (in place)."""
+    for i in range(len(messages) - 1, -1, -1):
+        msg = messages[i]
+        if isinstance(msg, AIMessage):
+            meta = {**msg.response_metadata, STOP_KEY: reason}
+            if error:
+                meta[ERROR_KEY] = error
+            messages[i] = msg.model_copy(update={"response_metadata": meta})
+            return
+
+
+def _normalise(ai: AIMessage) -> tuple[AIMessage, list[ToolMessage]]:
+    """Give every tool call a unique id; answer unparsable calls with an error result."""
+    seen: set[str] = set()
+    calls: list[ToolCall] = []
+    fixes: list[ToolMessage] = []
+    for tc in ai.tool_calls:
+        tid = tc.get("id") or ""
+        if not tid or tid in seen:
+            tid = f"call_{uuid.uuid4().hex[:16]}"
+        seen.add(tid)
+        calls.append({**tc, "id": tid})
+    invalid = []
+    for bad in ai.invalid_tool_calls:
+        tid = bad.get("id") or ""
+        if not tid or tid in seen:
+            tid = f"call_{uuid.uuid4().hex[:16]}"
+        seen.add(tid)
+        invalid.append({**bad, "id": tid})
+        text = f"Error: the arguments of '{bad.get('name')}' are not valid JSON: {bad.get('error')}"
+        fixes.append(ToolMessage(content=text, tool_call_id=tid, name=bad.get("name") or "",
+                                 status="error"))
+    if calls != ai.tool_calls or invalid != ai.invalid_tool_calls:
+        ai = ai.model_copy(update={"tool_calls": calls, "invalid_tool_calls": invalid})
+    return ai, fixes
+
+
+def _final_answer(plan: AgentPlan, tc: ToolCall) -> tuple[Any, str | None]:
+    schema = plan.agent.output_schema
+    assert schema is not None
+    try:
+        return schema.model_validate(tc["args"]), None
+    except ValidationError as exc:
+        return None, validation_text(exc)
+
+
+def _not_run(calls: list[ToolCall], text: str) -> list[ToolMessage]:
+    return [ToolMessage(content=text, tool_call_id=tc["id"] or "", name=tc["name"],
+                        status="error") for tc in calls]
+
+
+def _forced(plan: AgentPlan, ai: AIMessage, reason: str) -> Outcome:
+    """End now: accept a valid final_answer, otherwise keep the text as the partial result."""
+    if plan.agent.output_schema is not None:
+        for tc in ai.tool_calls:
+            if tc["name"] == FINAL_ANSWER:
+                value, _ = _final_answer(plan, tc)
+                if value is not None:
+                    ok = ToolMessage(content="Final answer accepted.", tool_call_id=tc["id"] or "",
+                                     name=FINAL_ANSWER)
+                    return Outcome([ai.model_copy(update={"tool_calls": [tc]}), ok],
+                                   done=True, structured=value)
+    text_only = ai.model_copy(update={"tool_calls": [], "invalid_tool_calls": []})
+    messages: list[AnyMessage] = [text_only]
+    mark_stop(messages, reason)
+    return Outcome(messages, done=True, stop=reason)
+
+
+def _schema_step(plan: AgentPlan, turn: Turn, ai: AIMessage, fixes: list[ToolMessage]) -> Outcome:
+    """Handle a reply of an agent with output schema that called final_answer or nothing."""
+    retries_left = turn.retries < plan.agent.max_output_retries
+    fa = next((tc for tc in ai.tool_calls if tc["name"] == FINAL_ANSWER), None)
+    if fa is None:
+        if retries_left:
+            ask = HumanMessage(content=_SCHEMA_NUDGE, additional_kwargs={NUDGE_KEY: True})
+            return Outcome([ai, *fixes, ask])
+        messages: list[AnyMessage] = [ai, *fixes]
+        mark_stop(messages, "output_invalid", "the agent ended without calling final_answer")
+        return Outcome(messages, done=True, stop="output_invalid")
+    others = [tc for tc in ai.tool_calls if tc is not fa]
+    skipped = _not_run(others, "Not run: final_answer ends the task.")
+    value, error = _final_answer(plan, fa)
+    if value is not None:
+        ok = ToolMessage(content="Final answer accepted.", tool_call_id=fa["id"] or "",
+                         name=FINAL_ANSWER)
+        return Outcome([ai, ok, *skipped, *fixes], done=True, structured=value)
+    bad = ToolMessage(content=f"Error: invalid final_answer: {error}. Fix it and call again.",
+                      tool_call_id=fa["id"] or "", name=FINAL_ANSWER, status="error")
+    if retries_left:
+        return Outcome([ai, bad, *skipped, *fixes])
+    messages = [ai, bad, *skipped, *fixes]
+    mark_stop(messages, "output_invalid", f"invalid final_answer: {error}")
+    return Outcome(messages, done=True, stop="output_invalid")
+
+
+def decide(plan: AgentPlan, turn: Turn, ai: AIMessage, *, forced: bool,
+           reason: str = "max_steps") -> Outcome:
+    """Decide what follows one model reply (see the module docstring of ``model``)."""
+    if forced:
+        return _forced(plan, ai, reason)
+    ai, fixes = _normalise(ai)
+    schema = plan.agent.output_schema is not None
+    if schema and (not ai.tool_calls and not fixes
+                   or any(tc["name"] == FINAL_ANSWER for tc in ai.tool_calls)):
+        return _schema_step(plan, turn, ai, fixes)
+    if not ai.tool_calls and not fixes:
+        return Outcome([ai], done=True)
+    if any(call_key(tc["name"], tc["args"]) in turn.seen for tc in ai.tool_calls):
+        return Outcome([ai, *fixes, *_not_run(ai.tool_calls, "Not run: repeated call.")],
+                       force_final=True, stop="repeated_tool_call")
+    return _route(plan, ai, fixes)
+
+
+def _route(plan: AgentPlan, ai: AIMessage, fixes: list[ToolMessage]) -> Outcome:
+    out = Outcome([ai, *fixes])
+    delegation = plan.delegation_tools
+    for tc in ai.tool_calls:
+        name, tid = tc["name"], tc["id"] or ""
+        if name in plan.tools:
+            out.sends.append(Send("tools", {"tool_call": tc}))
+        elif name in delegation or name == "task" or name.startswith("task_"):
+            target = _child_for(plan, tc)
+            if isinstance(target, ToolMessage):
+                out.messages.append(target)
+            else:
+                out.sends.append(Send(target, {"tool_call": tc}))
+        else:
+            valid = sorted([*plan.tools, *(delegation if plan.can_delegate else {})])
+            out.messages.append(tool_result(
+                Status.FORBIDDEN_TOOL, name, tool_call_id=tid, tool_name=name,
+                error=f"tool '{name}' is not available to {plan.agent.name}; "
+                f"available tools: {', '.join(valid) or '(none)'}"))
+    return out
+
+
+def _child_for(plan: AgentPlan, tc: ToolCall) -> str | ToolMessage:
+    """The delegation node for a task call, or the refusal to return instead."""
+    name, tid = tc["name"], tc["id"] or ""
+    link = plan.delegation_tools.get(name)
+    agent = link.agent.name if link else str(tc["args"].get("agent", "") if name == "task" else
+                                             name.removeprefix("task_"))
+    if link is None and name == "task":
+        link = plan.children.get(agent) if agent in plan.children else None
+    if link is None or (name == "task") != (link.tool == "task"):
+        allowed = ", ".join(sorted(plan.children)) or "(none)"
+        return tool_result(Status.UNKNOWN_AGENT, agent, tool_call_id=tid, tool_name=name,
+                           error=f"'{agent}' is not a sub-agent {plan.agent.name} may delegate "
+                           f"to; allowed: {allowed}")
+    if not plan.can_delegate or link.graph is None:
+        return tool_result(Status.DEPTH_EXCEEDED, agent, tool_call_id=tid, tool_name=name,
+                           error=f"{plan.agent.name} may not delegate: the depth limit "
+                           "(max_subagent_depth) is reached")
+    return link.node

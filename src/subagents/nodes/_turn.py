@@ -1,0 +1,50 @@
+"""Reading an agent's history: where the current task starts and what it has done since."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
+
+from subagents.nodes.plan import NUDGE_KEY
+from subagents.nodes.schemas import FINAL_ANSWER
+
+__all__ = ["Turn", "call_key", "read_turn"]
+
+
+@dataclass(slots=True)
+class Turn:
+    """What the current task has done so far.
+
+    Attributes:
+        calls: model calls made since the task message.
+        seen: (tool name, canonical JSON args) of every tool call made since.
+        retries: output-schema corrections already sent back (invalid final answers, nudges).
+    """
+
+    calls: int = 0
+    seen: set[tuple[str, str]] = field(default_factory=set)
+    retries: int = 0
+
+
+def call_key(name: str, args: object) -> tuple[str, str]:
+    """Identity of a tool call for the repeated-call guard."""
+    return name, json.dumps(args, sort_keys=True, default=str)
+
+
+def read_turn(messages: Sequence[AnyMessage]) -> Turn:
+    """Scan back to the last task message (a HumanMessage the runtime did not write)."""
+    turn = Turn()
+    for msg in reversed(messages):
+        if isinstance(msg, HumanMessage):
+            if not msg.additional_kwargs.get(NUDGE_KEY):
+                break
+            turn.retries += 1
+        elif isinstance(msg, AIMessage):
+            turn.calls += 1
+            turn.seen.update(call_key(tc["name"], tc["args"]) for tc in msg.tool_calls)
+        elif isinstance(msg, ToolMessage) and msg.name == FINAL_ANSWER and msg.status == "error":
+            turn.retries += 1
+    return turn

@@ -1,0 +1,75 @@
+"""Compile-time facts about one agent at one place in the tree, shared by its nodes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+
+from subagents.spec import Agent
+
+__all__ = ["NUDGE_KEY", "STOP_KEY", "AgentPlan", "ChildLink"]
+
+STOP_KEY = "subagents_stop"
+"""``response_metadata`` key on a final AI message that ended for a runtime reason
+(``"max_steps"``, ``"repeated_tool_call"``)."""
+NUDGE_KEY = "subagents_nudge"
+"""``additional_kwargs`` key marking a runtime-written HumanMessage (not a new task)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChildLink:
+    """One allowed sub-agent as its parent sees it.
+
+    Attributes:
+        agent: the child's spec.
+        node: the delegation node's name in the parent graph (the child's name).
+        tool: the tool name the parent model calls (``task`` or ``task_<name>``).
+        graph: the child's compiled graph, or None where the parent's depth is exhausted.
+    """
+
+    agent: Agent
+    node: str
+    tool: str
+    graph: Runnable[Any, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPlan:
+    """Everything an agent's nodes need, fixed when the graph is compiled.
+
+    Attributes:
+        agent: the spec.
+        path: ancestry path from the root, this agent last (``("dev", "explore")``).
+        model: the resolved chat model.
+        tools: the agent's own tools by name.
+        children: allowed sub-agents by agent name (graphs None at depth 0).
+        depth: remaining delegation depth below this agent (0: may not delegate).
+        tool_specs: OpenAI-format tool dicts bound to the model, in order.
+        bind_kwargs: extra ``bind_tools`` arguments (``parallel_tool_calls`` for local models).
+    """
+
+    agent: Agent
+    path: tuple[str, ...]
+    model: BaseChatModel
+    tools: dict[str, BaseTool]
+    children: dict[str, ChildLink]
+    depth: int
+    tool_specs: list[dict[str, Any]] = field(default_factory=list)
+    bind_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def can_delegate(self) -> bool:
+        """Whether delegation tools are bound (children exist and depth remains)."""
+        return self.depth > 0 and bool(self.children)
+
+    @property
+    def delegation_tools(self) -> dict[str, ChildLink | None]:
+        """Tool name -> child (None for the shared ``task`` tool that names its agent)."""
+        out: dict[str, ChildLink | None] = {}
+        for link in self.children.values():
+            out[link.tool] = None if link.tool == "task" else link
+        return out

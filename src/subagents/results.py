@@ -1,0 +1,92 @@
+"""Typed endings of a delegation and the JSON tool result the parent model reads.
+
+Every delegation ends as exactly one ``ToolMessage`` on the parent's side whose content is
+one JSON object ``{"status": ..., "agent": ..., "result": ..., "error": ...}``. Python users
+read the same data typed through :class:`DelegationResult` (``DelegationResult.from_message``).
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any
+
+from langchain_core.messages import BaseMessage, ToolMessage
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["DelegationResult", "Status", "tool_result"]
+
+
+class Status(StrEnum):
+    """How a delegation ended (the ``status`` field of the tool result)."""
+
+    COMPLETED = "completed"
+    """The child finished and returned its final text or validated output."""
+    FAILED = "failed"
+    """The child raised, hit its recursion limit, got invalid arguments or broke its schema."""
+    MAX_STEPS = "max_steps"
+    """The child reached ``max_steps`` model calls; ``result`` holds its partial answer."""
+    DEPTH_EXCEEDED = "depth_exceeded"
+    """A delegation arrived where the remaining depth is 0; nothing was run."""
+    UNKNOWN_AGENT = "unknown_agent"
+    """The named sub-agent is not in the caller's allow list; nothing was run."""
+    FORBIDDEN_TOOL = "forbidden_tool"
+    """The named tool was not given to the caller; nothing was run."""
+
+    @property
+    def ok(self) -> bool:
+        """True for endings that carry a usable result (completed, max_steps)."""
+        return self in (Status.COMPLETED, Status.MAX_STEPS)
+
+
+class DelegationResult(BaseModel):
+    """The typed form of a delegation's tool result.
+
+    Attributes:
+        status: how the delegation ended.
+        agent: the sub-agent (or tool) name the call addressed.
+        result: the child's final text (``str``), its validated output schema as a JSON
+            object (``dict``), or ``None``.
+        error: a human- and model-readable reason when ``status`` is not ``completed``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    status: Status
+    agent: str
+    result: Any = None
+    error: str | None = None
+
+    @classmethod
+    def from_message(cls, message: BaseMessage) -> DelegationResult:
+        """Parse a delegation ``ToolMessage`` back into a result.
+
+        Raises:
+            ValueError: the message content is not a delegation result object.
+        """
+        content = message.content if isinstance(message.content, str) else ""
+        return cls.model_validate_json(content)
+
+
+def tool_result(
+    status: Status,
+    agent: str,
+    *,
+    tool_call_id: str,
+    tool_name: str,
+    result: Any = None,
+    error: str | None = None,
+) -> ToolMessage:
+    """Build the parent's ``ToolMessage`` for one delegation or refused call.
+
+    The content is compact JSON (``json.dumps``, not pydantic: this sits on the hot path of
+    every delegation). ``artifact`` holds the same dict for programmatic readers.
+    """
+    payload = {"status": status.value, "agent": agent, "result": result, "error": error}
+    return ToolMessage(
+        content=json.dumps(payload, ensure_ascii=False, default=str),
+        tool_call_id=tool_call_id,
+        name=tool_name,
+        artifact=payload,
+        status="success" if status.ok else "error",
+    )

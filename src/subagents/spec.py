@@ -1,0 +1,150 @@
+"""The agent spec: what a user declares, validated at construction.
+
+An :class:`Agent` is data. ``subagents.compile_agent`` turns it (and its sub-agents) into
+compiled LangGraph subgraphs. Invalid specs raise ``pydantic.ValidationError`` (a
+``ValueError`` subclass) or :class:`subagents.errors.SpecError`, naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.tools import BaseTool
+from langchain_core.tools import tool as make_tool
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = ["RESERVED_NAMES", "Agent", "iter_agents"]
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+RESERVED_NAMES = frozenset({"model", "tools", "final_answer", "task", "__start__", "__end__"})
+"""Names no agent may take: they are node or tool names of every agent graph."""
+
+
+class Agent(BaseModel):
+    """A sub-agent (or root agent) declaration.
+
+    Every agent compiles into its own LangGraph subgraph with its own message state; a parent
+    delegates to it through a tool call. Unknown fields are rejected (``max_step=`` is an
+    error, never silently dropped).
+
+    Example:
+        >>> search = Agent(name="search", description="Greps files.", tools=[])
+        >>> dev = Agent(name="dev", subagents=[search], max_subagent_depth=1)
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
+
+    name: str = Field(description="Identifier: letters, digits, '_' or '-', at most 64.")
+    description: str = Field(default="", description="What the parent model reads about it.")
+    system_prompt: str = Field(default="", description="The agent's own system prompt.")
+    model: BaseChatModel | str | None = Field(
+        default=None,
+        description="A chat model, an init_chat_model string ('openai:gpt-4o-mini'), or None "
+        "to inherit the parent's model (the root falls back to subagents.models).",
+    )
+    tools: tuple[BaseTool, ...] = Field(default=(), description="LangChain tools it may call.")
+    subagents: tuple[Agent | str, ...] = Field(
+        default=(),
+        description="Allow list of sub-agents: Agent specs, or names of itself or an "
+        "ancestor (self-delegation and cycles, bounded by the depth limit).",
+    )
+    output_schema: type[BaseModel] | None = Field(
+        default=None, description="Pydantic model the agent must return via final_answer."
+    )
+    input_schema: type[BaseModel] | None = Field(
+        default=None,
+        description="Arguments of its per-agent tool instead of objective/context; the task "
+        "message is the first of message/query/text/content present, else the input as JSON.",
+    )
+    tool_name: str | None = Field(default=None, description="Override of 'task_<name>'.")
+    tool_description: str | None = Field(default=None, description="Override of the tool text.")
+    max_steps: int = Field(default=25, ge=1, description="Model calls per delegation.")
+    max_subagent_depth: int = Field(
+        default=1, ge=0, description="Delegation levels below this agent (1: children only)."
+    )
+    delegation: Literal["task", "per_agent"] = Field(
+        default="task", description="'task': one task tool; 'per_agent': task_<name> tools."
+    )
+    delegation_context: bool = Field(
+        default=True, description="Offer the free-text 'context' argument on task tools."
+    )
+    persistent: bool = Field(default=False, description="Keep history across calls.")
+    max_output_retries: int = Field(
+        default=2, ge=0, description="Invalid final_answer attempts sent back to fix."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            msg = f"invalid agent name {value!r}: use letters, digits, '_' or '-' (max 64)"
+            raise ValueError(msg)
+        if value in RESERVED_NAMES:
+            msg = f"agent name {value!r} is reserved ({', '.join(sorted(RESERVED_NAMES))})"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _coerce_tools(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return tuple(_as_tool(item) for item in value)
+        return value
+
+    @field_validator("output_schema", "input_schema", mode="before")
+    @classmethod
+    def _check_schema(cls, value: Any) -> Any:
+        if value is not None and not (isinstance(value, type) and issubclass(value, BaseModel)):
+            msg = f"must be a pydantic BaseModel subclass, got {value!r}"
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _check_tree(self) -> Agent:
+        names = [t.name for t in self.tools]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            msg = f"agent {self.name!r}: field 'tools': duplicate tool names {sorted(dup)}"
+            raise ValueError(msg)
+        clash = [n for n in names if n in RESERVED_NAMES or n.startswith(("task_", "agent_"))]
+        if clash:
+            msg = f"agent {self.name!r}: field 'tools': reserved tool names {clash}"
+            raise ValueError(msg)
+        seen: dict[str, Agent] = {}
+        for agent in iter_agents(self):
+            other = seen.setdefault(agent.name, agent)
+            if other is not agent:
+                msg = (
+                    f"agent {self.name!r}: field 'subagents': duplicate agent name "
+                    f"{agent.name!r} in the tree (names must be unique)"
+                )
+                raise ValueError(msg)
+        return self
+
+    @property
+    def delegation_tool_name(self) -> str:
+        """Name of this agent's per-agent tool on its parent: ``tool_name`` or ``task_<name>``."""
+        return self.tool_name or f"task_{self.name}"
+
+
+def iter_agents(root: Agent) -> Iterator[Agent]:
+    """Yield every distinct Agent object of a tree once (depth first, root first)."""
+    seen: set[int] = set()
+    stack: list[Agent] = [root]
+    while stack:
+        agent = stack.pop()
+        if id(agent) in seen:
+            continue
+        seen.add(id(agent))
+        yield agent
+        stack.extend(reversed([s for s in agent.subagents if isinstance(s, Agent)]))
+
+
+def _as_tool(item: Any) -> Any:
+    if isinstance(item, BaseTool) or not callable(item):
+        return item
+    fn: Callable[..., Any] = item
+    return make_tool(fn)

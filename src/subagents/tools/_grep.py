@@ -1,0 +1,153 @@
+"""The search strategy behind the ``grep`` tool (literal first, then forgiving fallbacks)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+
+from subagents.tools._paths import (
+    ToolPathError,
+    not_found,
+    open_confined,
+    rel,
+    resolve,
+    show,
+    walk,
+)
+
+MAX_MATCHES = 30
+MAX_CHARS = 8_000
+MAX_LINE_CHARS = 200
+MAX_FILE_BYTES = 2_000_000
+"""Files larger than this are not searched."""
+
+BINARY_PROBE = 8_192
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WORD = re.compile(r"\w{3,}")
+_REGEX_HINT = re.compile(r"[.^$*+?()\[\]{}|\\]")
+_NESTED_QUANTIFIER = re.compile(r"\([^)]*[*+][^)]*\)\s*[*+{]")
+
+Matcher = Callable[[str], bool]
+
+
+def _regex_matcher(pattern: str) -> Matcher | None:
+    """Compile ``pattern`` as a case-insensitive regex if that looks intended and safe."""
+    if not _REGEX_HINT.search(pattern) or _NESTED_QUANTIFIER.search(pattern):
+        return None
+    try:
+        compiled = re.compile(pattern, re.IGNORECASE)
+    except (re.error, RecursionError, OverflowError):
+        return None
+    return lambda line: compiled.search(line[:1000]) is not None
+
+
+def _files(root: str, start: str) -> Iterator[str]:
+    if os.path.isfile(start):
+        yield start
+        return
+    for path, is_dir in walk(root, start):
+        if not is_dir:
+            yield path
+
+
+def _lines(root: str, path: str) -> Iterator[tuple[int, str]]:
+    try:
+        fh, size = open_confined(root, path)
+    except (OSError, ToolPathError):
+        return
+    with fh:
+        if size > MAX_FILE_BYTES:
+            return
+        data = fh.read(MAX_FILE_BYTES + 1)
+    if b"\x00" in data[:BINARY_PROBE]:
+        return
+    text = data.decode("utf-8", errors="replace")
+    yield from enumerate(text.splitlines(), start=1)
+
+
+def _search(root: str, files: list[str], match: Matcher) -> list[tuple[str, int, str]]:
+    hits: list[tuple[str, int, str]] = []
+    for path in files:
+        name = rel(root, path)
+        hits.extend((name, number, line) for number, line in _lines(root, path) if match(line))
+    return hits
+
+
+def _literal(needle: str) -> Matcher:
+    folded = needle.casefold()
+    return lambda line: folded in line.casefold()
+
+
+def _any_word(words: list[str]) -> Matcher:
+    folded = [w.casefold() for w in words]
+    return lambda line: any(w in line.casefold() for w in folded)
+
+
+def grep(root: str, pattern: str, path: str = ".") -> str:
+    """Search files under ``root``/``path`` for ``pattern``; see ``fs.grep`` for the rules."""
+    if not isinstance(pattern, str) or not pattern.strip():
+        return "Error: pattern is empty; give a word or text to search for"
+    if "\x00" in pattern or len(pattern) > 1000:
+        return "Error: pattern must be under 1000 characters without NUL bytes"
+    try:
+        start = resolve(root, path)
+    except ToolPathError as exc:
+        return str(exc)
+    if not os.path.exists(start):
+        return not_found(root, path, start)
+    files = list(_files(root, start))
+    needle = pattern.strip()
+    attempts: list[tuple[Matcher, str]] = [(_literal(needle), "")]
+    regex = _regex_matcher(needle)
+    if regex is not None:
+        attempts.append((regex, f"No literal matches for '{show(needle)}'; matched it as a regex"))
+    idents = sorted(_IDENT.findall(needle), key=len, reverse=True)
+    if idents and idents[0] != needle and len(idents[0]) >= 3:
+        attempts.append(
+            (
+                _literal(idents[0]),
+                f"No matches for '{show(needle)}'; "
+                f"showing matches for its longest identifier '{idents[0]}'",
+            )
+        )
+    words = list(dict.fromkeys(w for w in _WORD.findall(needle) if w != needle))
+    if words and words != idents[:1]:
+        attempts.append(
+            (
+                _any_word(words),
+                f"No matches for '{show(needle)}'; showing lines containing any of the words: "
+                + ", ".join(words[:10]),
+            )
+        )
+    for match, note in attempts:
+        hits = _search(root, files, match)
+        if hits:
+            return _format(hits, note)
+    where = rel(root, start)
+    return f"No matches for '{show(needle)}' in '{where}' (searched {len(files)} files)."
+
+
+def _format(hits: list[tuple[str, int, str]], note: str) -> str:
+    file_count = len({name for name, _, _ in hits})
+    header = f"{len(hits)} match{'es' if len(hits) != 1 else ''} in {file_count} file"
+    header += "s" if file_count != 1 else ""
+    lines = [note, header + ":"] if note else [header + ":"]
+    size = sum(len(x) + 1 for x in lines)
+    shown = 0
+    for name, number, text in hits[:MAX_MATCHES]:
+        text = text.strip()
+        if len(text) > MAX_LINE_CHARS:
+            text = text[:MAX_LINE_CHARS] + "..."
+        row = f"{name}:{number}: {text}"
+        if size + len(row) + 1 > MAX_CHARS:
+            break
+        lines.append(row)
+        size += len(row) + 1
+        shown += 1
+    if shown < len(hits):
+        lines.append(
+            f"... {len(hits) - shown} more matches not shown; narrow the search with path=..."
+        )
+    return "\n".join(lines)

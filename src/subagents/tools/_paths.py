@@ -1,0 +1,204 @@
+"""Path confinement, tree walking and close-match suggestions for the filesystem tools.
+
+Private helpers shared by ``fs.py`` and ``_grep.py``. Every path a model hands to a tool
+goes through :func:`resolve` *before* anything is opened or listed; it resolves symlinks
+with :func:`os.path.realpath` and rejects whatever lands outside the root.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+MAX_PATH_CHARS = 1024
+"""Longer paths are rejected outright (no legitimate repo path is this long)."""
+
+SKIP_DIRS = frozenset({"__pycache__", ".git", "node_modules", ".venv"})
+"""Folders never descended into while walking (hidden folders are skipped as well)."""
+
+MAX_WALK_ENTRIES = 20_000
+"""Walks stop after visiting this many entries so huge trees cannot stall a tool."""
+
+_QUOTES = "'\"`"
+
+
+class ToolPathError(Exception):
+    """A model-supplied path was rejected; ``str(exc)`` is the message for the model."""
+
+
+def show(path: str, limit: int = 80) -> str:
+    """Return ``path`` safe and short for an error message (escapes NUL, truncates)."""
+    text = path.encode("unicode_escape", "backslashreplace").decode("ascii")
+    if len(text) > limit:
+        text = f"{text[:limit]}... ({len(path)} chars)"
+    return text
+
+
+def real_root(root: str | Path) -> str:
+    """Return the symlink-free absolute form of ``root`` (it must be a directory)."""
+    resolved = os.path.realpath(os.fspath(root))
+    if not os.path.isdir(resolved):
+        raise NotADirectoryError(resolved)
+    return resolved
+
+
+def is_inside(root: str, real: str) -> bool:
+    """Return whether the already-resolved ``real`` is ``root`` or lies below it."""
+    try:
+        return os.path.commonpath([root, real]) == root
+    except ValueError:
+        return False
+
+
+def clean(path: str) -> str:
+    """Strip whitespace and stray quotes a small model tends to wrap paths in."""
+    text = path.strip()
+    while len(text) >= 2 and text[0] == text[-1] and text[0] in _QUOTES:
+        text = text[1:-1].strip()
+    return text or "."
+
+
+def resolve(root: str, path: str) -> str:
+    """Resolve a model-supplied ``path`` against ``root`` and confine it.
+
+    Args:
+        root: The real (symlink-free) root directory, from :func:`real_root`.
+        path: Relative to ``root`` or absolute; ``""`` means the root itself.
+
+    Returns:
+        The real absolute path (it may not exist).
+
+    Raises:
+        ToolPathError: For NUL bytes, paths over ``MAX_PATH_CHARS`` characters, or paths
+            whose real location (symlinks followed) is outside ``root``.
+
+    """
+    if not isinstance(path, str):
+        raise ToolPathError(f"Error: path must be a string, got {type(path).__name__}")
+    if "\x00" in path:
+        raise ToolPathError(f"Error: path '{show(path)}' contains a NUL byte")
+    if len(path) > MAX_PATH_CHARS:
+        raise ToolPathError(
+            f"Error: path '{show(path)}' is too long (max {MAX_PATH_CHARS} characters)"
+        )
+    text = clean(path)
+    candidate = text if os.path.isabs(text) else os.path.join(root, text)
+    try:
+        real = os.path.realpath(candidate)
+    except (OSError, ValueError) as exc:  # pragma: no cover - realpath is lenient
+        raise ToolPathError(f"Error: path '{show(path)}' is invalid ({exc})") from exc
+    if not is_inside(root, real):
+        hint = ""
+        if os.path.isabs(text):
+            inner = os.path.realpath(os.path.join(root, text.lstrip("/\\")))
+            if is_inside(root, inner) and _exists(inner):
+                hint = f"; paths are relative to the root, try '{rel(root, inner)}'"
+        raise ToolPathError(f"Error: path '{show(path)}' is outside the root{hint}")
+    return real
+
+
+def open_confined(root: str, path: str) -> tuple[BinaryIO, int]:
+    """Open a file under ``root`` for binary reading after re-checking confinement.
+
+    The path is resolved again, the final component is opened with ``O_NOFOLLOW`` (so
+    a symlink swapped in after the check fails) and ``O_NONBLOCK`` (so a FIFO cannot
+    hang the tool), and the opened descriptor must be a regular file.
+
+    Returns:
+        The open file and its size in bytes.
+
+    Raises:
+        ToolPathError: The path is outside ``root`` or not a regular file.
+        OSError: The file cannot be opened.
+
+    """
+    real = os.path.realpath(path)
+    if not is_inside(root, real):
+        raise ToolPathError(f"Error: path '{show(path)}' is outside the root")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(real, flags)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise ToolPathError(f"Error: '{rel(root, real)}' is not a regular file")
+    return os.fdopen(fd, "rb"), info.st_size
+
+
+def _exists(path: str) -> bool:
+    try:
+        return os.path.exists(path)
+    except (OSError, ValueError):
+        return False
+
+
+def rel(root: str, real: str) -> str:
+    """Return ``real`` relative to ``root`` with forward slashes (``.`` for the root)."""
+    return Path(os.path.relpath(real, root)).as_posix()
+
+
+def skip_name(name: str) -> bool:
+    """Return whether a directory entry is hidden or in ``SKIP_DIRS``."""
+    return name.startswith(".") or name in SKIP_DIRS
+
+
+def walk(root: str, start: str, *, recursive: bool = True) -> Iterator[tuple[str, bool]]:
+    """Yield ``(real_path, is_dir)`` below ``start``, sorted per folder, confined to root.
+
+    Hidden entries and ``SKIP_DIRS`` are skipped, symlinks whose target is outside
+    ``root`` are dropped, symlinked folders are listed but not descended into, and the
+    walk stops after ``MAX_WALK_ENTRIES`` entries.
+    """
+    stack = [start]
+    seen = 0
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs: list[str] = []
+        for entry in entries:
+            seen += 1
+            if seen > MAX_WALK_ENTRIES:
+                return
+            if skip_name(entry.name):
+                continue
+            try:
+                is_link = entry.is_symlink()
+                is_dir = entry.is_dir()
+            except OSError:
+                continue
+            if is_link and not is_inside(root, os.path.realpath(entry.path)):
+                continue
+            yield entry.path, is_dir
+            if recursive and is_dir and not is_link:
+                subdirs.append(entry.path)
+        stack.extend(reversed(subdirs))
+
+
+def not_found(root: str, path: str, real: str) -> str:
+    """Build ``Error: no such file '...'; close matches: ...`` for a missing path.
+
+    Up to 5 suggestions: files with the same name anywhere under root first, then
+    :func:`difflib.get_close_matches` over relative paths and file names.
+    """
+    wanted = rel(root, real)
+    files = [rel(root, p) for p, is_dir in walk(root, root) if not is_dir]
+    base = wanted.rsplit("/", 1)[-1].lower()
+    picks = [f for f in files if f.rsplit("/", 1)[-1].lower() == base]
+    picks += difflib.get_close_matches(wanted, files, n=5, cutoff=0.5)
+    by_name: dict[str, list[str]] = {}
+    for f in files:
+        by_name.setdefault(f.rsplit("/", 1)[-1].lower(), []).append(f)
+    for name in difflib.get_close_matches(base, list(by_name), n=5, cutoff=0.6):
+        picks += by_name[name]
+    unique = list(dict.fromkeys(picks))[:5]
+    message = f"Error: no such file '{show(path)}'"
+    if unique:
+        return f"{message}; close matches: {', '.join(unique)}"
+    return f"{message}; use list_files to see what exists"

@@ -1,0 +1,311 @@
+"""Read-only filesystem tools (``list_files``, ``read_file``, ``grep``) confined to a root.
+
+Every tool returns a short string meant for a small local model and never raises: bad
+input comes back as a line starting with ``Error:``. Paths are relative to the root
+(absolute paths inside it are accepted); anything whose real location, with symlinks
+resolved by :func:`os.path.realpath`, lies outside the root is refused before any file
+is opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from langchain_core.tools import BaseTool, StructuredTool
+from pydantic import BaseModel, Field
+
+from subagents.errors import SpecError
+from subagents.tools import _grep
+from subagents.tools._listing import collect, split_pattern
+from subagents.tools._paths import (
+    ToolPathError,
+    not_found,
+    open_confined,
+    real_root,
+    rel,
+    resolve,
+    show,
+)
+from subagents.tools._read import read_range
+
+__all__ = [
+    "BUILTIN_TOOLS",
+    "builtin_tool",
+    "filesystem_tools",
+    "grep",
+    "grep_tool",
+    "list_files",
+    "list_files_tool",
+    "read_file",
+    "read_file_tool",
+]
+
+MAX_ENTRIES = 200
+BINARY_PROBE = 8_192
+
+
+def list_files(root: str | Path, path: str = ".", pattern: str = "*") -> str:
+    """List files and folders under ``root``/``path`` whose path matches ``pattern``.
+
+    Args:
+        root: The directory the tool is confined to.
+        path: Folder to list, relative to ``root`` (absolute inside ``root`` is fine).
+        pattern: Glob relative to ``path``, case-insensitive: ``*`` (default) lists one
+            level, ``**/*.py`` recurses, ``src/*.py`` matches one level down. A
+            one-level pattern that matches nothing is retried as ``**/<pattern>``.
+
+    Returns:
+        Paths relative to ``root``, sorted, one per line, folders ending with ``/``;
+        hidden entries, ``__pycache__``, ``.git``, ``node_modules`` and ``.venv`` are
+        skipped. At most ``MAX_ENTRIES`` (200) lines plus a note with how many were
+        left out. Bad paths give an ``Error: ...`` string.
+
+    """
+    base = real_root(root)
+    try:
+        start = resolve(base, path)
+    except ToolPathError as exc:
+        return str(exc)
+    if not os.path.exists(start):
+        return not_found(base, path, start)
+    if not os.path.isdir(start):
+        return f"{rel(base, start)} (file, {os.path.getsize(start)} bytes)"
+    pats = split_pattern(pattern)
+    if isinstance(pats, str):
+        return pats
+    note = ""
+    found = collect(base, start, pats)
+    if not found and len(pats) == 1 and pats != ["*"]:
+        found = collect(base, start, ["**", *pats])
+        if found:
+            note = f"Nothing matches '{pats[0]}' directly here; matches in subfolders:\n"
+    where = rel(base, start)
+    if not found:
+        if pats == ["*"]:
+            return f"'{where}' is an empty folder (hidden files are not listed)."
+        return f"No files matching '{show(pattern)}' in '{where}'."
+    found.sort()
+    lines = found[:MAX_ENTRIES]
+    if len(found) > MAX_ENTRIES:
+        lines.append(
+            f"... {len(found) - MAX_ENTRIES} more entries not shown; narrow with path= or pattern="
+        )
+    return note + "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- read_file
+
+
+def read_file(root: str | Path, path: str, start_line: int = 1, end_line: int | None = None) -> str:
+    """Return lines ``start_line``..``end_line`` of a text file under ``root``, numbered.
+
+    Args:
+        root: The directory the tool is confined to.
+        path: File relative to ``root`` (absolute inside ``root`` is fine).
+        start_line: First line, 1-based (values below 1 mean 1).
+        end_line: Last line, inclusive; ``None`` reads to the cap. Swapped with
+            ``start_line`` if smaller.
+
+    Returns:
+        A header ``path, lines A-B of N:`` then ``N: text`` lines. At most ``MAX_LINES``
+        (200) lines / ``MAX_CHARS`` (8000) characters, each line cut at 500 characters,
+        with a note saying which ``start_line`` reads on. Files with a NUL byte in the
+        first 8 KiB give ``path: binary file, N bytes``. Only the requested range is
+        kept in memory. Folders, missing files and bad paths give ``Error: ...``.
+
+    """
+    base = real_root(root)
+    try:
+        real = resolve(base, path)
+    except ToolPathError as exc:
+        return str(exc)
+    if not os.path.exists(real):
+        return not_found(base, path, real)
+    name = rel(base, real)
+    if os.path.isdir(real):
+        return f"Error: '{name}' is a folder, not a file; use list_files(path='{name}')"
+    first = max(1, int(start_line or 1))
+    last = None if end_line is None else max(1, int(end_line))
+    if last is not None and last < first:
+        first, last = last, first
+    try:
+        fh, size = open_confined(base, real)
+    except ToolPathError as exc:
+        return str(exc)
+    with fh:
+        if b"\x00" in fh.read(BINARY_PROBE):
+            return f"{name}: binary file, {size} bytes (not shown)"
+        fh.seek(0)
+        return read_range(fh, name, size, first, last)
+
+
+# --------------------------------------------------------------------------------- grep
+
+
+def grep(root: str | Path, pattern: str, path: str = ".") -> str:
+    """Search text files under ``root``/``path`` for ``pattern``, case-insensitively.
+
+    Strategy, first one with results wins (its note is the first output line):
+    1. ``pattern`` as literal text;
+    2. ``pattern`` as a regex, only if it has regex characters, compiles and has no
+       nested quantifier (guards against catastrophic backtracking);
+    3. the longest identifier in ``pattern`` (e.g. ``load_spec`` from ``def load_spec(``);
+    4. any of the pattern's words of 3+ characters.
+
+    Args:
+        root: The directory the tool is confined to.
+        pattern: Text to find (under 1000 characters).
+        path: Folder or file to search, relative to ``root``.
+
+    Returns:
+        ``N matches in M files:`` then ``relative/path.py:LINE: text`` rows, at most
+        30 rows / 8000 characters, with a count of the rest. Binary files, files over
+        2 MB, hidden entries, ``__pycache__``, ``.git``, ``node_modules`` and ``.venv``
+        are skipped. Bad paths give ``Error: ...``.
+
+    """
+    return _grep.grep(real_root(root), pattern, path)
+
+
+# -------------------------------------------------------------------------------- tools
+
+
+class _ListFilesArgs(BaseModel):
+    path: str = Field(".", description="Folder relative to the project root.")
+    pattern: str = Field("*", description="Glob, e.g. '*.py' or '**/*.py' for subfolders.")
+
+
+class _ReadFileArgs(BaseModel):
+    path: str = Field(description="File relative to the project root, e.g. 'src/app.py'.")
+    start_line: int = Field(1, description="First line to show (1-based).")
+    end_line: int | None = Field(None, description="Last line to show (inclusive).")
+
+
+class _GrepArgs(BaseModel):
+    pattern: str = Field(description="Text to search for (case-insensitive).")
+    path: str = Field(".", description="Folder or file to search in.")
+
+
+def _safe(func: Callable[..., str], kwargs: dict[str, object]) -> str:
+    try:
+        return func(**kwargs)
+    except Exception as exc:  # the model must get a readable string, never a traceback
+        return f"Error: {type(exc).__name__}: {show(str(exc), 200)}"
+
+
+def _make(
+    name: str, description: str, schema: type[BaseModel], func: Callable[..., str]
+) -> StructuredTool:
+    def run(**kwargs: object) -> str:
+        return _safe(func, kwargs)
+
+    async def arun(**kwargs: object) -> str:
+        return await asyncio.to_thread(run, **kwargs)
+
+    return StructuredTool.from_function(
+        func=run, coroutine=arun, name=name, description=description, args_schema=schema
+    )
+
+
+def _checked_root(root: str | Path) -> str:
+    try:
+        return real_root(root)
+    except OSError as exc:
+        raise SpecError(f"tool root '{root}' is not an existing directory") from exc
+
+
+def list_files_tool(root: str | Path) -> BaseTool:
+    """Build the ``list_files(path='.', pattern='*')`` tool confined to ``root``.
+
+    Raises:
+        SpecError: ``root`` is not an existing directory.
+
+    """
+    base = _checked_root(root)
+    return _make(
+        "list_files",
+        "List files and folders (folders end with '/'). Paths are relative to the project "
+        "root. Use pattern='**/*.py' to search all subfolders.",
+        _ListFilesArgs,
+        lambda path=".", pattern="*": list_files(base, path, pattern),
+    )
+
+
+def read_file_tool(root: str | Path) -> BaseTool:
+    """Build the ``read_file(path, start_line=1, end_line=None)`` tool confined to ``root``.
+
+    Raises:
+        SpecError: ``root`` is not an existing directory.
+
+    """
+    base = _checked_root(root)
+    return _make(
+        "read_file",
+        "Read a text file with line numbers (at most 200 lines per call; use start_line "
+        "and end_line for other parts).",
+        _ReadFileArgs,
+        lambda path, start_line=1, end_line=None: read_file(base, path, start_line, end_line),
+    )
+
+
+def grep_tool(root: str | Path) -> BaseTool:
+    """Build the ``grep(pattern, path='.')`` tool confined to ``root``.
+
+    Raises:
+        SpecError: ``root`` is not an existing directory.
+
+    """
+    base = _checked_root(root)
+    return _make(
+        "grep",
+        "Search file contents for text (case-insensitive). Returns 'path:LINE: text' lines.",
+        _GrepArgs,
+        lambda pattern, path=".": grep(base, pattern, path),
+    )
+
+
+BUILTIN_TOOLS: dict[str, Callable[[Path], BaseTool]] = {
+    "list_files": list_files_tool,
+    "read_file": read_file_tool,
+    "grep": grep_tool,
+}
+"""Built-in tool factories by name (as written in a team YAML file); each takes the root."""
+
+
+def builtin_tool(name: str, root: str | Path) -> BaseTool:
+    """Build the built-in tool called ``name`` confined to ``root``.
+
+    Args:
+        name: One of ``BUILTIN_TOOLS`` (``list_files``, ``read_file``, ``grep``).
+        root: Directory the tool may read.
+
+    Raises:
+        SpecError: ``name`` is unknown (the message lists the valid names) or ``root``
+            is not an existing directory.
+
+    """
+    factory = BUILTIN_TOOLS.get(name)
+    if factory is None:
+        valid = ", ".join(sorted(BUILTIN_TOOLS))
+        raise SpecError(f"unknown built-in tool {name!r}; valid names: {valid}")
+    return factory(Path(root))
+
+
+def filesystem_tools(root: str | Path) -> list[BaseTool]:
+    """Return the read-only ``list_files``, ``read_file`` and ``grep`` tools for ``root``.
+
+    Each is a :class:`~langchain_core.tools.StructuredTool` with a sync function and an
+    async coroutine (run via :func:`asyncio.to_thread`); results are short strings and
+    errors come back as ``Error: ...`` strings instead of exceptions.
+
+    Args:
+        root: Directory the tools may read; resolved with :func:`os.path.realpath` once.
+
+    Raises:
+        SpecError: ``root`` is not an existing directory.
+
+    """
+    return [factory(Path(root)) for factory in BUILTIN_TOOLS.values()]
