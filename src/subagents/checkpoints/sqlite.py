@@ -45,7 +45,7 @@ def sqlite_saver(path: str | Path) -> Iterator[SqliteSaver]:
         A ``SqliteSaver`` whose connection uses WAL, ``synchronous=NORMAL`` and a 30 s busy
         timeout; it may be shared by threads (LangGraph's sync executor).
     """
-    conn = sqlite3.connect(_prepare(path), check_same_thread=False, isolation_level=None)
+    conn = sqlite3.connect(_prepare(path), check_same_thread=False)
     try:
         for pragma in _PRAGMAS:
             conn.execute(pragma)
@@ -64,7 +64,7 @@ async def async_sqlite_saver(path: str | Path) -> AsyncIterator[AsyncSqliteSaver
     Yields:
         An ``AsyncSqliteSaver``, closed on exit.
     """
-    conn = await aiosqlite.connect(_prepare(path), isolation_level=None)
+    conn = await aiosqlite.connect(_prepare(path))
     try:
         for pragma in _PRAGMAS:
             await conn.execute(pragma)

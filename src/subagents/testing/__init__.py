@@ -7,5 +7,15 @@ Example:
 """
 
 from subagents.testing.scripted import ModelCall, ScriptedChatModel, ScriptExhaustedError, ai, call
+from subagents.testing.trace import ancestry_path, normalise_trace, transition_trace
 
-__all__ = ["ModelCall", "ScriptExhaustedError", "ScriptedChatModel", "ai", "call"]
+__all__ = [
+    "ModelCall",
+    "ScriptExhaustedError",
+    "ScriptedChatModel",
+    "ai",
+    "ancestry_path",
+    "call",
+    "normalise_trace",
+    "transition_trace",
+]

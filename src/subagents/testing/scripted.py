@@ -20,7 +20,7 @@ from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage, ToolCall
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
-from pydantic import PrivateAttr
+from pydantic import PrivateAttr, SkipValidation
 
 __all__ = ["ModelCall", "ScriptExhaustedError", "ScriptedChatModel", "ai", "call"]
 
@@ -75,8 +75,8 @@ class ScriptedChatModel(BaseChatModel):
     Replies carry ``usage_metadata`` estimated as characters / 4 tokens.
     """
 
-    steps: list[Step] | dict[str, list[Step]] | None = None
-    policy: Policy | None = None
+    steps: SkipValidation[list[Step] | dict[str, list[Step]] | None] = None
+    policy: SkipValidation[Policy | None] = None
     latency: float = 0.0
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)

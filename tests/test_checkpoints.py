@@ -1,0 +1,99 @@
+"""Semantics 7: SQLite and in-memory savers; a resumed run re-runs no finished delegation."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+from subagents import Agent, DelegationResult, Status, compile_agent
+from subagents.checkpoints import async_sqlite_saver, memory_saver, sqlite_saver
+from subagents.testing import ScriptedChatModel, ai, call
+
+
+class Crash(BaseException):
+    """A process-level failure: not an Exception, so nothing in the runtime catches it."""
+
+
+class FlakyRoot:
+    """Policy: root delegates to a, b and c in one turn; the first attempt of `fail_in` crashes."""
+
+    def __init__(self, fail_in: str) -> None:
+        self.fail_in, self.crashed = fail_in, False
+
+    def __call__(self, messages: list, agent: str | None) -> AIMessage:
+        last = messages[-1]
+        if agent == "root":
+            if isinstance(last, HumanMessage):
+                return ai(*[call("task", agent=n, objective=f"job for {n}") for n in "abc"])
+            if self.fail_in == "root" and not self.crashed:
+                self.crashed = True
+                raise Crash("root died after the delegations")
+            tool_texts = [m for m in messages if isinstance(m, ToolMessage)]
+            return ai(" | ".join(f"{m.tool_call_id}={m.content}" for m in tool_texts))
+        if agent == self.fail_in and not self.crashed:
+            self.crashed = True
+            raise Crash(f"{agent} died mid-run")
+        return ai(f"answer of {agent} to {messages[-1].content}")
+
+
+def team(model: ScriptedChatModel) -> Agent:
+    return Agent(name="root", model=model, subagents=[Agent(name=n) for n in "abc"])
+
+
+@pytest.mark.parametrize("fail_in", ["root", "b"])
+def test_resume_on_sqlite_reruns_no_finished_delegation(tmp_path: Path, fail_in: str) -> None:
+    model = ScriptedChatModel(policy=FlakyRoot(fail_in))
+    cfg = {"configurable": {"thread_id": "t1"}}
+    with sqlite_saver(tmp_path / "cp.sqlite") as saver:
+        graph = compile_agent(team(model), checkpointer=saver)
+        with pytest.raises(Crash):
+            graph.invoke({"messages": [HumanMessage("go")]}, cfg)
+        before = {n: len(model.calls_by(n)) for n in "abc"}
+        out = graph.invoke(None, cfg)
+    after = {n: len(model.calls_by(n)) for n in "abc"}
+    for name in "abc":
+        reran = after[name] - before[name]
+        assert reran == (1 if name == fail_in or before[name] == 0 else 0), (name, before, after)
+    # every result is attached to the call that asked for it
+    asks = {tc["id"]: tc["args"]["agent"] for tc in out["messages"][1].tool_calls}
+    for msg in out["messages"]:
+        if isinstance(msg, ToolMessage):
+            res = DelegationResult.from_message(msg)
+            assert res.status is Status.COMPLETED
+            assert res.result == f"answer of {asks[msg.tool_call_id]} to job for {res.agent}"
+            assert res.agent == asks[msg.tool_call_id]
+
+
+async def test_async_sqlite_saver_round_trip(tmp_path: Path) -> None:
+    c = call("task", agent="a", objective="x")
+    model = ScriptedChatModel(steps={"root": [ai(c), ai("fin")], "a": [ai("ax")]})
+    cfg = {"configurable": {"thread_id": "t2"}}
+    async with async_sqlite_saver(tmp_path / "deep" / "cp.sqlite") as saver:
+        graph = compile_agent(team(model), checkpointer=saver)
+        await graph.ainvoke({"messages": [HumanMessage("go")]}, cfg)
+        state = await graph.aget_state(cfg)
+        mode = await (await saver.conn.execute("PRAGMA journal_mode")).fetchone()
+    assert mode[0] == "wal"
+    assert [type(m).__name__ for m in state.values["messages"]] == [
+        "HumanMessage", "AIMessage", "ToolMessage", "AIMessage"]
+
+
+async def test_cancelled_child_resumes_from_its_checkpoint() -> None:
+    c = call("task", agent="a", objective="x")
+    model = ScriptedChatModel(latency=0.05, steps={
+        "root": [ai(c), ai("fin")], "a": [ai(call("task", agent="z", objective="q")), ai("ax")]})
+    saver = memory_saver()
+    graph = compile_agent(team(model), checkpointer=saver)
+    cfg = {"configurable": {"thread_id": "t3"}}
+    task = asyncio.create_task(graph.ainvoke({"messages": [HumanMessage("go")]}, cfg))
+    while len(model.calls_by("a")) < 1:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    out = await graph.ainvoke(None, cfg)
+    assert out["messages"][-1].content == "fin"
+    assert len(model.calls_by("a")) == 2

@@ -1,0 +1,219 @@
+"""Semantics 3-5: output schema, limits, depth, enforcement at execution."""
+
+from __future__ import annotations
+
+import json
+
+from langchain_core.messages import AIMessage, HumanMessage, InvalidToolCall, ToolMessage
+from langchain_core.tools import tool
+from pydantic import BaseModel
+
+from subagents import Agent, DelegationResult, Status, compile_agent
+from subagents.nodes.model import LIMIT_NUDGE, REPEAT_NUDGE
+from subagents.testing import ScriptedChatModel, ai, call
+
+
+class Finding(BaseModel):
+    file: str
+    line: int
+
+
+def tool_results(state: dict) -> dict[str, ToolMessage]:
+    return {m.tool_call_id: m for m in state["messages"] if isinstance(m, ToolMessage)}
+
+
+def result_of(state: dict, tc: dict) -> DelegationResult:
+    return DelegationResult.from_message(tool_results(state)[tc["id"]])
+
+
+@tool
+def echo(text: str) -> str:
+    """Echo text."""
+    return text
+
+
+async def run(root: Agent) -> dict:
+    return await compile_agent(root).ainvoke({"messages": [HumanMessage("go")]})
+
+
+async def test_output_schema_validated_and_corrected() -> None:
+    c = call("task", agent="finder", objective="find it")
+    model = ScriptedChatModel(steps={
+        "root": [ai(c), ai("done")],
+        "finder": [
+            ai(call("final_answer", file="a.py", line="not a number")),
+            ai("I think it is a.py"),  # text without final_answer: nudged
+            ai(call("final_answer", file="a.py", line=7)),
+        ],
+    })
+    finder = Agent(name="finder", output_schema=Finding, max_output_retries=2)
+    out = await run(Agent(name="root", model=model, subagents=[finder]))
+    res = result_of(out, c)
+    assert res.status is Status.COMPLETED
+    assert res.result == {"file": "a.py", "line": 7}
+    second = model.calls_by("finder")[1].messages
+    assert "invalid final_answer: line: Input should be a valid integer" in second[-1].content
+    assert "final_answer" in model.calls_by("finder")[2].messages[-1].content
+    assert model.calls_by("finder")[0].tools == ["final_answer"]
+
+
+async def test_output_schema_gives_up_after_bound() -> None:
+    c = call("task", agent="finder", objective="find it")
+    bad = [ai(call("final_answer", file="a.py")) for _ in range(2)]
+    model = ScriptedChatModel(steps={"root": [ai(c), ai("done")], "finder": bad})
+    finder = Agent(name="finder", output_schema=Finding, max_output_retries=1)
+    res = result_of(await run(Agent(name="root", model=model, subagents=[finder])), c)
+    assert res.status is Status.FAILED
+    assert "invalid final_answer: line: Field required" in (res.error or "")
+    model.assert_complete()
+
+
+async def test_root_output_schema_in_output_state() -> None:
+    model = ScriptedChatModel(steps=[ai(call("final_answer", file="b.py", line=1))])
+    out = await run(Agent(name="root", model=model, output_schema=Finding))
+    assert out["structured_response"] == Finding(file="b.py", line=1)
+
+
+async def test_max_steps_stops_with_partial_result() -> None:
+    c = call("task", agent="worker", objective="loop")
+    model = ScriptedChatModel(steps={
+        "root": [ai(c), ai("done")],
+        "worker": [ai(call("echo", text="1")), ai(call("echo", text="2")),
+                   ai("partial: saw 1 and 2")],
+    })
+    worker = Agent(name="worker", tools=[echo], max_steps=3)
+    res = result_of(await run(Agent(name="root", model=model, subagents=[worker])), c)
+    assert res.status is Status.MAX_STEPS
+    assert res.result == "partial: saw 1 and 2"
+    last = model.calls_by("worker")[-1]
+    assert last.tools == [] and last.messages[-1].content == LIMIT_NUDGE
+    model.assert_complete()
+
+
+async def test_limit_call_that_still_calls_tools_is_not_executed() -> None:
+    c = call("task", agent="worker", objective="loop")
+    model = ScriptedChatModel(steps={
+        "root": [ai(c), ai("done")],
+        "worker": [ai("half done", call("echo", text="never"))],
+    })
+    worker = Agent(name="worker", tools=[echo], max_steps=1)
+    out = await run(Agent(name="root", model=model, subagents=[worker]))
+    res = result_of(out, c)
+    assert (res.status, res.result) == (Status.MAX_STEPS, "half done")
+
+
+async def test_repeated_identical_call_forces_an_answer() -> None:
+    c = call("task", agent="worker", objective="x")
+    model = ScriptedChatModel(steps={
+        "root": [ai(c), ai("done")],
+        "worker": [ai(call("echo", text="same")), ai(call("echo", text="same")),
+                   ai("answer from what I have")],
+    })
+    worker = Agent(name="worker", tools=[echo])
+    res = result_of(await run(Agent(name="root", model=model, subagents=[worker])), c)
+    assert (res.status, res.result) == (Status.COMPLETED, "answer from what I have")
+    assert model.calls_by("worker")[-1].messages[-1].content == REPEAT_NUDGE
+    assert model.calls_by("worker")[-1].tools == []
+
+
+async def test_child_exception_and_recursion_error_never_kill_parent() -> None:
+    from langgraph.errors import GraphRecursionError
+
+    c1 = call("task", agent="a", objective="x")
+    c2 = call("task", agent="b", objective="y")
+    model = ScriptedChatModel(steps={
+        "root": [ai(c1, c2), ai("survived")],
+        "a": [GraphRecursionError("Recursion limit of 5 reached")],
+        "b": [ValueError("bad things")],
+    })
+    out = await run(Agent(name="root", model=model, subagents=[Agent(name="a"), Agent(name="b")]))
+    assert result_of(out, c1).status is Status.FAILED
+    assert "GraphRecursionError" in (result_of(out, c1).error or "")
+    assert result_of(out, c2).error == "ValueError: bad things"
+    assert out["messages"][-1].content == "survived"
+
+
+async def test_depth_zero_binds_no_delegation_tools_and_refuses() -> None:
+    c_inner = call("task", agent="leaf", objective="deeper")
+    c = call("task", agent="mid", objective="x")
+    model = ScriptedChatModel(steps={
+        "root": [ai(c), ai("done")],
+        "mid": [ai(c_inner), ai("mid could not delegate")],
+    })
+    mid = Agent(name="mid", subagents=[Agent(name="leaf")])  # root depth 1 -> mid depth 0
+    out = await run(Agent(name="root", model=model, subagents=[mid]))
+    assert model.calls_by("mid")[0].tools == []
+    inner = json.loads(model.calls_by("mid")[1].messages[-1].content)
+    assert inner["status"] == "depth_exceeded"
+    assert result_of(out, c).result == "mid could not delegate"
+
+
+async def test_depth_two_reaches_grandchildren_and_child_limit_wins() -> None:
+    leaf = Agent(name="leaf")
+    mid = Agent(name="mid", subagents=[leaf], max_subagent_depth=0)
+    model = ScriptedChatModel(steps={"root": [ai("x")]})
+    graph = compile_agent(Agent(name="root", model=model, subagents=[mid], max_subagent_depth=2))
+    assert "mid/leaf" not in graph.get_graph(xray=True).draw_mermaid()
+    mid2 = Agent(name="mid", subagents=[leaf])
+    graph2 = compile_agent(Agent(name="root", model=model, subagents=[mid2],
+                                 max_subagent_depth=2))
+    assert "mid\\2fleaf" in graph2.get_graph(xray=True).draw_mermaid()
+
+
+async def test_self_delegation_is_bounded_by_depth() -> None:
+    def policy(messages: list, agent: str | None) -> AIMessage:
+        if isinstance(messages[-1], HumanMessage):
+            return ai(call("task", agent="fractal", objective=f"level of {agent}"))
+        return ai(f"wrapped({messages[-1].content})")
+
+    model = ScriptedChatModel(policy=policy)
+    root = Agent(name="fractal", model=model, subagents=["fractal"], max_subagent_depth=2)
+    out = await run(root)
+    final = out["messages"][-1].content
+    assert final.count("depth_exceeded") == 1 and final.count("wrapped(") == 3
+
+
+async def test_forbidden_tool_and_unknown_agent_are_never_executed() -> None:
+    executed: list[str] = []
+
+    @tool
+    def secret_tool(x: str) -> str:
+        """Not given to the root."""
+        executed.append(x)
+        return x
+
+    c1, c2 = call("secret_tool", x="1"), call("task", agent="ghost", objective="boo")
+    c3 = call("task_child", objective="per-agent name on a task-style parent")
+    model = ScriptedChatModel(steps={"root": [ai(c1, c2, c3), ai("ok")]})
+    holder = Agent(name="holder", tools=[secret_tool])
+    out = await run(Agent(name="root", model=model, tools=[echo],
+                          subagents=[Agent(name="child"), holder]))
+    r1, r2, r3 = (result_of(out, c) for c in (c1, c2, c3))
+    assert r1.status is Status.FORBIDDEN_TOOL and "available tools: echo, task" in (r1.error or "")
+    assert r2.status is Status.UNKNOWN_AGENT and "allowed: child, holder" in (r2.error or "")
+    assert r3.status is Status.UNKNOWN_AGENT
+    assert executed == []
+
+
+async def test_malformed_tool_arguments_are_results_not_crashes() -> None:
+    bad_json = InvalidToolCall(name="echo", args="{not json", id="bad1", error="Expecting value",
+                               type="invalid_tool_call")
+    reply = AIMessage(content="", tool_calls=[call("echo", wrong=1)], invalid_tool_calls=[bad_json])
+    model = ScriptedChatModel(steps=[reply, ai("recovered")])
+    out = await run(Agent(name="root", model=model, tools=[echo]))
+    texts = [m.content for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert any("invalid arguments for 'echo'" in t and "text" in t for t in texts)
+    assert any("not valid JSON" in t for t in texts)
+    assert out["messages"][-1].content == "recovered"
+
+
+async def test_missing_and_duplicate_tool_call_ids_are_repaired() -> None:
+    dup = [{"name": "echo", "args": {"text": "a"}, "id": "same", "type": "tool_call"},
+           {"name": "echo", "args": {"text": "b"}, "id": "same", "type": "tool_call"},
+           {"name": "echo", "args": {"text": "c"}, "id": None, "type": "tool_call"}]
+    model = ScriptedChatModel(steps=[AIMessage(content="", tool_calls=dup), ai("fine")])
+    out = await run(Agent(name="root", model=model, tools=[echo]))
+    ids = [m.tool_call_id for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert len(ids) == len(set(ids)) == 3
+    assert sorted(m.content for m in out["messages"] if isinstance(m, ToolMessage)) == [
+        "a", "b", "c"]
