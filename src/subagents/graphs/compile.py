@@ -75,9 +75,12 @@ def _child_ref(ref: Agent | str, lineage: tuple[Agent, ...]) -> Agent:
     raise SpecError(msg)
 
 
+_Graph = CompiledStateGraph[Any, Any, Any, Any]
+
+
 def _compile(agent: Agent, lineage: tuple[Agent, ...], depth: int, model: BaseChatModel,
              cli_model: BaseChatModel | str | None,
-             checkpointer: BaseCheckpointSaver[Any] | None) -> CompiledStateGraph[Any, Any, Any, Any]:
+             checkpointer: BaseCheckpointSaver[Any] | None) -> _Graph:
     path = tuple(a.name for a in lineage)
     children: dict[str, ChildLink] = {}
     for ref in agent.subagents:

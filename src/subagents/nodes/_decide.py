@@ -159,7 +159,7 @@ def decide(plan: AgentPlan, turn: Turn, ai: AIMessage, *, forced: bool,
         return _forced(plan, ai, reason)
     ai, fixes = _normalise(ai)
     schema = plan.agent.output_schema is not None
-    if schema and (not ai.tool_calls and not fixes
+    if schema and ((not ai.tool_calls and not fixes)
                    or any(tc["name"] == FINAL_ANSWER for tc in ai.tool_calls)):
         return _schema_step(plan, turn, ai, fixes)
     if not ai.tool_calls and not fixes:

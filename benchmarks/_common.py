@@ -1,0 +1,108 @@
+"""Small helpers shared by the benchmark scripts: statistics, interleaved timing, tables.
+
+Benchmarks are scripts that print figures; they are not tests and exit 0 on a missed target.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+__all__ = [
+    "Samples",
+    "fmt_ms",
+    "fmt_ratio",
+    "interleave",
+    "interleave_async",
+    "p90",
+    "render_table",
+    "verdict",
+]
+
+
+def p90(values: Sequence[float]) -> float:
+    """90th percentile (nearest rank on the sorted values)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = max(0, min(len(ordered) - 1, round(0.9 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+@dataclass
+class Samples:
+    """Wall times (seconds) of one variant."""
+
+    name: str
+    values: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values) if self.values else float("nan")
+
+    @property
+    def p90(self) -> float:
+        return p90(self.values)
+
+
+def interleave(variants: dict[str, Callable[[], object]], *, iterations: int,
+               warmup: int) -> dict[str, Samples]:
+    """Time sync callables in ABAB... order after ``warmup`` untimed rounds."""
+    for _ in range(warmup):
+        for fn in variants.values():
+            fn()
+    gc.collect()
+    out = {name: Samples(name) for name in variants}
+    for i in range(iterations):
+        # alternate the order too (AB BA AB ...) so neither side always runs first
+        names = list(variants) if i % 2 == 0 else list(reversed(variants))
+        for name in names:
+            t0 = time.perf_counter()
+            variants[name]()
+            out[name].values.append(time.perf_counter() - t0)
+    return out
+
+
+async def interleave_async(variants: dict[str, Callable[[], Awaitable[object]]], *,
+                           iterations: int, warmup: int) -> dict[str, Samples]:
+    """Time coroutine factories in ABAB... order after ``warmup`` untimed rounds."""
+    for _ in range(warmup):
+        for fn in variants.values():
+            await fn()
+    gc.collect()
+    out = {name: Samples(name) for name in variants}
+    for i in range(iterations):
+        names = list(variants) if i % 2 == 0 else list(reversed(variants))
+        for name in names:
+            t0 = time.perf_counter()
+            await variants[name]()
+            out[name].values.append(time.perf_counter() - t0)
+    return out
+
+
+def fmt_ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.2f}"
+
+
+def fmt_ratio(ratio: float) -> str:
+    return f"{ratio:5.2f}x"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table with right-aligned columns (the first left-aligned)."""
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
