@@ -49,7 +49,8 @@ async def test_child_sees_only_its_task_and_parent_sees_one_tool_message() -> No
     assert all("value of k" not in str(m.content) for m in out["messages"])
     res = results(out)[c1["id"]]
     assert res == DelegationResult(status=Status.COMPLETED, agent="child", result="child answer")
-    assert set(out) == {"messages"}
+    assert set(out) == {"messages", "usage"}
+    assert [c["agent"] for c in out["usage"]["children"]] == ["child"]
     model.assert_complete()
 
 

@@ -32,6 +32,14 @@ class Status(StrEnum):
     """The named sub-agent is not in the caller's allow list; nothing was run."""
     FORBIDDEN_TOOL = "forbidden_tool"
     """The named tool was not given to the caller; nothing was run."""
+    TIMEOUT = "timeout"
+    """A background child was still running at its ``timeout`` and was cancelled."""
+    CANCELLED = "cancelled"
+    """The child was cancelled (``agent_cancel``, auto-cancel, or the root was cancelled)."""
+    OVER_BUDGET = "over_budget"
+    """The tree-wide ``Budget`` was exhausted; the model call that would exceed it was not made."""
+    RUNNING = "running"
+    """A background child that has not settled yet (only in background results)."""
 
     @property
     def ok(self) -> bool:
@@ -50,7 +58,7 @@ class DelegationResult(BaseModel):
         error: a human- and model-readable reason when ``status`` is not ``completed``.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="allow")
 
     status: Status
     agent: str
@@ -76,17 +84,18 @@ def tool_result(
     tool_name: str,
     result: Any = None,
     error: str | None = None,
+    **extra: Any,
 ) -> ToolMessage:
     """Build the parent's ``ToolMessage`` for one delegation or refused call.
 
     The content is compact JSON (``json.dumps``, not pydantic: this sits on the hot path of
     every delegation). ``artifact`` holds the same dict for programmatic readers.
     """
-    payload = {"status": status.value, "agent": agent, "result": result, "error": error}
+    payload = {"status": status.value, "agent": agent, "result": result, "error": error, **extra}
     return ToolMessage(
         content=json.dumps(payload, ensure_ascii=False, default=str),
         tool_call_id=tool_call_id,
         name=tool_name,
         artifact=payload,
-        status="success" if status.ok else "error",
+        status="success" if status.ok or status is Status.RUNNING else "error",
     )

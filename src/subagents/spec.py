@@ -16,10 +16,15 @@ from langchain_core.tools import BaseTool
 from langchain_core.tools import tool as make_tool
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from subagents.background import BackgroundConfig
+from subagents.budget import Budget
+
 __all__ = ["RESERVED_NAMES", "Agent", "iter_agents"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
-RESERVED_NAMES = frozenset({"model", "tools", "final_answer", "task", "__start__", "__end__"})
+RESERVED_NAMES = frozenset(
+    {"model", "tools", "lifecycle", "final_answer", "task", "__start__", "__end__"}
+)
 """Names no agent may take: they are node or tool names of every agent graph."""
 
 
@@ -75,6 +80,21 @@ class Agent(BaseModel):
     max_output_retries: int = Field(
         default=2, ge=0, description="Invalid final_answer attempts sent back to fix."
     )
+    background: bool | BackgroundConfig = Field(
+        default=False,
+        description="Allow background delegation (task(..., background=true)) and bind the "
+        "lifecycle tools agent_status / agent_cancel / agent_await. True: defaults.",
+    )
+    budget: Budget | None = Field(
+        default=None, description="Limits for this agent's whole call tree (with ancestors')."
+    )
+
+    @property
+    def background_config(self) -> BackgroundConfig | None:
+        """The effective background settings, or None when background delegation is off."""
+        if self.background is True:
+            return BackgroundConfig()
+        return self.background or None
 
     @field_validator("name")
     @classmethod

@@ -8,6 +8,7 @@ or tool exists, which also bounds self-delegation and cycles.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -16,7 +17,13 @@ from langgraph.graph.state import CompiledStateGraph
 
 from subagents.errors import SpecError
 from subagents.nodes import AgentPlan, ChildLink
-from subagents.nodes.schemas import final_answer_spec, per_agent_spec, task_spec, tool_spec
+from subagents.nodes.schemas import (
+    final_answer_spec,
+    lifecycle_specs,
+    per_agent_spec,
+    task_spec,
+    tool_spec,
+)
 from subagents.spec import Agent
 from subagents.subgraphs import build_agent_graph
 
@@ -96,7 +103,11 @@ def _compile(agent: Agent, lineage: tuple[Agent, ...], depth: int, model: BaseCh
                      tools={t.name: t for t in agent.tools}, children=children, depth=depth)
     specs = [tool_spec(t) for t in agent.tools]
     if plan.can_delegate:
-        specs.extend(_delegation_specs(agent, children))
+        specs.extend(_delegation_specs(agent, children, background=plan.background is not None))
+    if plan.background is not None:
+        lifecycle = lifecycle_specs(plan.background)
+        specs.extend(lifecycle)
+        plan = replace(plan, lifecycle=tuple(s["function"]["name"] for s in lifecycle))
     if agent.output_schema is not None:
         specs.append(final_answer_spec(agent.output_schema))
     plan.tool_specs.extend(specs)
@@ -108,8 +119,11 @@ def _node_name(path: tuple[str, ...], child: Agent) -> str:
     return "/".join((*path[1:], child.name))
 
 
-def _delegation_specs(agent: Agent, children: dict[str, ChildLink]) -> list[dict[str, Any]]:
+def _delegation_specs(agent: Agent, children: dict[str, ChildLink], *,
+                      background: bool) -> list[dict[str, Any]]:
     ctx = agent.delegation_context
     if agent.delegation == "task":
-        return [task_spec([link.agent for link in children.values()], with_context=ctx)]
-    return [per_agent_spec(link.agent, with_context=ctx) for link in children.values()]
+        return [task_spec([link.agent for link in children.values()], with_context=ctx,
+                          background=background)]
+    return [per_agent_spec(link.agent, with_context=ctx, background=background)
+            for link in children.values()]

@@ -5,17 +5,21 @@ compiled (see :class:`subagents.nodes.plan.ChildLink`).
 """
 
 from subagents.nodes.delegate import make_delegate_node
+from subagents.nodes.lifecycle import make_lifecycle_node
 from subagents.nodes.model import make_model_node
 from subagents.nodes.plan import AgentPlan, ChildLink
-from subagents.nodes.state import AgentState, StructuredAgentState
+from subagents.nodes.state import AgentState, RootState, StructuredAgentState, StructuredRootState
 from subagents.nodes.tools import make_tool_node
 
 __all__ = [
     "AgentPlan",
     "AgentState",
     "ChildLink",
+    "RootState",
     "StructuredAgentState",
+    "StructuredRootState",
     "make_delegate_node",
+    "make_lifecycle_node",
     "make_model_node",
     "make_tool_node",
 ]

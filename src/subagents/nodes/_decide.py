@@ -18,8 +18,9 @@ from subagents.nodes._turn import Turn, call_key
 from subagents.nodes.plan import NUDGE_KEY, STOP_KEY, AgentPlan
 from subagents.nodes.schemas import FINAL_ANSWER, validation_text
 from subagents.results import Status, tool_result
+from subagents.spec import Agent
 
-__all__ = ["ERROR_KEY", "Outcome", "decide", "mark_stop"]
+__all__ = ["ERROR_KEY", "Outcome", "decide", "ending", "mark_stop", "over_budget"]
 
 ERROR_KEY = "subagents_error"
 """``response_metadata`` key holding why an agent could not produce its output schema."""
@@ -177,6 +178,8 @@ def _route(plan: AgentPlan, ai: AIMessage, fixes: list[ToolMessage]) -> Outcome:
         name, tid = tc["name"], tc["id"] or ""
         if name in plan.tools:
             out.sends.append(Send("tools", {"tool_call": tc}))
+        elif name in plan.lifecycle:
+            out.sends.append(Send("lifecycle", {"tool_call": tc}))
         elif name in delegation or name == "task" or name.startswith("task_"):
             target = _child_for(plan, tc)
             if isinstance(target, ToolMessage):
@@ -184,7 +187,8 @@ def _route(plan: AgentPlan, ai: AIMessage, fixes: list[ToolMessage]) -> Outcome:
             else:
                 out.sends.append(Send(target, {"tool_call": tc}))
         else:
-            valid = sorted([*plan.tools, *(delegation if plan.can_delegate else {})])
+            valid = sorted([*plan.tools, *plan.lifecycle,
+                            *(delegation if plan.can_delegate else {})])
             out.messages.append(tool_result(
                 Status.FORBIDDEN_TOOL, name, tool_call_id=tid, tool_name=name,
                 error=f"tool '{name}' is not available to {plan.agent.name}; "
@@ -210,3 +214,35 @@ def _child_for(plan: AgentPlan, tc: ToolCall) -> str | ToolMessage:
                            error=f"{plan.agent.name} may not delegate: the depth limit "
                            "(max_subagent_depth) is reached")
     return link.node
+
+
+def over_budget(agent: Agent, reason: str) -> Outcome:
+    """End an agent whose budget is exhausted, without calling the model."""
+    messages: list[AnyMessage] = [AIMessage(content=f"Stopped: {reason}", name=agent.name)]
+    mark_stop(messages, "over_budget", reason)
+    return Outcome(messages, done=True, stop="over_budget")
+
+
+def ending(agent: Agent, last: AIMessage | None, structured: Any) -> tuple[Status, Any, str | None]:
+    """How an agent ended, from its last AI message and its structured response.
+
+    Returns:
+        (status, result, error): ``result`` is the validated output schema as a JSON object
+        when the agent has one, else its last AI text.
+    """
+    text = last.text if last is not None else ""
+    meta = last.response_metadata if last is not None else {}
+    stop, error = meta.get(STOP_KEY), meta.get(ERROR_KEY)
+    if stop == "over_budget":
+        return Status.OVER_BUDGET, text or None, error
+    if agent.output_schema is not None:
+        if structured is not None and structured is not _UNSET:
+            data = structured.model_dump(mode="json") if hasattr(structured, "model_dump") \
+                else structured
+            return Status.COMPLETED, data, None
+        if stop in ("max_steps", "repeated_tool_call"):
+            return Status.MAX_STEPS, text, "ended before a valid final_answer"
+        return Status.FAILED, text or None, error or "no valid final_answer"
+    if stop == "max_steps":
+        return Status.MAX_STEPS, text, f"stopped after max_steps={agent.max_steps}"
+    return Status.COMPLETED, text, None

@@ -9,6 +9,7 @@ exception, ``GraphRecursionError``) escapes to the parent, except LangGraph's in
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langchain_core.messages import AIMessage, ToolCall, ToolMessage
@@ -16,36 +17,21 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph._internal._runnable import RunnableCallable
 from langgraph.errors import GraphBubbleUp
 
-from subagents.nodes._decide import ERROR_KEY
-from subagents.nodes.plan import STOP_KEY, ChildLink
+from subagents.background import Outcome
+from subagents.nodes._decide import ending
+from subagents.nodes.plan import ChildLink
 from subagents.nodes.schemas import task_message
 from subagents.results import Status, tool_result
+from subagents.scope import CALL_KEY, CallInfo, scope_of
 
 __all__ = ["child_outcome", "make_delegate_node"]
 
 
 def child_outcome(link: ChildLink, state: dict[str, Any]) -> tuple[Status, Any, str | None]:
-    """Read a child's final state: (status, result, error).
-
-    ``result`` is the validated output schema as a JSON object when the child has one, else
-    the child's last AI text.
-    """
+    """Read a child's final state: (status, result, error); see ``ending``."""
     last = next((m for m in reversed(state.get("messages", [])) if isinstance(m, AIMessage)),
                 None)
-    text = last.text if last is not None else ""
-    stop = last.response_metadata.get(STOP_KEY) if last is not None else None
-    if link.agent.output_schema is not None:
-        value = state.get("structured_response")
-        if value is not None:
-            data = value.model_dump(mode="json") if hasattr(value, "model_dump") else value
-            return Status.COMPLETED, data, None
-        if stop in ("max_steps", "repeated_tool_call"):
-            return Status.MAX_STEPS, text, "ended before a valid final_answer"
-        error = (last.response_metadata.get(ERROR_KEY) if last is not None else None)
-        return Status.FAILED, text or None, error or "no valid final_answer"
-    if stop == "max_steps":
-        return Status.MAX_STEPS, text, f"stopped after max_steps={link.agent.max_steps}"
-    return Status.COMPLETED, text, None
+    return ending(link.agent, last, state.get("structured_response"))
 
 
 def _result(link: ChildLink, tc: ToolCall, status: Status, result: Any,
@@ -59,13 +45,21 @@ def _failed(link: ChildLink, tc: ToolCall, exc: BaseException) -> dict[str, Any]
     return _result(link, tc, Status.FAILED, None, f"{type(exc).__name__}: {exc}")
 
 
-def _child_config(link: ChildLink) -> RunnableConfig:
+def _child_config(link: ChildLink, tc: ToolCall, task: dict[str, Any],
+                  background: bool = False) -> RunnableConfig:
     # Each graph counts its own supersteps: two per model step, plus the forced last call.
-    return {"recursion_limit": 2 * link.agent.max_steps + 6}
+    objective = str(task["messages"][0].content)
+    call = CallInfo(tool_call_id=tc["id"] or "", objective=objective, background=background)
+    return {"recursion_limit": 2 * link.agent.max_steps + 6, "configurable": {CALL_KEY: call}}
 
 
 def make_delegate_node(link: ChildLink) -> RunnableCallable:
-    """Build the sync+async delegation node for one child (named ``link.node``)."""
+    """Build the sync+async delegation node for one child (named ``link.node``).
+
+    A call with ``background: true`` (on a parent with background delegation) starts the
+    child as a background job of the parent's run and returns ``{"status": "running",
+    "id": ...}`` at once.
+    """
     graph: Runnable[Any, Any] | None = link.graph
 
     def prepare(tc: ToolCall) -> dict[str, Any] | ToolMessage:
@@ -80,27 +74,48 @@ def make_delegate_node(link: ChildLink) -> RunnableCallable:
         task = prepare(tc)
         if isinstance(task, ToolMessage):
             return {"messages": [task]}
+        if tc["args"].get("background") is True:
+            return _result(link, tc, Status.FAILED, None, _NEEDS_ASYNC)
         assert graph is not None
         try:
-            state = graph.invoke(task, _child_config(link))
+            state = graph.invoke(task, _child_config(link, tc, task))
         except GraphBubbleUp:
             raise
         except Exception as exc:  # a failing child never takes the parent down
             return _failed(link, tc, exc)
         return _result(link, tc, *child_outcome(link, state))
+
+    async def outcome(tc: ToolCall, task: dict[str, Any], background: bool) -> Outcome:
+        assert graph is not None
+        try:
+            state = await graph.ainvoke(task, _child_config(link, tc, task, background))
+        except GraphBubbleUp:
+            raise
+        except Exception as exc:  # a failing child never takes the parent down
+            return Status.FAILED, None, f"{type(exc).__name__}: {exc}"
+        return child_outcome(link, state)
 
     async def arun(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         tc: ToolCall = payload["tool_call"]
         task = prepare(tc)
         if isinstance(task, ToolMessage):
             return {"messages": [task]}
-        assert graph is not None
-        try:
-            state = await graph.ainvoke(task, _child_config(link))
-        except GraphBubbleUp:
-            raise
-        except Exception as exc:  # a failing child never takes the parent down
-            return _failed(link, tc, exc)
-        return _result(link, tc, *child_outcome(link, state))
+        if tc["args"].get("background") is True:
+            return _spawn(link, tc, config, lambda: outcome(tc, task, True))
+        return _result(link, tc, *await outcome(tc, task, False))
 
     return RunnableCallable(run, arun, name=link.node, trace=False)
+
+
+_NEEDS_ASYNC = "background delegation needs an async run (ainvoke/astream) and background=True"
+
+
+def _spawn(link: ChildLink, tc: ToolCall, config: RunnableConfig,
+           start: Callable[[], Awaitable[Outcome]]) -> dict[str, Any]:
+    scope = scope_of(config)
+    if scope is None or scope.background is None:
+        return _result(link, tc, Status.FAILED, None, _NEEDS_ASYNC)
+    job = scope.background.spawn(link.agent.name, tc["id"] or "", start)
+    msg = tool_result(Status.RUNNING, link.agent.name, tool_call_id=tc["id"] or "",
+                      tool_name=tc["name"], id=job.id)
+    return {"messages": [msg]}

@@ -17,10 +17,11 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph._internal._runnable import RunnableCallable
 from langgraph.types import Command
 
-from subagents.nodes._decide import Outcome, decide
+from subagents.nodes._decide import Outcome, decide, ending, over_budget
 from subagents.nodes._turn import Turn, read_turn
 from subagents.nodes.plan import AgentPlan
 from subagents.nodes.schemas import final_answer_spec
+from subagents.scope import RunScope, scope_of
 
 __all__ = ["LIMIT_NUDGE", "REPEAT_NUDGE", "make_model_node"]
 
@@ -72,12 +73,41 @@ class _ModelStep:
     def decide(self, turn: Turn, ai: AIMessage, *, forced: bool) -> Outcome:
         return decide(self.plan, turn, self._named(ai), forced=forced)
 
-    def finish(self, out: Outcome, final_ai: AIMessage) -> Command[Any]:
+    def finish(self, out: Outcome, final_ai: AIMessage) -> Outcome:
         """End after the forced last call that followed ``out`` (a repeated tool call)."""
         done = decide(self.plan, Turn(), self._named(final_ai), forced=True,
                       reason=out.stop or "repeated_tool_call")
         done.messages = [*out.messages, *done.messages]
-        return done.command()
+        return done
+
+    def gate(self, scope: RunScope | None) -> Outcome | None:
+        """End without a model call when the tree's budget is exhausted."""
+        if scope is None or scope.budget is None:
+            return None
+        reason = scope.budget.exhausted()
+        return over_budget(self.plan.agent, reason) if reason else None
+
+    def charge(self, scope: RunScope | None, ai: AIMessage) -> None:
+        """Record one model reply in the usage tree and the budget."""
+        if scope is None:
+            return
+        scope.usage.record_model_call(dict(ai.usage_metadata or {}), len(ai.tool_calls))
+        if scope.budget is not None:
+            tokens = ai.usage_metadata["total_tokens"] if ai.usage_metadata else 0
+            scope.budget.charge(model_calls=1, tokens=int(tokens),
+                                tool_rounds=1 if ai.tool_calls else 0)
+
+    def end(self, scope: RunScope | None, out: Outcome) -> Command[Any]:
+        """The node's Command; at the end, record the status (and the usage on the root)."""
+        command = out.command()
+        if not out.done or scope is None:
+            return command
+        last = next((m for m in reversed(out.messages) if isinstance(m, AIMessage)), None)
+        status, _, _ = ending(self.plan.agent, last, out.structured)
+        scope.finish(status)
+        if len(self.plan.path) == 1 and isinstance(command.update, dict):
+            command.update["usage"] = scope.usage.to_dict()
+        return command
 
     def _named(self, ai: AIMessage) -> AIMessage:
         if ai.name == self.plan.agent.name:
@@ -90,26 +120,50 @@ def make_model_node(plan: AgentPlan) -> RunnableCallable:
 
     The node reads ``state["messages"]``, calls the model (system prompt first), and returns a
     ``Command``: ``goto=END`` when the agent is done, a list of ``Send`` for its tool calls, or
-    ``goto="model"`` when every call was refused or a correction was sent back.
+    ``goto="model"`` when every call was refused or a correction was sent back. Before each
+    model call it checks the tree's budget (ending ``over_budget`` without the call); after
+    it, it records usage. When the agent ends, its unsettled background children are
+    auto-cancelled (``BackgroundConfig.auto_cancel``) before the usage is reported.
     """
     step = _ModelStep(plan)
 
     def model(state: dict[str, Any], config: RunnableConfig) -> Command[Any]:
-        messages = state["messages"]
+        messages, scope = state["messages"], scope_of(config)
+        if (out := step.gate(scope)) is not None:
+            return step.end(scope, out)
         turn, forced, runnable, request = step.request(messages)
-        out = step.decide(turn, runnable.invoke(request, config), forced=forced)
-        if out.force_final:
-            return step.finish(out, step.final.invoke(step.forced_request(messages, out), config))
-        return out.command()
-
-    async def amodel(state: dict[str, Any], config: RunnableConfig) -> Command[Any]:
-        messages = state["messages"]
-        turn, forced, runnable, request = step.request(messages)
-        ai = await runnable.ainvoke(request, config)
+        ai = runnable.invoke(request, config)
+        step.charge(scope, ai)
         out = step.decide(turn, ai, forced=forced)
         if out.force_final:
-            final_ai = await step.final.ainvoke(step.forced_request(messages, out), config)
-            return step.finish(out, final_ai)
-        return out.command()
+            gated = step.gate(scope)
+            if gated is not None:
+                gated.messages = [*out.messages, *gated.messages]
+                return step.end(scope, gated)
+            final_ai = step.final.invoke(step.forced_request(messages, out), config)
+            step.charge(scope, final_ai)
+            out = step.finish(out, final_ai)
+        return step.end(scope, out)
+
+    async def amodel(state: dict[str, Any], config: RunnableConfig) -> Command[Any]:
+        messages, scope = state["messages"], scope_of(config)
+        out = step.gate(scope)
+        if out is None:
+            turn, forced, runnable, request = step.request(messages)
+            ai = await runnable.ainvoke(request, config)
+            step.charge(scope, ai)
+            out = step.decide(turn, ai, forced=forced)
+        if out.force_final:
+            gated = step.gate(scope)
+            if gated is not None:
+                gated.messages = [*out.messages, *gated.messages]
+                out = gated
+            else:
+                final_ai = await step.final.ainvoke(step.forced_request(messages, out), config)
+                step.charge(scope, final_ai)
+                out = step.finish(out, final_ai)
+        if out.done and scope is not None and scope.background is not None:
+            await scope.background.close()
+        return step.end(scope, out)
 
     return RunnableCallable(model, amodel, name="model", trace=False)

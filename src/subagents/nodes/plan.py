@@ -9,6 +9,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 
+from subagents.background import BackgroundConfig
 from subagents.spec import Agent
 
 __all__ = ["NUDGE_KEY", "STOP_KEY", "AgentPlan", "ChildLink"]
@@ -50,6 +51,7 @@ class AgentPlan:
         depth: remaining delegation depth below this agent (0: may not delegate).
         tool_specs: OpenAI-format tool dicts bound to the model, in order.
         bind_kwargs: extra ``bind_tools`` arguments (``parallel_tool_calls`` for local models).
+        lifecycle: names of the bound background lifecycle tools (``agent_status``, ...).
     """
 
     agent: Agent
@@ -60,6 +62,12 @@ class AgentPlan:
     depth: int
     tool_specs: list[dict[str, Any]] = field(default_factory=list)
     bind_kwargs: dict[str, Any] = field(default_factory=dict)
+    lifecycle: tuple[str, ...] = ()
+
+    @property
+    def background(self) -> BackgroundConfig | None:
+        """Background settings when this agent may delegate in the background."""
+        return self.agent.background_config if self.can_delegate else None
 
     @property
     def can_delegate(self) -> bool:

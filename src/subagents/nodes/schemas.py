@@ -17,10 +17,13 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ValidationError
 
+from subagents.background import BackgroundConfig
 from subagents.spec import Agent
 
 __all__ = [
     "FINAL_ANSWER",
+    "LIFECYCLE",
+    "lifecycle_specs",
     "final_answer_spec",
     "per_agent_spec",
     "task_message",
@@ -44,14 +47,49 @@ def _function(name: str, description: str, parameters: dict[str, Any]) -> dict[s
     }
 
 
-def _task_properties(with_context: bool) -> dict[str, Any]:
+_BACKGROUND = {
+    "type": "boolean",
+    "default": False,
+    "description": "Run in the background: get an id at once and the result later with "
+    "agent_await or agent_status.",
+}
+LIFECYCLE = {"status": "agent_status", "cancel": "agent_cancel", "await": "agent_await"}
+"""Lifecycle tool names by ``BackgroundConfig.tools`` entry."""
+
+
+def _task_properties(with_context: bool, background: bool = False) -> dict[str, Any]:
     props: dict[str, Any] = {"objective": {"type": "string", "description": _OBJECTIVE}}
     if with_context:
         props["context"] = {"type": "string", "description": _CONTEXT, "default": ""}
+    if background:
+        props["background"] = _BACKGROUND
     return props
 
 
-def task_spec(children: Sequence[Agent], *, with_context: bool) -> dict[str, Any]:
+def lifecycle_specs(config: BackgroundConfig) -> list[dict[str, Any]]:
+    """The background lifecycle tools chosen by ``config.tools``."""
+    one_id = {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]}
+    specs = {
+        "status": _function("agent_status", "Non-blocking status of a background sub-agent "
+                            "(running, completed, failed, cancelled, timeout) and its result.",
+                            one_id),
+        "cancel": _function("agent_cancel", "Cancel a running background sub-agent.", one_id),
+        "await": _function(
+            "agent_await",
+            "Wait for background sub-agents. mode: all (all results; fails at the first "
+            "failure), allSettled (every result and error), any (first success), race (first "
+            "to finish).",
+            {"type": "object", "properties": {
+                "ids": {"type": "array", "items": {"type": "string"}},
+                "mode": {"type": "string", "enum": list(config.await_modes),
+                         "default": config.await_modes[0]}},
+             "required": ["ids"]}),
+    }
+    return [specs[name] for name in config.tools]
+
+
+def task_spec(children: Sequence[Agent], *, with_context: bool,
+              background: bool = False) -> dict[str, Any]:
     """The shared ``task`` tool: ``agent`` is an enum of ``children``' names."""
     listing = "\n".join(f"- {c.name}: {c.description or '(no description)'}" for c in children)
     props = {
@@ -60,7 +98,7 @@ def task_spec(children: Sequence[Agent], *, with_context: bool) -> dict[str, Any
             "enum": [c.name for c in children],
             "description": "Which sub-agent runs the task.",
         },
-        **_task_properties(with_context),
+        **_task_properties(with_context, background),
     }
     text = (
         "Delegate a self-contained task to a sub-agent and get its result. "
@@ -70,7 +108,7 @@ def task_spec(children: Sequence[Agent], *, with_context: bool) -> dict[str, Any
                                     "required": ["agent", "objective"]})
 
 
-def per_agent_spec(child: Agent, *, with_context: bool) -> dict[str, Any]:
+def per_agent_spec(child: Agent, *, with_context: bool, background: bool = False) -> dict[str, Any]:
     """The ``task_<name>`` tool of one child (its ``input_schema`` when it has one)."""
     text = child.tool_description or (
         f"Delegate a self-contained task to the sub-agent '{child.name}': "
@@ -78,8 +116,10 @@ def per_agent_spec(child: Agent, *, with_context: bool) -> dict[str, Any]:
     )
     if child.input_schema is not None:
         params = child.input_schema.model_json_schema()
+        if background:
+            params["properties"] = {**params.get("properties", {}), "background": _BACKGROUND}
     else:
-        params = {"type": "object", "properties": _task_properties(with_context),
+        params = {"type": "object", "properties": _task_properties(with_context, background),
                   "required": ["objective"]}
     return _function(child.delegation_tool_name, text, params)
 
@@ -101,9 +141,10 @@ def task_message(child: Agent, args: Mapping[str, Any]) -> HumanMessage | str:
     Returns:
         The HumanMessage, or an error text naming what is wrong with the arguments.
     """
+    args = {k: v for k, v in args.items() if k != "background"}
     if child.input_schema is not None:
         try:
-            data = child.input_schema.model_validate(dict(args))
+            data = child.input_schema.model_validate(args)
         except ValidationError as exc:
             return f"invalid arguments for {child.name}: {_short(exc)}"
         fields = data.model_dump(mode="json")

@@ -7,7 +7,7 @@ from typing import Annotated, Any, NotRequired, TypedDict
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 
-__all__ = ["AgentState", "StructuredAgentState"]
+__all__ = ["AgentState", "RootState", "StructuredAgentState", "StructuredRootState"]
 
 
 class AgentState(TypedDict):
@@ -30,3 +30,20 @@ class StructuredAgentState(AgentState):
     """
 
     structured_response: NotRequired[Any]
+
+
+class RootState(AgentState):
+    """State of a root agent: its output also carries the run's usage tree.
+
+    Attributes:
+        usage: ``UsageNode.to_dict()`` of the root: per agent invocation model calls, tokens,
+            tool calls, seconds and status, with totals summed up the tree.
+    """
+
+    usage: NotRequired[dict[str, Any]]
+
+
+class StructuredRootState(StructuredAgentState):
+    """State of a root agent with ``output_schema`` (see ``RootState``)."""
+
+    usage: NotRequired[dict[str, Any]]

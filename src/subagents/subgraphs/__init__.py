@@ -1,5 +1,6 @@
 """Agent subgraphs: one compiled LangGraph ``StateGraph`` per agent."""
 
 from subagents.subgraphs.agent import build_agent_graph
+from subagents.subgraphs.graph import AgentGraph
 
-__all__ = ["build_agent_graph"]
+__all__ = ["AgentGraph", "build_agent_graph"]

@@ -11,25 +11,35 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
-from langgraph.graph.state import CompiledStateGraph
 
 from subagents.nodes import (
     AgentPlan,
     AgentState,
+    RootState,
     StructuredAgentState,
+    StructuredRootState,
     make_delegate_node,
+    make_lifecycle_node,
     make_model_node,
     make_tool_node,
 )
+from subagents.subgraphs.graph import AgentGraph
 
 __all__ = ["build_agent_graph"]
+
+
+def _state_schema(plan: AgentPlan) -> type[Any]:
+    structured = plan.agent.output_schema is not None
+    if len(plan.path) == 1:
+        return StructuredRootState if structured else RootState
+    return StructuredAgentState if structured else AgentState
 
 
 def build_agent_graph(
     plan: AgentPlan,
     *,
     checkpointer: BaseCheckpointSaver[Any] | bool | None = None,
-) -> CompiledStateGraph[Any, Any, Any, Any]:
+) -> AgentGraph:
     """Compile the graph of one agent.
 
     Args:
@@ -41,20 +51,25 @@ def build_agent_graph(
         ``lc_agent_name`` and ``subagents_path`` (the ancestry path) for every call inside.
     """
     agent = plan.agent
-    schema: type[Any] = StructuredAgentState if agent.output_schema is not None else AgentState
-    builder: StateGraph[Any, Any, Any, Any] = StateGraph(schema)
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(_state_schema(plan))
     links = [link for link in plan.children.values() if link.graph is not None]
     links = links if plan.can_delegate else []
-    targets = (*(["tools"] if plan.tools else []), *(link.node for link in links), "model", END)
+    own = [*(["tools"] if plan.tools else []), *(["lifecycle"] if plan.lifecycle else [])]
+    targets = (*own, *(link.node for link in links), "model", END)
     builder.add_node("model", make_model_node(plan), destinations=targets)
     builder.add_edge(START, "model")
     if plan.tools:
         builder.add_node("tools", make_tool_node(plan))
         builder.add_edge("tools", "model")
+    if plan.lifecycle:
+        builder.add_node("lifecycle", make_lifecycle_node(plan))
+        builder.add_edge("lifecycle", "model")
     for link in links:
         builder.add_node(link.node, make_delegate_node(link))
         builder.add_edge(link.node, "model")
-    graph = builder.compile(checkpointer=checkpointer, name=agent.name)
+    compiled = builder.compile(checkpointer=checkpointer, name=agent.name)
+    attrs = {k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"}
+    graph = AgentGraph(subagents_plan=plan, **attrs)
     return graph.with_config(
         metadata={"lc_agent_name": agent.name, "subagents_path": list(plan.path)},
         recursion_limit=2 * agent.max_steps + 6,

@@ -1,0 +1,241 @@
+"""Background sub-agents: an id now, the result later.
+
+A background ``task`` call returns ``{"status": "running", "id": ...}`` at once while the
+child runs as an asyncio task owned by the calling agent's run. The lifecycle tools read a
+:class:`BackgroundTable`: ``agent_status`` (non-blocking), ``agent_cancel`` and
+``agent_await(ids, mode)`` whose modes are JavaScript's Promise combinators:
+
+- ``all``: wait for all; fail fast at the first failure.
+- ``allSettled``: wait for all; every result and error.
+- ``any``: first success; fails only when all failed, listing every error.
+- ``race``: first to settle, success or failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from subagents.results import Status
+
+__all__ = ["AwaitMode", "BackgroundConfig", "BackgroundJob", "BackgroundTable", "Outcome"]
+
+AwaitMode = Literal["all", "allSettled", "any", "race"]
+Outcome = tuple[Status, Any, str | None]
+"""(status, result, error) of a finished child."""
+_ids = itertools.count(1)
+_settle_order = itertools.count(1)
+_owners: weakref.WeakValueDictionary[str, BackgroundTable] = weakref.WeakValueDictionary()
+
+
+class BackgroundConfig(BaseModel):
+    """Background delegation settings of a parent agent (``Agent(background=...)``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_concurrent: int | None = Field(
+        default=None, ge=1, description="Children running at once; more wait in FIFO order."
+    )
+    timeout: float | None = Field(
+        default=None, gt=0, description="Seconds a child may run before it ends 'timeout'."
+    )
+    auto_cancel: bool = Field(
+        default=True, description="Cancel children still running when the parent run ends."
+    )
+    tools: tuple[Literal["status", "cancel", "await"], ...] = Field(
+        default=("status", "cancel", "await"), description="Lifecycle tools to bind."
+    )
+    await_modes: tuple[AwaitMode, ...] = Field(
+        default=("all", "allSettled", "any", "race"), description="Modes agent_await offers."
+    )
+
+
+@dataclass(slots=True, eq=False)
+class BackgroundJob:
+    """One background child.
+
+    Attributes:
+        id: the id the parent model uses (``bg_<n>``).
+        agent: the child's name.
+        tool_call_id: the call that started it.
+        status: ``running`` until it settles.
+        queued: waiting for a ``max_concurrent`` slot.
+    """
+
+    id: str
+    agent: str
+    tool_call_id: str
+    status: Status = Status.RUNNING
+    result: Any = None
+    error: str | None = None
+    queued: bool = False
+    order: int = 0
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @property
+    def settled(self) -> bool:
+        """Whether it has ended (any status but running)."""
+        if self.status is Status.RUNNING and self.task is not None and self.task.done():
+            # cancelled before its first step: the runner never got to record it
+            self.status, self.error = Status.CANCELLED, self.error or "cancelled"
+        return self.status is not Status.RUNNING
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON shape the parent model reads."""
+        out: dict[str, Any] = {"id": self.id, "agent": self.agent, "status": self.status.value,
+                               "result": self.result, "error": self.error}
+        if self.queued:
+            out["queued"] = True
+        return out
+
+
+class _FifoGate:
+    """A counting gate that admits waiters strictly in arrival order."""
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self.waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self) -> None:
+        if self.free > 0 and not self.waiters:
+            self.free -= 1
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut in self.waiters:
+                self.waiters.remove(fut)
+            elif fut.done() and not fut.cancelled():
+                self.release()
+            raise
+
+    def release(self) -> None:
+        while self.waiters:
+            fut = self.waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self.free += 1
+
+
+class BackgroundTable:
+    """The background children of one agent invocation (not thread-safe: one event loop)."""
+
+    def __init__(self, config: BackgroundConfig, owner: str) -> None:
+        self.config, self.owner = config, owner
+        self.jobs: dict[str, BackgroundJob] = {}
+        self._gate = _FifoGate(config.max_concurrent) if config.max_concurrent else None
+
+    def spawn(self, agent: str, tool_call_id: str,
+              run: Callable[[], Awaitable[Outcome]]) -> BackgroundJob:
+        """Start ``run()`` as a background child and return its job at once."""
+        job = BackgroundJob(id=f"bg_{next(_ids)}", agent=agent, tool_call_id=tool_call_id)
+        job.task = asyncio.get_running_loop().create_task(self._run(job, run))
+        self.jobs[job.id] = job
+        _owners[job.id] = self
+        return job
+
+    async def _run(self, job: BackgroundJob, run: Callable[[], Awaitable[Outcome]]) -> None:
+        try:
+            if self._gate is not None:
+                job.queued = True
+                await self._gate.acquire()
+                job.queued = False
+            try:
+                job.status, job.result, job.error = await asyncio.wait_for(
+                    run(), timeout=self.config.timeout)
+            finally:
+                if self._gate is not None:
+                    self._gate.release()
+        except TimeoutError:
+            job.status, job.error = Status.TIMEOUT, f"still running after {self.config.timeout} s"
+        except asyncio.CancelledError:
+            job.status, job.error = Status.CANCELLED, job.error or "cancelled"
+        except Exception as exc:  # the runner catches child errors; this is a last guard
+            job.status, job.error = Status.FAILED, f"{type(exc).__name__}: {exc}"
+        finally:
+            job.order = next(_settle_order)
+
+    def lookup(self, job_id: str) -> BackgroundJob | str:
+        """The job, or an error text (unknown id, or an id of another agent's run)."""
+        if job_id in self.jobs:
+            return self.jobs[job_id]
+        if job_id in _owners:
+            return f"id {job_id!r} belongs to another agent's run; only your own ids work"
+        known = ", ".join(self.jobs) or "(none)"
+        return f"unknown id {job_id!r}; your background ids: {known}"
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        """Cancel one child; settled children are reported as they are."""
+        job = self.lookup(job_id)
+        if isinstance(job, str):
+            return {"id": job_id, "status": "failed", "error": job}
+        if not job.settled and job.task is not None:
+            job.task.cancel()
+            job.error = "cancelled by agent_cancel"
+        return {"id": job.id, "status": "cancelled" if not job.settled else job.status.value,
+                "cancelled": not job.settled}
+
+    async def wait(self, ids: Iterable[str], mode: AwaitMode) -> dict[str, Any]:
+        """Wait for children by mode (see the module docstring); returns the await result."""
+        jobs: list[BackgroundJob] = []
+        for job_id in dict.fromkeys(ids):
+            job = self.lookup(job_id)
+            if isinstance(job, str):
+                return {"status": "failed", "mode": mode, "error": job, "results": []}
+            jobs.append(job)
+        if not jobs:
+            return {"status": "failed", "mode": mode, "error": "no ids given", "results": []}
+        while (verdict := _verdict(jobs, mode)) is None:
+            running = [j.task for j in jobs if not j.settled and j.task is not None]
+            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        return verdict
+
+    async def close(self) -> None:
+        """End of the owning run: cancel unsettled children when ``auto_cancel`` and wait."""
+        if not self.config.auto_cancel:
+            return
+        tasks = [j.task for j in self.jobs.values() if not j.settled and j.task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _verdict(jobs: list[BackgroundJob], mode: AwaitMode) -> dict[str, Any] | None:
+    """The await result if ``mode`` is decided by the jobs' current states, else None."""
+    settled = sorted((j for j in jobs if j.settled), key=lambda j: j.order)
+    failed = [j for j in settled if not j.status.ok]
+    results = [j.as_dict() for j in jobs]
+    if mode == "race" and settled:
+        first = settled[0]
+        return _done(mode, first.status.ok, [first.as_dict()], first.error)
+    if mode == "any":
+        ok = next((j for j in settled if j.status.ok), None)
+        if ok is not None:
+            return _done(mode, True, [ok.as_dict()], None)
+        if len(failed) == len(jobs):
+            errors = "; ".join(f"{j.id} ({j.agent}): {j.status.value}: {j.error}" for j in failed)
+            return _done(mode, False, results, f"all {len(jobs)} failed: {errors}")
+        return None
+    if mode == "all" and failed:
+        first = failed[0]
+        return _done(mode, False, results, f"{first.id} ({first.agent}) {first.status.value}: "
+                     f"{first.error}")
+    if mode in ("all", "allSettled") and len(settled) == len(jobs):
+        return _done(mode, True, results, None)
+    return None
+
+
+def _done(mode: str, ok: bool, results: list[dict[str, Any]], error: str | None) -> dict[str, Any]:
+    return {"status": "completed" if ok else "failed", "mode": mode, "results": results,
+            "error": error}

@@ -1,0 +1,71 @@
+"""The ``lifecycle`` node: ``agent_status``, ``agent_cancel`` and ``agent_await`` tool calls.
+
+They act on the background children of the calling agent's own run (its ``RunScope``);
+ids of another run or unknown ids are answered with a clear error, never executed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from langchain_core.messages import ToolCall, ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph._internal._runnable import RunnableCallable
+
+from subagents.background import BackgroundTable
+from subagents.nodes.plan import AgentPlan
+from subagents.scope import scope_of
+
+__all__ = ["make_lifecycle_node"]
+
+_NEEDS_ASYNC = "background sub-agents need an async run (ainvoke/astream)"
+
+
+def _message(tc: ToolCall, payload: dict[str, Any]) -> dict[str, Any]:
+    failed = payload.get("status") == "failed"
+    msg = ToolMessage(content=json.dumps(payload, ensure_ascii=False, default=str),
+                      tool_call_id=tc["id"] or "", name=tc["name"],
+                      status="error" if failed else "success")
+    return {"messages": [msg]}
+
+
+def _error(text: str) -> dict[str, Any]:
+    return {"status": "failed", "error": text}
+
+
+async def _handle(plan: AgentPlan, table: BackgroundTable, tc: ToolCall) -> dict[str, Any]:
+    args, name = tc["args"], tc["name"]
+    if name == "agent_await":
+        ids, mode = args.get("ids"), args.get("mode", (plan.background or table.config)
+                                              .await_modes[0])
+        if isinstance(ids, str):
+            ids = [ids]
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            return _error("'ids' must be a list of background ids")
+        if mode not in table.config.await_modes:
+            return _error(f"unknown mode {mode!r}; modes: {', '.join(table.config.await_modes)}")
+        return await table.wait(ids, mode)
+    job_id = args.get("id")
+    if not isinstance(job_id, str):
+        return _error("'id' must be a background id string")
+    if name == "agent_cancel":
+        return table.cancel(job_id)
+    job = table.lookup(job_id)
+    return _error(job) if isinstance(job, str) else job.as_dict()
+
+
+def make_lifecycle_node(plan: AgentPlan) -> RunnableCallable:
+    """Build the ``lifecycle`` node: input ``{"tool_call": ToolCall}`` (a ``Send``)."""
+
+    def run(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        return _message(payload["tool_call"], _error(_NEEDS_ASYNC))
+
+    async def arun(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        tc: ToolCall = payload["tool_call"]
+        scope = scope_of(config)
+        if scope is None or scope.background is None:
+            return _message(tc, _error(_NEEDS_ASYNC))
+        return _message(tc, await _handle(plan, scope.background, tc))
+
+    return RunnableCallable(run, arun, name="lifecycle", trace=False)

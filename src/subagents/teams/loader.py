@@ -1,0 +1,228 @@
+"""``load_team``: a team file (YAML) or mapping -> the root :class:`~subagents.spec.Agent`.
+
+Shape::
+
+    root: dev                 # optional; default: the first agent
+    agents:
+      - name: dev
+        description: Answers questions about the code base.
+        prompt: |             # -> Agent.system_prompt
+          You are ...
+        model: local          # optional model string
+        tools: [grep]         # built-in tools (subagents.tools.BUILTIN_TOOLS)
+        subagents: [explore]  # allow list by agent name (itself / ancestors: cycles)
+        output_schema: {type: object, properties: {...}, required: [...]}
+        max_steps: 4
+
+Agents are built as a tree from the root: an allow-list entry naming the agent itself or an
+ancestor stays a name (the runtime bounds such cycles by depth), every other entry is built
+as an ``Agent``; an agent reachable from two parents is built once and shared.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from subagents.errors import SpecError
+from subagents.spec import Agent
+from subagents.teams._located import Key, Source, load_yaml
+from subagents.teams._schema import SchemaError, model_from_json_schema
+from subagents.tools import BUILTIN_TOOLS, builtin_tool
+
+__all__ = ["AGENT_FIELDS", "load_team"]
+
+AGENT_FIELDS: dict[str, str] = {
+    "name": "name", "description": "description", "prompt": "system_prompt", "model": "model",
+    "tools": "tools", "subagents": "subagents", "output_schema": "output_schema",
+    "input_schema": "input_schema", "tool_name": "tool_name",
+    "tool_description": "tool_description", "max_steps": "max_steps",
+    "max_subagent_depth": "max_subagent_depth", "delegation": "delegation",
+    "delegation_context": "delegation_context", "persistent": "persistent",
+    "max_output_retries": "max_output_retries",
+}
+"""Team-file field -> ``Agent`` field (``prompt`` is the one renamed)."""
+
+_TOP_FIELDS = ("root", "agents")
+
+
+def load_team(path_or_mapping: str | os.PathLike[str] | Mapping[str, Any], *,
+              root: str | os.PathLike[str] | None = None) -> Agent:
+    """Load a team and return its root agent, ready for ``compile_agent``.
+
+    Args:
+        path_or_mapping: a YAML file path, or the already parsed mapping (same shape).
+        root: the folder built-in tools are confined to; None: the current directory.
+
+    Returns:
+        The root ``Agent`` (its sub-agents nested, shared agents the same object).
+
+    Raises:
+        SpecError: the file is missing or not YAML, or the team is invalid: unknown fields,
+            tool names or agent names, duplicate names, bad values, a JSON schema that cannot
+            be converted. The message starts with ``FILE:LINE:`` and names the agent, e.g.
+            ``team.yaml:12: agent 'explore': unknown tool 'gerp' (valid: grep, ...)``.
+    """
+    if isinstance(path_or_mapping, Mapping):
+        data: Any = path_or_mapping
+        source = Source("<mapping>")
+    else:
+        name = os.fspath(path_or_mapping)
+        try:
+            text = Path(name).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SpecError(f"{name}: cannot read the team file ({exc.strerror or exc})") from exc
+        data, source = load_yaml(text, name)
+    return _Builder(data, source, Path.cwd() if root is None else Path(root)).build()
+
+
+def _suggest(word: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(word, valid, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f" (valid: {', '.join(valid)}){hint}"
+
+
+class _Builder:
+    def __init__(self, data: Any, source: Source, root: Path) -> None:
+        self.source = source
+        self.root = root
+        self.entries: dict[str, tuple[int, Mapping[str, Any]]] = {}
+        self.built: dict[str, Agent] = {}
+        self.free: dict[str, frozenset[str]] = {}
+        self.root_name = self._check_top(data)
+
+    # ------------------------------------------------------------------ static checks
+
+    def _fail(self, path: tuple[Key, ...], message: str, agent: str | None = None) -> SpecError:
+        prefix = f"agent {agent!r}: " if agent is not None else ""
+        return self.source.error(path, prefix + message)
+
+    def _check_top(self, data: Any) -> str:
+        if not isinstance(data, Mapping):
+            got = "an empty file" if data is None else type(data).__name__
+            raise self._fail((), f"a team must be a mapping with 'agents:', got {got}")
+        for key in data:
+            if key not in _TOP_FIELDS:
+                raise self._fail((str(key),), f"unknown field {key!r}"
+                                 + _suggest(str(key), list(_TOP_FIELDS)))
+        agents = data.get("agents")
+        if not isinstance(agents, list) or not agents:
+            raise self._fail(("agents",), "'agents' must be a non-empty list of agents")
+        for index, entry in enumerate(agents):
+            self._check_entry(index, entry)
+        for index, entry in self.entries.values():
+            self._check_refs(index, entry)
+        root = data.get("root", next(iter(self.entries)))
+        if root not in self.entries:
+            raise self._fail(("root",), f"root {root!r} is no agent"
+                             + _suggest(str(root), sorted(self.entries)))
+        return str(root)
+
+    def _check_entry(self, index: int, entry: Any) -> None:
+        if not isinstance(entry, Mapping):
+            raise self._fail(("agents", index), f"an agent must be a mapping, got "
+                             f"{type(entry).__name__}")
+        name = entry.get("name")
+        if not isinstance(name, str) or not name:
+            raise self._fail(("agents", index), "an agent needs a 'name' (a string)")
+        if name in self.entries:
+            first = self.source.at("agents", self.entries[name][0])
+            raise self._fail(("agents", index, "name"), f"duplicate agent name (first at "
+                             f"{first})", name)
+        self.entries[name] = (index, entry)
+        for key in entry:
+            if key not in AGENT_FIELDS:
+                raise self._fail(("agents", index, str(key)), f"unknown field {key!r}"
+                                 + _suggest(str(key), sorted(AGENT_FIELDS)), name)
+        for key in ("tools", "subagents"):
+            value = entry.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise self._fail(("agents", index, key), f"field {key!r} must be a list of "
+                                 f"names", name)
+        tools = sorted(BUILTIN_TOOLS)
+        for i, tool in enumerate(entry.get("tools", [])):
+            if tool not in BUILTIN_TOOLS:
+                raise self._fail(("agents", index, "tools", i), f"unknown tool {tool!r}"
+                                 + _suggest(tool, tools), name)
+        model = entry.get("model")
+        if model is not None and not isinstance(model, str):
+            raise self._fail(("agents", index, "model"), "field 'model' must be a model "
+                             "string such as 'local' or 'openai:gpt-4o-mini'", name)
+
+    def _check_refs(self, index: int, entry: Mapping[str, Any]) -> None:
+        for i, ref in enumerate(entry.get("subagents", [])):
+            if ref not in self.entries:
+                raise self._fail(("agents", index, "subagents", i), f"unknown agent {ref!r}"
+                                 + _suggest(ref, sorted(self.entries)), entry["name"])
+
+    # ------------------------------------------------------------------ building
+
+    def build(self) -> Agent:
+        return self._agent(self.root_name, (), None)
+
+    def _agent(self, name: str, ancestors: tuple[str, ...],
+               via: tuple[Key, ...] | None) -> Agent:
+        if name in self.built:
+            missing = sorted(self.free[name] - set(ancestors))
+            if missing:
+                assert via is not None
+                raise self._fail(via, f"sub-agent {name!r} is shared with another parent, but "
+                                 f"its allow lists name {', '.join(map(repr, missing))}, which "
+                                 f"is no ancestor on this path ({' > '.join(ancestors)}); "
+                                 f"give the agents distinct names", ancestors[-1])
+            return self.built[name]
+        index, entry = self.entries[name]
+        lineage = (*ancestors, name)
+        refs: list[Agent | str] = []
+        free: set[str] = set()
+        for i, ref in enumerate(entry.get("subagents", [])):
+            if ref in lineage:
+                refs.append(ref)
+                free.add(ref)
+            else:
+                child = self._agent(ref, lineage, ("agents", index, "subagents", i))
+                refs.append(child)
+                free |= self.free[ref]
+        kwargs: dict[str, Any] = {AGENT_FIELDS[k]: v for k, v in entry.items()
+                                  if k not in ("tools", "subagents", "output_schema",
+                                               "input_schema")}
+        kwargs["subagents"] = refs
+        kwargs["tools"] = [builtin_tool(t, self.root) for t in entry.get("tools", [])]
+        for key, suffix in (("output_schema", "Output"), ("input_schema", "Input")):
+            if entry.get(key) is not None:
+                kwargs[key] = self._schema(index, name, key, entry[key], suffix)
+        try:
+            agent = Agent(**kwargs)
+        except ValidationError as exc:
+            raise self._validation(index, name, exc) from None
+        self.built[name] = agent
+        self.free[name] = frozenset(free - {name})
+        return agent
+
+    def _schema(self, index: int, name: str, key: str, schema: Any,
+                suffix: str) -> type[BaseModel]:
+        try:
+            return model_from_json_schema(schema, _camel(name) + suffix)
+        except SchemaError as exc:
+            raise self._fail(("agents", index, key, *exc.path), f"field {key!r}: {exc}",
+                             name) from None
+
+    def _validation(self, index: int, name: str, exc: ValidationError) -> SpecError:
+        error = exc.errors()[0]
+        loc = [str(part) for part in error["loc"]]
+        field = next((k for k, v in AGENT_FIELDS.items() if loc and v == loc[0]), None)
+        path: tuple[Key, ...] = ("agents", index) if field is None else ("agents", index, field)
+        message = str(error["msg"]).removeprefix("Value error, ").removeprefix(f"agent {name!r}: ")
+        text = message if field is None else f"field {field!r}: {message}"
+        if field is not None and "input" in error and not isinstance(error["input"], list):
+            text += f" (got {error['input']!r})"
+        return self._fail(path, text, name)
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.replace("-", "_").split("_"))

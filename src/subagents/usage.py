@@ -1,0 +1,87 @@
+"""The usage tree of a run: one node per agent invocation, summed up the tree."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["UsageNode"]
+
+
+@dataclass(slots=True, eq=False)
+class UsageNode:
+    """What one agent invocation used, and its children.
+
+    Attributes:
+        agent: agent name.
+        path: ancestry path from the root (this agent last).
+        tool_call_id: the parent's tool call that started it (None for the root).
+        objective: the task message (shortened), None for the root.
+        background: started by a background delegation.
+        status: how it ended (a ``subagents.Status`` value), None while running.
+        model_calls: model calls made by this agent itself.
+        input_tokens: input tokens of those calls (from ``usage_metadata``).
+        output_tokens: output tokens of those calls.
+        tool_calls: tool calls it asked for (delegations included).
+        started: ``time.monotonic()`` at start (seconds).
+        ended: ``time.monotonic()`` at the end, None while running.
+        children: usage nodes of its delegations, in start order.
+    """
+
+    agent: str
+    path: tuple[str, ...]
+    tool_call_id: str | None = None
+    objective: str | None = None
+    background: bool = False
+    status: str | None = None
+    model_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    tool_calls: int = 0
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
+    children: list[UsageNode] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def seconds(self) -> float:
+        """Wall seconds from start to end (or to now while running)."""
+        return (self.ended if self.ended is not None else time.monotonic()) - self.started
+
+    def add_child(self, child: UsageNode) -> None:
+        """Attach a delegation's node (thread-safe)."""
+        with self._lock:
+            self.children.append(child)
+
+    def record_model_call(self, usage: dict[str, Any] | None, tool_calls: int) -> None:
+        """Count one model reply and its token usage."""
+        with self._lock:
+            self.model_calls += 1
+            self.tool_calls += tool_calls
+            if usage:
+                self.input_tokens += int(usage.get("input_tokens", 0))
+                self.output_tokens += int(usage.get("output_tokens", 0))
+
+    def totals(self) -> dict[str, float]:
+        """This node plus every descendant: model_calls, tokens, tool_calls."""
+        sums: dict[str, float] = {"model_calls": self.model_calls,
+                                  "input_tokens": self.input_tokens,
+                                  "output_tokens": self.output_tokens,
+                                  "tool_calls": self.tool_calls}
+        for child in list(self.children):
+            for key, value in child.totals().items():
+                sums[key] += value
+        return sums
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of this node, its totals and its children (recursively)."""
+        return {
+            "agent": self.agent, "path": list(self.path), "tool_call_id": self.tool_call_id,
+            "objective": self.objective, "background": self.background, "status": self.status,
+            "model_calls": self.model_calls, "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens, "tool_calls": self.tool_calls,
+            "seconds": round(self.seconds, 4), "totals": self.totals(),
+            "children": [c.to_dict() for c in list(self.children)],
+        }
