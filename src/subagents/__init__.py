@@ -5,18 +5,26 @@ self-contained task through a tool call that a delegation node executes by invok
 child's graph. See ``Agent`` and ``compile_agent``.
 """
 
+from subagents.background import BackgroundConfig
+from subagents.budget import Budget
 from subagents.errors import LocalModelError, ModelResolutionError, SpecError, SubagentsError
 from subagents.graphs import compile_agent
 from subagents.results import DelegationResult, Status
+from subagents.scope import observe
 from subagents.spec import Agent
+from subagents.usage import UsageNode
 
 __all__ = [
     "Agent",
+    "BackgroundConfig",
+    "Budget",
     "DelegationResult",
     "LocalModelError",
     "ModelResolutionError",
     "SpecError",
     "Status",
     "SubagentsError",
+    "UsageNode",
     "compile_agent",
+    "observe",
 ]

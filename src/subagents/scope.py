@@ -22,7 +22,7 @@ from subagents.budget import Budget, BudgetTracker
 from subagents.results import Status
 from subagents.usage import UsageNode
 
-__all__ = ["CALL_KEY", "SCOPE_KEY", "CallInfo", "RunScope", "scope_of"]
+__all__ = ["CALL_KEY", "SCOPE_KEY", "CallInfo", "RunScope", "observe", "scope_of"]
 
 SCOPE_KEY = "__subagents_scope"
 """``configurable`` key of the enclosing agent invocation's ``RunScope``."""
@@ -95,3 +95,22 @@ def scope_of(config: RunnableConfig | None) -> RunScope | None:
         return None
     value: Any = config.get("configurable", {}).get(SCOPE_KEY)
     return value if isinstance(value, RunScope) else None
+
+
+def observe(config: RunnableConfig | None = None) -> tuple[RunScope, RunnableConfig]:
+    """Watch a run from outside: a scope above the root, and the config to run with.
+
+    Returns:
+        ``(scope, config)``: pass ``config`` to ``invoke``/``ainvoke``/``astream``; the root
+        agent's usage node is then ``scope.usage.children[0]``, live while the run goes on and
+        complete after it ended, also when it was cancelled or failed.
+
+    Example:
+        >>> scope, cfg = observe({"configurable": {"thread_id": "t1"}})
+        >>> # await graph.ainvoke(inputs, cfg); scope.usage.children[0].status
+    """
+    scope = RunScope(agent="(run)", path=(), parent=None, call=None, budget=None,
+                     background=None)
+    own: RunnableConfig = {**(config or {})}
+    own["configurable"] = {**own.get("configurable", {}), SCOPE_KEY: scope}
+    return scope, own
