@@ -6,6 +6,7 @@ Benchmarks are scripts that print figures; they are not tests and exit 0 on a mi
 from __future__ import annotations
 
 import gc
+import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "Samples",
+    "load_note",
     "fmt_ms",
     "fmt_ratio",
     "interleave",
@@ -34,10 +36,15 @@ def p90(values: Sequence[float]) -> float:
 
 @dataclass
 class Samples:
-    """Wall times (seconds) of one variant."""
+    """Wall times and CPU times (``time.process_time``, seconds) of one variant."""
 
     name: str
     values: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu) if self.cpu else float("nan")
 
     @property
     def median(self) -> float:
@@ -49,8 +56,12 @@ class Samples:
 
 
 def interleave(variants: dict[str, Callable[[], object]], *, iterations: int,
-               warmup: int) -> dict[str, Samples]:
-    """Time sync callables in ABAB... order after ``warmup`` untimed rounds."""
+               warmup: int, collect: bool = False) -> dict[str, Samples]:
+    """Time sync callables in ABAB... order after ``warmup`` untimed rounds.
+
+    ``collect``: run ``gc.collect()`` (untimed) before every timed call, so no variant pays
+    for the garbage of the one before it (worth it for long calls only).
+    """
     for _ in range(warmup):
         for fn in variants.values():
             fn()
@@ -60,14 +71,18 @@ def interleave(variants: dict[str, Callable[[], object]], *, iterations: int,
         # alternate the order too (AB BA AB ...) so neither side always runs first
         names = list(variants) if i % 2 == 0 else list(reversed(variants))
         for name in names:
-            t0 = time.perf_counter()
+            if collect:
+                gc.collect()
+            c0, t0 = time.process_time(), time.perf_counter()
             variants[name]()
             out[name].values.append(time.perf_counter() - t0)
+            out[name].cpu.append(time.process_time() - c0)
     return out
 
 
 async def interleave_async(variants: dict[str, Callable[[], Awaitable[object]]], *,
-                           iterations: int, warmup: int) -> dict[str, Samples]:
+                           iterations: int, warmup: int,
+                           collect: bool = False) -> dict[str, Samples]:
     """Time coroutine factories in ABAB... order after ``warmup`` untimed rounds."""
     for _ in range(warmup):
         for fn in variants.values():
@@ -77,10 +92,24 @@ async def interleave_async(variants: dict[str, Callable[[], Awaitable[object]]],
     for i in range(iterations):
         names = list(variants) if i % 2 == 0 else list(reversed(variants))
         for name in names:
-            t0 = time.perf_counter()
+            if collect:
+                gc.collect()
+            c0, t0 = time.process_time(), time.perf_counter()
             await variants[name]()
             out[name].values.append(time.perf_counter() - t0)
+            out[name].cpu.append(time.process_time() - c0)
     return out
+
+
+def load_note() -> str:
+    """The 1-minute load average against the CPU count (other processes skew timings)."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return "load n/a"
+    cpus = os.cpu_count() or 1
+    warn = "  (busy machine: other processes compete for the CPUs)" if load > 0.75 * cpus else ""
+    return f"load {load:.2f} on {cpus} cpus{warn}"
 
 
 def fmt_ms(seconds: float) -> str:

@@ -52,7 +52,7 @@ def make_team(objectives: list[str], then: list, *, config: BackgroundConfig | b
     return Agent(name="root", model=model, subagents=[worker], background=config), model
 
 
-def await_call(mode: str):  # noqa: ANN201
+def await_call(mode: str):
     return lambda msgs: ai(call("agent_await", ids=running_ids(msgs), mode=mode))
 
 
