@@ -12,6 +12,7 @@ from subagents.graphs import compile_agent
 from subagents.results import DelegationResult, Status
 from subagents.scope import observe
 from subagents.spec import Agent
+from subagents.streaming import stream_events
 from subagents.usage import UsageNode
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "UsageNode",
     "compile_agent",
     "observe",
+    "stream_events",
 ]

@@ -9,16 +9,22 @@ so usage sums up the tree and budgets are drawn from every ancestor.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
+from langgraph._internal._constants import CONFIG_KEY_STREAM
+from langgraph.config import get_stream_writer
 from langgraph.errors import GraphBubbleUp
 
 from subagents.background import BackgroundConfig, BackgroundTable
 from subagents.budget import Budget, BudgetTracker
+from subagents.events import BaseEvent, SubagentEnd, SubagentStart
 from subagents.results import Status
 from subagents.usage import UsageNode
 
@@ -30,13 +36,21 @@ CALL_KEY = "__subagents_call"
 """``configurable`` key a delegation node sets for the child it invokes (a ``CallInfo``)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallInfo:
-    """What started a child: the parent's tool call."""
+    """What started a child: the parent's tool call; ``scope`` is set when the child opens."""
 
     tool_call_id: str
     objective: str
     background: bool = False
+    scope: RunScope | None = None
+
+
+Listener = Callable[[list[str], BaseEvent], Any]
+"""``on_subagent_event(path, event)``."""
+Sink = Callable[[BaseEvent], Any]
+"""A receiver of every event of a run (``observe(on_event=...)``)."""
+_log = logging.getLogger("subagents")
 
 
 class RunScope:
@@ -44,9 +58,16 @@ class RunScope:
 
     def __init__(self, *, agent: str, path: tuple[str, ...], parent: RunScope | None,
                  call: CallInfo | None, budget: Budget | None,
-                 background: BackgroundConfig | None) -> None:
+                 background: BackgroundConfig | None, listener: Listener | None = None) -> None:
         self.id = uuid.uuid4().hex
         self.parent = parent
+        self.listener = listener
+        self.sinks: list[Sink] = []
+        self.listening: bool = listener is not None or (
+            parent is not None and parent.listening
+        )
+        if call is not None:
+            call.scope = self
         self.usage = UsageNode(agent=agent, path=path,
                                tool_call_id=call.tool_call_id if call else None,
                                objective=call.objective[:200] if call else None,
@@ -58,6 +79,24 @@ class RunScope:
             BudgetTracker(budget, inherited) if budget is not None else inherited
         )
         self.background = BackgroundTable(background, self.id) if background else None
+
+    def emit(self, event: BaseEvent, config: RunnableConfig | None) -> None:
+        """Deliver an event to every listener above it and to LangGraph's custom stream.
+
+        A failing listener is logged and never breaks the run.
+        """
+        scope: RunScope | None = self
+        while scope is not None:
+            if scope.listener is not None and len(event.path) > len(scope.usage.path):
+                _safely(scope.listener, list(event.path), event)
+            for sink in scope.sinks:
+                _safely(sink, event)
+            scope = scope.parent
+        write_custom(event, config)
+
+    def wants_events(self, config: RunnableConfig | None) -> bool:
+        """Whether anyone receives events here (listeners, or LangGraph's custom stream)."""
+        return self.listening or custom_stream_on(config) or len(self.usage.path) == 1
 
     def finish(self, status: Status | None) -> None:
         """Record the end (the first recorded status wins)."""
@@ -89,6 +128,33 @@ def _status_of(error: BaseException | None) -> Status | None:
     return Status.FAILED
 
 
+def _safely(fn: Callable[..., Any], *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:  # a listener must never break the run
+        _log.exception("subagents event listener failed")
+
+
+def custom_stream_on(config: RunnableConfig | None) -> bool:
+    """Whether the run streams ``custom`` chunks from nested graphs (``subgraphs=True``)."""
+    stream = (config or {}).get("configurable", {}).get(CONFIG_KEY_STREAM)
+    return stream is not None and "custom" in stream.modes
+
+
+def write_custom(event: BaseEvent, config: RunnableConfig | None) -> None:
+    """Write an event to LangGraph's ``custom`` stream, namespaced like the emitting node."""
+    conf = (config or {}).get("configurable", {})
+    stream = conf.get(CONFIG_KEY_STREAM)
+    if stream is not None:
+        if "custom" in stream.modes:
+            ns = tuple(str(conf.get("checkpoint_ns", "")).split("|")[:-1])
+            stream((ns, "custom", event.model_dump(mode="json")))
+        return
+    if len(event.path) == 1 or not event.path:
+        with contextlib.suppress(RuntimeError):  # outside a runnable: no stream to write to
+            get_stream_writer()(event.model_dump(mode="json"))
+
+
 def scope_of(config: RunnableConfig | None) -> RunScope | None:
     """The enclosing agent invocation's scope, from a node's config."""
     if not config:
@@ -97,8 +163,15 @@ def scope_of(config: RunnableConfig | None) -> RunScope | None:
     return value if isinstance(value, RunScope) else None
 
 
-def observe(config: RunnableConfig | None = None) -> tuple[RunScope, RunnableConfig]:
+def observe(config: RunnableConfig | None = None, *, on_event: Sink | None = None,
+            detail: Literal["all", "summary"] = "all") -> tuple[RunScope, RunnableConfig]:
     """Watch a run from outside: a scope above the root, and the config to run with.
+
+    Args:
+        config: the run's config (thread_id, ...); copied, not changed.
+        on_event: receives every event of the run, at every depth.
+        detail: ``"summary"`` hides sub-agent chatter (model, text and tool events below the
+            root): only ``subagent_start``/``subagent_end`` and the root's own events pass.
 
     Returns:
         ``(scope, config)``: pass ``config`` to ``invoke``/``ainvoke``/``astream``; the root
@@ -111,6 +184,18 @@ def observe(config: RunnableConfig | None = None) -> tuple[RunScope, RunnableCon
     """
     scope = RunScope(agent="(run)", path=(), parent=None, call=None, budget=None,
                      background=None)
+    if on_event is not None:
+        scope.sinks.append(on_event if detail == "all" else _summary(on_event))
+        scope.listening = True
     own: RunnableConfig = {**(config or {})}
     own["configurable"] = {**own.get("configurable", {}), SCOPE_KEY: scope}
     return scope, own
+
+
+def _summary(sink: Sink) -> Sink:
+    def summarised(event: BaseEvent) -> Any:
+        if len(event.path) <= 1 or isinstance(event, SubagentStart | SubagentEnd):
+            return sink(event)
+        return None
+
+    return summarised

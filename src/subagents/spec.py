@@ -88,6 +88,10 @@ class Agent(BaseModel):
     budget: Budget | None = Field(
         default=None, description="Limits for this agent's whole call tree (with ancestors')."
     )
+    on_subagent_event: Callable[[list[str], Any], Any] | None = Field(
+        default=None,
+        description="fn(path, event) for every event below this agent (subagents.events).",
+    )
 
     @property
     def background_config(self) -> BackgroundConfig | None:

@@ -98,7 +98,8 @@ def _compile(agent: Agent, lineage: tuple[Agent, ...], depth: int, model: BaseCh
             child_depth = min(depth - 1, child.max_subagent_depth)
             graph = _compile(child, (*lineage, child), child_depth, child_model, cli_model, None)
         tool = "task" if agent.delegation == "task" else child.delegation_tool_name
-        children[child.name] = ChildLink(child, _node_name(path, child), tool, graph)
+        children[child.name] = ChildLink(child, _node_name(path, child), tool, graph,
+                                        (*path, child.name))
     plan = AgentPlan(agent=agent, path=path, model=model,
                      tools={t.name: t for t in agent.tools}, children=children, depth=depth)
     specs = [tool_spec(t) for t in agent.tools]

@@ -90,6 +90,20 @@ def _free_port() -> int:
         return port
 
 
+_LOG_MAX_AGE = 3 * 24 * 3600.0
+
+
+def _default_log(size: str) -> Path:
+    folder = cache_dir() / "logs"
+    cutoff = time.time() - _LOG_MAX_AGE
+    with contextlib.suppress(OSError):
+        for old in folder.glob("llama-server-*.log"):
+            with contextlib.suppress(OSError):
+                if old.stat().st_mtime < cutoff:
+                    old.unlink()
+    return folder / f"llama-server-{size}-{os.getpid()}.log"
+
+
 def _tail(path: Path, lines: int = 15) -> str:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -112,7 +126,8 @@ class LocalServer:
         threads: CPU threads (``-t``); default ``$SUBAGENTS_LOCAL_THREADS`` or 2.
         parallel: Server slots (``-np``).
         startup_timeout: Seconds to wait for ``/health`` to answer 200.
-        log_path: Log file (appended); default ``<cache>/logs/llama-server-<size>.log``.
+        log_path: Log file (appended); default ``<cache>/logs/llama-server-<size>-<pid>.log``
+            (one per Python process; such logs older than 3 days are pruned).
         extra_args: More ``llama-server`` arguments.
 
     """
@@ -138,7 +153,7 @@ class LocalServer:
         self.threads = threads if threads is not None else int(env_threads or 2)
         self.parallel = parallel
         self.startup_timeout = startup_timeout
-        self.log_path = log_path or cache_dir() / "logs" / f"llama-server-{self.size}.log"
+        self.log_path = log_path or _default_log(self.size)
         self.extra_args = tuple(extra_args)
         self.port: int | None = None
         self.startup_seconds: float | None = None

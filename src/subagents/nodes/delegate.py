@@ -9,6 +9,7 @@ exception, ``GraphRecursionError``) escapes to the parent, except LangGraph's in
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from langgraph.errors import GraphBubbleUp
 
 from subagents.background import Outcome
 from subagents.nodes._decide import ending
+from subagents.nodes._emit import Emitter
 from subagents.nodes.plan import ChildLink
 from subagents.nodes.schemas import task_message
 from subagents.results import Status, tool_result
@@ -41,15 +43,8 @@ def _result(link: ChildLink, tc: ToolCall, status: Status, result: Any,
     return {"messages": [msg]}
 
 
-def _failed(link: ChildLink, tc: ToolCall, exc: BaseException) -> dict[str, Any]:
-    return _result(link, tc, Status.FAILED, None, f"{type(exc).__name__}: {exc}")
-
-
-def _child_config(link: ChildLink, tc: ToolCall, task: dict[str, Any],
-                  background: bool = False) -> RunnableConfig:
+def _child_config(link: ChildLink, call: CallInfo) -> RunnableConfig:
     # Each graph counts its own supersteps: two per model step, plus the forced last call.
-    objective = str(task["messages"][0].content)
-    call = CallInfo(tool_call_id=tc["id"] or "", objective=objective, background=background)
     return {"recursion_limit": 2 * link.agent.max_steps + 6, "configurable": {CALL_KEY: call}}
 
 
@@ -58,57 +53,84 @@ def make_delegate_node(link: ChildLink) -> RunnableCallable:
 
     A call with ``background: true`` (on a parent with background delegation) starts the
     child as a background job of the parent's run and returns ``{"status": "running",
-    "id": ...}`` at once.
+    "id": ...}`` at once. ``subagent_start``/``subagent_end`` events are emitted here, on the
+    parent's side, with the child's ancestry path.
     """
     graph: Runnable[Any, Any] | None = link.graph
 
-    def prepare(tc: ToolCall) -> dict[str, Any] | ToolMessage:
+    def prepare(tc: ToolCall) -> tuple[dict[str, Any], CallInfo] | ToolMessage:
         message = task_message(link.agent, tc["args"])
         if isinstance(message, str):
             return tool_result(Status.FAILED, link.agent.name, tool_call_id=tc["id"] or "",
                                tool_name=tc["name"], error=message)
-        return {"messages": [message]}
+        background = tc["args"].get("background") is True
+        call = CallInfo(tool_call_id=tc["id"] or "", objective=str(message.content),
+                        background=background)
+        return {"messages": [message]}, call
 
     def run(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         tc: ToolCall = payload["tool_call"]
-        task = prepare(tc)
-        if isinstance(task, ToolMessage):
-            return {"messages": [task]}
-        if tc["args"].get("background") is True:
+        prepared = prepare(tc)
+        if isinstance(prepared, ToolMessage):
+            return {"messages": [prepared]}
+        task, call = prepared
+        if call.background:
             return _result(link, tc, Status.FAILED, None, _NEEDS_ASYNC)
         assert graph is not None
+        emit = Emitter(scope_of(config), config)
+        emit.child_start(link.path, tc, call.objective, False)
         try:
-            state = graph.invoke(task, _child_config(link, tc, task))
+            result = child_outcome(link, graph.invoke(task, _child_config(link, call)))
         except GraphBubbleUp:
             raise
-        except Exception as exc:  # a failing child never takes the parent down
-            return _failed(link, tc, exc)
-        return _result(link, tc, *child_outcome(link, state))
+        except BaseException as exc:
+            result = _crashed(exc)
+            emit.child_end(link.path, tc, result, call.scope)
+            if not isinstance(exc, Exception):
+                raise
+            return _result(link, tc, *result)
+        emit.child_end(link.path, tc, result, call.scope)
+        return _result(link, tc, *result)
 
-    async def outcome(tc: ToolCall, task: dict[str, Any], background: bool) -> Outcome:
+    async def outcome(tc: ToolCall, task: dict[str, Any], call: CallInfo,
+                      emit: Emitter) -> Outcome:
         assert graph is not None
+        emit.child_start(link.path, tc, call.objective, call.background)
         try:
-            state = await graph.ainvoke(task, _child_config(link, tc, task, background))
+            result = child_outcome(link, await graph.ainvoke(task, _child_config(link, call)))
         except GraphBubbleUp:
             raise
-        except Exception as exc:  # a failing child never takes the parent down
-            return Status.FAILED, None, f"{type(exc).__name__}: {exc}"
-        return child_outcome(link, state)
+        except BaseException as exc:
+            result = _crashed(exc)
+            emit.child_end(link.path, tc, result, call.scope)
+            if not isinstance(exc, Exception):
+                raise
+            return result
+        emit.child_end(link.path, tc, result, call.scope)
+        return result
 
     async def arun(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         tc: ToolCall = payload["tool_call"]
-        task = prepare(tc)
-        if isinstance(task, ToolMessage):
-            return {"messages": [task]}
-        if tc["args"].get("background") is True:
-            return _spawn(link, tc, config, lambda: outcome(tc, task, True))
-        return _result(link, tc, *await outcome(tc, task, False))
+        prepared = prepare(tc)
+        if isinstance(prepared, ToolMessage):
+            return {"messages": [prepared]}
+        task, call = prepared
+        emit = Emitter(scope_of(config), config)
+        if call.background:
+            return _spawn(link, tc, config, lambda: outcome(tc, task, call, emit))
+        return _result(link, tc, *await outcome(tc, task, call, emit))
 
     return RunnableCallable(run, arun, name=link.node, trace=False)
 
 
-_NEEDS_ASYNC = "background delegation needs an async run (ainvoke/astream) and background=True"
+def _crashed(exc: BaseException) -> Outcome:
+    """The outcome of a child that raised (cancellation included)."""
+    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+        return Status.CANCELLED, None, "cancelled"
+    return Status.FAILED, None, f"{type(exc).__name__}: {exc}"
 
+
+_NEEDS_ASYNC = "background delegation needs an async run (ainvoke/astream) and background=True"
 
 def _spawn(link: ChildLink, tc: ToolCall, config: RunnableConfig,
            start: Callable[[], Awaitable[Outcome]]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from langgraph._internal._runnable import RunnableCallable
 from langgraph.types import Command
 
 from subagents.nodes._decide import Outcome, decide, ending, over_budget
+from subagents.nodes._emit import Emitter
 from subagents.nodes._turn import Turn, read_turn
 from subagents.nodes.plan import AgentPlan
 from subagents.nodes.schemas import final_answer_spec
@@ -80,15 +81,24 @@ class _ModelStep:
         done.messages = [*out.messages, *done.messages]
         return done
 
-    def gate(self, scope: RunScope | None) -> Outcome | None:
-        """End without a model call when the tree's budget is exhausted."""
+    def gate(self, scope: RunScope | None, after: Outcome | None = None) -> Outcome | None:
+        """End without a model call when the tree's budget is exhausted.
+
+        ``after``: the outcome whose messages come first (a forced last call was due).
+        """
         if scope is None or scope.budget is None:
             return None
         reason = scope.budget.exhausted()
-        return over_budget(self.plan.agent, reason) if reason else None
+        if not reason:
+            return None
+        out = over_budget(self.plan.agent, reason)
+        if after is not None:
+            out.messages = [*after.messages, *out.messages]
+        return out
 
-    def charge(self, scope: RunScope | None, ai: AIMessage) -> None:
-        """Record one model reply in the usage tree and the budget."""
+    def charge(self, scope: RunScope | None, ai: AIMessage, emit: Emitter) -> None:
+        """Record one model reply in the usage tree, the budget and the event stream."""
+        emit.model_end(ai)
         if scope is None:
             return
         scope.usage.record_model_call(dict(ai.usage_metadata or {}), len(ai.tool_calls))
@@ -129,39 +139,42 @@ def make_model_node(plan: AgentPlan) -> RunnableCallable:
 
     def model(state: dict[str, Any], config: RunnableConfig) -> Command[Any]:
         messages, scope = state["messages"], scope_of(config)
-        if (out := step.gate(scope)) is not None:
-            return step.end(scope, out)
-        turn, forced, runnable, request = step.request(messages)
-        ai = runnable.invoke(request, config)
-        step.charge(scope, ai)
-        out = step.decide(turn, ai, forced=forced)
+        emit = Emitter(scope, config)
+        out = step.gate(scope)
+        if out is None:
+            turn, forced, runnable, request = step.request(messages)
+            emit.model_start(len(request))
+            ai = runnable.invoke(request, emit.model_config())
+            step.charge(scope, ai, emit)
+            out = step.decide(turn, ai, forced=forced)
         if out.force_final:
-            gated = step.gate(scope)
-            if gated is not None:
-                gated.messages = [*out.messages, *gated.messages]
-                return step.end(scope, gated)
-            final_ai = step.final.invoke(step.forced_request(messages, out), config)
-            step.charge(scope, final_ai)
+            out = step.gate(scope, after=out) or out
+        if out.force_final:
+            request = step.forced_request(messages, out)
+            emit.model_start(len(request))
+            final_ai = step.final.invoke(request, emit.model_config())
+            step.charge(scope, final_ai, emit)
             out = step.finish(out, final_ai)
         return step.end(scope, out)
 
     async def amodel(state: dict[str, Any], config: RunnableConfig) -> Command[Any]:
         messages, scope = state["messages"], scope_of(config)
+        emit = Emitter(scope, config)
         out = step.gate(scope)
         if out is None:
             turn, forced, runnable, request = step.request(messages)
-            ai = await runnable.ainvoke(request, config)
-            step.charge(scope, ai)
+            emit.model_start(len(request))
+            ai = await runnable.ainvoke(request, emit.model_config())
+            step.charge(scope, ai, emit)
             out = step.decide(turn, ai, forced=forced)
         if out.force_final:
-            gated = step.gate(scope)
-            if gated is not None:
-                gated.messages = [*out.messages, *gated.messages]
-                out = gated
-            else:
-                final_ai = await step.final.ainvoke(step.forced_request(messages, out), config)
-                step.charge(scope, final_ai)
-                out = step.finish(out, final_ai)
+            out = step.gate(scope, after=out) or out
+        if out.force_final:
+            request = step.forced_request(messages, out)
+            emit.model_start(len(request))
+            final_ai = await step.final.ainvoke(request, emit.model_config())
+            step.charge(scope, final_ai, emit)
+            out = step.finish(out, final_ai)
         if out.done and scope is not None and scope.background is not None:
             await scope.background.close()
         return step.end(scope, out)

@@ -30,12 +30,14 @@ class ChildLink:
         node: the delegation node's name in the parent graph (the child's name).
         tool: the tool name the parent model calls (``task`` or ``task_<name>``).
         graph: the child's compiled graph, or None where the parent's depth is exhausted.
+        path: the child's ancestry path (the parent's path plus its name).
     """
 
     agent: Agent
     node: str
     tool: str
     graph: Runnable[Any, Any] | None
+    path: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

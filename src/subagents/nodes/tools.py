@@ -15,8 +15,10 @@ from langgraph._internal._runnable import RunnableCallable
 from langgraph.errors import GraphBubbleUp
 from pydantic import ValidationError
 
+from subagents.nodes._emit import Emitter
 from subagents.nodes.plan import AgentPlan
 from subagents.nodes.schemas import validation_text
+from subagents.scope import scope_of
 
 __all__ = ["make_tool_node"]
 
@@ -42,20 +44,28 @@ def make_tool_node(plan: AgentPlan) -> RunnableCallable:
 
     def run(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         tc: ToolCall = payload["tool_call"]
+        emit = Emitter(scope_of(config), config)
+        emit.tool_start(tc)
         try:
-            return _ok(tc, tools[tc["name"]].invoke(tc, config))
+            out = _ok(tc, tools[tc["name"]].invoke(tc, config))
         except GraphBubbleUp:
             raise
         except Exception as exc:  # a tool failure becomes a result the model reads
-            return _error(tc, exc)
+            out = _error(tc, exc)
+        emit.tool_end(tc, out["messages"][0])
+        return out
 
     async def arun(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         tc: ToolCall = payload["tool_call"]
+        emit = Emitter(scope_of(config), config)
+        emit.tool_start(tc)
         try:
-            return _ok(tc, await tools[tc["name"]].ainvoke(tc, config))
+            out = _ok(tc, await tools[tc["name"]].ainvoke(tc, config))
         except GraphBubbleUp:
             raise
         except Exception as exc:  # a tool failure becomes a result the model reads
-            return _error(tc, exc)
+            out = _error(tc, exc)
+        emit.tool_end(tc, out["messages"][0])
+        return out
 
     return RunnableCallable(run, arun, name="tools", trace=False)

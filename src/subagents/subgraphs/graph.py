@@ -44,7 +44,8 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         call = passed.get(CALL_KEY) if parent is not None else None
         scope = RunScope(agent=plan.agent.name, path=plan.path, parent=parent,
                          call=call if isinstance(call, CallInfo) else None,
-                         budget=plan.agent.budget, background=plan.background)
+                         budget=plan.agent.budget, background=plan.background,
+                         listener=plan.agent.on_subagent_event)
         own: RunnableConfig = {**(config or {})}
         own["configurable"] = {**passed, SCOPE_KEY: scope, CALL_KEY: None}
         return scope, own

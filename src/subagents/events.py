@@ -1,0 +1,121 @@
+"""Typed events of a run: one tree, every event tagged with its agent's ancestry path.
+
+Events of every depth bubble up to the root, in order per agent, for sync, parallel and
+background children alike. Three ways to receive them:
+
+- ``Agent(on_subagent_event=fn)``: ``fn(path, event)`` for every event below that agent
+  (as OpenHarness's ``onSubagentEvent``).
+- :func:`subagents.stream_events`: an async iterator over one run's events, or
+  :func:`subagents.observe` with ``on_event=``.
+- LangGraph's ``stream_mode="custom"``: each event as a dict (``event.model_dump()``); with
+  ``subgraphs=True`` from every depth, namespaced like any LangGraph custom chunk.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from subagents.results import Status
+
+__all__ = [
+    "EVENT_ADAPTER",
+    "BaseEvent",
+    "ModelEnd",
+    "ModelStart",
+    "SubagentEnd",
+    "SubagentEvent",
+    "SubagentStart",
+    "TextDelta",
+    "ToolEnd",
+    "ToolStart",
+]
+
+
+class BaseEvent(BaseModel):
+    """Fields every event has.
+
+    Attributes:
+        path: ancestry path from the root, this agent last (``["dev", "explore"]``).
+        agent: the agent the event is about (``path[-1]``).
+        tool_call_id: the parent's tool call that started this agent (None for the root).
+        ts: wall-clock time of the event, seconds since the epoch.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    path: list[str]
+    agent: str
+    tool_call_id: str | None = None
+    ts: float = Field(default_factory=time.time)
+
+
+class SubagentStart(BaseEvent):
+    """A delegation started a sub-agent."""
+
+    type: Literal["subagent_start"] = "subagent_start"
+    objective: str
+    background: bool = False
+
+
+class SubagentEnd(BaseEvent):
+    """A sub-agent ended; ``usage`` is its ``UsageNode.to_dict()`` (totals included)."""
+
+    type: Literal["subagent_end"] = "subagent_end"
+    status: Status
+    result: Any = None
+    error: str | None = None
+    usage: dict[str, Any] = Field(default_factory=dict)
+
+
+class TextDelta(BaseEvent):
+    """A streamed piece of an agent's model output (when the model streams)."""
+
+    type: Literal["text_delta"] = "text_delta"
+    text: str
+
+
+class ModelStart(BaseEvent):
+    """An agent calls its model with ``messages`` messages."""
+
+    type: Literal["model_start"] = "model_start"
+    messages: int
+
+
+class ModelEnd(BaseEvent):
+    """An agent's model replied (text shortened to 500 characters)."""
+
+    type: Literal["model_end"] = "model_end"
+    text: str = ""
+    tool_calls: list[str] = Field(default_factory=list)
+    usage: dict[str, Any] | None = None
+
+
+class ToolStart(BaseEvent):
+    """An agent's own tool starts (``call_id``: this tool call's id)."""
+
+    type: Literal["tool_start"] = "tool_start"
+    name: str
+    call_id: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolEnd(BaseEvent):
+    """An agent's own tool ended (content shortened to 2,000 characters)."""
+
+    type: Literal["tool_end"] = "tool_end"
+    name: str
+    call_id: str
+    status: Literal["success", "error"] = "success"
+    content: str = ""
+
+
+SubagentEvent = Annotated[
+    SubagentStart | SubagentEnd | TextDelta | ModelStart | ModelEnd | ToolStart | ToolEnd,
+    Field(discriminator="type"),
+]
+"""Any event (a discriminated union on ``type``)."""
+EVENT_ADAPTER: TypeAdapter[SubagentEvent] = TypeAdapter(SubagentEvent)
+"""Parses an event dict back into its class (``EVENT_ADAPTER.validate_python(d)``)."""

@@ -1,0 +1,122 @@
+"""Event emission from nodes: cheap no-ops when nobody listens."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import AIMessage, ToolCall, ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import merge_configs
+from langchain_core.tracers._streaming import _StreamingCallbackHandler
+
+from subagents.events import (
+    BaseEvent,
+    ModelEnd,
+    ModelStart,
+    SubagentEnd,
+    SubagentStart,
+    TextDelta,
+    ToolEnd,
+    ToolStart,
+)
+from subagents.results import Status
+from subagents.scope import RunScope
+
+__all__ = ["Emitter"]
+
+
+def _ids(scope: RunScope) -> dict[str, Any]:
+    return {"path": list(scope.usage.path), "agent": scope.usage.agent,
+            "tool_call_id": scope.usage.tool_call_id}
+
+
+class _Deltas(BaseCallbackHandler, _StreamingCallbackHandler[Any]):
+    """Turns streamed tokens into ``text_delta`` events (its presence makes models stream)."""
+
+    run_inline = True
+
+    def __init__(self, scope: RunScope, config: RunnableConfig) -> None:
+        self.scope, self.config = scope, config
+
+    def on_llm_new_token(
+        self,
+        token: str | list[str | dict[str, Any]],
+        *,
+        chunk: Any = None,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if isinstance(token, str) and token:
+            self.scope.emit(TextDelta(**_ids(self.scope), text=token), self.config)
+
+    def tap_output_aiter(self, run_id: UUID, output: Any) -> Any:
+        return output
+
+    def tap_output_iter(self, run_id: UUID, output: Any) -> Any:
+        return output
+
+
+class Emitter:
+    """Emits one agent's events through its ``RunScope`` (see ``subagents.events``)."""
+
+    __slots__ = ("config", "scope")
+
+    def __init__(self, scope: RunScope | None, config: RunnableConfig) -> None:
+        on = scope is not None and scope.wants_events(config)
+        self.scope: RunScope | None = scope if on else None
+        self.config = config
+
+    def _emit(self, event: BaseEvent) -> None:
+        assert self.scope is not None
+        self.scope.emit(event, self.config)
+
+    def model_config(self) -> RunnableConfig:
+        """The config for a model call: with a delta handler when someone listens."""
+        if self.scope is None or not self.scope.listening:
+            return self.config
+        return merge_configs(self.config, {"callbacks": [_Deltas(self.scope, self.config)]})
+
+    def model_start(self, messages: int) -> None:
+        """Before a model call."""
+        if self.scope is not None:
+            self._emit(ModelStart(**_ids(self.scope), messages=messages))
+
+    def model_end(self, ai: AIMessage) -> None:
+        """After a model call."""
+        if self.scope is not None:
+            usage = dict(ai.usage_metadata) if ai.usage_metadata else None
+            self._emit(ModelEnd(**_ids(self.scope), text=ai.text[:500], usage=usage,
+                                tool_calls=[tc["name"] for tc in ai.tool_calls]))
+
+    def tool_start(self, tc: ToolCall) -> None:
+        """Before one of the agent's own tools runs."""
+        if self.scope is not None:
+            self._emit(ToolStart(**_ids(self.scope), name=tc["name"], call_id=tc["id"] or "",
+                                 args=dict(tc["args"])))
+
+    def tool_end(self, tc: ToolCall, msg: ToolMessage) -> None:
+        """After one of the agent's own tools ran."""
+        if self.scope is not None:
+            status = "error" if msg.status == "error" else "success"
+            self._emit(ToolEnd(**_ids(self.scope), name=tc["name"], call_id=tc["id"] or "",
+                               status=status, content=str(msg.content)[:2000]))
+
+    def child_start(self, path: tuple[str, ...], tc: ToolCall, objective: str,
+                    background: bool) -> None:
+        """A delegation starts a child at ``path``."""
+        if self.scope is not None:
+            self._emit(SubagentStart(path=list(path), agent=path[-1], tool_call_id=tc["id"],
+                                     objective=objective, background=background))
+
+    def child_end(self, path: tuple[str, ...], tc: ToolCall, outcome: tuple[Status, Any, Any],
+                  child: RunScope | None) -> None:
+        """A delegated child at ``path`` ended with ``(status, result, error)``."""
+        if self.scope is not None:
+            status, result, error = outcome
+            usage = child.usage.to_dict() if child is not None else {}
+            self._emit(SubagentEnd(path=list(path), agent=path[-1], tool_call_id=tc["id"],
+                                   status=status, result=result, error=error, usage=usage))
