@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -304,7 +305,7 @@ def test_server_lifecycle_with_fake_binary(fake_binary: Path, tmp_path: Path) ->
         log = srv.log_path
     assert not srv.is_running()
     assert srv not in server_mod.running_servers()
-    assert log == tmp_path / "cache" / "logs" / "llama-server-0.5b.log"
+    assert log == tmp_path / "cache" / "logs" / f"llama-server-0.5b-{os.getpid()}.log"
     assert "fake llama-server starting" in log.read_text()
 
 

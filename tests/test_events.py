@@ -1,0 +1,127 @@
+"""The event tree: order and paths at three levels (parallel + background), replay, filters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool
+from syrupy.assertion import SnapshotAssertion
+
+from subagents import Agent, compile_agent, observe, stream_events
+from subagents.checkpoints import EventLog
+from subagents.events import BaseEvent, SubagentEnd
+from subagents.testing import ScriptedChatModel, ai, call
+
+
+@tool
+def grep(pattern: str) -> str:
+    """Search."""
+    return f"hit for {pattern}"
+
+
+def policy(messages: list, agent: str | None) -> AIMessage:
+    """dev -> explore (sync) and search (sync, parallel); explore -> search in background."""
+    last = messages[-1]
+    if agent == "dev":
+        if isinstance(last, HumanMessage):
+            return ai(call("task", agent="explore", objective="explore x"),
+                      call("task", agent="search", objective="direct y"))
+        return ai("dev done")
+    if agent == "explore":
+        if isinstance(last, HumanMessage):
+            return ai(call("task", agent="search", objective="bg z", background=True))
+        if isinstance(last, ToolMessage) and '"running"' in str(last.content):
+            return ai(call("agent_await", ids=[json.loads(str(last.content))["id"]]))
+        return ai("explore done")
+    if isinstance(last, HumanMessage):
+        return ai(call("grep", pattern=str(last.content)))
+    return ai(f"search: {last.content}")
+
+
+def team(**dev_kwargs: object) -> Agent:
+    search = Agent(name="search", tools=[grep])
+    explore = Agent(name="explore", subagents=[search], background=True)
+    return Agent(name="dev", model=ScriptedChatModel(policy=policy),
+                 subagents=[explore, search], max_subagent_depth=2, **dev_kwargs)
+
+
+def per_agent_trace(events: list[BaseEvent]) -> dict[str, list[str]]:
+    """Events grouped by agent invocation (path + starting call), in order; ids normalised."""
+    keys: dict[tuple[str, str | None], str] = {}
+    out: dict[str, list[str]] = {}
+    for e in events:
+        key = (" > ".join(e.path), e.tool_call_id)
+        name = keys.setdefault(key, f"{key[0]} #{sum(k[0] == key[0] for k in keys)}")
+        extra = getattr(e, "status", None) or getattr(e, "name", None) or ",".join(
+            getattr(e, "tool_calls", []) or [])
+        out.setdefault(name, []).append(f"{e.type} {extra or ''}".strip())
+    return out
+
+
+async def test_event_tree_order_and_paths(snapshot: SnapshotAssertion) -> None:
+    events = [e async for e in stream_events(compile_agent(team()),
+                                             {"messages": [HumanMessage("go")]})]
+    assert {tuple(e.path) for e in events} == {
+        ("dev",), ("dev", "explore"), ("dev", "search"), ("dev", "explore", "search")}
+    assert all(e.agent == e.path[-1] for e in events)
+    ends = [e for e in events if isinstance(e, SubagentEnd)]
+    assert sorted((tuple(e.path), e.status.value) for e in ends) == [
+        (("dev", "explore"), "completed"), (("dev", "explore", "search"), "completed"),
+        (("dev", "search"), "completed")]
+    bg_end = next(e for e in ends if len(e.path) == 3)
+    assert bg_end.result == "search: hit for bg z"
+    assert bg_end.usage["model_calls"] == 2
+    trace = per_agent_trace(events)
+    assert trace == snapshot
+
+
+async def test_on_subagent_event_sees_only_descendants_and_survives_errors() -> None:
+    seen: list[tuple[tuple[str, ...], str]] = []
+
+    def listener(path: list[str], event: BaseEvent) -> None:
+        seen.append((tuple(path), event.type))
+        if event.type == "tool_end":
+            raise RuntimeError("listener bug")
+
+    out = await compile_agent(team(on_subagent_event=listener)).ainvoke(
+        {"messages": [HumanMessage("go")]})
+    assert out["messages"][-1].content == "dev done"
+    assert seen and all(len(p) >= 2 for p, _ in seen)
+    assert ((("dev", "explore", "search"), "subagent_start")) in seen
+
+
+async def test_summary_detail_hides_subagent_chatter() -> None:
+    got: list[BaseEvent] = []
+    _, cfg = observe(on_event=got.append, detail="summary")
+    await compile_agent(team()).ainvoke({"messages": [HumanMessage("go")]}, cfg)
+    below = {e.type for e in got if len(e.path) > 1}
+    assert below == {"subagent_start", "subagent_end"}
+    assert {e.type for e in got if len(e.path) == 1} == {"model_start", "model_end"}
+
+
+async def test_custom_stream_carries_events_from_every_depth() -> None:
+    graph = compile_agent(team())
+    paths = set()
+    async for _ns, chunk in graph.astream({"messages": [HumanMessage("go")]},
+                                          stream_mode="custom", subgraphs=True):
+        paths.add(tuple(chunk["path"]))
+    assert ("dev", "explore", "search") in paths and ("dev",) in paths
+    updates = [ns async for ns, _ in graph.astream({"messages": [HumanMessage("go")]},
+                                                   stream_mode="updates", subgraphs=True)]
+    assert all(all(":" in part for part in ns) for ns in updates)
+
+
+async def test_event_log_replays_the_tree(tmp_path: Path) -> None:
+    log = EventLog(tmp_path / "events.sqlite")
+    _, cfg = observe(on_event=log.sink("run-1"))
+    await compile_agent(team()).ainvoke({"messages": [HumanMessage("go")]}, cfg)
+    log.close()
+    again = EventLog(tmp_path / "events.sqlite")
+    assert again.runs() == ["run-1"]
+    events = again.events("run-1")
+    again.close()
+    ends = [e for e in events if isinstance(e, SubagentEnd)]
+    assert len(ends) == 3 and {e.status.value for e in ends} == {"completed"}
+    assert [e.type for e in events][:2] == ["model_start", "model_end"]
