@@ -9,6 +9,7 @@ from subagents.background import BackgroundConfig
 from subagents.budget import Budget
 from subagents.errors import LocalModelError, ModelResolutionError, SpecError, SubagentsError
 from subagents.graphs import compile_agent
+from subagents.nodes.tools import needs_approval
 from subagents.results import DelegationResult, Status
 from subagents.scope import observe
 from subagents.spec import Agent
@@ -27,6 +28,7 @@ __all__ = [
     "SubagentsError",
     "UsageNode",
     "compile_agent",
+    "needs_approval",
     "observe",
     "stream_events",
 ]

@@ -88,6 +88,9 @@ class Agent(BaseModel):
     budget: Budget | None = Field(
         default=None, description="Limits for this agent's whole call tree (with ancestors')."
     )
+    needs_approval: tuple[str, ...] = Field(
+        default=(), description="Names of its tools that wait for a human's approval."
+    )
     on_subagent_event: Callable[[list[str], Any], Any] | None = Field(
         default=None,
         description="fn(path, event) for every event below this agent (subagents.events).",

@@ -1,7 +1,12 @@
 """The tool node: runs one of the agent's own tools per ``Send``.
 
 Errors never escape: invalid arguments and exceptions become an error ``ToolMessage`` the
-model can read. LangGraph's ``GraphBubbleUp`` (``interrupt()``) is re-raised untouched.
+model can read. LangGraph's ``GraphBubbleUp`` (``interrupt()``) is re-raised untouched, so a
+tool (or a sub-agent at any depth) can pause the whole run for a human.
+
+Tools that need approval (``needs_approval(tool)`` or ``Agent(needs_approval=[...])``) call
+``interrupt()`` first with an approval request; the resume value decides (see
+:func:`approval_decision`). A rejection reaches the model as an error tool result.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph._internal._runnable import RunnableCallable
 from langgraph.errors import GraphBubbleUp
+from langgraph.types import interrupt
 from pydantic import ValidationError
 
 from subagents.nodes._emit import Emitter
@@ -20,7 +26,10 @@ from subagents.nodes.plan import AgentPlan
 from subagents.nodes.schemas import validation_text
 from subagents.scope import scope_of
 
-__all__ = ["make_tool_node"]
+__all__ = ["APPROVAL_KEY", "approval_decision", "make_tool_node", "needs_approval"]
+
+APPROVAL_KEY = "subagents_needs_approval"
+"""``tool.metadata`` key set by :func:`needs_approval`."""
 
 
 def _error(tc: ToolCall, exc: Exception) -> dict[str, Any]:
@@ -38,12 +47,48 @@ def _ok(tc: ToolCall, result: Any) -> dict[str, Any]:
     return {"messages": [result]}
 
 
+def needs_approval(tool: BaseTool) -> BaseTool:
+    """Mark a tool so that every call waits for a human's approval (an ``interrupt``)."""
+    tool.metadata = {**(tool.metadata or {}), APPROVAL_KEY: True}
+    return tool
+
+
+def approval_decision(value: Any) -> tuple[bool, str]:
+    """Read a resume value: ``True``/``"approve"``/``{"approved": true}`` approve; anything
+    else rejects, with ``{"reason": ...}`` or a string as the reason the model reads.
+    """
+    if value is True or (isinstance(value, str) and value.lower() in ("approve", "yes", "ok")):
+        return True, ""
+    if isinstance(value, dict):
+        reason = str(value.get("reason") or value.get("message") or "")
+        return bool(value.get("approved")), reason
+    return False, str(value) if value not in (None, False) else ""
+
+
+def _ask(plan: AgentPlan, tc: ToolCall) -> dict[str, Any] | None:
+    """Interrupt for approval when the tool needs it; the rejection result, or None to run."""
+    tool = plan.tools[tc["name"]]
+    if not ((tool.metadata or {}).get(APPROVAL_KEY) or tc["name"] in plan.agent.needs_approval):
+        return None
+    request = {"type": "approval", "path": list(plan.path), "agent": plan.agent.name,
+               "tool": tc["name"], "args": tc["args"], "tool_call_id": tc["id"]}
+    approved, reason = approval_decision(interrupt(request))
+    if approved:
+        return None
+    text = f"Rejected by a human: the tool '{tc['name']}' was not run." + (
+        f" Reason: {reason}" if reason else "")
+    msg = ToolMessage(content=text, tool_call_id=tc["id"] or "", name=tc["name"], status="error")
+    return {"messages": [msg]}
+
+
 def make_tool_node(plan: AgentPlan) -> RunnableCallable:
     """Build the sync+async ``tools`` node: input ``{"tool_call": ToolCall}`` (a ``Send``)."""
     tools: dict[str, BaseTool] = plan.tools
 
     def run(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         tc: ToolCall = payload["tool_call"]
+        if (rejected := _ask(plan, tc)) is not None:
+            return rejected
         emit = Emitter(scope_of(config), config)
         emit.tool_start(tc)
         try:
@@ -57,6 +102,8 @@ def make_tool_node(plan: AgentPlan) -> RunnableCallable:
 
     async def arun(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         tc: ToolCall = payload["tool_call"]
+        if (rejected := _ask(plan, tc)) is not None:
+            return rejected
         emit = Emitter(scope_of(config), config)
         emit.tool_start(tc)
         try:
