@@ -54,7 +54,9 @@ def needs_approval(tool: BaseTool) -> BaseTool:
 
 
 def approval_decision(value: Any) -> tuple[bool, str]:
-    """Read a resume value: ``True``/``"approve"``/``{"approved": true}`` approve; anything
+    """Read an approval resume value: (approved, reason).
+
+    ``True``, ``"approve"``/``"yes"``/``"ok"`` and ``{"approved": true}`` approve; anything
     else rejects, with ``{"reason": ...}`` or a string as the reason the model reads.
     """
     if value is True or (isinstance(value, str) and value.lower() in ("approve", "yes", "ok")):
