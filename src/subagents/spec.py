@@ -76,7 +76,16 @@ class Agent(BaseModel):
     delegation_context: bool = Field(
         default=True, description="Offer the free-text 'context' argument on task tools."
     )
-    persistent: bool = Field(default=False, description="Keep history across calls.")
+    persistent: bool = Field(
+        default=False,
+        description="Keep one history across calls from the same parent thread, in its own "
+        "checkpoint thread (subagents.checkpoints.threads); default: a fresh history per call.",
+    )
+    persistence: Callable[[Any, Any], tuple[Any, str]] | None = Field(
+        default=None,
+        description="(agent, parent_config) -> (checkpointer, thread_id): where a persistent "
+        "sub-agent's history lives instead of the parent's checkpointer.",
+    )
     max_output_retries: int = Field(
         default=2, ge=0, description="Invalid final_answer attempts sent back to fix."
     )

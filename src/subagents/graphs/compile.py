@@ -9,7 +9,7 @@ or tool exists, which also bounds self-delegation and cycles.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -24,7 +24,7 @@ from subagents.nodes.schemas import (
     task_spec,
     tool_spec,
 )
-from subagents.spec import Agent
+from subagents.spec import Agent, iter_agents
 from subagents.subgraphs import build_agent_graph
 
 __all__ = ["compile_agent"]
@@ -33,7 +33,7 @@ __all__ = ["compile_agent"]
 def compile_agent(
     agent: Agent,
     *,
-    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    checkpointer: BaseCheckpointSaver[Any] | Literal[True] | None = None,
     model: BaseChatModel | str | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile an agent and its sub-agents into one LangGraph graph.
@@ -41,7 +41,9 @@ def compile_agent(
     Args:
         agent: the root agent spec.
         checkpointer: saver for the root thread; sub-agents inherit it (their checkpoints
-            live under the delegation node's ``checkpoint_ns``). None: no persistence.
+            live under the delegation node's ``checkpoint_ns``; persistent sub-agents get
+            their own thread in it). None: no persistence. True: the runtime brings one
+            (a LangGraph server, or a parent graph this one runs inside).
         model: a model for every agent that names none (after the agent's own ``model``;
             see ``subagents.models.resolve_model``).
 
@@ -50,9 +52,13 @@ def compile_agent(
         ``structured_response`` when the root has an ``output_schema``).
 
     Raises:
-        SpecError: a sub-agent name refers to no agent among the caller and its ancestors.
+        SpecError: a sub-agent name refers to no agent among the caller and its ancestors,
+            or a persistent sub-agent has no checkpointer anywhere (none given here, and no
+            ``persistence`` factory of its own).
         ModelResolutionError: no model could be resolved for an agent.
     """
+    if checkpointer is None:
+        _check_persistence(agent)
     root_model = _resolve(agent.model, cli_model=model, fallback=None)
     return _compile(agent, (agent,), agent.max_subagent_depth, root_model, model, checkpointer)
 
@@ -68,6 +74,15 @@ def _resolve(spec: BaseChatModel | str | None, *, cli_model: BaseChatModel | str
     from subagents.models import resolve_model
 
     return resolve_model(spec, cli_model=cli_model if isinstance(cli_model, str) else None)
+
+
+def _check_persistence(root: Agent) -> None:
+    for agent in iter_agents(root):
+        if agent.persistent and agent.persistence is None and agent is not root:
+            msg = (f"agent {agent.name!r}: field 'persistent': a persistent sub-agent needs a "
+                   "checkpointer: pass compile_agent(checkpointer=...) (True when a LangGraph "
+                   "server brings its own) or give the agent a 'persistence' factory")
+            raise SpecError(msg)
 
 
 def _child_ref(ref: Agent | str, lineage: tuple[Agent, ...]) -> Agent:
@@ -87,7 +102,7 @@ _Graph = CompiledStateGraph[Any, Any, Any, Any]
 
 def _compile(agent: Agent, lineage: tuple[Agent, ...], depth: int, model: BaseChatModel,
              cli_model: BaseChatModel | str | None,
-             checkpointer: BaseCheckpointSaver[Any] | None) -> _Graph:
+             checkpointer: BaseCheckpointSaver[Any] | Literal[True] | None) -> _Graph:
     path = tuple(a.name for a in lineage)
     children: dict[str, ChildLink] = {}
     for ref in agent.subagents:

@@ -117,7 +117,9 @@ class LocalServer:
 
     Usable as a context manager (``with LocalServer("0.5b") as srv: ...``) or through
     :func:`ensure_server`, which shares one server per size within the process. Every
-    started server is stopped at interpreter exit.
+    started server is stopped at interpreter exit (:mod:`atexit`); it stays in the caller's
+    process group, so Ctrl-C in a terminal reaches it too. A Python process killed by a
+    signal it does not handle (SIGTERM, SIGKILL) skips ``atexit`` and leaves the server running.
 
     Args:
         size: ``"1.5b"`` (default) or ``"0.5b"``.
@@ -272,7 +274,6 @@ class LocalServer:
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 env=env,
-                start_new_session=True,
             )
         except OSError as exc:
             raise LocalModelError(f"cannot start llama-server {binary}: {exc}") from exc

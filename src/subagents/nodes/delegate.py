@@ -21,6 +21,7 @@ from langgraph.errors import GraphBubbleUp
 from subagents.background import Outcome
 from subagents.nodes._decide import ending
 from subagents.nodes._emit import Emitter
+from subagents.nodes.persistent import arun_persistent, run_persistent
 from subagents.nodes.plan import ChildLink
 from subagents.nodes.schemas import task_message
 from subagents.results import Status, tool_result
@@ -80,7 +81,11 @@ def make_delegate_node(link: ChildLink) -> RunnableCallable:
         emit = Emitter(scope_of(config), config)
         emit.child_start(link.path, tc, call.objective, False)
         try:
-            result = child_outcome(link, graph.invoke(task, _child_config(link, call)))
+            if link.agent.persistent:
+                state = run_persistent(graph, link, task, call, config)
+            else:
+                state = graph.invoke(task, _child_config(link, call))
+            result = _read(link, state)
         except GraphBubbleUp:
             raise
         except BaseException as exc:
@@ -93,11 +98,15 @@ def make_delegate_node(link: ChildLink) -> RunnableCallable:
         return _result(link, tc, *result)
 
     async def outcome(tc: ToolCall, task: dict[str, Any], call: CallInfo,
-                      emit: Emitter) -> Outcome:
+                      emit: Emitter, config: RunnableConfig) -> Outcome:
         assert graph is not None
         emit.child_start(link.path, tc, call.objective, call.background)
         try:
-            result = child_outcome(link, await graph.ainvoke(task, _child_config(link, call)))
+            if link.agent.persistent:
+                state = await arun_persistent(graph, link, task, call, config)
+            else:
+                state = await graph.ainvoke(task, _child_config(link, call))
+            result = _read(link, state)
         except GraphBubbleUp:
             raise
         except BaseException as exc:
@@ -117,10 +126,17 @@ def make_delegate_node(link: ChildLink) -> RunnableCallable:
         task, call = prepared
         emit = Emitter(scope_of(config), config)
         if call.background:
-            return _spawn(link, tc, config, lambda: outcome(tc, task, call, emit))
-        return _result(link, tc, *await outcome(tc, task, call, emit))
+            return _spawn(link, tc, config, lambda: outcome(tc, task, call, emit, config))
+        return _result(link, tc, *await outcome(tc, task, call, emit, config))
 
     return RunnableCallable(run, arun, name=link.node, trace=False)
+
+
+def _read(link: ChildLink, state: dict[str, Any] | str) -> Outcome:
+    """The outcome of a finished child run (an error text: the run could not start)."""
+    if isinstance(state, str):
+        return Status.FAILED, None, state
+    return child_outcome(link, state)
 
 
 def _crashed(exc: BaseException) -> Outcome:
