@@ -334,3 +334,16 @@ def test_ensure_server_reuses_shared(
     finally:
         server_mod.stop_all_servers()
     assert server_mod.running_servers() == []
+
+
+def test_old_logs_are_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUBAGENTS_CACHE", str(tmp_path))
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    old, recent = logs / "llama-server-1.5b-1.log", logs / "llama-server-1.5b-2.log"
+    old.write_text("old")
+    recent.write_text("recent")
+    os.utime(old, (0, 0))
+    srv = LocalServer("1.5b")
+    assert srv.log_path == logs / f"llama-server-1.5b-{os.getpid()}.log"
+    assert not old.exists() and recent.exists()

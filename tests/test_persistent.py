@@ -117,7 +117,7 @@ async def test_detached_children_do_not_pollute_parent_streams() -> None:
     graph = compile_agent(root, checkpointer=memory_saver())
     cfg = {"configurable": {"thread_id": "st"}}
     agents = set()
-    async for _ns, (msg, meta) in graph.astream({"messages": [HumanMessage("notes:one")]}, cfg,
+    async for _ns, (_msg, meta) in graph.astream({"messages": [HumanMessage("notes:one")]}, cfg,
                                                stream_mode="messages", subgraphs=True):
         agents.add(meta.get("lc_agent_name"))
     assert agents == {"root"}
