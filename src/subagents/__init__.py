@@ -8,7 +8,7 @@ child's graph. See ``Agent`` and ``compile_agent``.
 from subagents.background import BackgroundConfig
 from subagents.budget import Budget
 from subagents.errors import LocalModelError, ModelResolutionError, SpecError, SubagentsError
-from subagents.graphs import compile_agent
+from subagents.graphs import compile_agent, delegate_node
 from subagents.nodes.tools import needs_approval
 from subagents.results import DelegationResult, Status
 from subagents.scope import observe
@@ -28,6 +28,7 @@ __all__ = [
     "SubagentsError",
     "UsageNode",
     "compile_agent",
+    "delegate_node",
     "needs_approval",
     "observe",
     "stream_events",
