@@ -17,6 +17,7 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph._internal._runnable import RunnableCallable
+from pydantic import BaseModel
 
 from subagents.nodes.delegate import child_outcome
 from subagents.nodes.persistent import arun_persistent, run_persistent
@@ -37,7 +38,7 @@ def _arguments(source: TaskInput, state: Mapping[str, Any]) -> Mapping[str, Any]
     value = state.get(source) if isinstance(source, str) else source(state)
     if isinstance(value, Mapping):
         return value
-    if hasattr(value, "model_dump"):
+    if isinstance(value, BaseModel):
         return {"objective": json.dumps(value.model_dump(mode="json"))}
     return {"objective": "" if value is None else str(value)}
 
