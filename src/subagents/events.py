@@ -7,8 +7,10 @@ background children alike. Three ways to receive them:
   (as OpenHarness's ``onSubagentEvent``).
 - :func:`subagents.stream_events`: an async iterator over one run's events, or
   :func:`subagents.observe` with ``on_event=``.
-- LangGraph's ``stream_mode="custom"``: each event as a dict (``event.model_dump()``); with
-  ``subgraphs=True`` from every depth, namespaced like any LangGraph custom chunk.
+- LangGraph's ``stream_mode="custom"`` with ``subgraphs=True``: each event as a dict
+  (``event.model_dump(mode="json")``) from every depth, namespaced like any LangGraph custom
+  chunk. (Without ``subgraphs=True`` LangGraph gives nested graphs no stream, and no events
+  are built at all: a run nobody listens to pays nothing for events.)
 """
 
 from __future__ import annotations

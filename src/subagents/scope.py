@@ -9,7 +9,6 @@ so usage sums up the tree and budgets are drawn from every ancestor.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -19,7 +18,6 @@ from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 from langgraph._internal._constants import CONFIG_KEY_STREAM
-from langgraph.config import get_stream_writer
 from langgraph.errors import GraphBubbleUp
 
 from subagents.background import BackgroundConfig, BackgroundTable
@@ -96,7 +94,7 @@ class RunScope:
 
     def wants_events(self, config: RunnableConfig | None) -> bool:
         """Whether anyone receives events here (listeners, or LangGraph's custom stream)."""
-        return self.listening or custom_stream_on(config) or len(self.usage.path) == 1
+        return self.listening or custom_stream_on(config)
 
     def finish(self, status: Status | None) -> None:
         """Record the end (the first recorded status wins)."""
@@ -142,17 +140,16 @@ def custom_stream_on(config: RunnableConfig | None) -> bool:
 
 
 def write_custom(event: BaseEvent, config: RunnableConfig | None) -> None:
-    """Write an event to LangGraph's ``custom`` stream, namespaced like the emitting node."""
+    """Write an event to LangGraph's ``custom`` stream, namespaced like the emitting node.
+
+    Only streams with ``subgraphs=True`` carry events (LangGraph hands nested graphs the
+    run's stream only then); without it there is no stream to write to and nothing is done.
+    """
     conf = (config or {}).get("configurable", {})
     stream = conf.get(CONFIG_KEY_STREAM)
-    if stream is not None:
-        if "custom" in stream.modes:
-            ns = tuple(str(conf.get("checkpoint_ns", "")).split("|")[:-1])
-            stream((ns, "custom", event.model_dump(mode="json")))
-        return
-    if len(event.path) == 1 or not event.path:
-        with contextlib.suppress(RuntimeError):  # outside a runnable: no stream to write to
-            get_stream_writer()(event.model_dump(mode="json"))
+    if stream is not None and "custom" in stream.modes:
+        ns = tuple(str(conf.get("checkpoint_ns", "")).split("|")[:-1])
+        stream((ns, "custom", event.model_dump(mode="json")))
 
 
 def scope_of(config: RunnableConfig | None) -> RunScope | None:

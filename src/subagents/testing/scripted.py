@@ -7,6 +7,7 @@ model call carries (set by ``compile_agent``), falling back to ``None`` for fore
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import itertools
 import threading
@@ -144,8 +145,8 @@ class ScriptedChatModel(BaseChatModel):
     def _reply(self, messages: list[BaseMessage], agent: str | None, tools: list[str]) -> AIMessage:
         step: Step
         if self.policy is not None:
-            arity = len(inspect.signature(self.policy).parameters)
-            reply = self.policy(messages, agent) if arity >= 2 else self.policy(messages)
+            reply = self.policy(messages, agent) if _arity(self.policy) >= 2 else self.policy(
+                messages)
             step = reply
         else:
             step = self._next_step(agent)
@@ -193,6 +194,11 @@ class ScriptedChatModel(BaseChatModel):
         agent = _agent_of(run_manager)
         return ChatResult(generations=[ChatGeneration(message=self._reply(
             messages, agent, list(kwargs.get("tools", []))))])
+
+
+@functools.lru_cache(maxsize=256)
+def _arity(policy: Callable[..., Any]) -> int:
+    return len(inspect.signature(policy).parameters)
 
 
 def _agent_of(

@@ -1,0 +1,516 @@
+"""Delegation overhead of ``subagents`` against hand-written LangGraph, with a scripted model.
+
+Run: ``.venv/bin/python benchmarks/delegation.py [--quick] [--iterations N] [--profile]``
+
+1. Per-delegation overhead: ``compile_agent`` of a root with one child (the root delegates via
+   ``task``, the child answers, the root answers) against a hand-written parent StateGraph
+   (model node + a node invoking a compiled child StateGraph with one HumanMessage and
+   returning one ToolMessage). Same ``ScriptedChatModel`` policy, same message counts, same
+   checkpointer settings (``subagents.checkpoints`` WAL + synchronous=NORMAL savers on both
+   sides). Variants are interleaved (AB BA ...) after a warm-up. Runs with 1 and 5
+   sequential delegations; (t5 - t1) / 4 is the cost of one extra delegation.
+2. Fan-out: 100 parallel sub-agents in one model turn with 200 ms model latency (async),
+   against the critical path (3 model calls = 0.6 s) and a hand-written ``asyncio.gather``.
+
+A report, not a test: it exits 0 even when a target is missed (printed as MISS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import os
+import pstats
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    Samples,
+    fmt_ms,
+    fmt_ratio,
+    interleave,
+    interleave_async,
+    load_note,
+    render_table,
+    verdict,
+)
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    ToolMessage,
+)
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Send
+
+from subagents import Agent, compile_agent
+from subagents.checkpoints import async_sqlite_saver, sqlite_saver
+from subagents.nodes.schemas import task_spec
+from subagents.testing import ScriptedChatModel, call
+
+RATIO_TARGET = 1.10
+FANOUT_TARGET = 1.05
+FANOUT_CHILDREN = 100
+FANOUT_LATENCY = 0.2
+CHILD_PREFIX = "subtask"
+
+# --------------------------------------------------------------------------- the shared policy
+
+
+def policy(messages: list[BaseMessage], agent: str | None = None) -> AIMessage:
+    """Stateless script shared by both sides; it never looks at ``agent``.
+
+    The task message says what to do: ``seq:N`` (root: N sequential delegations, one per
+    turn), ``fan:N`` (root: N delegations in one turn), ``subtask ...`` (child: answer).
+    """
+    task = next(m for m in reversed(messages) if isinstance(m, HumanMessage))
+    text = str(task.content)
+    if text.startswith(CHILD_PREFIX):
+        return AIMessage(content=f"answer to {text}")
+    kind, _, count = text.partition(":")
+    n, done = int(count), sum(isinstance(m, ToolMessage) for m in messages)
+    if kind == "seq" and done < n:
+        return AIMessage(content="", tool_calls=[
+            call("task", agent="child", objective=f"{CHILD_PREFIX} {done}")])
+    if kind == "fan" and done == 0:
+        return AIMessage(content="", tool_calls=[
+            call("task", agent="child", objective=f"{CHILD_PREFIX} {i}") for i in range(n)])
+    return AIMessage(content=f"root answer from {done} results")
+
+
+CHILD_SPEC = Agent(name="child", description="Answers one subtask.")
+TASK_TOOL = task_spec([CHILD_SPEC], with_context=True)
+
+# --------------------------------------------------------------------------- this runtime
+
+
+def build_ours(model: ScriptedChatModel,
+               checkpointer: BaseCheckpointSaver[Any] | None) -> CompiledStateGraph:
+    root = Agent(name="root", model=model, subagents=[CHILD_SPEC])
+    return compile_agent(root, checkpointer=checkpointer)
+
+
+# --------------------------------------------------------------------------- hand-written
+
+
+class State(TypedDict):
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+def _tool_message(tc: dict[str, Any], state: dict[str, Any]) -> ToolMessage:
+    # Same JSON shape (and size) as this runtime's delegation result.
+    text = state["messages"][-1].text
+    payload = {"status": "completed", "agent": "child", "result": text, "error": None}
+    return ToolMessage(content=json.dumps(payload), tool_call_id=tc["id"], name=tc["name"])
+
+
+def _route(state: State) -> str:
+    last = state["messages"][-1]
+    return "delegate" if isinstance(last, AIMessage) and last.tool_calls else END
+
+
+def build_child(model: ScriptedChatModel, *, is_async: bool) -> CompiledStateGraph:
+    """The hand-written child: START -> model -> END, no tools bound."""
+    builder = StateGraph(State)
+    if is_async:
+        async def amodel(state: State) -> dict[str, Any]:
+            return {"messages": [await model.ainvoke(state["messages"])]}
+        builder.add_node("model", amodel)
+    else:
+        def smodel(state: State) -> dict[str, Any]:
+            return {"messages": [model.invoke(state["messages"])]}
+        builder.add_node("model", smodel)
+    builder.add_edge(START, "model")
+    builder.add_edge("model", END)
+    return builder.compile(name="child")
+
+
+def build_handwritten(model: ScriptedChatModel, checkpointer: BaseCheckpointSaver[Any] | None,
+                      *, is_async: bool) -> CompiledStateGraph:
+    """Parent: model node (``task`` tool bound) -> delegate node (invokes the child) -> model.
+
+    The child is compiled without a checkpointer, so (like this runtime's children) it
+    inherits the parent's saver under the delegate node's namespace.
+    """
+    bound = model.bind_tools([TASK_TOOL])
+    child = build_child(model, is_async=is_async)
+    builder = StateGraph(State)
+    if is_async:
+        async def amodel(state: State) -> dict[str, Any]:
+            return {"messages": [await bound.ainvoke(state["messages"])]}
+
+        async def adelegate(state: State) -> dict[str, Any]:
+            out = []
+            for tc in state["messages"][-1].tool_calls:
+                res = await child.ainvoke({"messages": [HumanMessage(tc["args"]["objective"])]})
+                out.append(_tool_message(tc, res))
+            return {"messages": out}
+        builder.add_node("model", amodel)
+        builder.add_node("delegate", adelegate)
+    else:
+        def smodel(state: State) -> dict[str, Any]:
+            return {"messages": [bound.invoke(state["messages"])]}
+
+        def sdelegate(state: State) -> dict[str, Any]:
+            out = []
+            for tc in state["messages"][-1].tool_calls:
+                res = child.invoke({"messages": [HumanMessage(tc["args"]["objective"])]})
+                out.append(_tool_message(tc, res))
+            return {"messages": out}
+        builder.add_node("model", smodel)
+        builder.add_node("delegate", sdelegate)
+    builder.add_edge(START, "model")
+    builder.add_conditional_edges("model", _route, ["delegate", END])
+    builder.add_edge("delegate", "model")
+    return builder.compile(checkpointer=checkpointer, name="root")
+
+
+async def handwritten_gather(model: ScriptedChatModel, child: CompiledStateGraph,
+                             n: int) -> list[BaseMessage]:
+    """Root model call, ``asyncio.gather`` of n child graphs, root model call."""
+    bound = model.bind_tools([TASK_TOOL])
+    messages: list[BaseMessage] = [HumanMessage(f"fan:{n}")]
+    first = await bound.ainvoke(messages)
+    calls = first.tool_calls
+    states = await asyncio.gather(*(
+        child.ainvoke({"messages": [HumanMessage(tc["args"]["objective"])]}) for tc in calls))
+    tool_messages = [_tool_message(tc, st) for tc, st in zip(calls, states, strict=True)]
+    messages = [*messages, first, *tool_messages]
+    return [*messages, await bound.ainvoke(messages)]
+
+
+def build_send_fanout(model: ScriptedChatModel) -> CompiledStateGraph:
+    """Diagnostic only: LangGraph's own fan-out idiom (one ``Send`` per tool call to a node
+    that invokes the child), i.e. what this runtime does, written by hand."""
+    bound = model.bind_tools([TASK_TOOL])
+    child = build_child(model, is_async=True)
+
+    async def amodel(state: State) -> dict[str, Any]:
+        return {"messages": [await bound.ainvoke(state["messages"])]}
+
+    def route(state: State) -> Any:
+        last = state["messages"][-1]
+        if isinstance(last, AIMessage) and last.tool_calls:
+            return [Send("delegate", {"tool_call": tc}) for tc in last.tool_calls]
+        return END
+
+    async def adelegate(payload: dict[str, Any]) -> dict[str, Any]:
+        tc = payload["tool_call"]
+        res = await child.ainvoke({"messages": [HumanMessage(tc["args"]["objective"])]})
+        return {"messages": [_tool_message(tc, res)]}
+
+    builder = StateGraph(State)
+    builder.add_node("model", amodel)
+    builder.add_node("delegate", adelegate)
+    builder.add_edge(START, "model")
+    builder.add_conditional_edges("model", route, ["delegate", END])
+    builder.add_edge("delegate", "model")
+    return builder.compile(name="root")
+
+
+# --------------------------------------------------------------------------- scenario 1
+
+
+def _cfg(sqlite: bool) -> dict[str, Any] | None:
+    return {"configurable": {"thread_id": uuid.uuid4().hex}} if sqlite else None
+
+
+def _inp(n: int) -> dict[str, Any]:
+    return {"messages": [HumanMessage(f"seq:{n}")]}
+
+
+def _kinds(state: dict[str, Any]) -> str:
+    return "".join(type(m).__name__[0] for m in state["messages"])
+
+
+def _db_counts(path: Path, thread_id: str) -> tuple[int, int]:
+    with sqlite3.connect(path) as conn:
+        cps = conn.execute("SELECT COUNT(*) FROM checkpoints WHERE thread_id=?",
+                           (thread_id,)).fetchone()[0]
+        writes = conn.execute("SELECT COUNT(*) FROM writes WHERE thread_id=?",
+                              (thread_id,)).fetchone()[0]
+    return cps, writes
+
+
+class Scenario:
+    """One (mode, storage) cell: ours and hand-written at 1 and 5 delegations."""
+
+    def __init__(self, mode: str, storage: str) -> None:
+        self.mode, self.storage = mode, storage
+        self.samples: dict[str, Samples] = {}
+        self.parity: list[str] = []
+
+    @property
+    def label(self) -> str:
+        return f"{self.mode}/{self.storage}"
+
+
+async def run_async_scenario(sc: Scenario, tmp: Path, iterations: int, warmup: int) -> None:
+    sqlite = sc.storage == "sqlite"
+    m_ours, m_hand = ScriptedChatModel(policy=policy), ScriptedChatModel(policy=policy)
+    if sqlite:
+        p_ours, p_hand = tmp / "async_ours.db", tmp / "async_hand.db"
+        async with async_sqlite_saver(p_ours) as s_ours, async_sqlite_saver(p_hand) as s_hand:
+            ours = build_ours(m_ours, s_ours)
+            hand = build_handwritten(m_hand, s_hand, is_async=True)
+            await _async_body(sc, ours, hand, (m_ours, m_hand), iterations, warmup,
+                              (p_ours, p_hand))
+    else:
+        ours = build_ours(m_ours, None)
+        hand = build_handwritten(m_hand, None, is_async=True)
+        await _async_body(sc, ours, hand, (m_ours, m_hand), iterations, warmup, None)
+
+
+async def _async_body(sc: Scenario, ours: CompiledStateGraph, hand: CompiledStateGraph,
+                      models: tuple[ScriptedChatModel, ScriptedChatModel], iterations: int,
+                      warmup: int, dbs: tuple[Path, Path] | None) -> None:
+    sqlite = dbs is not None
+    # parity check: same message kinds, same model calls, same checkpoint rows
+    for n in (1, 5):
+        line = []
+        for name, graph, model, db in (("ours", ours, models[0], dbs and dbs[0]),
+                                       ("hand", hand, models[1], dbs and dbs[1])):
+            before = len(model.calls)
+            cfg = _cfg(sqlite)
+            state = await graph.ainvoke(_inp(n), cfg)
+            extra = ""
+            if db is not None and cfg is not None:
+                cps, writes = _db_counts(db, cfg["configurable"]["thread_id"])
+                extra = f" cp/writes={cps}/{writes}"
+            line.append(f"{name}: {_kinds(state)} calls={len(model.calls) - before}{extra}")
+        sc.parity.append(f"n={n}  " + " | ".join(line))
+
+    def variant(graph: CompiledStateGraph, n: int) -> Callable[[], Any]:
+        return lambda: graph.ainvoke(_inp(n), _cfg(sqlite))
+
+    sc.samples = await interleave_async(
+        {"ours1": variant(ours, 1), "hand1": variant(hand, 1),
+         "ours5": variant(ours, 5), "hand5": variant(hand, 5)},
+        iterations=iterations, warmup=warmup)
+
+
+def run_sync_scenario(sc: Scenario, tmp: Path, iterations: int, warmup: int) -> None:
+    sqlite = sc.storage == "sqlite"
+    m_ours, m_hand = ScriptedChatModel(policy=policy), ScriptedChatModel(policy=policy)
+    if sqlite:
+        p_ours, p_hand = tmp / "sync_ours.db", tmp / "sync_hand.db"
+        with sqlite_saver(p_ours) as s_ours, sqlite_saver(p_hand) as s_hand:
+            _sync_body(sc, build_ours(m_ours, s_ours),
+                       build_handwritten(m_hand, s_hand, is_async=False),
+                       (m_ours, m_hand), iterations, warmup, (p_ours, p_hand))
+    else:
+        _sync_body(sc, build_ours(m_ours, None), build_handwritten(m_hand, None, is_async=False),
+                   (m_ours, m_hand), iterations, warmup, None)
+
+
+def _sync_body(sc: Scenario, ours: CompiledStateGraph, hand: CompiledStateGraph,
+               models: tuple[ScriptedChatModel, ScriptedChatModel], iterations: int,
+               warmup: int, dbs: tuple[Path, Path] | None) -> None:
+    sqlite = dbs is not None
+    for n in (1, 5):
+        line = []
+        for name, graph, model, db in (("ours", ours, models[0], dbs and dbs[0]),
+                                       ("hand", hand, models[1], dbs and dbs[1])):
+            before = len(model.calls)
+            cfg = _cfg(sqlite)
+            state = graph.invoke(_inp(n), cfg)
+            extra = ""
+            if db is not None and cfg is not None:
+                cps, writes = _db_counts(db, cfg["configurable"]["thread_id"])
+                extra = f" cp/writes={cps}/{writes}"
+            line.append(f"{name}: {_kinds(state)} calls={len(model.calls) - before}{extra}")
+        sc.parity.append(f"n={n}  " + " | ".join(line))
+
+    def variant(graph: CompiledStateGraph, n: int) -> Callable[[], Any]:
+        return lambda: graph.invoke(_inp(n), _cfg(sqlite))
+
+    sc.samples = interleave(
+        {"ours1": variant(ours, 1), "hand1": variant(hand, 1),
+         "ours5": variant(ours, 5), "hand5": variant(hand, 5)},
+        iterations=iterations, warmup=warmup)
+
+
+# --------------------------------------------------------------------------- scenario 2
+
+
+async def run_fanout(repeats: int) -> dict[str, Samples]:
+    m_ours = ScriptedChatModel(policy=policy, latency=FANOUT_LATENCY)
+    m_hand = ScriptedChatModel(policy=policy, latency=FANOUT_LATENCY)
+    m_send = ScriptedChatModel(policy=policy, latency=FANOUT_LATENCY)
+    ours = build_ours(m_ours, None)
+    child = build_child(m_hand, is_async=True)
+    send = build_send_fanout(m_send)
+    inp = {"messages": [HumanMessage(f"fan:{FANOUT_CHILDREN}")]}
+
+    def check(messages: list[BaseMessage]) -> None:
+        assert sum(isinstance(m, ToolMessage) for m in messages) == FANOUT_CHILDREN
+        assert isinstance(messages[-1], AIMessage) and not messages[-1].tool_calls
+
+    async def run_ours() -> None:
+        check((await ours.ainvoke(inp))["messages"])
+
+    async def run_hand() -> None:
+        check(await handwritten_gather(m_hand, child, FANOUT_CHILDREN))
+
+    async def run_send() -> None:
+        check((await send.ainvoke(inp))["messages"])
+
+    # gc.collect() before each run: no variant pays for the previous one's garbage
+    return await interleave_async({"ours": run_ours, "hand": run_hand, "send": run_send},
+                                  iterations=repeats, warmup=1, collect=True)
+
+
+# --------------------------------------------------------------------------- profiling
+
+
+def profile_ours(rounds: int) -> str:
+    """cProfile of both sides (sync, in memory, 5 delegations): totals, then top src/ costs.
+
+    In memory and sync, so checkpointer threads and the event loop do not blur the picture.
+    """
+    out = io.StringIO()
+    stats: dict[str, pstats.Stats] = {}
+    for name, graph in (("ours", build_ours(ScriptedChatModel(policy=policy), None)),
+                        ("hand", build_handwritten(ScriptedChatModel(policy=policy), None,
+                                                   is_async=False))):
+        for _ in range(5):
+            graph.invoke(_inp(5))
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(rounds):
+            graph.invoke(_inp(5))
+        prof.disable()
+        stats[name] = pstats.Stats(prof, stream=out)
+        out.write(f"{name}: {stats[name].total_tt / rounds * 1000:.2f} ms per run under cProfile\n")
+    stats["ours"].sort_stats("cumulative").print_stats(r"subagents/(?!testing)", 25)
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------- report
+
+
+def report_scenarios(scenarios: list[Scenario]) -> list[tuple[str, bool, str]]:
+    rows, verdicts = [], []
+    for sc in scenarios:
+        s = sc.samples
+        o1, h1, o5, h5 = s["ours1"], s["hand1"], s["ours5"], s["hand5"]
+        r1 = o1.median / h1.median
+        r5 = o5.median / h5.median
+        ex_o = (o5.median - o1.median) / 4
+        ex_h = (h5.median - h1.median) / 4
+        rex = ex_o / ex_h if ex_h > 0 else float("nan")
+        c1 = o1.cpu_median / h1.cpu_median
+        c5 = o5.cpu_median / h5.cpu_median
+        cex_o = (o5.cpu_median - o1.cpu_median) / 4
+        cex_h = (h5.cpu_median - h1.cpu_median) / 4
+        cex = cex_o / cex_h if cex_h > 0 else float("nan")
+        rows.append([sc.label, "1 deleg", fmt_ms(o1.median), fmt_ms(o1.p90), fmt_ms(h1.median),
+                     fmt_ms(h1.p90), fmt_ratio(r1), fmt_ratio(c1)])
+        rows.append([sc.label, "5 deleg", fmt_ms(o5.median), fmt_ms(o5.p90), fmt_ms(h5.median),
+                     fmt_ms(h5.p90), fmt_ratio(r5), fmt_ratio(c5)])
+        rows.append([sc.label, "per extra", fmt_ms(ex_o), "", fmt_ms(ex_h), "", fmt_ratio(rex),
+                     fmt_ratio(cex)])
+        verdicts.append((f"overhead {sc.label} (1 delegation) ours/hand {r1:.2f}x "
+                         f"<= {RATIO_TARGET:.2f}x", r1 <= RATIO_TARGET, ""))
+        verdicts.append((f"overhead {sc.label} (per extra delegation) ours/hand {rex:.2f}x "
+                         f"<= {RATIO_TARGET:.2f}x", rex <= RATIO_TARGET, ""))
+    print(render_table(["mode/storage", "run", "ours med ms", "ours p90", "hand med ms",
+                        "hand p90", "ours/hand", "cpu ratio"], rows))
+    print("(ours/hand: ratio of wall-time medians, the target; cpu ratio: the same on "
+          "process CPU time, less sensitive to other processes; per extra = (t5 - t1) / 4)")
+    return verdicts
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="few iterations (CI smoke)")
+    ap.add_argument("--iterations", type=int, default=None,
+                    help="timed rounds per variant (default 200, quick 15)")
+    ap.add_argument("--fanout-repeats", type=int, default=None,
+                    help="fan-out repeats (default 7, quick 2)")
+    ap.add_argument("--profile", action="store_true",
+                    help="also print a cProfile of this runtime's delegation path")
+    args = ap.parse_args(argv)
+    iterations = args.iterations or (15 if args.quick else 200)
+    warmup = max(3, iterations // 10)
+    repeats = args.fanout_repeats or (2 if args.quick else 7)
+
+    import langgraph.version as lgv
+
+    print(f"python {sys.version.split()[0]}  langgraph {getattr(lgv, '__version__', '?')}  "
+          f"cpus {os.cpu_count()}  iterations {iterations} (+{warmup} warm-up)  "
+          f"fan-out repeats {repeats}")
+    print(f"start: {load_note()}")
+    t_start = time.perf_counter()
+    scenarios = [Scenario("async", "memory"), Scenario("async", "sqlite"),
+                 Scenario("sync", "memory"), Scenario("sync", "sqlite")]
+    with tempfile.TemporaryDirectory(prefix="subagents-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        for sc in scenarios:
+            if sc.mode == "async":
+                asyncio.run(run_async_scenario(sc, tmp, iterations, warmup))
+            else:
+                run_sync_scenario(sc, tmp, iterations, warmup)
+        fan = asyncio.run(run_fanout(repeats))
+        prof_text = profile_ours(100 if not args.quick else 10) if args.profile else ""
+
+    print("\n== 1. Per-delegation overhead: subagents vs hand-written LangGraph "
+          "(scripted model, no latency) ==")
+    print("parity (message kinds H/A/T, model calls, SQLite checkpoints/writes per thread):")
+    for sc in scenarios:
+        for line in sc.parity:
+            print(f"  {sc.label:13s} {line}")
+    print()
+    verdicts = report_scenarios(scenarios)
+
+    print(f"\n== 2. Fan-out: {FANOUT_CHILDREN} sub-agents in one turn, "
+          f"{FANOUT_LATENCY * 1000:.0f} ms model latency (async, in memory) ==")
+    critical = 3 * FANOUT_LATENCY
+    o, h, sd = fan["ours"], fan["hand"], fan["send"]
+
+    def fan_row(label: str, x: Samples) -> list[str]:
+        return [label, f"{x.median:.3f}", f"{x.p90:.3f}", f"{x.cpu_median:.3f}",
+                fmt_ratio(x.median / critical), fmt_ratio(x.median / h.median)]
+
+    rows = [fan_row("subagents (compile_agent)", o),
+            fan_row("hand-written asyncio.gather", h),
+            fan_row("hand-written Send graph (info)", sd),
+            ["critical path (3 model calls)", f"{critical:.3f}", "", "", fmt_ratio(1.0), ""]]
+    print(render_table(["variant", "median s", "p90 s", "cpu s", "vs critical", "vs gather"],
+                       rows))
+    print("(Send graph: LangGraph's own one-Send-per-call fan-out, for attribution; not a target)")
+    fr = o.median / h.median
+    verdicts.append((f"fan-out ours/gather {fr:.3f}x <= {FANOUT_TARGET:.2f}x",
+                     fr <= FANOUT_TARGET, ""))
+
+    if prof_text:
+        print("\n== cProfile: sync, in memory, 5 delegations ==")
+        print(prof_text)
+
+    print("\n== Targets ==")
+    for text, ok, _ in verdicts:
+        print(f"{verdict(ok)}  {text}")
+    print(f"\nend: {load_note()}")
+    missed = sum(not ok for _, ok, _ in verdicts)
+    print(f"\n{len(verdicts) - missed}/{len(verdicts)} targets met; "
+          f"total runtime {time.perf_counter() - t_start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
