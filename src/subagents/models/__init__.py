@@ -15,6 +15,9 @@ Model strings:
   with ``model=NAME``, for any OpenAI-compatible endpoint: ``OPENAI_BASE_URL`` (or
   ``OPENAI_API_BASE``) and ``OPENAI_API_KEY`` are read from the environment; with a base URL
   and no key a placeholder key is sent (local servers ignore it).
+* ``"python:package.module:attr"``: a ``BaseChatModel`` object (or a function returning one)
+  importable from Python, e.g. a ``subagents.testing.ScriptedChatModel`` that a LangGraph
+  server test selects through ``SUBAGENTS_MODEL``.
 * Other LangChain provider prefixes (``"anthropic:..."`` ...) are rejected: pass a
   ``BaseChatModel`` instance instead (this package does not depend on ``langchain``).
 
@@ -27,6 +30,7 @@ OpenAI client inside ``ChatOpenAI`` with exponential backoff: ``max_retries`` =
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
@@ -92,6 +96,11 @@ def parse_model_string(value: str) -> tuple[str, str]:
                 f"unknown local model {text!r}: use 'local', 'local:1.5b' or 'local:0.5b'"
             )
         return "local", size
+    if sep and provider == "python":
+        if ":" not in tail.strip(" :"):
+            raise ModelResolutionError(
+                f"model string {text!r}: use 'python:package.module:attr'")
+        return "python", tail.strip()
     if sep and provider == "openai":
         name = tail.strip()
         if not name:
@@ -178,7 +187,22 @@ def model_from_string(value: str) -> BaseChatModel:
     provider, name = parse_model_string(value)
     if provider == "local":
         return _local_model(name)
+    if provider == "python":
+        return _python_model(name)
     return openai_chat_model(name)
+
+
+def _python_model(ref: str) -> BaseChatModel:
+    module_name, _, attr = ref.rpartition(":")
+    try:
+        obj: Any = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ModelResolutionError(f"cannot import model 'python:{ref}': {exc}") from exc
+    if not isinstance(obj, BaseChatModel) and callable(obj):
+        obj = obj()
+    if not isinstance(obj, BaseChatModel):
+        raise ModelResolutionError(f"'python:{ref}' is not a BaseChatModel: {obj!r}")
+    return obj
 
 
 def _local_model(size: str) -> BaseChatModel:

@@ -20,7 +20,7 @@ from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.messages import AnyMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
-from langgraph._internal._constants import CONFIG_KEY_CHECKPOINTER
+from langgraph._internal._constants import CONFIG_KEY_CHECKPOINTER, CONFIG_KEY_DURABILITY
 from langgraph.pregel._messages import StreamMessagesHandler
 
 from subagents.checkpoints.threads import persistent_thread_id, task_message_id
@@ -56,6 +56,8 @@ def persistent_config(link: ChildLink, call: CallInfo, config: RunnableConfig,
                 "compile_agent(checkpointer=...) or give it a persistence factory")
     own: dict[str, Any] = {"thread_id": thread_id, CONFIG_KEY_CHECKPOINTER: saver,
                            CALL_KEY: call, SCOPE_KEY: conf.get(SCOPE_KEY)}
+    if CONFIG_KEY_DURABILITY in conf:  # the caller's durability mode holds for the child too
+        own[CONFIG_KEY_DURABILITY] = conf[CONFIG_KEY_DURABILITY]
     return {"configurable": own, "callbacks": _without_streaming(config.get("callbacks")),
             "recursion_limit": 2 * link.agent.max_steps + 6,
             "metadata": {k: v for k, v in (config.get("metadata") or {}).items()

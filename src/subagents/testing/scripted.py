@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import itertools
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +30,6 @@ Step = AIMessage | str | BaseException | Callable[[list[BaseMessage]], AIMessage
 Policy = Callable[..., AIMessage | str]
 """``policy(messages)`` or ``policy(messages, agent)`` -> the reply (stateless: safe to share)."""
 
-_ids = itertools.count(1)
 
 
 class ScriptExhaustedError(AssertionError):
@@ -54,9 +53,14 @@ class ModelCall:
     reply: AIMessage | None = field(default=None, compare=False)
 
 
+def _new_id() -> str:
+    # unique across processes too: a resumed run must never reuse an id of the crashed one
+    return f"call_{uuid.uuid4().hex[:16]}"
+
+
 def call(name: str, /, **args: Any) -> ToolCall:
-    """Make a tool call for a scripted step; its id is unique in the process (``call_N``)."""
-    return ToolCall(name=name, args=args, id=f"call_{next(_ids)}", type="tool_call")
+    """Make a tool call for a scripted step; its id is unique (``call_<16 hex>``)."""
+    return ToolCall(name=name, args=args, id=_new_id(), type="tool_call")
 
 
 def ai(content: str | ToolCall = "", /, *calls: ToolCall) -> AIMessage:
@@ -156,7 +160,7 @@ class ScriptedChatModel(BaseChatModel):
             step = step(messages)
         out = AIMessage(content=step) if isinstance(step, str) else step.model_copy(deep=True)
         out.tool_calls = [
-            {**tc, "id": tc.get("id") or f"call_{next(_ids)}"} for tc in out.tool_calls
+            {**tc, "id": tc.get("id") or _new_id()} for tc in out.tool_calls
         ]
         chars_in = sum(len(str(m.content)) for m in messages)
         chars_out = len(str(out.content)) + sum(len(str(tc["args"])) for tc in out.tool_calls)

@@ -1,0 +1,38 @@
+"""Exported graph ``explorer``: the codebase explorer team (see ``langgraph.json``).
+
+``dev`` delegates exploration to ``explore`` (read-only file tools), which can delegate narrow
+searches to ``search``. Compiled without a checkpointer: a LangGraph server brings its own.
+The file tools are confined to ``$SUBAGENTS_ROOT`` (default: the working directory); the
+model is resolved by ``subagents.models`` (``$SUBAGENTS_MODEL``, else the local 1.5B).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+from subagents.graphs.compile import compile_agent
+from subagents.spec import Agent
+from subagents.teams import load_team
+
+__all__ = ["TEAM_FILE", "build_graph", "build_team", "graph"]
+
+TEAM_FILE = Path(__file__).with_name("teams") / "codebase_explorer.yaml"
+"""The team file (``examples/codebase_explorer.yaml`` links to it)."""
+
+
+def build_team(root: str | os.PathLike[str] | None = None) -> Agent:
+    """The explorer team with its file tools confined to ``root`` (default: see module doc)."""
+    return load_team(TEAM_FILE, root=root or os.environ.get("SUBAGENTS_ROOT") or ".")
+
+
+def build_graph(root: str | os.PathLike[str] | None = None,
+                model: BaseChatModel | str | None = None) -> Any:
+    """Compile the explorer team (no checkpointer: the server or the caller brings one)."""
+    return compile_agent(build_team(root), model=model)
+
+
+graph = build_graph()

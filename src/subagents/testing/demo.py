@@ -1,0 +1,98 @@
+"""Scripted models for the exported demo graphs, selectable by ``SUBAGENTS_MODEL``.
+
+A LangGraph server test runs the exported graphs on these, never on a network model::
+
+    SUBAGENTS_MODEL=python:subagents.testing.demo:research_model langgraph dev ...
+
+``research_model``: the ``lead`` starts one background ``researcher`` per topic in the user's
+message (comma-separated), awaits them all, asks the ``critic`` (sync), and answers.
+A topic containing ``slow`` makes its researcher wait ``SUBAGENTS_DEMO_SLOW`` seconds (default
+30) in a tool, to test cancellation; a topic containing ``ask`` makes it ask a human (an
+``interrupt``) before answering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool
+from langgraph.types import interrupt
+
+from subagents.testing.scripted import ScriptedChatModel, ai, call
+
+__all__ = ["ask_human", "explorer_model", "research_model", "slow_lookup"]
+
+
+@tool
+async def slow_lookup(topic: str) -> str:
+    """Look a topic up (slow when the topic says so)."""
+    if "slow" in topic:
+        await asyncio.sleep(float(os.environ.get("SUBAGENTS_DEMO_SLOW", "30")))
+    return f"facts about {topic}"
+
+
+@tool
+def ask_human(question: str) -> str:
+    """Ask the human a question and wait for the answer."""
+    return str(interrupt({"question": question}))
+
+
+def _task(messages: list[BaseMessage]) -> str:
+    return str(next(m for m in messages if isinstance(m, HumanMessage)).content)
+
+
+def _lead(messages: list[BaseMessage]) -> AIMessage:
+    last = messages[-1]
+    if isinstance(last, HumanMessage):
+        topics = [t.strip() for t in str(last.content).split(",") if t.strip()]
+        return ai(*[call("task", agent="researcher", objective=t, background=True)
+                    for t in topics])
+    tool_names = [m.name for m in messages if isinstance(m, ToolMessage)]
+    if "agent_await" not in tool_names:
+        ids = [json.loads(str(m.content))["id"] for m in messages
+               if isinstance(m, ToolMessage) and '"running"' in str(m.content)]
+        return ai(call("agent_await", ids=ids, mode="allSettled"))
+    if tool_names[-1] == "agent_await":
+        return ai(call("task", agent="critic", objective=str(last.content)[:500]))
+    return ai(f"report: {last.content}")
+
+
+def _researcher(messages: list[BaseMessage]) -> AIMessage:
+    topic, last = _task(messages), messages[-1]
+    if isinstance(last, HumanMessage):
+        if "ask" in topic:
+            return ai(call("ask_human", question=f"Is {topic} in scope?"))
+        return ai(call("slow_lookup", topic=topic))
+    return ai(f"{topic}: {last.content}")
+
+
+def research_policy(messages: list[BaseMessage], agent: str | None) -> AIMessage:
+    """The stateless policy of ``research_model`` (see module docstring)."""
+    if agent == "lead":
+        return _lead(messages)
+    if agent == "researcher":
+        return _researcher(messages)
+    return ai(f"critique of {len(_task(messages))} characters: fine")
+
+
+def explorer_policy(messages: list[BaseMessage], agent: str | None) -> AIMessage:
+    """Dev -> explore -> grep for the first word of the question, then answer."""
+    last: Any = messages[-1]
+    if agent == "dev":
+        if isinstance(last, HumanMessage):
+            return ai(call("task", agent="explore", objective=str(last.content)))
+        return ai(f"answer: {last.content}")
+    if isinstance(last, HumanMessage):
+        word = str(last.content).split()[-1].strip("?.") if str(last.content).split() else "x"
+        return ai(call("grep", pattern=word))
+    return ai(f"found: {str(last.content)[:200]}")
+
+
+research_model = ScriptedChatModel(policy=research_policy)
+"""Scripted model of the ``research`` demo graph."""
+explorer_model = ScriptedChatModel(policy=explorer_policy)
+"""Scripted model of the ``explorer`` graph."""
