@@ -44,7 +44,10 @@ demo: install-local
 		--root "$$($(BIN)/python -c 'import langgraph, os; print(os.path.dirname(langgraph.__path__[0]))')/langgraph"
 
 bench: install
+	$(BIN)/pip install -q deepagents
 	$(BIN)/python benchmarks/delegation.py
+	$(BIN)/python benchmarks/background.py
+	$(BIN)/python benchmarks/vs_deepagents.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
