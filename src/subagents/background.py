@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import weakref
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -32,7 +31,9 @@ Outcome = tuple[Status, Any, str | None]
 """(status, result, error) of a finished child."""
 _ids = itertools.count(1)
 _settle_order = itertools.count(1)
-_owners: weakref.WeakValueDictionary[str, BackgroundTable] = weakref.WeakValueDictionary()
+_owners: OrderedDict[str, str] = OrderedDict()
+"""Recent background ids -> owning run (bounded), to tell "another run's id" from unknown."""
+_MAX_OWNERS = 100_000
 
 
 class BackgroundConfig(BaseModel):
@@ -141,7 +142,9 @@ class BackgroundTable:
         job = BackgroundJob(id=f"bg_{next(_ids)}", agent=agent, tool_call_id=tool_call_id)
         job.task = asyncio.get_running_loop().create_task(self._run(job, run))
         self.jobs[job.id] = job
-        _owners[job.id] = self
+        _owners[job.id] = self.owner
+        while len(_owners) > _MAX_OWNERS:
+            _owners.popitem(last=False)
         return job
 
     async def _run(self, job: BackgroundJob, run: Callable[[], Awaitable[Outcome]]) -> None:

@@ -19,6 +19,7 @@ from langgraph._internal._runnable import RunnableCallable
 from langgraph.errors import GraphBubbleUp
 
 from subagents.background import Outcome
+from subagents.checkpoints.errors import is_storage_error
 from subagents.nodes._decide import ending
 from subagents.nodes._emit import Emitter
 from subagents.nodes.persistent import arun_persistent, run_persistent
@@ -89,6 +90,8 @@ def make_delegate_node(link: ChildLink) -> RunnableCallable:
         except GraphBubbleUp:
             raise
         except BaseException as exc:
+            if is_storage_error(exc):
+                raise  # a checkpoint write failed: the run stops and can be resumed
             result = _crashed(exc)
             emit.child_end(link.path, tc, result, call.scope)
             if not isinstance(exc, Exception):
@@ -110,6 +113,8 @@ def make_delegate_node(link: ChildLink) -> RunnableCallable:
         except GraphBubbleUp:
             raise
         except BaseException as exc:
+            if is_storage_error(exc):
+                raise  # a checkpoint write failed: the run stops and can be resumed
             result = _crashed(exc)
             emit.child_end(link.path, tc, result, call.scope)
             if not isinstance(exc, Exception):

@@ -19,6 +19,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph._internal._runnable import RunnableCallable
 from pydantic import BaseModel
 
+from subagents.checkpoints.errors import is_storage_error
 from subagents.nodes.delegate import child_outcome
 from subagents.nodes.persistent import arun_persistent, run_persistent
 from subagents.nodes.plan import ChildLink
@@ -96,6 +97,8 @@ def make_pipeline_node(agent: Agent, graph: Runnable[Any, Any], *, input: TaskIn
                 return finish(run_persistent(graph, link, task, call, config))
             return finish(graph.invoke(task, {"configurable": {CALL_KEY: call}}))
         except Exception as exc:  # a failing child becomes a failed result in state
+            if is_storage_error(exc):
+                raise
             return finish(f"{type(exc).__name__}: {exc}")
 
     async def arun(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
@@ -108,6 +111,8 @@ def make_pipeline_node(agent: Agent, graph: Runnable[Any, Any], *, input: TaskIn
                 return finish(await arun_persistent(graph, link, task, call, config))
             return finish(await graph.ainvoke(task, {"configurable": {CALL_KEY: call}}))
         except Exception as exc:  # a failing child becomes a failed result in state
+            if is_storage_error(exc):
+                raise
             return finish(f"{type(exc).__name__}: {exc}")
 
     return RunnableCallable(run, arun, name=agent.name, trace=False)

@@ -1,0 +1,1 @@
+"""In-process fakes for fault tests (loopback servers, no network)."""
