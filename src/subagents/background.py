@@ -20,8 +20,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from subagents.delivery import Handler, Webhook
 from subagents.results import Status
 
 __all__ = ["AwaitMode", "BackgroundConfig", "BackgroundJob", "BackgroundTable", "Outcome"]
@@ -39,7 +40,7 @@ _MAX_OWNERS = 100_000
 class BackgroundConfig(BaseModel):
     """Background delegation settings of a parent agent (``Agent(background=...)``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     max_concurrent: int | None = Field(
         default=None, ge=1, description="Children running at once; more wait in FIFO order."
@@ -56,6 +57,23 @@ class BackgroundConfig(BaseModel):
     await_modes: tuple[AwaitMode, ...] = Field(
         default=("all", "allSettled", "any", "race"), description="Modes agent_await offers."
     )
+    deliver: Webhook | Handler | None = Field(
+        default=None,
+        description="Detach background children: they outlive the parent run and their "
+        "result goes to this target (needs 'dispatcher').",
+    )
+    dispatcher: Any = Field(
+        default=None,
+        description="A started subagents.dispatch.Dispatcher that runs detached children "
+        "durably (the child agents must be registered with it).",
+    )
+
+    @model_validator(mode="after")
+    def _check_delivery(self) -> BackgroundConfig:
+        if self.deliver is not None and self.dispatcher is None:
+            msg = "field 'deliver' needs a 'dispatcher' (subagents.dispatch.Dispatcher)"
+            raise ValueError(msg)
+        return self
 
 
 @dataclass(slots=True, eq=False)

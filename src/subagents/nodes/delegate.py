@@ -18,7 +18,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph._internal._runnable import RunnableCallable
 from langgraph.errors import GraphBubbleUp
 
-from subagents.background import Outcome
+from subagents.background import BackgroundConfig, Outcome
 from subagents.checkpoints.errors import is_storage_error
 from subagents.nodes._decide import ending
 from subagents.nodes._emit import Emitter
@@ -131,10 +131,27 @@ def make_delegate_node(link: ChildLink) -> RunnableCallable:
         task, call = prepared
         emit = Emitter(scope_of(config), config)
         if call.background:
+            scope = scope_of(config)
+            bg = scope.background.config if scope and scope.background else None
+            if bg is not None and bg.deliver is not None:
+                return await _detach(link, tc, call, bg, emit)
             return _spawn(link, tc, config, lambda: outcome(tc, task, call, emit, config))
         return _result(link, tc, *await outcome(tc, task, call, emit, config))
 
     return RunnableCallable(run, arun, name=link.node, trace=False)
+
+
+async def _detach(link: ChildLink, tc: ToolCall, call: CallInfo, bg: BackgroundConfig,
+                  emit: Emitter) -> dict[str, Any]:
+    """Hand a background child to the durable dispatcher: it outlives this run."""
+    try:
+        job_id = await bg.dispatcher.submit(link.agent.name, call.objective, deliver=bg.deliver)
+    except Exception as exc:  # an unregistered agent or a closed store: a clear result
+        return _result(link, tc, Status.FAILED, None, f"{type(exc).__name__}: {exc}")
+    emit.child_start(link.path, tc, call.objective, True)
+    msg = tool_result(Status.RUNNING, link.agent.name, tool_call_id=tc["id"] or "",
+                      tool_name=tc["name"], id=job_id, detached=True)
+    return {"messages": [msg]}
 
 
 def _read(link: ChildLink, state: dict[str, Any] | str) -> Outcome:

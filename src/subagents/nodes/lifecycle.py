@@ -52,6 +52,10 @@ async def _handle(plan: AgentPlan, table: BackgroundTable, tc: ToolCall) -> dict
     if name == "agent_cancel":
         return table.cancel(job_id)
     job = table.lookup(job_id)
+    if isinstance(job, str) and table.config.dispatcher is not None:
+        detached = await table.config.dispatcher.status(job_id)
+        if detached is not None:
+            return dict(detached)
     return _error(job) if isinstance(job, str) else job.as_dict()
 
 

@@ -1,0 +1,93 @@
+"""Where a detached delegation's result goes: an HTTP webhook or a named handler."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+__all__ = ["Handler", "Webhook", "deliver"]
+
+
+class Webhook(BaseModel):
+    """POST the result JSON to ``url``, retried with exponential backoff.
+
+    The request carries ``Idempotency-Key: <job id>``: delivery is at-least-once (a crash
+    between a successful POST and recording it re-sends it), so receivers dedupe on the key.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["webhook"] = "webhook"
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    max_attempts: int = Field(default=5, ge=1, description="POST attempts before giving up.")
+    backoff: float = Field(default=0.5, gt=0, description="First retry delay, seconds.")
+    timeout: float = Field(default=10.0, gt=0, description="Per-request timeout, seconds.")
+
+
+class Handler(BaseModel):
+    """Call the dispatcher's handler registered under ``name`` (a completion event name)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["handler"] = "handler"
+    name: str
+
+
+Delivery = Webhook | Handler
+
+
+class DeliveryError(Exception):
+    """A delivery target refused or was unreachable (after its retries)."""
+
+
+async def _post(target: Webhook, payload: Mapping[str, Any]) -> None:
+    headers = {"Idempotency-Key": str(payload["job_id"]), **target.headers}
+    async with httpx.AsyncClient(timeout=target.timeout) as client:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(target.max_attempts),
+            wait=wait_exponential(multiplier=target.backoff, max=30),
+            retry=retry_if_exception_type((httpx.HTTPError, DeliveryError)),
+            reraise=True,
+        ):
+            with attempt:
+                response = await client.post(target.url, json=dict(payload), headers=headers)
+                if response.status_code >= 300:
+                    msg = f"webhook {target.url} answered HTTP {response.status_code}"
+                    raise DeliveryError(msg)
+
+
+async def deliver(target: Delivery, payload: Mapping[str, Any],
+                  handlers: Mapping[str, Callable[[dict[str, Any]], Any]]) -> None:
+    """Deliver one result.
+
+    Raises:
+        DeliveryError: the handler is unknown or raised, or the webhook failed every attempt.
+    """
+    if isinstance(target, Webhook):
+        try:
+            await _post(target, payload)
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"webhook {target.url}: {type(exc).__name__}: {exc}") from exc
+        return
+    handler = handlers.get(target.name)
+    if handler is None:
+        raise DeliveryError(f"no handler named {target.name!r} (known: {sorted(handlers)})")
+    try:
+        result = handler(dict(payload))
+        if inspect.isawaitable(result):
+            await result
+    except Exception as exc:
+        raise DeliveryError(f"handler {target.name!r}: {type(exc).__name__}: {exc}") from exc
+
+
+def parse_delivery(data: Mapping[str, Any] | None) -> Delivery | None:
+    """The delivery target stored with a job."""
+    if not data:
+        return None
+    return Webhook.model_validate(data) if data.get("kind") == "webhook" else Handler.model_validate(data)

@@ -1,0 +1,193 @@
+"""Fire-and-forget delivery, restarts, delayed and cron delegations (the Dispatcher)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool
+
+from subagents import Agent, BackgroundConfig, SpecError, compile_agent
+from subagents.dispatch import Dispatcher, Handler, Webhook
+from subagents.testing import ScriptedChatModel, ai, call
+
+
+class Hook:
+    """A loopback webhook receiver: records POSTs; answers ``fail_first`` 500s first."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.posts: list[tuple[str, dict[str, Any]]] = []
+        self.fail_first = fail_first
+        hook = self
+
+        class Receiver(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if hook.fail_first > 0:
+                    hook.fail_first -= 1
+                    self.send_response(500)
+                else:
+                    hook.posts.append((self.headers["Idempotency-Key"], body))
+                    self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/done"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    h = Hook()
+    yield h
+    h.close()
+
+
+SPEED = {"factor": 1.0}
+
+
+@tool
+async def work(seconds: float) -> str:
+    """Work for some seconds."""
+    await asyncio.sleep(seconds * SPEED["factor"])
+    return f"worked {seconds}s"
+
+
+def worker_policy(messages: list, agent: str | None) -> AIMessage:
+    task = str(next(m for m in messages if isinstance(m, HumanMessage)).content)
+    if isinstance(messages[-1], HumanMessage):
+        seconds = float(task.split("=")[1]) if "=" in task else 0.0
+        return ai(call("work", seconds=seconds))
+    return ai(f"result of {task}")
+
+
+def worker() -> Agent:
+    return Agent(name="worker", model=ScriptedChatModel(policy=worker_policy), tools=[work])
+
+
+async def test_background_delegation_outlives_its_parent_and_is_delivered(
+        tmp_path: Path, hook: Hook) -> None:
+    async with Dispatcher(tmp_path / "jobs.sqlite", [worker()]) as dispatcher:
+        bg = BackgroundConfig(deliver=Webhook(url=hook.url), dispatcher=dispatcher)
+        lead_model = ScriptedChatModel(steps={"lead": [
+            ai(call("task", agent="worker", objective="t=0.3", background=True)),
+            ai("handed off")]})
+        lead = Agent(name="lead", model=lead_model, subagents=[worker()], background=bg)
+        out = await compile_agent(lead).ainvoke({"messages": [HumanMessage("go")]})
+        spawned = json.loads(next(m for m in out["messages"] if isinstance(m, ToolMessage))
+                             .content)
+        assert spawned["status"] == "running" and spawned["detached"] is True
+        assert hook.posts == []  # the parent run is over; the child is still working
+        final = await dispatcher.wait(spawned["id"], timeout=10)
+    assert final["status"] == "delivered"
+    assert hook.posts == [(spawned["id"], {"job_id": spawned["id"], "agent": "worker",
+                                           "status": "completed", "result": "result of t=0.3",
+                                           "error": None})]
+
+
+async def test_webhook_is_retried_with_backoff(tmp_path: Path) -> None:
+    hook = Hook(fail_first=2)
+    try:
+        async with Dispatcher(tmp_path / "jobs.sqlite", [worker()]) as d:
+            job = await d.submit("worker", "t=0", deliver=Webhook(url=hook.url, backoff=0.05))
+            final = await d.wait(job, timeout=10)
+    finally:
+        hook.close()
+    assert final["status"] == "delivered" and len(hook.posts) == 1
+
+
+async def test_unreachable_webhook_keeps_the_result(tmp_path: Path) -> None:
+    async with Dispatcher(tmp_path / "jobs.sqlite", [worker()]) as d:
+        job = await d.submit("worker", "t=0", deliver=Webhook(
+            url="http://127.0.0.1:9/none", max_attempts=2, backoff=0.01, timeout=0.5))
+        final = await d.wait(job, timeout=10)
+    assert final["status"] == "delivery_failed"
+    assert final["result"]["result"] == "result of t=0"
+    assert "webhook" in final["error"]
+
+
+async def test_handler_delivery_and_delay(tmp_path: Path) -> None:
+    got: list[dict[str, Any]] = []
+    async with Dispatcher(tmp_path / "jobs.sqlite", [worker()],
+                          handlers={"done": got.append}) as d:
+        start = time.monotonic()
+        job = await d.submit("worker", "t=0", deliver=Handler(name="done"), delay=0.5)
+        assert (await d.status(job))["status"] == "pending"
+        await d.wait(job, timeout=10)
+        assert time.monotonic() - start >= 0.5
+    assert [g["result"] for g in got] == ["result of t=0"]
+
+
+async def test_cron_runs_each_occurrence_as_its_own_job(tmp_path: Path) -> None:
+    got: list[dict[str, Any]] = []
+    async with Dispatcher(tmp_path / "jobs.sqlite", [worker()],
+                          handlers={"tick": got.append}) as d:
+        job = await d.submit("worker", "t=0", deliver=Handler(name="tick"),
+                             cron="* * * * * *", job_id="every-second")
+        deadline = time.monotonic() + 8
+        while len(got) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        runs = await d.jobs(prefix=f"{job}@")
+    assert len(got) >= 2
+    assert len({g["job_id"] for g in got}) == len(got)
+    assert all(r["id"].startswith("every-second@") for r in runs)
+
+
+async def test_bad_submissions_are_spec_errors(tmp_path: Path) -> None:
+    async with Dispatcher(tmp_path / "jobs.sqlite", [worker()]) as d:
+        with pytest.raises(SpecError, match="unknown agent 'nobody'"):
+            await d.submit("nobody", "x")
+        with pytest.raises(SpecError, match="invalid cron"):
+            await d.submit("worker", "x", cron="every day")
+        first = await d.submit("worker", "x", job_id="same", delay=60)
+        assert await d.submit("worker", "y", job_id="same", delay=60) == first
+        assert (await d.status("same"))["status"] == "pending"
+
+
+def _crashing_worker(db: str, url: str) -> None:
+    async def main() -> None:
+        d = Dispatcher(db, [worker()])
+        await d.start()
+        await d.submit("worker", "t=30", deliver=Webhook(url=url), job_id="long")
+        while (await d.status("long"))["status"] != "running":
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)  # inside the 30 s tool now
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    asyncio.run(main())
+
+
+async def test_restart_after_sigkill_finishes_and_delivers_once(
+        tmp_path: Path, hook: Hook, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = str(tmp_path / "jobs.sqlite")
+    proc = multiprocessing.get_context("fork").Process(target=_crashing_worker,
+                                                       args=(db, hook.url))
+    proc.start()
+    proc.join(30)
+    assert proc.exitcode == -signal.SIGKILL
+    monkeypatch.setitem(SPEED, "factor", 0.0)  # the resumed tool call finishes at once
+    fast = Agent(name="worker", model=ScriptedChatModel(policy=lambda m, a: ai("resumed ok")),
+                 tools=[work])
+    async with Dispatcher(db, [fast]) as d:  # a new process would do the same
+        final = await d.wait("long", timeout=15)
+    assert final["status"] == "delivered"
+    assert [key for key, _ in hook.posts] == ["long"]
+    assert hook.posts[0][1]["result"] == "resumed ok"
