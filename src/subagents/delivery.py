@@ -90,4 +90,6 @@ def parse_delivery(data: Mapping[str, Any] | None) -> Delivery | None:
     """The delivery target stored with a job."""
     if not data:
         return None
-    return Webhook.model_validate(data) if data.get("kind") == "webhook" else Handler.model_validate(data)
+    if data.get("kind") == "webhook":
+        return Webhook.model_validate(data)
+    return Handler.model_validate(data)

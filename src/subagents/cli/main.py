@@ -1,10 +1,11 @@
-"""The ``subagents`` command line: ``run`` a team on a question, draw its ``graph``."""
+"""The ``subagents`` command line: ``run`` a team, ``replay`` a logged run, draw a ``graph``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import sqlite3
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -14,19 +15,22 @@ from typing import Annotated, Any
 
 import typer
 from langchain_core.language_models import BaseChatModel
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.live import Live
 from rich.markup import escape
-from rich.status import Status as RichStatus
+from rich.text import Text
 
 from subagents.checkpoints import async_sqlite_saver
+from subagents.checkpoints.events_log import EventLog
 from subagents.cli._load import load_team_ref
-from subagents.cli.render import delegation_tree, status_text
-from subagents.cli.runner import RunReport, run_team
+from subagents.cli.render import delegation_tree, usage_table
+from subagents.cli.runner import RunReport, replay_report, run_team
 from subagents.errors import SubagentsError
+from subagents.events import BaseEvent
 from subagents.spec import Agent
 from subagents.teams import team_dot, team_graph_cycles, team_mermaid
 
-__all__ = ["DEFAULT_MODEL", "EXIT_ERROR", "EXIT_INTERRUPTED", "app"]
+__all__ = ["DEFAULT_MODEL", "EXIT_ERROR", "EXIT_INTERRUPTED", "Detail", "app"]
 
 DEFAULT_MODEL: BaseChatModel | None = None
 """Model used when ``--model`` is not given (None: normal resolution). A test hook: set it to
@@ -69,6 +73,13 @@ def _load(team: str, root: Path | None, err: Console) -> Agent:
         raise _fail(err, str(exc)) from None
 
 
+class Detail(StrEnum):
+    """Event detail of the live view of ``subagents run``."""
+
+    SUMMARY = "summary"
+    ALL = "all"
+
+
 @app.command()
 def run(
     team: TeamArg,
@@ -81,22 +92,30 @@ def run(
         help="Model for agents that name none: 'local', 'local:0.5b', 'openai:gpt-4o-mini' "
         "(default: $SUBAGENTS_MODEL, else the embedded local model).")] = None,
     db: Annotated[Path | None, typer.Option(
-        help="SQLite file for checkpoints (a fresh thread id is printed).",
-        dir_okay=False)] = None,
+        help="SQLite file for checkpoints and the event log (the run id is printed; see "
+        "'subagents replay').", dir_okay=False)] = None,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="Print only the final answer.")] = False,
+    detail: Annotated[Detail, typer.Option(
+        help="Live view detail: 'summary' shows sub-agents' starts and ends only, 'all' also "
+        "their model calls and streaming text.", case_sensitive=False)] = Detail.SUMMARY,
 ) -> None:
-    """Ask a team a question; show who is working, then the answer and the delegation tree."""
+    """Ask a team a question: a live delegation tree, then the usage table and the answer.
+
+    The live tree is shown only when stdout is a terminal.
+    """
     out, err = Console(), Console(stderr=True)
     agent = _load(team, root, err)
     chosen: BaseChatModel | str | None = model if model is not None else DEFAULT_MODEL
     live: dict[str, RunReport] = {}
+    show = not quiet and out.is_terminal
     try:
-        report = asyncio.run(_run(agent, question, chosen, db, quiet, live, err))
+        report = asyncio.run(_run(agent, question, chosen, db, detail, live,
+                                  out if show else None, err, quiet))
     except KeyboardInterrupt:
         err.print("[yellow]Interrupted: the run was stopped.[/]")
         if "report" in live and not quiet:
-            out.print(delegation_tree(live["report"]))
+            out.print(usage_table(live["report"].tree))
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except SubagentsError as exc:
         raise _fail(err, str(exc)) from None
@@ -105,55 +124,97 @@ def run(
             raise
         raise _fail(err, f"the run failed: {type(exc).__name__}: {exc} "
                     "(set SUBAGENTS_DEBUG=1 for a traceback)") from None
-    if not quiet:
-        out.print(delegation_tree(report))
-        out.rule(style="dim")
     if quiet:
         typer.echo(report.answer or "")
-    else:
-        out.print(escape(report.answer or "(no answer)"), highlight=False)
+        return
+    out.print(usage_table(report.tree))
+    out.rule(style="dim")
+    out.print(escape(report.answer or "(no answer)"), highlight=False)
 
 
 async def _run(agent: Agent, question: str, model: BaseChatModel | str | None, db: Path | None,
-               quiet: bool, live: dict[str, RunReport], err: Console) -> RunReport:
-    show = not quiet and err.is_terminal
-    status = RichStatus("starting...", console=err) if show else None
-
+               detail: Detail, live: dict[str, RunReport], screen: Console | None,
+               err: Console, quiet: bool) -> RunReport:
+    """Run the team; with ``screen`` (a terminal), redraw the delegation tree live on it."""
     def on_update(report: RunReport) -> None:
         live["report"] = report
-        if status is not None:
-            status.update(status_text(report))
 
-    async def tick() -> None:
-        while True:
-            await asyncio.sleep(0.5)
-            if status is not None and "report" in live:
-                status.update(status_text(live["report"]))
+    def current() -> RenderableType:
+        if "report" in live:
+            return delegation_tree(live["report"])
+        return Text(f"{agent.name} is starting...", style="dim")
 
-    async with _saver(db, err, quiet) as (saver, thread_id):
-        ticker = asyncio.create_task(tick())
-        if status is not None:
-            status.start()
+    display = None if screen is None else Live(
+        console=screen, get_renderable=current, refresh_per_second=8, transient=False)
+    async with _storage(db, err, quiet) as (saver, thread_id, sink):
+        if display is not None:
+            display.start()
         try:
             return await run_team(agent, question, model=model, checkpointer=saver,
-                                  thread_id=thread_id, on_update=on_update)
+                                  thread_id=thread_id, on_update=on_update, on_event=sink,
+                                  detail="all" if detail is Detail.ALL else "summary")
+        except BaseException as exc:
+            if isinstance(getattr(exc, "report", None), RunReport):
+                live["report"] = exc.report  # type: ignore[attr-defined]
+            raise
         finally:
-            ticker.cancel()
-            if status is not None:
-                status.stop()
+            if display is not None:
+                display.stop()
 
 
 @contextlib.asynccontextmanager
-async def _saver(db: Path | None, err: Console, quiet: bool) -> AsyncIterator[tuple[Any, Any]]:
+async def _storage(db: Path | None, err: Console, quiet: bool
+                   ) -> AsyncIterator[tuple[Any, str | None, Callable[[BaseEvent], Any] | None]]:
+    """``(checkpointer, run id, event sink)``: all None without ``--db``."""
     if db is None:
-        yield None, None
+        yield None, None, None
         return
-    thread_id = uuid.uuid4().hex
+    run_id = uuid.uuid4().hex
     if not quiet:
-        err.print(f"thread id: [bold]{thread_id}[/] (checkpoints in {escape(str(db))})",
-                  highlight=False)
+        err.print(f"run id: [bold]{run_id}[/] (checkpoint thread and event log in "
+                  f"{escape(str(db))}; replay: subagents replay {run_id} --db "
+                  f"{escape(str(db))})", highlight=False)
     async with async_sqlite_saver(db) as saver:
-        yield saver, thread_id
+        log = EventLog(db)
+        try:
+            yield saver, run_id, log.sink(run_id)
+        finally:
+            log.close()
+
+
+@app.command()
+def replay(
+    db: Annotated[Path, typer.Option(help="The SQLite file a 'run --db' logged to.",
+                                     dir_okay=False, show_default=False)],
+    run_id: Annotated[str | None, typer.Argument(
+        help="The run id 'run --db' printed (none: list the logged runs).",
+        show_default=False)] = None,
+) -> None:
+    """Redraw a logged run: its delegation tree and usage table, then its answer."""
+    out, err = Console(), Console(stderr=True)
+    if not db.is_file():
+        raise _fail(err, f"{db}: no such database file")
+    try:
+        log = EventLog(db)
+    except sqlite3.Error as exc:
+        raise _fail(err, f"{db}: cannot read the event log ({exc})") from None
+    try:
+        runs = log.runs()
+        events = log.events(run_id) if run_id in runs else []
+    finally:
+        log.close()
+    if run_id is None:
+        for known in runs:
+            typer.echo(known)
+        return
+    if not events:
+        known = ", ".join(runs) if runs else "none"
+        raise _fail(err, f"unknown run id {run_id!r} in {db}; known run ids: {known}")
+    report = replay_report(events)
+    out.print(delegation_tree(report))
+    out.print(usage_table(report.tree))
+    out.rule(style="dim")
+    out.print(escape(report.answer or "(no answer logged)"), highlight=False)
 
 
 @app.command()

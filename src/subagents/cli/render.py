@@ -1,18 +1,30 @@
-"""Rich rendering of a run: the status line and the delegation tree."""
+"""Rich rendering of a run: the status line, the (live) delegation tree, the usage table."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from dataclasses import dataclass
 
 from rich.markup import escape
+from rich.table import Table
 from rich.tree import Tree
 
 from subagents.cli.runner import DelegationNode, RunReport
 
-__all__ = ["delegation_tree", "shorten", "status_text"]
+__all__ = ["UsageRow", "delegation_tree", "shorten", "status_text", "usage_rows",
+           "usage_table", "usage_totals"]
 
-_STYLES = {"completed": "green", "max_steps": "yellow", "running": "cyan",
-           "cancelled": "magenta"}
+_SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+_DONE = ("✓", "green")
+_FAILED = ("✗", "red")
+_LATE = ("⏱", "yellow")
+_STOPPED = ("⊘", "magenta")
+_SYMBOLS = {
+    "completed": _DONE, "failed": _FAILED, "max_steps": _LATE, "timeout": _LATE,
+    "over_budget": _LATE, "cancelled": _STOPPED, "unknown_agent": _STOPPED,
+    "forbidden_tool": _STOPPED, "depth_exceeded": _STOPPED,
+}
 
 
 def shorten(text: str, width: int = 60) -> str:
@@ -35,29 +47,95 @@ def status_text(report: RunReport) -> str:
     return f"{names} {verb} working... ({seconds:.0f} s)"
 
 
+def status_symbol(status: str) -> tuple[str, str]:
+    """``(symbol, style)`` of a status: a spinner frame while running, ✓ ✗ ⏱ ⊘ after."""
+    if status == "running":
+        return _SPINNER[int(time.monotonic() * 10) % len(_SPINNER)], "cyan"
+    return _SYMBOLS.get(status, _FAILED)
+
+
 def _label(node: DelegationNode, width: int) -> str:
-    style = _STYLES.get(node.status, "red")
-    parts = [f"[bold]{escape(node.agent)}[/]", f'"{escape(shorten(node.objective, width))}"']
+    symbol, style = status_symbol(node.status)
+    parts = [f"[{style}]{symbol}[/] [bold]{escape(node.agent)}[/]"]
+    if node.objective:
+        parts.append(f'"{escape(shorten(node.objective, width))}"')
     parts.append(f"[{style}]{escape(node.status)}[/]")
     calls = "call" if node.model_calls == 1 else "calls"
     parts.append(f"[dim]{node.seconds:.1f} s · {node.model_calls} model {calls} · "
                  f"{node.tokens:,} tokens[/]")
     if node.error and node.status != "completed":
         parts.append(f"[red]{escape(shorten(node.error, width))}[/]")
+    elif node.status == "running" and node.text:
+        parts.append(f"[italic]» {escape(' '.join(node.text.split()))}[/]")
     return "  ".join(parts)
 
 
 def delegation_tree(report: RunReport, *, width: int = 40) -> Tree:
-    """The delegation tree as a rich ``Tree``.
+    """The delegation tree as a rich ``Tree`` (the live view re-renders it while running).
 
-    Each line: agent, objective (shortened to ``width`` characters), status, seconds,
-    model calls and tokens (input + output), and the error when it did not complete.
+    Each line is one agent invocation, indented by depth: status symbol (a spinner while
+    running, ✓ completed, ✗ failed, ⏱ max_steps/timeout/over_budget, ⊘ cancelled or refused),
+    agent, objective (shortened to ``width`` characters), status, seconds, model calls and
+    tokens; then the error when it did not complete, or, while it runs, the tail of what it
+    is saying.
     """
     tree = Tree(_label(report.tree, width), guide_style="dim")
 
     def add(branch: Tree, node: DelegationNode) -> None:
-        for child in node.children:
+        for child in list(node.children):
             add(branch.add(_label(child, width)), child)
 
     add(tree, report.tree)
     return tree
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """One line of the usage table: one agent invocation (or the totals)."""
+
+    agent: str
+    status: str
+    model_calls: int
+    input_tokens: int
+    output_tokens: int
+    tool_calls: int
+    seconds: float
+
+
+def usage_rows(tree: DelegationNode) -> list[UsageRow]:
+    """One row per invocation, depth first; ``agent`` is the path (``dev/explore``)."""
+    return [UsageRow("/".join(n.path), n.status, n.model_calls, n.input_tokens,
+                     n.output_tokens, n.tool_calls, n.seconds) for n in tree.walk()]
+
+
+def usage_totals(tree: DelegationNode) -> UsageRow:
+    """The totals row: counts summed over every invocation; seconds: the root's wall time."""
+    rows = usage_rows(tree)
+    return UsageRow("total", tree.status, sum(r.model_calls for r in rows),
+                    sum(r.input_tokens for r in rows), sum(r.output_tokens for r in rows),
+                    sum(r.tool_calls for r in rows), tree.seconds)
+
+
+def usage_table(tree: DelegationNode) -> Table:
+    """The usage table of a run's tree, with a totals row (``usage_totals``).
+
+    Columns: agent path, status, model calls, input/output tokens, tool calls, seconds.
+    """
+    table = Table(title="usage", title_justify="left", show_footer=False)
+    table.add_column("agent", no_wrap=True)
+    table.add_column("status")
+    for name in ("model calls", "input tokens", "output tokens", "tool calls", "seconds"):
+        table.add_column(name, justify="right")
+
+    def cells(row: UsageRow) -> list[str]:
+        return [f"{row.model_calls:,}", f"{row.input_tokens:,}", f"{row.output_tokens:,}",
+                f"{row.tool_calls:,}", f"{row.seconds:.1f}"]
+
+    for row in usage_rows(tree):
+        symbol, style = status_symbol(row.status)
+        table.add_row(escape(row.agent), f"[{style}]{symbol} {escape(row.status)}[/]",
+                      *cells(row))
+    total = usage_totals(tree)
+    table.add_section()
+    table.add_row("[bold]total[/]", "", *(f"[bold]{c}[/]" for c in cells(total)))
+    return table

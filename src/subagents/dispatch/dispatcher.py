@@ -107,7 +107,9 @@ class Dispatcher:
             agent: name of a registered agent.
             objective: the self-contained task message.
             deliver: where the result goes (``Webhook`` or ``Handler``); None: kept only.
-            at: when to run (a datetime or epoch seconds); ``delay``: seconds from now.
+            at: when to run (a datetime or epoch seconds).
+            delay: seconds from now (when ``at`` is not given).
+            job_id: an id of your own (submitting it again is a no-op).
             cron: a cron expression (croniter syntax): run at every occurrence, each as its
                 own job ``<id>@<epoch>``.
 

@@ -1,10 +1,10 @@
-"""The durable job table of the dispatcher (SQLite, beside the checkpoints).
+r"""The durable job table of the dispatcher (SQLite, beside the checkpoints).
 
 A job is one delegation that must happen even if no parent waits for it: fire-and-forget
 with a delivery target, at a time, or recurring by cron. States::
 
     scheduled (cron template) --fire--> pending --claim--> running --> done --> delivered
-                                                                        \\-> delivery_failed
+                                                                        \-> delivery_failed
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class Job:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Job:
+        """A job from a table row (JSON columns decoded)."""
         data = dict(zip(_COLUMNS, row, strict=True))
         for key in ("delivery", "result"):
             data[key] = json.loads(data[key]) if data[key] else None
