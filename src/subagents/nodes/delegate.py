@@ -87,17 +87,10 @@ def make_delegate_node(link: ChildLink) -> RunnableCallable:
             else:
                 state = graph.invoke(task, _child_config(link, call))
             result = _read(link, state)
-        except GraphBubbleUp:
-            raise
         except BaseException as exc:
-            if is_storage_error(exc):
-                raise  # a checkpoint write failed: the run stops and can be resumed
-            result = _crashed(exc)
+            result = _crash_outcome(link, tc, call, emit, exc)
+        else:
             emit.child_end(link.path, tc, result, call.scope)
-            if not isinstance(exc, Exception):
-                raise
-            return _result(link, tc, *result)
-        emit.child_end(link.path, tc, result, call.scope)
         return _result(link, tc, *result)
 
     async def outcome(tc: ToolCall, task: dict[str, Any], call: CallInfo,
@@ -110,16 +103,8 @@ def make_delegate_node(link: ChildLink) -> RunnableCallable:
             else:
                 state = await graph.ainvoke(task, _child_config(link, call))
             result = _read(link, state)
-        except GraphBubbleUp:
-            raise
         except BaseException as exc:
-            if is_storage_error(exc):
-                raise  # a checkpoint write failed: the run stops and can be resumed
-            result = _crashed(exc)
-            emit.child_end(link.path, tc, result, call.scope)
-            if not isinstance(exc, Exception):
-                raise
-            return result
+            return _crash_outcome(link, tc, call, emit, exc)
         emit.child_end(link.path, tc, result, call.scope)
         return result
 
@@ -161,11 +146,23 @@ def _read(link: ChildLink, state: dict[str, Any] | str) -> Outcome:
     return child_outcome(link, state)
 
 
-def _crashed(exc: BaseException) -> Outcome:
-    """The outcome of a child that raised (cancellation included)."""
-    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
-        return Status.CANCELLED, None, "cancelled"
-    return Status.FAILED, None, f"{type(exc).__name__}: {exc}"
+def _crash_outcome(link: ChildLink, tc: ToolCall, call: CallInfo, emit: Emitter,
+                   exc: BaseException) -> Outcome:
+    """The outcome of a child run that raised; re-raises what must stop the parent too.
+
+    Interrupts (``GraphBubbleUp``) and storage failures propagate untouched; cancellation is
+    recorded (``subagent_end`` with status cancelled) and then propagates; any other
+    exception becomes a ``failed`` outcome.
+    """
+    if isinstance(exc, GraphBubbleUp) or is_storage_error(exc):
+        raise exc
+    cancelled = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
+    result: Outcome = ((Status.CANCELLED, None, "cancelled") if cancelled
+                       else (Status.FAILED, None, f"{type(exc).__name__}: {exc}"))
+    emit.child_end(link.path, tc, result, call.scope)
+    if not isinstance(exc, Exception):
+        raise exc
+    return result
 
 
 _NEEDS_ASYNC = "background delegation needs an async run (ainvoke/astream) and background=True"

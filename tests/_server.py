@@ -1,0 +1,155 @@
+"""Start and stop a ``langgraph dev`` server on loopback for the server tests.
+
+Facts this helper works around (checked with langgraph-cli 0.4 / langgraph-api 0.16):
+
+- Graph paths in ``langgraph.json`` are resolved against the server's working directory,
+  not the config's folder, and the in-memory runtime writes ``.langgraph_api/`` into that
+  working directory. To keep the repository clean the server runs in a temporary directory
+  with a copy of the repository's ``langgraph.json`` whose relative paths are made absolute
+  (same graphs, same variables).
+- A busy port is no error: the server logs a warning and takes another one. The port is
+  picked free beforehand and the server is checked to answer on exactly that port.
+- It is stopped by its own pid only (terminate, then kill).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "langgraph.json"
+OFFLINE_ENV = {
+    "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+    "LANGGRAPH_NO_VERSION_CHECK": "true",
+    "LANGSMITH_TRACING": "false",
+}
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago (bind port 0, read it, close)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _absolute(value: str, base: Path) -> str:
+    """``./src/x.py:graph`` -> ``/abs/src/x.py:graph`` (module specs are left alone)."""
+    path, sep, var = value.rpartition(":") if ".py:" in value else (value, "", "")
+    if path.startswith((".", "/")) or path.endswith(".py"):
+        path = str((base / path).resolve())
+    return f"{path}{sep}{var}"
+
+
+def relocated_config(config: Path, workdir: Path) -> Path:
+    """Write a copy of ``config`` into ``workdir`` with every relative path made absolute."""
+    data: dict[str, Any] = json.loads(config.read_text())
+    base = config.parent
+    data["dependencies"] = [str((base / d).resolve()) if d.startswith(".") else d
+                            for d in data.get("dependencies", [])]
+    data["graphs"] = {name: _absolute(spec, base) for name, spec in data["graphs"].items()}
+    out = workdir / "langgraph.json"
+    out.write_text(json.dumps(data, indent=2))
+    return out
+
+
+@dataclass
+class DevServer:
+    """A running ``langgraph dev`` process.
+
+    Attributes:
+        url: ``http://127.0.0.1:<port>``.
+        log_path: the server's stdout and stderr.
+        workdir: its working directory (holds ``.langgraph_api/``).
+    """
+
+    url: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    workdir: Path
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def log(self) -> str:
+        """The server log so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate the process (by its pid), then kill it if it does not exit."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=timeout)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def listens_on(log: str, port: int) -> bool:
+    """Whether the server log announces its API on ``port`` (not a fallback port)."""
+    return re.search(rf"API: http://127\.0\.0\.1:{port}\b", _ANSI.sub("", log)) is not None
+
+
+def _langgraph_cli() -> str:
+    exe = Path(sys.executable).with_name("langgraph")
+    return str(exe) if exe.exists() else "langgraph"
+
+
+def start_dev_server(workdir: Path, env: dict[str, str], *, startup_timeout: float = 60.0,
+                     attempts: int = 3) -> DevServer:
+    """Start ``langgraph dev`` in ``workdir`` and wait for ``GET /ok`` on the chosen port.
+
+    ``env`` is added to a copy of ``os.environ`` together with the offline variables. If
+    another process grabbed the port in between (the server then listens elsewhere), the
+    server is stopped and started again on a new port, up to ``attempts`` times.
+    """
+    config = relocated_config(CONFIG, workdir)
+    full_env = {**os.environ, **OFFLINE_ENV, **env}
+    last_error = "not started"
+    for attempt in range(attempts):
+        port = free_port()
+        log_path = workdir / f"server-{attempt}.log"
+        log = log_path.open("wb")
+        cmd = [_langgraph_cli(), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1",
+               "--port", str(port), "--config", str(config)]
+        proc = subprocess.Popen(cmd, cwd=workdir, env=full_env, stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        server = DevServer(f"http://127.0.0.1:{port}", port, proc, log_path, workdir, log)
+        deadline = time.monotonic() + startup_timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                last_error = f"server exited with {proc.returncode}"
+                break
+            try:
+                ok = httpx.get(f"{server.url}/ok", timeout=1.0).status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            if ok and listens_on(server.log(), port):
+                return server  # answering, and on the port we chose (not a fallback)
+            if ok:
+                last_error = f"port {port} answered but the server did not report it"
+                break
+            time.sleep(0.2)
+        else:
+            last_error = f"no answer on port {port} within {startup_timeout} s"
+        server.stop()
+        tail = server.log()[-3000:]
+        last_error = f"{last_error}; log tail:\n{tail}"
+    msg = f"langgraph dev did not start: {last_error}"
+    raise RuntimeError(msg)
