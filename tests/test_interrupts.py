@@ -109,3 +109,20 @@ def test_interrupt_inside_a_sub_agent_tool_sync() -> None:
     assert "asker got blue" in out["messages"][-1].content
     assert len(model.calls_by("sibling")) == 1
     assert len(model.calls_by("asker")) == 2
+
+
+async def test_breakpoint_inside_a_sub_agent_via_config() -> None:
+    from subagents.nodes.delegate import INTERRUPT_BEFORE_KEY
+
+    ran.clear()
+    dev, model = team(Agent(name="janitor", tools=[delete_file]))
+    graph = compile_agent(dev, checkpointer=memory_saver())
+    cfg = {"configurable": {"thread_id": "bp-1", INTERRUPT_BEFORE_KEY: ["janitor:tools"]}}
+    out = await graph.ainvoke({"messages": [HumanMessage("go")]}, cfg)
+    assert ran == [] and len(model.calls_by("janitor")) == 1  # paused before its tool node
+    state = await graph.aget_state(cfg, subgraphs=True)
+    assert state.next  # the root waits inside the delegation
+    out = await graph.ainvoke(None, cfg)
+    assert ran == ["tmp.txt"]
+    assert len(model.calls_by("janitor")) == 2 and len(model.calls_by("sibling")) == 1
+    assert "janitor: deleted tmp.txt" in out["messages"][-1].content

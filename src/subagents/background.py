@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from langgraph.errors import GraphInterrupt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from subagents.delivery import Handler, Webhook
@@ -181,6 +182,10 @@ class BackgroundTable:
             job.status, job.error = Status.TIMEOUT, f"still running after {self.config.timeout} s"
         except asyncio.CancelledError:
             job.status, job.error = Status.CANCELLED, job.error or "cancelled"
+        except GraphInterrupt:
+            job.status, job.error = Status.FAILED, (
+                "the background sub-agent asked for a human (interrupt()): interrupts reach "
+                "the user from sync delegations only; delegate this task without background")
         except Exception as exc:  # the runner catches child errors; this is a last guard
             job.status, job.error = Status.FAILED, f"{type(exc).__name__}: {exc}"
         finally:
@@ -191,7 +196,9 @@ class BackgroundTable:
         if job_id in self.jobs:
             return self.jobs[job_id]
         if job_id in _owners:
-            return f"id {job_id!r} belongs to another agent's run; only your own ids work"
+            return (f"id {job_id!r} belongs to another agent's run (or to an earlier run of "
+                    "yours that was paused or resumed: background children do not survive a "
+                    "pause); only ids started in this run work")
         known = ", ".join(self.jobs) or "(none)"
         return f"unknown id {job_id!r}; your background ids: {known}"
 

@@ -28,7 +28,7 @@ from subagents.nodes.schemas import task_message
 from subagents.results import Status, tool_result
 from subagents.scope import CALL_KEY, CallInfo, scope_of
 
-__all__ = ["child_outcome", "make_delegate_node"]
+__all__ = ["INTERRUPT_BEFORE_KEY", "child_outcome", "make_delegate_node"]
 
 
 def child_outcome(link: ChildLink, state: dict[str, Any]) -> tuple[Status, Any, str | None]:
@@ -45,9 +45,23 @@ def _result(link: ChildLink, tc: ToolCall, status: Status, result: Any,
     return {"messages": [msg]}
 
 
+INTERRUPT_BEFORE_KEY = "subagents_interrupt_before"
+"""``configurable`` key: breakpoints inside sub-agents, as ``"<agent>:<node>"`` strings
+(``["critic:model", "search:tools"]``); LangGraph's own ``interrupt_before`` only reaches the
+top graph. Set it in a run's config, or in an assistant's config on a LangGraph server."""
+
+
 def _child_config(link: ChildLink, call: CallInfo) -> RunnableConfig:
     # Each graph counts its own supersteps: two per model step, plus the forced last call.
     return {"recursion_limit": 2 * link.agent.max_steps + 6, "configurable": {CALL_KEY: call}}
+
+
+def _breakpoints(link: ChildLink, config: RunnableConfig) -> dict[str, Any]:
+    """``interrupt_before`` for this child from ``INTERRUPT_BEFORE_KEY`` (empty if none)."""
+    wanted = config.get("configurable", {}).get(INTERRUPT_BEFORE_KEY) or ()
+    prefix = f"{link.agent.name}:"
+    nodes = [str(w)[len(prefix):] for w in wanted if str(w).startswith(prefix)]
+    return {"interrupt_before": nodes} if nodes else {}
 
 
 def make_delegate_node(link: ChildLink) -> RunnableCallable:
@@ -85,7 +99,8 @@ def make_delegate_node(link: ChildLink) -> RunnableCallable:
             if link.agent.persistent:
                 state = run_persistent(graph, link, task, call, config)
             else:
-                state = graph.invoke(task, _child_config(link, call))
+                state = graph.invoke(task, _child_config(link, call),
+                                     **_breakpoints(link, config))
             result = _read(link, state)
         except BaseException as exc:
             result = _crash_outcome(link, tc, call, emit, exc)
@@ -101,7 +116,8 @@ def make_delegate_node(link: ChildLink) -> RunnableCallable:
             if link.agent.persistent:
                 state = await arun_persistent(graph, link, task, call, config)
             else:
-                state = await graph.ainvoke(task, _child_config(link, call))
+                state = await graph.ainvoke(task, _child_config(link, call),
+                                            **_breakpoints(link, config))
             result = _read(link, state)
         except BaseException as exc:
             return _crash_outcome(link, tc, call, emit, exc)

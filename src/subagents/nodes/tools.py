@@ -48,9 +48,11 @@ def _ok(tc: ToolCall, result: Any) -> dict[str, Any]:
 
 
 def needs_approval(tool: BaseTool) -> BaseTool:
-    """Mark a tool so that every call waits for a human's approval (an ``interrupt``)."""
-    tool.metadata = {**(tool.metadata or {}), APPROVAL_KEY: True}
-    return tool
+    """A copy of ``tool`` whose every call waits for a human's approval (an ``interrupt``).
+
+    The original tool is left as it was, so it can be given elsewhere without approval.
+    """
+    return tool.model_copy(update={"metadata": {**(tool.metadata or {}), APPROVAL_KEY: True}})
 
 
 def approval_decision(value: Any) -> tuple[bool, str]:
