@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["Budget", "BudgetTracker"]
 
+_BUDGET_LOCK = threading.RLock()
+"""One lock for reservations across a tree (a reservation checks and counts every level)."""
+
 
 class Budget(BaseModel):
     """Limits for one agent's whole call tree (None: no limit).
@@ -46,7 +49,6 @@ class BudgetTracker:
     tool_rounds: int = 0
     tokens: int = 0
     started: float = field(default_factory=time.monotonic)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def exhausted(self, *, tool_round: bool = False) -> str | None:
         """Why one more model call is not allowed here or above, or None if it is.
@@ -79,6 +81,27 @@ class BudgetTracker:
                 return f"budget exhausted: max_seconds={lim.max_seconds} (spent {spent:.1f} s)"
         return None
 
+    def try_reserve(self) -> str | None:
+        """Atomically claim one model call here and in every enclosing tracker.
+
+        Returns:
+            None when the call may be made (and is counted now, so parallel children can
+            never overshoot ``max_model_calls``), else why not (nothing is claimed then).
+        """
+        chain: list[BudgetTracker] = []
+        tracker: BudgetTracker | None = self
+        while tracker is not None:
+            chain.append(tracker)
+            tracker = tracker.parent
+        with _BUDGET_LOCK:
+            for item in chain:
+                reason = item._own_reason()
+                if reason:
+                    return reason
+            for item in chain:
+                item.model_calls += 1
+        return None
+
     def tool_rounds_left(self) -> bool:
         """Whether a reply may still ask for tools (False: bind no tools)."""
         tracker: BudgetTracker | None = self
@@ -93,7 +116,7 @@ class BudgetTracker:
         """Add usage here and to every enclosing tracker."""
         tracker: BudgetTracker | None = self
         while tracker is not None:
-            with tracker._lock:
+            with _BUDGET_LOCK:
                 tracker.model_calls += model_calls
                 tracker.tool_rounds += tool_rounds
                 tracker.tokens += tokens

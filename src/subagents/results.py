@@ -14,7 +14,8 @@ from typing import Any
 from langchain_core.messages import BaseMessage, ToolMessage
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["DelegationResult", "Status", "tool_result"]
+__all__ = ["DelegationResult", "Status", "json_text", "tool_result"]
+
 
 
 class Status(StrEnum):
@@ -76,6 +77,12 @@ class DelegationResult(BaseModel):
         return cls.model_validate_json(content)
 
 
+def json_text(payload: Any) -> str:
+    """Compact JSON that is always valid UTF-8 (lone surrogates become '?')."""
+    text = json.dumps(payload, ensure_ascii=False, default=str)
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def tool_result(
     status: Status,
     agent: str,
@@ -93,7 +100,7 @@ def tool_result(
     """
     payload = {"status": status.value, "agent": agent, "result": result, "error": error, **extra}
     return ToolMessage(
-        content=json.dumps(payload, ensure_ascii=False, default=str),
+        content=json_text(payload),
         tool_call_id=tool_call_id,
         name=tool_name,
         artifact=payload,

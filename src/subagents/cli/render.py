@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
@@ -121,9 +122,9 @@ def usage_table(tree: DelegationNode) -> Table:
 
     Columns: agent path, status, model calls, input/output tokens, tool calls, seconds.
     """
-    table = Table(title="usage", title_justify="left", show_footer=False)
+    table = Table(title="usage", title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("agent", no_wrap=True)
-    table.add_column("status")
+    table.add_column("status", no_wrap=True)
     for name in ("model calls", "input tokens", "output tokens", "tool calls", "seconds"):
         table.add_column(name, justify="right")
 

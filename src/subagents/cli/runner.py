@@ -1,16 +1,9 @@
 """``run_team``: run a team once and gather its delegation tree from the run's events.
 
-The tree is built by ``EventTree`` from the typed events of ``subagents.events``, received
-through ``observe(on_event=...)`` (every depth, in order per agent):
-
-* ``subagent_start`` opens a node (keyed by its path and the parent's ``tool_call_id``, so
-  two parallel runs of one agent are told apart) and ``subagent_end`` closes it; its
-  ``usage`` (the child's ``UsageNode.to_dict()``) sets the node's counts and re-attaches its
-  children exactly where the usage tree has them;
-* ``model_end`` counts model calls, tokens and tool calls; ``text_delta`` / ``model_end``
-  keep the tail of what the agent is saying (the live view shows it).
-
-The same ``EventTree`` rebuilds a finished run from an ``EventLog`` (``replay_report``).
+The run goes through ``observe(on_event=...)``: every event of every depth feeds an
+``EventTree`` (``subagents.cli.tree``) and, optionally, a caller's sink (e.g. an
+``EventLog``). After the run, the root's usage tree (``UsageNode.to_dict()``) settles every
+node's counts and status.
 """
 
 from __future__ import annotations
@@ -20,8 +13,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
@@ -29,14 +21,8 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from subagents.events import (
-    BaseEvent,
-    ModelEnd,
-    ModelStart,
-    SubagentEnd,
-    SubagentStart,
-    TextDelta,
-)
+from subagents.cli.tree import DelegationNode, EventTree, RunReport, replay_report
+from subagents.events import BaseEvent, SubagentEnd, SubagentStart
 from subagents.graphs import compile_agent
 from subagents.results import Status
 from subagents.scope import observe
@@ -44,229 +30,7 @@ from subagents.spec import Agent
 
 __all__ = ["DelegationNode", "EventTree", "RunReport", "replay_report", "run_team"]
 
-TEXT_TAIL = 80
-"""Characters of an agent's latest text kept for the live view."""
 _log = logging.getLogger("subagents")
-_Key = tuple[tuple[str, ...], str]
-
-
-@dataclass
-class DelegationNode:
-    """One agent invocation in the delegation tree (the root run included).
-
-    Attributes:
-        agent: the agent's name.
-        path: its ancestry path from the root, e.g. ``("dev", "explore")``.
-        objective: the task it was given (the root: the question).
-        status: ``running`` until closed, then its status (``completed``, ``failed``,
-            ``max_steps``, ...), or ``cancelled`` when the run was interrupted.
-        started: wall-clock time it started (``time.time()``, seconds).
-        ended: wall-clock time it ended, or None.
-        model_calls: model calls made by this agent itself.
-        input_tokens: prompt tokens over those calls (0 when unknown).
-        output_tokens: completion tokens over those calls.
-        tool_calls: tool calls it asked for (delegations included).
-        result: the delegation result (text or JSON object), None while running.
-        error: its error text, if any.
-        tool_call_id: the parent's tool call that started it ("" for the root).
-        background: started by a background delegation.
-        text: the tail (``TEXT_TAIL`` characters) of its latest model output.
-        duration: seconds it ran, as its usage record says (None: from started/ended).
-        children: delegations it made, in the order they started.
-    """
-
-    agent: str
-    path: tuple[str, ...]
-    objective: str
-    status: str = "running"
-    started: float = field(default_factory=time.time)
-    ended: float | None = None
-    model_calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    tool_calls: int = 0
-    result: Any = None
-    error: str | None = None
-    tool_call_id: str = ""
-    background: bool = False
-    text: str = ""
-    duration: float | None = None
-    children: list[DelegationNode] = field(default_factory=list)
-
-    @property
-    def seconds(self) -> float:
-        """Seconds it ran: its usage record's, else until ended (or now while running)."""
-        if self.duration is not None:
-            return self.duration
-        return max((time.time() if self.ended is None else self.ended) - self.started, 0.0)
-
-    @property
-    def tokens(self) -> int:
-        """Input plus output tokens."""
-        return self.input_tokens + self.output_tokens
-
-    @property
-    def key(self) -> _Key:
-        """``(path, tool_call_id)``: identifies one invocation within a run."""
-        return self.path, self.tool_call_id
-
-    def walk(self) -> Iterator[DelegationNode]:
-        """Yield this node and its descendants, depth first."""
-        yield self
-        for child in list(self.children):
-            yield from child.walk()
-
-
-@dataclass
-class RunReport:
-    """What one run did; also the live state passed to ``on_update`` while it runs.
-
-    Attributes:
-        question: the user's question.
-        tree: the root agent's node; delegations are its descendants.
-        answer: the root's final text (its structured output as JSON text when it has an
-            ``output_schema``); None until it finished.
-        structured: the root's validated output (a pydantic model) or None.
-        thread_id: the checkpoint thread id, also the event log's run id (None without a
-            checkpointer).
-        cancelled: True when the run was interrupted (Ctrl-C / task cancellation).
-        usage: the root's usage tree (``UsageNode.to_dict()``) once the run ended.
-    """
-
-    question: str
-    tree: DelegationNode
-    answer: str | None = None
-    structured: Any = None
-    thread_id: str | None = None
-    cancelled: bool = False
-    usage: dict[str, Any] | None = None
-
-    def active(self) -> list[DelegationNode]:
-        """Running nodes with no running child: the agents working right now."""
-        return [n for n in self.tree.walk() if n.status == "running"
-                and not any(c.status == "running" for c in n.children)]
-
-
-class EventTree:
-    """Builds a delegation tree from events (see the module docstring).
-
-    Args:
-        root: the root node; None to make it from the first event (replay).
-    """
-
-    def __init__(self, root: DelegationNode | None = None) -> None:
-        self.root = root
-        self.nodes: dict[_Key, DelegationNode] = {}
-        self.parent: dict[_Key, DelegationNode] = {}
-        self.answer: str | None = None
-        self._seen: dict[_Key, int] = {}
-        self._tick = 0
-        self._fresh: set[_Key] = set()
-        if root is not None:
-            self.nodes[root.key] = root
-
-    def feed(self, event: BaseEvent) -> DelegationNode:
-        """Apply one event; returns the node it is about."""
-        node = self.node(tuple(event.path), event.tool_call_id or "")
-        self._tick += 1
-        self._seen[node.key] = self._tick
-        if isinstance(event, SubagentStart):
-            node.objective, node.background = event.objective or node.objective, event.background
-            node.started = event.ts
-        elif isinstance(event, SubagentEnd):
-            self.close(node, event)
-        elif isinstance(event, ModelStart):
-            self._fresh.add(node.key)
-        elif isinstance(event, TextDelta):
-            base = "" if node.key in self._fresh else node.text
-            self._fresh.discard(node.key)
-            node.text = (base + event.text)[-TEXT_TAIL:]
-        elif isinstance(event, ModelEnd):
-            self._model_end(node, event)
-        return node
-
-    def node(self, path: tuple[str, ...], tool_call_id: str) -> DelegationNode:
-        """The node of ``(path, tool_call_id)``, made (and attached) when new."""
-        if self.root is None:
-            self.root = DelegationNode(path[0], path[:1], "")
-            self.nodes[self.root.key] = self.root
-        if len(path) <= 1:
-            return self.root
-        found = self.nodes.get((path, tool_call_id))
-        if found is not None:
-            return found
-        node = DelegationNode(path[-1], path, "", tool_call_id=tool_call_id)
-        self._attach(node, self._parent_for(path[:-1]))
-        return node
-
-    def _parent_for(self, path: tuple[str, ...]) -> DelegationNode:
-        """The likeliest parent: a running invocation at ``path``, the last one heard from.
-
-        A guess only when one agent runs twice in parallel; the parent's ``subagent_end``
-        (its usage tree) fixes it.
-        """
-        assert self.root is not None
-        candidates = [n for k, n in self.nodes.items() if k[0] == path]
-        if not candidates:
-            return self.root if len(path) <= 1 else self._parent_for(path[:-1])
-        running = [n for n in candidates if n.status == "running"] or candidates
-        return max(running, key=lambda n: self._seen.get(n.key, 0))
-
-    def _attach(self, node: DelegationNode, parent: DelegationNode) -> None:
-        old = self.parent.get(node.key)
-        if old is parent:
-            return
-        if old is not None and node in old.children:
-            old.children.remove(node)
-        parent.children.append(node)
-        self.parent[node.key] = parent
-        self.nodes[node.key] = node
-
-    def _model_end(self, node: DelegationNode, event: ModelEnd) -> None:
-        node.model_calls += 1
-        node.tool_calls += len(event.tool_calls)
-        usage: Mapping[str, Any] = event.usage or {}
-        node.input_tokens += int(usage.get("input_tokens", 0))
-        node.output_tokens += int(usage.get("output_tokens", 0))
-        if event.text.strip():
-            node.text = " ".join(event.text.split())[-TEXT_TAIL:]
-        elif event.tool_calls:
-            node.text = "→ " + ", ".join(event.tool_calls)
-        self._fresh.discard(node.key)
-        if node is self.root and not event.tool_calls:
-            self.answer = event.text
-
-    def close(self, node: DelegationNode, event: SubagentEnd) -> None:
-        """A node ended: status, result, error, and its usage tree when the event has it."""
-        node.status, node.ended = str(event.status), event.ts
-        node.result, node.error = event.result, event.error
-        if event.usage:
-            self.apply_usage(node, event.usage)
-
-    def apply_usage(self, node: DelegationNode, usage: Mapping[str, Any]) -> None:
-        """Set counts, durations and child statuses from a ``UsageNode.to_dict()`` tree.
-
-        Children are matched by path and tool call id (made when missing) and moved under
-        ``node`` when they were attached elsewhere.
-        """
-        for name in ("model_calls", "input_tokens", "output_tokens", "tool_calls"):
-            setattr(node, name, int(usage.get(name) or 0))
-        if isinstance(usage.get("seconds"), int | float):
-            node.duration = float(usage["seconds"])
-        if node.status == "running" and usage.get("status"):
-            node.status = str(usage["status"])
-        for child in usage.get("children") or []:
-            path = tuple(str(p) for p in child.get("path") or ())
-            if len(path) < 2:
-                continue
-            key = (path, str(child.get("tool_call_id") or ""))
-            found = self.nodes.get(key)
-            if found is None:
-                found = DelegationNode(path[-1], path, str(child.get("objective") or ""),
-                                       tool_call_id=key[1],
-                                       background=bool(child.get("background")))
-            self._attach(found, node)
-            self.apply_usage(found, child)
 
 
 async def run_team(
@@ -397,25 +161,6 @@ def _finish(report: RunReport, tree: EventTree, usage: dict[str, Any] | None,
             node.status, node.ended = (left if node is root else "cancelled"), now
     with contextlib.suppress(AttributeError):  # exceptions with __slots__
         error.report = report  # type: ignore[attr-defined]
-
-
-def replay_report(events: Iterable[BaseEvent]) -> RunReport:
-    """Rebuild a run's report from its logged events (``EventLog.events(run_id)``).
-
-    Nodes without a ``subagent_end`` (a run that was killed) stay ``running``; the root's
-    answer is the result of its closing event, else its last model reply without tool calls.
-
-    Raises:
-        ValueError: no events.
-    """
-    tree = EventTree()
-    for event in events:
-        tree.feed(event)
-    if tree.root is None:
-        raise ValueError("no events to replay")
-    root = tree.root
-    answer = root.result if isinstance(root.result, str) else tree.answer
-    return RunReport(root.objective, root, answer=answer)
 
 
 def _as_text(value: Any) -> str:

@@ -31,7 +31,10 @@ class Turn:
 
 def call_key(name: str, args: object) -> tuple[str, str]:
     """Identity of a tool call for the repeated-call guard."""
-    return name, json.dumps(args, sort_keys=True, default=str)
+    try:
+        return name, json.dumps(args, sort_keys=True, default=str)
+    except (TypeError, ValueError):  # keys of mixed types (hand-built calls)
+        return name, repr(args)
 
 
 def read_turn(messages: Sequence[AnyMessage]) -> Turn:

@@ -75,7 +75,7 @@ def make_delegate_node(link: ChildLink) -> RunnableCallable:
     graph: Runnable[Any, Any] | None = link.graph
 
     def prepare(tc: ToolCall) -> tuple[dict[str, Any], CallInfo] | ToolMessage:
-        message = task_message(link.agent, tc["args"])
+        message = task_message(link.agent, tc["args"], shared_tool=tc["name"] == "task")
         if isinstance(message, str):
             return tool_result(Status.FAILED, link.agent.name, tool_call_id=tc["id"] or "",
                                tool_name=tc["name"], error=message)

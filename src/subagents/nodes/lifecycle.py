@@ -6,7 +6,6 @@ ids of another run or unknown ids are answered with a clear error, never execute
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from langchain_core.messages import ToolCall, ToolMessage
@@ -15,6 +14,7 @@ from langgraph._internal._runnable import RunnableCallable
 
 from subagents.background import BackgroundTable
 from subagents.nodes.plan import AgentPlan
+from subagents.results import json_text
 from subagents.scope import scope_of
 
 __all__ = ["make_lifecycle_node"]
@@ -24,7 +24,7 @@ _NEEDS_ASYNC = "background sub-agents need an async run (ainvoke/astream)"
 
 def _message(tc: ToolCall, payload: dict[str, Any]) -> dict[str, Any]:
     failed = payload.get("status") == "failed"
-    msg = ToolMessage(content=json.dumps(payload, ensure_ascii=False, default=str),
+    msg = ToolMessage(content=json_text(payload),
                       tool_call_id=tc["id"] or "", name=tc["name"],
                       status="error" if failed else "success")
     return {"messages": [msg]}

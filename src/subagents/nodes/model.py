@@ -82,13 +82,13 @@ class _ModelStep:
         return done
 
     def gate(self, scope: RunScope | None, after: Outcome | None = None) -> Outcome | None:
-        """End without a model call when the tree's budget is exhausted.
+        """Reserve one model call in the tree's budget, or end without it when exhausted.
 
         ``after``: the outcome whose messages come first (a forced last call was due).
         """
         if scope is None or scope.budget is None:
             return None
-        reason = scope.budget.exhausted()
+        reason = scope.budget.try_reserve()
         if not reason:
             return None
         out = over_budget(self.plan.agent, reason)
@@ -104,7 +104,7 @@ class _ModelStep:
         scope.usage.record_model_call(dict(ai.usage_metadata or {}), len(ai.tool_calls))
         if scope.budget is not None:
             tokens = ai.usage_metadata["total_tokens"] if ai.usage_metadata else 0
-            scope.budget.charge(model_calls=1, tokens=int(tokens),
+            scope.budget.charge(tokens=int(tokens),
                                 tool_rounds=1 if ai.tool_calls else 0)
 
     def end(self, scope: RunScope | None, out: Outcome) -> Command[Any]:

@@ -135,14 +135,21 @@ def tool_spec(tool: BaseTool) -> dict[str, Any]:
     return convert_to_openai_tool(tool)
 
 
-def task_message(child: Agent, args: Mapping[str, Any]) -> HumanMessage | str:
+def task_message(child: Agent, args: Mapping[str, Any], *,
+                 shared_tool: bool = False) -> HumanMessage | str:
     """Build the child's one task message from the call's arguments.
+
+    Args:
+        child: the sub-agent.
+        args: the tool call's arguments.
+        shared_tool: the call came through the shared ``task`` tool, which always offers
+            objective/context (a child's ``input_schema`` applies to its own tool only).
 
     Returns:
         The HumanMessage, or an error text naming what is wrong with the arguments.
     """
-    args = {k: v for k, v in args.items() if k != "background"}
-    if child.input_schema is not None:
+    args = {k: v for k, v in args.items() if k not in ("background", "agent")}
+    if child.input_schema is not None and not shared_tool:
         try:
             data = child.input_schema.model_validate(args)
         except ValidationError as exc:
