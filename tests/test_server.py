@@ -295,6 +295,26 @@ async def test_human_in_the_loop_in_a_background_researcher(client: LangGraphCli
     assert messages[-1]["content"].startswith("report:")
 
 
+async def test_delayed_run_and_cron_schedule_through_the_server(
+        client: LangGraphClient) -> None:
+    """Scheduled delegation on the server: the SDK's delayed runs and crons."""
+    thread = await client.threads.create()
+    created = time.monotonic()
+    run = await client.runs.create(thread["thread_id"], GRAPH, input=_user("later"),
+                                   after_seconds=2)
+    await client.runs.join(thread["thread_id"], run["run_id"])
+    done = await client.runs.get(thread["thread_id"], run["run_id"])
+    assert done["status"] == "success"
+    assert time.monotonic() - created >= 2
+    state = await client.threads.get_state(thread["thread_id"])
+    assert state["values"]["messages"][-1]["content"].startswith("report:")
+    cron = await client.crons.create_for_thread(thread["thread_id"], GRAPH,
+                                                schedule="*/5 * * * *", input=_user("tick"))
+    found = await client.crons.search(thread_id=thread["thread_id"])
+    assert [c["cron_id"] for c in found] == [cron["cron_id"]]
+    await client.crons.delete(cron["cron_id"])
+
+
 def test_server_log_has_no_blocking_error(server: DevServer) -> None:
     """Background children and every node ran under blockbuster without a blocking call."""
     _no_blocking_error(server)
