@@ -9,7 +9,7 @@ export CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_
 export LLAMA_CPP_BUILD_JOBS ?= 2
 DEMO_QUESTION ?= Which file defines the StateGraph class?
 
-.PHONY: install install-local lint type test test-fast demo bench clean
+.PHONY: install install-local install-postgres lint type test test-fast demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ install: $(VENV)/.installed
 
 install-local: $(VENV)/.installed-local
 
+# The Postgres tests start a real PostgreSQL server from Debian's packages.
+install-postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql)
+
 lint: install
 	$(BIN)/ruff check src tests benchmarks examples
 
@@ -36,7 +41,7 @@ type: install
 test-fast: lint type
 	$(BIN)/pytest -m "not real_model"
 
-test: install-local lint type
+test: install-local install-postgres lint type
 	$(BIN)/pytest
 
 demo: install-local

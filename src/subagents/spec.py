@@ -14,18 +14,42 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 from langchain_core.tools import tool as make_tool
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from subagents.background import BackgroundConfig
 from subagents.budget import Budget
 
-__all__ = ["RESERVED_NAMES", "Agent", "iter_agents"]
+__all__ = ["RESERVED_NAMES", "Agent", "RemoteSpec", "iter_agents"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 RESERVED_NAMES = frozenset(
     {"model", "tools", "lifecycle", "final_answer", "task", "__start__", "__end__"}
 )
 """Names no agent may take: they are node or tool names of every agent graph."""
+
+
+class RemoteSpec(BaseModel):
+    """Where a remote sub-agent runs (``Agent.from_remote``).
+
+    Attributes:
+        url: base URL of the LangGraph server (``http://127.0.0.1:2024``).
+        graph_id: a graph id of the server's ``langgraph.json`` or an assistant id.
+        headers: extra HTTP headers for every request.
+        api_key: the server's API key (default: ``LANGGRAPH_API_KEY`` / ``LANGSMITH_API_KEY``).
+        timeout: HTTP timeout in seconds for the server's client (None: the SDK's default).
+        configurable: extra ``configurable`` values sent with every run (primitives only).
+        cancel_timeout: seconds spent cancelling the remote run when the parent is cancelled.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(min_length=1)
+    graph_id: str = Field(min_length=1)
+    headers: dict[str, str] | None = None
+    api_key: SecretStr | None = None
+    timeout: float | None = Field(default=None, gt=0)
+    configurable: dict[str, Any] | None = None
+    cancel_timeout: float = Field(default=5.0, gt=0)
 
 
 class Agent(BaseModel):
@@ -104,6 +128,36 @@ class Agent(BaseModel):
         default=None,
         description="fn(path, event) for every event below this agent (subagents.events).",
     )
+    remote: RemoteSpec | None = Field(
+        default=None,
+        description="The agent is a graph deployed on a LangGraph server, run through "
+        "LangGraph's RemoteGraph (see Agent.from_remote).",
+    )
+
+    @classmethod
+    def from_remote(cls, url: str, graph_id: str, *, name: str, description: str = "",
+                    **options: Any) -> Agent:
+        """Declare a sub-agent that runs as graph ``graph_id`` on the LangGraph server ``url``.
+
+        Args:
+            url: the server's base URL.
+            graph_id: a graph id of its ``langgraph.json`` or an assistant id.
+            name: the agent's name in the parent's tree.
+            description: what the parent model reads about it.
+            **options: ``RemoteSpec`` fields (``headers``, ``api_key``, ``timeout``,
+                ``configurable``, ``cancel_timeout``) and the ``Agent`` fields that make sense
+                for a remote child (``persistent``, ``tool_name``, ``tool_description``,
+                ``input_schema``, ``output_schema``).
+
+        Example:
+            >>> research = Agent.from_remote("http://127.0.0.1:2024", "research",
+            ...                              name="research", description="Researches.")
+        """
+        remote_keys = set(RemoteSpec.model_fields) - {"url", "graph_id"}
+        spec = RemoteSpec(url=url, graph_id=graph_id,
+                          **{k: v for k, v in options.items() if k in remote_keys})
+        rest = {k: v for k, v in options.items() if k not in remote_keys}
+        return cls(name=name, description=description, remote=spec, **rest)
 
     @property
     def background_config(self) -> BackgroundConfig | None:
@@ -149,6 +203,14 @@ class Agent(BaseModel):
         if clash:
             msg = f"agent {self.name!r}: field 'tools': reserved tool names {clash}"
             raise ValueError(msg)
+        if self.remote is not None:
+            extra = [f for f in ("model", "tools", "subagents", "persistence", "background",
+                                 "budget", "needs_approval", "system_prompt")
+                     if f in self.model_fields_set and getattr(self, f)]
+            if extra:
+                msg = (f"agent {self.name!r}: field 'remote': a remote agent runs on its "
+                       f"server and takes no {', '.join(extra)}")
+                raise ValueError(msg)
         seen: dict[str, Agent] = {}
         for agent in iter_agents(self):
             other = seen.setdefault(agent.name, agent)

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 
@@ -26,6 +27,7 @@ from subagents.nodes.schemas import (
 )
 from subagents.spec import Agent, iter_agents
 from subagents.subgraphs import build_agent_graph
+from subagents.subgraphs.remote import remote_child
 
 __all__ = ["compile_agent"]
 
@@ -78,7 +80,8 @@ def _resolve(spec: BaseChatModel | str | None, *, cli_model: BaseChatModel | str
 
 def _check_persistence(root: Agent) -> None:
     for agent in iter_agents(root):
-        if agent.persistent and agent.persistence is None and agent is not root:
+        if (agent.persistent and agent.persistence is None and agent.remote is None
+                and agent is not root):
             msg = (f"agent {agent.name!r}: field 'persistent': a persistent sub-agent needs a "
                    "checkpointer: pass compile_agent(checkpointer=...) (True when a LangGraph "
                    "server brings its own) or give the agent a 'persistence' factory")
@@ -107,8 +110,10 @@ def _compile(agent: Agent, lineage: tuple[Agent, ...], depth: int, model: BaseCh
     children: dict[str, ChildLink] = {}
     for ref in agent.subagents:
         child = _child_ref(ref, lineage)
-        graph = None
-        if depth > 0:
+        graph: Runnable[Any, Any] | None = None
+        if depth > 0 and child.remote is not None:
+            graph = remote_child(child)  # a graph on a LangGraph server, via RemoteGraph
+        elif depth > 0:
             child_model = _resolve(child.model, cli_model=cli_model, fallback=model)
             child_depth = min(depth - 1, child.max_subagent_depth)
             graph = _compile(child, (*lineage, child), child_depth, child_model, cli_model, None)

@@ -96,7 +96,7 @@ def make_delegate_node(link: ChildLink) -> RunnableCallable:
         emit = Emitter(scope_of(config), config)
         emit.child_start(link.path, tc, call.objective, False)
         try:
-            if link.agent.persistent:
+            if link.agent.persistent and link.agent.remote is None:
                 state = run_persistent(graph, link, task, call, config)
             else:
                 state = graph.invoke(task, _child_config(link, call),
@@ -113,7 +113,7 @@ def make_delegate_node(link: ChildLink) -> RunnableCallable:
         assert graph is not None
         emit.child_start(link.path, tc, call.objective, call.background)
         try:
-            if link.agent.persistent:
+            if link.agent.persistent and link.agent.remote is None:
                 state = await arun_persistent(graph, link, task, call, config)
             else:
                 state = await graph.ainvoke(task, _child_config(link, call),

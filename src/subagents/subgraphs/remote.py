@@ -49,11 +49,11 @@ from langgraph.pregel.remote import RemoteException, RemoteGraph
 from langgraph.types import Command, StateSnapshot, interrupt
 from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.errors import APIStatusError, NotFoundError
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from subagents.errors import SpecError, SubagentsError
+from subagents.spec import RemoteSpec
 
-__all__ = ["RemoteAgentError", "RemoteChild", "RemoteSpec", "remote_agent", "remote_child",
+__all__ = ["RemoteAgentError", "RemoteChild", "RemoteSpec", "remote_child",
            "remote_thread_id"]
 
 _NAMESPACE = uuid.UUID("5d9e0c53-7a43-4f7e-9a57-2f1f3c0b6a11")
@@ -62,30 +62,6 @@ _tlocks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDic
 _alocks: weakref.WeakValueDictionary[tuple[int, str], asyncio.Lock] = (
     weakref.WeakValueDictionary())
 _guard = threading.Lock()
-
-
-class RemoteSpec(BaseModel):
-    """Where a remote sub-agent runs.
-
-    Attributes:
-        url: base URL of the LangGraph server (``http://127.0.0.1:2024``).
-        graph_id: a graph id of the server's ``langgraph.json`` or an assistant id.
-        headers: extra HTTP headers for every request.
-        api_key: the server's API key (default: ``LANGGRAPH_API_KEY`` / ``LANGSMITH_API_KEY``).
-        timeout: HTTP timeout in seconds for the server's client (None: the SDK's default).
-        configurable: extra ``configurable`` values sent with every run (primitives only).
-        cancel_timeout: seconds spent cancelling the remote run when the parent is cancelled.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    url: str = Field(min_length=1)
-    graph_id: str = Field(min_length=1)
-    headers: dict[str, str] | None = None
-    api_key: SecretStr | None = None
-    timeout: float | None = Field(default=None, gt=0)
-    configurable: dict[str, Any] | None = None
-    cancel_timeout: float = Field(default=5.0, gt=0)
 
 
 class RemoteAgentError(SubagentsError):
@@ -112,38 +88,6 @@ def remote_thread_id(agent: str, parent_thread_id: str | None, tool_call_id: str
     if not persistent:
         key = f"{key}#{tool_call_id}"
     return str(uuid.uuid5(_NAMESPACE, key))
-
-
-def remote_agent(url: str, graph_id: str, *, name: str, description: str = "",
-                 persistent: bool = False, **options: Any) -> Any:
-    """Declare a remote sub-agent (``Agent.from_remote`` once ``Agent`` has a ``remote`` field).
-
-    Args:
-        url: the LangGraph server.
-        graph_id: graph or assistant id on it.
-        name: the agent's name in the parent's tree.
-        description: what the parent model reads about it.
-        persistent: keep one remote thread (history) per parent thread.
-        **options: ``RemoteSpec`` fields (``headers``, ``api_key``, ``timeout``,
-            ``configurable``, ``cancel_timeout``) and the ``Agent`` fields that make sense for
-            a remote child (``tool_name``, ``tool_description``, ``input_schema``,
-            ``output_schema``).
-
-    Raises:
-        SpecError: ``Agent`` has no ``remote`` field (the spec patch is not applied).
-    """
-    from subagents.spec import Agent
-
-    spec_keys = set(RemoteSpec.model_fields) - {"url", "graph_id"}
-    spec = RemoteSpec(url=url, graph_id=graph_id,
-                      **{k: v for k, v in options.items() if k in spec_keys})
-    agent_kwargs = {k: v for k, v in options.items() if k not in spec_keys}
-    if "remote" not in Agent.model_fields:
-        msg = "Agent has no 'remote' field: this version cannot declare remote sub-agents"
-        raise SpecError(msg)
-    fields: dict[str, Any] = {"name": name, "description": description,
-                              "persistent": persistent, "remote": spec, **agent_kwargs}
-    return Agent(**fields)
 
 
 def remote_child(agent: Any, spec: RemoteSpec | None = None) -> RemoteChild:
