@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import textwrap
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +12,21 @@ from langchain_core.messages import AIMessage, HumanMessage
 from typer.testing import CliRunner
 
 from subagents import Agent, Status
-from subagents.cli import RunReport, app, delegation_tree, run_team, status_text
+from subagents.checkpoints.events_log import EventLog
+from subagents.cli import (
+    DelegationNode,
+    EventTree,
+    RunReport,
+    app,
+    delegation_tree,
+    replay_report,
+    run_team,
+    status_text,
+    usage_totals,
+)
 from subagents.cli import main as cli_main
+from subagents.cli.render import usage_rows
+from subagents.events import ModelEnd, SubagentEnd, SubagentStart
 from subagents.teams import load_team
 from subagents.testing import ScriptedChatModel, ai, call
 
@@ -89,7 +102,8 @@ async def test_parallel_runs_of_one_agent_are_told_apart() -> None:
     assert calls == {"job 0": 1, "job 1": 1, "job 2": 2}
 
 
-async def test_per_agent_tools_and_refused_calls_appear_in_the_tree() -> None:
+async def test_per_agent_tools_appear_in_the_tree() -> None:
+    # A refused delegation (unknown agent) runs nothing and emits no events: not in the tree.
     model = ScriptedChatModel(steps={
         "root": [ai(call("task_a", objective="x"), call("look", q="1")), ai("ok")],
         "a": [ai(call("task", agent="ghost", objective="boo")), ai("a done")],
@@ -98,10 +112,10 @@ async def test_per_agent_tools_and_refused_calls_appear_in_the_tree() -> None:
     root = Agent(name="root", subagents=[a], delegation="per_agent", max_subagent_depth=2)
     report = await run_team(root, "go", model=model)
     (node_a,) = report.tree.children
-    assert (node_a.agent, node_a.status) == ("a", "completed")
-    (ghost,) = node_a.children
-    assert (ghost.agent, ghost.status) == ("ghost", Status.UNKNOWN_AGENT.value)
-    assert "ghost" in str(delegation_tree(report).children[0].children[0].label)
+    assert (node_a.agent, node_a.objective, node_a.status) == ("a", "x", "completed")
+    assert (node_a.model_calls, node_a.tool_calls) == (2, 1)
+    assert report.tree.tool_calls == 2
+    assert "a" in str(delegation_tree(report).children[0].label)
 
 
 async def test_cancelling_a_run_marks_open_nodes_cancelled() -> None:
@@ -118,19 +132,91 @@ async def test_cancelling_a_run_marks_open_nodes_cancelled() -> None:
 # ---------------------------------------------------------------------------------- run
 
 
-def test_cli_run_prints_answer_and_tree(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _table_rows(out: str) -> list[tuple[str, list[str]]]:
+    """The usage table's rows: (agent path, other cells without the status symbol)."""
+    rows: list[tuple[str, list[str]]] = []
+    for line in out.splitlines():
+        cells = line.split()
+        if len(cells) == 8 and cells[1] in "✓✗⏱⊘":
+            rows.append((cells[0], cells[2:]))
+        elif len(cells) == 6 and cells[0] == "total":
+            rows.append(("total", ["", *cells[1:]]))
+    return rows
+
+
+def test_cli_run_prints_usage_table_and_answer(project: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     model = explorer_script()
     monkeypatch.setattr(cli_main, "DEFAULT_MODEL", model)
     result = runner.invoke(app, ["run", str(EXAMPLE), "Where is the timeout?"])
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert out.rstrip().endswith("TIMEOUT is set in app.py line 1.")
-    lines = out.splitlines()
-    assert lines[0].startswith('dev  "Where is the timeout?"  completed')
-    assert any(line.startswith("└── explore") and "completed" in line for line in lines)
-    assert any("└── search" in line and '"who reads TIMEOUT"' in line for line in lines)
-    assert "3 model calls" in out
+    assert "\x1b[" not in out  # not a terminal: no live display, no styling
+    rows = _table_rows(out)
+    assert [name for name, _ in rows] == ["dev", "dev/explore", "dev/explore/search", "total"]
+    assert [cells[:2] for _, cells in rows[:3]] == [["completed", "2"], ["completed", "3"],
+                                                   ["completed", "1"]]
+    for col in range(1, 5):  # model calls, input tokens, output tokens, tool calls
+        total = sum(int(cells[col].replace(",", "")) for _, cells in rows[:3])
+        assert int(rows[3][1][col].replace(",", "")) == total > 0
     model.assert_complete()
+
+
+async def test_usage_totals_are_the_sum_over_agents(project: Path) -> None:
+    report = await run_team(load_team(EXAMPLE, root=project), "Where?", model=explorer_script())
+    rows = usage_rows(report.tree)
+    total = usage_totals(report.tree)
+    assert [r.agent for r in rows] == ["dev", "dev/explore", "dev/explore/search"]
+    assert (total.model_calls, total.tool_calls) == (6, 3)
+    assert total.input_tokens == sum(r.input_tokens for r in rows) > 0
+    assert total.output_tokens == sum(r.output_tokens for r in rows) > 0
+    assert report.usage is not None
+    assert report.usage["totals"] == {"model_calls": total.model_calls,
+                                      "input_tokens": total.input_tokens,
+                                      "output_tokens": total.output_tokens,
+                                      "tool_calls": total.tool_calls}
+    assert total.seconds == report.tree.seconds
+
+
+@pytest.mark.parametrize("detail", ["summary", "all", "ALL"])
+def test_cli_run_detail_option(project: Path, monkeypatch: pytest.MonkeyPatch,
+                               detail: str) -> None:
+    monkeypatch.setattr(cli_main, "DEFAULT_MODEL", explorer_script())
+    result = runner.invoke(app, ["run", str(EXAMPLE), "q", "--detail", detail])
+    assert result.exit_code == 0, result.output
+    assert [name for name, _ in _table_rows(result.stdout)] == [
+        "dev", "dev/explore", "dev/explore/search", "total"]
+
+
+def test_cli_run_detail_must_be_known(project: Path) -> None:
+    result = runner.invoke(app, ["run", str(EXAMPLE), "q", "--detail", "loud"])
+    assert result.exit_code == 2
+
+
+async def test_summary_detail_hides_sub_agent_chatter(project: Path) -> None:
+    seen: dict[str, set[int]] = {"summary": set(), "all": set()}
+    for detail in ("summary", "all"):
+        def watch(report: RunReport, detail: str = detail) -> None:
+            explore = report.tree.children[0] if report.tree.children else None
+            if explore is not None and explore.status == "running":
+                seen[detail].add(explore.model_calls)
+
+        report = await run_team(load_team(EXAMPLE, root=project), "q", model=explorer_script(),
+                                on_update=watch, detail=detail)
+        assert report.tree.children[0].model_calls == 3  # settled from its usage at the end
+    assert seen["summary"] == {0} and seen["all"] == {0, 1, 2, 3}
+
+
+def test_cli_run_live_display_on_a_terminal(project: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_main, "DEFAULT_MODEL", explorer_script())
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    result = runner.invoke(app, ["run", str(EXAMPLE), "q", "--detail", "all"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "\x1b[?25l" in out and "\x1b[?25h" in out  # the live view hid the cursor
+    assert "✓" in out and "explore" in out and "TIMEOUT is set in app.py line 1." in out
 
 
 def test_cli_run_quiet_prints_only_the_answer(project: Path,
@@ -141,26 +227,123 @@ def test_cli_run_quiet_prints_only_the_answer(project: Path,
     assert result.stdout == "TIMEOUT is set in app.py line 1.\n"
 
 
-def test_cli_run_python_team_with_db(project: Path) -> None:
-    (project / "scripted_team.py").write_text(textwrap.dedent("""
-        from subagents import Agent
-        from subagents.testing import ScriptedChatModel, ai, call
+SCRIPTED_TEAM = """
+from subagents import Agent
+from subagents.testing import ScriptedChatModel, ai, call
 
-        model = ScriptedChatModel(steps={
-            "lead": [ai(call("task", agent="helper", objective="help")), ai("lead says hi")],
-            "helper": [ai("helped")],
-        })
+model = ScriptedChatModel(steps={
+    "lead": [ai(call("task", agent="helper", objective="help"),
+                call("task", agent="helper", objective="fail")), ai("lead says hi")],
+    "helper": [ai("helped"), RuntimeError("helper exploded")],
+})
 
-        def build(root):
-            assert root.is_dir()
-            return Agent(name="lead", model=model, subagents=[Agent(name="helper")])
-        """))
+def build(root):
+    assert root.is_dir()
+    return Agent(name="lead", model=model, subagents=[Agent(name="helper")])
+"""
+
+
+def test_cli_run_with_db_then_replay(project: Path) -> None:
+    (project / "scripted_team.py").write_text(SCRIPTED_TEAM)
     db = project / "runs" / "state.db"
     result = runner.invoke(app, ["run", "scripted_team.py:build", "hi", "--db", str(db)])
     assert result.exit_code == 0, result.output
-    assert "lead says hi" in result.stdout
-    assert "helper" in result.stdout
-    assert "thread id: " in result.stderr and db.exists()
+    assert result.stdout.rstrip().endswith("lead says hi")
+    match = re.search(r"run id: ([0-9a-f]{32})", result.stderr)
+    assert match is not None and db.exists()
+    run_id = match.group(1)
+    ran = _table_rows(result.stdout)
+    assert sorted((name, cells[0]) for name, cells in ran) == [
+        ("lead", "completed"), ("lead/helper", "completed"), ("lead/helper", "failed"),
+        ("total", "")]
+
+    listed = runner.invoke(app, ["replay", "--db", str(db)])
+    assert listed.exit_code == 0 and listed.stdout.split() == [run_id]
+    replayed = runner.invoke(app, ["replay", run_id, "--db", str(db)])
+    assert replayed.exit_code == 0, replayed.output
+    again = _table_rows(replayed.stdout)
+    assert [(name, cells[:5]) for name, cells in again] == [
+        (name, cells[:5]) for name, cells in ran]
+    lines = replayed.stdout.splitlines()
+    assert lines[0].startswith('✓ lead  "hi"  completed')
+    assert any(line.startswith('└── ✗ helper  "fail"  failed') for line in lines)
+    assert "RuntimeError: helper exploded" in " ".join(replayed.stdout.split())
+    assert replayed.stdout.rstrip().endswith("lead says hi")
+
+
+def test_cli_replay_unknown_run_id_lists_the_known_ones(project: Path) -> None:
+    (project / "scripted_team.py").write_text(SCRIPTED_TEAM)
+    db = project / "state.db"
+    ids = []
+    for _ in range(2):
+        result = runner.invoke(app, ["run", "scripted_team.py:build", "hi", "--db", str(db)])
+        assert result.exit_code == 0, result.output
+        match = re.search(r"run id: ([0-9a-f]{32})", result.stderr)
+        assert match is not None
+        ids.append(match.group(1))
+    result = runner.invoke(app, ["replay", "nope", "--db", str(db)])
+    assert result.exit_code == 1
+    err = " ".join(result.stderr.split())
+    assert f"error: unknown run id 'nope' in {db}; known run ids: {ids[0]}, {ids[1]}" in err
+    missing = runner.invoke(app, ["replay", "x", "--db", str(project / "none.db")])
+    assert missing.exit_code == 1 and "no such database file" in " ".join(missing.stderr.split())
+    assert not (project / "none.db").exists()
+    assert runner.invoke(app, ["replay", "x"]).exit_code == 2  # --db is required
+
+
+async def test_replay_report_matches_the_live_report(project: Path, tmp_path: Path) -> None:
+    log = EventLog(tmp_path / "events.db")
+    try:
+        report = await run_team(load_team(EXAMPLE, root=project), "Where?",
+                                model=explorer_script(), on_event=log.sink("r1"),
+                                detail="summary")
+    finally:
+        log.close()
+    events = log.events("r1")
+    assert events[0].type == "subagent_start" and events[-1].type == "subagent_end"
+    assert any(e.type == "model_end" and len(e.path) == 3 for e in events)  # all detail
+    again = replay_report(events)
+
+    def shape(node: DelegationNode) -> list[tuple[Any, ...]]:
+        return [(n.path, n.tool_call_id, n.objective, n.status, n.model_calls, n.input_tokens,
+                 n.output_tokens, n.tool_calls, round(n.seconds, 3)) for n in node.walk()]
+
+    assert shape(again.tree) == shape(report.tree)
+    assert (again.question, again.answer) == ("Where?", report.answer)
+
+
+def test_event_tree_fixes_parents_from_usage() -> None:
+    # Two parallel runs of "w"; the start of the second's child "x" arrives while the first
+    # "w" was heard from last, so it is first attached there, then moved by the usage tree.
+    def usage(path: list[str], tcid: str, children: list[Any]) -> dict[str, Any]:
+        return {"path": path, "tool_call_id": tcid, "model_calls": 1, "input_tokens": 2,
+                "output_tokens": 3, "tool_calls": len(children), "seconds": 1.5,
+                "status": "completed", "children": children}
+
+    x_of_b = usage(["r", "w", "x"], "d", [])
+    tree = EventTree()
+    for event in [
+        ModelEnd(path=["r"], agent="r", tool_calls=["task", "task"]),
+        SubagentStart(path=["r", "w"], agent="w", tool_call_id="a", objective="A"),
+        SubagentStart(path=["r", "w"], agent="w", tool_call_id="b", objective="B"),
+        ModelEnd(path=["r", "w"], agent="w", tool_call_id="a", text="hello"),
+        SubagentStart(path=["r", "w", "x"], agent="x", tool_call_id="d", objective="D"),
+        SubagentEnd(path=["r", "w", "x"], agent="x", tool_call_id="d", status=Status.FAILED,
+                    error="boom", usage=x_of_b),
+        SubagentEnd(path=["r", "w"], agent="w", tool_call_id="b", status=Status.COMPLETED,
+                    usage=usage(["r", "w"], "b", [x_of_b])),
+    ]:
+        tree.feed(event)
+    assert tree.root is not None
+    a, b = tree.root.children
+    assert (a.objective, a.status, a.children, a.text) == ("A", "running", [], "hello")
+    (x,) = b.children
+    assert (b.status, x.agent, x.status, x.error, x.seconds) == (
+        "completed", "x", "failed", "boom", 1.5)
+    report = RunReport("q", tree.root)
+    assert [n.agent for n in report.active()] == ["w"]
+    rendered = str(delegation_tree(report).children[0].label)
+    assert "hello" in rendered and "running" in rendered
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -223,3 +406,8 @@ def test_cli_graph_reports_cycles(project: Path) -> None:
     assert "%% cycle: a -> b -> a" in result.stdout
     assert "b -.->|cycle| a" in result.stdout
     assert "cycle: a -> b -> a (allowed" in result.stderr
+    dot = runner.invoke(app, ["graph", "loop.yaml", "--format", "dot"])
+    assert dot.exit_code == 0
+    assert "// cycle: a -> b -> a" in dot.stdout
+    assert '"b" -> "a" [style=dashed, label="cycle"];' in dot.stdout
+    assert "cycle: a -> b -> a (allowed" in dot.stderr
