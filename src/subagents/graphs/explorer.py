@@ -35,4 +35,10 @@ def build_graph(root: str | os.PathLike[str] | None = None,
     return compile_agent(build_team(root), model=model)
 
 
-graph = build_graph()
+def __getattr__(name: str) -> Any:
+    """``graph``: built on first access (importing this module starts no model server)."""
+    if name == "graph":
+        built = build_graph()
+        globals()["graph"] = built
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

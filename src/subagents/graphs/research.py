@@ -38,4 +38,10 @@ def build_graph(model: BaseChatModel | str | None = None) -> Any:
     return compile_agent(build_team(), model=model)
 
 
-graph = build_graph()
+def __getattr__(name: str) -> Any:
+    """``graph``: built on first access (importing this module starts no model server)."""
+    if name == "graph":
+        built = build_graph()
+        globals()["graph"] = built
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
