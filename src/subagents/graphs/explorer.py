@@ -18,7 +18,7 @@ from subagents.graphs.compile import compile_agent
 from subagents.spec import Agent
 from subagents.teams import load_team
 
-__all__ = ["TEAM_FILE", "build_graph", "build_team", "graph"]
+__all__ = ["TEAM_FILE", "build_graph", "build_team"]  # and the lazy `graph`
 
 TEAM_FILE = Path(__file__).with_name("teams") / "codebase_explorer.yaml"
 """The team file (``examples/codebase_explorer.yaml`` links to it)."""

@@ -16,7 +16,7 @@ from subagents.graphs.compile import compile_agent
 from subagents.spec import Agent
 from subagents.testing.demo import ask_human, slow_lookup
 
-__all__ = ["build_graph", "build_team", "graph"]
+__all__ = ["build_graph", "build_team"]  # and the lazy `graph`
 
 
 def build_team() -> Agent:
