@@ -224,8 +224,7 @@ class BackgroundTable:
         if not jobs:
             return {"status": "failed", "mode": mode, "error": "no ids given", "results": []}
         while (verdict := _verdict(jobs, mode)) is None:
-            running = [j.task for j in jobs if not j.settled and j.task is not None]
-            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            await _decisive_settle(jobs, mode)
         return verdict
 
     async def close(self) -> None:
@@ -237,6 +236,37 @@ class BackgroundTable:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _decisive_settle(jobs: list[BackgroundJob], mode: AwaitMode) -> None:
+    """Sleep until a child settles in a way that can decide ``mode``.
+
+    O(1) per settling child (``asyncio.wait(FIRST_COMPLETED)`` in a loop re-registers a
+    callback on every running child at each wake-up, and ``_verdict`` rereads every job:
+    quadratic for children that settle one at a time).
+    """
+    running = {j.task: j for j in jobs if not j.settled and j.task is not None}
+    if not running:
+        return
+    wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    left = len(running)
+
+    def settled(task: asyncio.Task[None]) -> None:
+        nonlocal left
+        left -= 1
+        job = running[task]
+        ok = job.settled and job.status.ok
+        if not wake.done() and (left == 0 or mode == "race" or (mode == "all" and not ok)
+                                or (mode == "any" and ok)):
+            wake.set_result(None)
+
+    for task in running:
+        task.add_done_callback(settled)
+    try:
+        await wake
+    finally:
+        for task in running:
+            task.remove_done_callback(settled)
 
 
 def _verdict(jobs: list[BackgroundJob], mode: AwaitMode) -> dict[str, Any] | None:

@@ -174,6 +174,9 @@ def decide(plan: AgentPlan, turn: Turn, ai: AIMessage, *, forced: bool,
 def _route(plan: AgentPlan, ai: AIMessage, fixes: list[ToolMessage]) -> Outcome:
     out = Outcome([ai, *fixes])
     delegation = plan.delegation_tools
+    # Background calls only spawn a job and answer "running" at once: one Send per child
+    # node carries all of them (``{"tool_calls": [...]}``), not one LangGraph task each.
+    batches: dict[str, list[ToolCall]] = {}
     for tc in ai.tool_calls:
         name, tid = tc["name"], tc["id"] or ""
         if name in plan.tools:
@@ -184,6 +187,11 @@ def _route(plan: AgentPlan, ai: AIMessage, fixes: list[ToolMessage]) -> Outcome:
             target = _child_for(plan, tc)
             if isinstance(target, ToolMessage):
                 out.messages.append(target)
+            elif plan.background is not None and tc["args"].get("background") is True:
+                if target not in batches:
+                    batches[target] = []
+                    out.sends.append(Send(target, {"tool_calls": batches[target]}))
+                batches[target].append(tc)
             else:
                 out.sends.append(Send(target, {"tool_call": tc}))
         else:

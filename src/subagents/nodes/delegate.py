@@ -85,6 +85,9 @@ def make_delegate_node(link: ChildLink) -> RunnableCallable:
         return {"messages": [message]}, call
 
     def run(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        if "tool_calls" in payload:  # the background calls of one turn (see ``_route``)
+            return {"messages": [m for tc in payload["tool_calls"]
+                                 for m in run({"tool_call": tc}, config)["messages"]]}
         tc: ToolCall = payload["tool_call"]
         prepared = prepare(tc)
         if isinstance(prepared, ToolMessage):
@@ -125,6 +128,9 @@ def make_delegate_node(link: ChildLink) -> RunnableCallable:
         return result
 
     async def arun(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        if "tool_calls" in payload:  # the background calls of one turn (see ``_route``)
+            return {"messages": [m for tc in payload["tool_calls"]
+                                 for m in (await arun({"tool_call": tc}, config))["messages"]]}
         tc: ToolCall = payload["tool_call"]
         prepared = prepare(tc)
         if isinstance(prepared, ToolMessage):
