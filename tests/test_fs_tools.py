@@ -330,7 +330,16 @@ def test_grep_no_match_and_bad_input(tools: dict[str, BaseTool]) -> None:
     assert call(tools, "grep", pattern="   ").startswith("Error: pattern is empty")
     assert call(tools, "grep", pattern="a\x00b").startswith("Error: pattern must be")
     assert call(tools, "grep", pattern="x", path="../outside").startswith("Error: path")
-    assert call(tools, "grep", pattern="x", path="nope").startswith("Error: no such file 'nope'")
+    missing = call(tools, "grep", pattern="x", path="nope")
+    assert missing.startswith("(no such path 'nope': searched the whole project instead)")
+
+
+def test_grep_splits_identifiers_in_its_last_fallback(tmp_path: Path) -> None:
+    (tmp_path / "limits.py").write_text("UPLOAD_LIMIT_MB = 37\n")
+    from subagents.tools.fs import grep
+
+    out = grep(tmp_path, "max_upload_size")
+    assert "limits.py:1: UPLOAD_LIMIT_MB = 37" in out
 
 
 def test_grep_skips_binary_hidden_and_junk(tools: dict[str, BaseTool]) -> None:

@@ -191,6 +191,7 @@ def local_chat_model(
         temperature=temperature,
         timeout=timeout,
         max_retries=max_retries,
+        stream_usage=True,  # token counts also when the CLI streams
         local_size=spec.size,
         **kwargs,
     )

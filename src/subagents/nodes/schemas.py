@@ -32,10 +32,7 @@ __all__ = [
 ]
 
 FINAL_ANSWER = "final_answer"
-_OBJECTIVE = (
-    "The complete, self-contained task. The sub-agent sees nothing but this text (and "
-    "context): name files, facts and the expected answer."
-)
+_OBJECTIVE = "The complete task; the sub-agent sees nothing else."
 _CONTEXT = "Optional facts the sub-agent needs that are not in the objective."
 _MESSAGE_FIELDS = ("message", "query", "text", "content")
 

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 
 from subagents.tools._paths import (
     ToolPathError,
-    not_found,
     open_confined,
     rel,
     resolve,
@@ -95,8 +94,11 @@ def grep(root: str, pattern: str, path: str = ".") -> str:
         start = resolve(root, path)
     except ToolPathError as exc:
         return str(exc)
+    prefix = ""
     if not os.path.exists(start):
-        return not_found(root, path, start)
+        # small models invent paths: search everything rather than send them guessing
+        prefix = f"(no such path '{show(path)}': searched the whole project instead)\n"
+        start = resolve(root, ".")
     files = list(_files(root, start))
     needle = pattern.strip()
     attempts: list[tuple[Matcher, str]] = [(_literal(needle), "")]
@@ -112,7 +114,8 @@ def grep(root: str, pattern: str, path: str = ".") -> str:
                 f"showing matches for its longest identifier '{idents[0]}'",
             )
         )
-    words = list(dict.fromkeys(w for w in _WORD.findall(needle) if w != needle))
+    parts = [p for w in _WORD.findall(needle) for p in [w, *_split_identifier(w)]]
+    words = list(dict.fromkeys(w for w in parts if w != needle and len(w) >= 3))
     if words and words != idents[:1]:
         attempts.append(
             (
@@ -124,9 +127,19 @@ def grep(root: str, pattern: str, path: str = ".") -> str:
     for match, note in attempts:
         hits = _search(root, files, match)
         if hits:
-            return _format(hits, note)
+            return prefix + _format(hits, note)
     where = rel(root, start)
-    return f"No matches for '{show(needle)}' in '{where}' (searched {len(files)} files)."
+    return prefix + f"No matches for '{show(needle)}' in '{where}' (searched {len(files)} files)."
+
+
+def _split_identifier(word: str) -> list[str]:
+    """``max_upload_size`` -> max, upload, size; ``MaxUploadSize`` -> Max, Upload, Size."""
+    pieces = [
+        p
+        for chunk in word.split("_")
+        for p in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", chunk)
+    ]
+    return pieces if len(pieces) > 1 else []
 
 
 def _format(hits: list[tuple[str, int, str]], note: str) -> str:

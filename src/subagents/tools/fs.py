@@ -179,7 +179,7 @@ class _ListFilesArgs(BaseModel):
 
 
 class _ReadFileArgs(BaseModel):
-    path: str = Field(description="File relative to the project root, e.g. 'src/app.py'.")
+    path: str = Field(description="File relative to the project root, as grep printed it.")
     start_line: int = Field(1, description="First line to show (1-based).")
     end_line: int | None = Field(None, description="Last line to show (inclusive).")
 
