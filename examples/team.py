@@ -29,11 +29,11 @@ Then answer in one or two sentences, naming the file and line number it found.
 """
 
 EXPLORE_PROMPT = """\
-You explore a code base with read-only tools. Search for one plain word from the task,
-for example: grep(pattern="timeout"); for a class or function: grep(pattern="class Session")
-If nothing matches, search a shorter word. Read a few lines only if needed:
-read_file(path="app/db.py", start_line=10, end_line=30). Never name a file no result showed.
-Answer with the file path, the line number and one sentence.
+You explore a code base with read-only tools. Start with a keyword search of all files
+(path=".") for one literal word from the task, for example: grep(pattern="timeout")
+To find where a class or function is defined, search: grep(pattern="class Session")
+If nothing matches, search a shorter word. Never guess a path: use paths grep printed.
+Answer with the file path and line number that grep showed, and one sentence.
 """
 
 SEARCH_PROMPT = """\
