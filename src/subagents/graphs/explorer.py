@@ -14,6 +14,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from subagents.graphs._lazy import lazy_graph
 from subagents.graphs.compile import compile_agent
 from subagents.spec import Agent
 from subagents.teams import load_team
@@ -35,10 +36,5 @@ def build_graph(root: str | os.PathLike[str] | None = None,
     return compile_agent(build_team(root), model=model)
 
 
-def __getattr__(name: str) -> Any:
-    """``graph``: built on first access (importing this module starts no model server)."""
-    if name == "graph":
-        built = build_graph()
-        globals()["graph"] = built
-        return built
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_graph(globals(), build_graph)
+"""``graph``: built on first access (importing this module starts no model server)."""

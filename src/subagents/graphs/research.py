@@ -12,6 +12,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 from subagents.background import BackgroundConfig
+from subagents.graphs._lazy import lazy_graph
 from subagents.graphs.compile import compile_agent
 from subagents.spec import Agent
 from subagents.testing.demo import ask_human, slow_lookup
@@ -38,10 +39,5 @@ def build_graph(model: BaseChatModel | str | None = None) -> Any:
     return compile_agent(build_team(), model=model)
 
 
-def __getattr__(name: str) -> Any:
-    """``graph``: built on first access (importing this module starts no model server)."""
-    if name == "graph":
-        built = build_graph()
-        globals()["graph"] = built
-        return built
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_graph(globals(), build_graph)
+"""``graph``: built on first access (importing this module starts no model server)."""

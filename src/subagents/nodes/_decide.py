@@ -72,20 +72,19 @@ def mark_stop(messages: list[AnyMessage], reason: str, error: str | None = None)
 def _normalise(ai: AIMessage) -> tuple[AIMessage, list[ToolMessage]]:
     """Give every tool call a unique id; answer unparsable calls with an error result."""
     seen: set[str] = set()
-    calls: list[ToolCall] = []
-    fixes: list[ToolMessage] = []
-    for tc in ai.tool_calls:
-        tid = tc.get("id") or ""
+
+    def unique(given: str | None) -> str:
+        tid = given or ""
         if not tid or tid in seen:
             tid = f"call_{uuid.uuid4().hex[:16]}"
         seen.add(tid)
-        calls.append({**tc, "id": tid})
+        return tid
+
+    calls: list[ToolCall] = [{**tc, "id": unique(tc.get("id"))} for tc in ai.tool_calls]
+    fixes: list[ToolMessage] = []
     invalid = []
     for bad in ai.invalid_tool_calls:
-        tid = bad.get("id") or ""
-        if not tid or tid in seen:
-            tid = f"call_{uuid.uuid4().hex[:16]}"
-        seen.add(tid)
+        tid = unique(bad.get("id"))
         invalid.append({**bad, "id": tid})
         text = f"Error: the arguments of '{bad.get('name')}' are not valid JSON: {bad.get('error')}"
         fixes.append(ToolMessage(content=text, tool_call_id=tid, name=bad.get("name") or "",
