@@ -8,6 +8,7 @@ model is resolved by ``subagents.models`` (``$SUBAGENTS_MODEL``, else the local 
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from subagents.graphs.compile import compile_agent
 from subagents.spec import Agent
 from subagents.teams import load_team
 
-__all__ = ["TEAM_FILE", "build_graph", "build_team"]  # and the lazy `graph`
+__all__ = ["TEAM_FILE", "build_graph", "build_team", "make_graph"]  # and the lazy `graph`
 
 TEAM_FILE = Path(__file__).with_name("teams") / "codebase_explorer.yaml"
 """The team file (``examples/codebase_explorer.yaml`` links to it)."""
@@ -36,5 +37,14 @@ def build_graph(root: str | os.PathLike[str] | None = None,
     return compile_agent(build_team(root), model=model)
 
 
-__getattr__ = lazy_graph(globals(), build_graph)
-"""``graph``: built on first access (importing this module starts no model server)."""
+@functools.cache
+def make_graph() -> Any:
+    """The exported graph (``langgraph.json`` points here), built once, on first use.
+
+    A factory rather than a module-level graph, so importing this module starts no model.
+    """
+    return build_graph()
+
+
+__getattr__ = lazy_graph(globals(), make_graph)
+"""``graph``: the same graph as ``make_graph()``, for ``from ... import graph``."""

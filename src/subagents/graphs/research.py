@@ -1,12 +1,13 @@
 """Exported graph ``research``: background sub-agents awaited together, then a critic.
 
 ``lead`` starts one background ``researcher`` per topic, awaits them (``agent_await``), has
-the ``critic`` review the findings (a sync delegation) and answers. Researchers can ask a
+the ``critic`` review the findings (a sync delegation) and answers. The critic can ask a
 human (``ask_human`` raises a LangGraph ``interrupt``). Compiled without a checkpointer.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -17,16 +18,17 @@ from subagents.graphs.compile import compile_agent
 from subagents.spec import Agent
 from subagents.testing.demo import ask_human, slow_lookup
 
-__all__ = ["build_graph", "build_team"]  # and the lazy `graph`
+__all__ = ["build_graph", "build_team", "make_graph"]  # and the lazy `graph`
 
 
 def build_team() -> Agent:
     """The lead -> researcher (background), critic team."""
     researcher = Agent(name="researcher", description="Researches one topic.",
                        system_prompt="Research the topic with slow_lookup; report facts.",
-                       tools=[slow_lookup, ask_human], max_steps=4)
+                       tools=[slow_lookup], max_steps=4)
     critic = Agent(name="critic", description="Reviews findings.",
-                   system_prompt="Review the findings in one sentence.", max_steps=2)
+                   system_prompt="Review the findings in one sentence; ask a human if unsure.",
+                   tools=[ask_human], max_steps=3)
     return Agent(name="lead", description="Plans research and reports.",
                  system_prompt="Start one background researcher per topic, await them all, "
                  "have the critic review, then report.",
@@ -39,5 +41,14 @@ def build_graph(model: BaseChatModel | str | None = None) -> Any:
     return compile_agent(build_team(), model=model)
 
 
-__getattr__ = lazy_graph(globals(), build_graph)
-"""``graph``: built on first access (importing this module starts no model server)."""
+@functools.cache
+def make_graph() -> Any:
+    """The exported graph (``langgraph.json`` points here), built once, on first use.
+
+    A factory rather than a module-level graph, so importing this module starts no model.
+    """
+    return build_graph()
+
+
+__getattr__ = lazy_graph(globals(), make_graph)
+"""``graph``: the same graph as ``make_graph()``, for ``from ... import graph``."""

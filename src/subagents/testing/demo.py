@@ -64,8 +64,6 @@ def _lead(messages: list[BaseMessage]) -> AIMessage:
 def _researcher(messages: list[BaseMessage]) -> AIMessage:
     topic, last = _task(messages), messages[-1]
     if isinstance(last, HumanMessage):
-        if "ask" in topic:
-            return ai(call("ask_human", question=f"Is {topic} in scope?"))
         return ai(call("slow_lookup", topic=topic))
     return ai(f"{topic}: {last.content}")
 
@@ -76,7 +74,12 @@ def research_policy(messages: list[BaseMessage], agent: str | None) -> AIMessage
         return _lead(messages)
     if agent == "researcher":
         return _researcher(messages)
-    return ai(f"critique of {len(_task(messages))} characters: fine")
+    task, last = _task(messages), messages[-1]
+    if "ask" in task and isinstance(last, HumanMessage):
+        return ai(call("ask_human", question="Approve the findings?"))
+    if isinstance(last, ToolMessage):
+        return ai(f"critique: the human said {last.content}")
+    return ai(f"critique of {len(task)} characters: fine")
 
 
 def explorer_policy(messages: list[BaseMessage], agent: str | None) -> AIMessage:
