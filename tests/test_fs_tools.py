@@ -331,7 +331,7 @@ def test_grep_no_match_and_bad_input(tools: dict[str, BaseTool]) -> None:
     assert call(tools, "grep", pattern="a\x00b").startswith("Error: pattern must be")
     assert call(tools, "grep", pattern="x", path="../outside").startswith("Error: path")
     missing = call(tools, "grep", pattern="x", path="nope")
-    assert missing.startswith("(that path does not exist; these are the matches in the whole")
+    assert missing.startswith("(no such path 'nope': searched the whole project instead)")
 
 
 def test_grep_splits_identifiers_in_its_last_fallback(tmp_path: Path) -> None:

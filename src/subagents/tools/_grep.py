@@ -74,20 +74,6 @@ def _search(root: str, files: list[str], match: Matcher) -> list[tuple[str, int,
     return hits
 
 
-_DEFINITION = re.compile(r"^\s*(?:async\s+def|def|class|interface|struct|type|function|fn)\s+(\w+)")
-
-
-def _definitions_first(hits: list[tuple[str, int, str]], needle: str) -> list[tuple[str, int, str]]:
-    """Lines that define the searched name (``class X``, ``def X``) first, then the rest."""
-    names = {n.casefold() for n in _IDENT.findall(needle)}
-
-    def defines(hit: tuple[str, int, str]) -> bool:
-        found = _DEFINITION.match(hit[2])
-        return bool(found and found.group(1).casefold() in names)
-
-    return sorted(hits, key=lambda hit: not defines(hit))
-
-
 def _literal(needle: str) -> Matcher:
     folded = needle.casefold()
     return lambda line: folded in line.casefold()
@@ -111,7 +97,7 @@ def grep(root: str, pattern: str, path: str = ".") -> str:
     prefix = ""
     if not os.path.exists(start):
         # small models invent paths: search everything rather than send them guessing
-        prefix = "(that path does not exist; these are the matches in the whole project)\n"
+        prefix = f"(no such path '{show(path)}': searched the whole project instead)\n"
         start = resolve(root, ".")
     files = list(_files(root, start))
     needle = pattern.strip()
@@ -141,7 +127,7 @@ def grep(root: str, pattern: str, path: str = ".") -> str:
     for match, note in attempts:
         hits = _search(root, files, match)
         if hits:
-            return prefix + _format(_definitions_first(hits, needle), note)
+            return prefix + _format(hits, note)
     where = rel(root, start)
     return prefix + f"No matches for '{show(needle)}' in '{where}' (searched {len(files)} files)."
 

@@ -186,11 +186,7 @@ class _ReadFileArgs(BaseModel):
 
 class _GrepArgs(BaseModel):
     pattern: str = Field(description="Text to search for (case-insensitive).")
-    path: str = Field(
-        ".",
-        description="Only to narrow a search to a folder grep printed before; "
-        "leave it out to search everything.",
-    )
+    path: str = Field(".", description="Folder or file to search in.")
 
 
 def _safe(func: Callable[..., str], kwargs: dict[str, object]) -> str:
