@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +56,7 @@ class UsageNode:
         with self._lock:
             self.children.append(child)
 
-    def record_model_call(self, usage: dict[str, Any] | None, tool_calls: int) -> None:
+    def record_model_call(self, usage: Mapping[str, Any] | None, tool_calls: int) -> None:
         """Count one model reply and its token usage."""
         with self._lock:
             self.model_calls += 1

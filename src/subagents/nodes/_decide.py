@@ -14,7 +14,7 @@ from langgraph.graph import END
 from langgraph.types import Command, Send
 from pydantic import ValidationError
 
-from subagents.nodes._turn import Turn, call_key
+from subagents.nodes._turn import Turn
 from subagents.nodes.plan import NUDGE_KEY, STOP_KEY, AgentPlan
 from subagents.nodes.schemas import FINAL_ANSWER, validation_text
 from subagents.results import Status, tool_result
@@ -71,6 +71,8 @@ def mark_stop(messages: list[AnyMessage], reason: str, error: str | None = None)
 
 def _normalise(ai: AIMessage) -> tuple[AIMessage, list[ToolMessage]]:
     """Give every tool call a unique id; answer unparsable calls with an error result."""
+    if not ai.invalid_tool_calls and _ids_ok(ai.tool_calls):
+        return ai, []
     seen: set[str] = set()
 
     def unique(given: str | None) -> str:
@@ -92,6 +94,12 @@ def _normalise(ai: AIMessage) -> tuple[AIMessage, list[ToolMessage]]:
     if calls != ai.tool_calls or invalid != ai.invalid_tool_calls:
         ai = ai.model_copy(update={"tool_calls": calls, "invalid_tool_calls": invalid})
     return ai, fixes
+
+
+def _ids_ok(calls: list[ToolCall]) -> bool:
+    """Every call has an id and no two share one (the common case: nothing to fix)."""
+    ids = [tc.get("id") for tc in calls]
+    return all(ids) and len(set(ids)) == len(ids)
 
 
 def _final_answer(plan: AgentPlan, tc: ToolCall) -> tuple[Any, str | None]:
@@ -164,7 +172,7 @@ def decide(plan: AgentPlan, turn: Turn, ai: AIMessage, *, forced: bool,
         return _schema_step(plan, turn, ai, fixes)
     if not ai.tool_calls and not fixes:
         return Outcome([ai], done=True)
-    if any(call_key(tc["name"], tc["args"]) in turn.seen for tc in ai.tool_calls):
+    if turn.repeats(ai.tool_calls):
         return Outcome([ai, *fixes, *_not_run(ai.tool_calls, "Not run: repeated call.")],
                        force_final=True, stop="repeated_tool_call")
     return _route(plan, ai, fixes)

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolCall, ToolMessage
 
 from subagents.nodes.plan import NUDGE_KEY
 from subagents.nodes.schemas import FINAL_ANSWER
@@ -20,13 +20,25 @@ class Turn:
 
     Attributes:
         calls: model calls made since the task message.
-        seen: (tool name, canonical JSON args) of every tool call made since.
+        made: every tool call made since (the model's own dicts, not copied).
         retries: output-schema corrections already sent back (invalid final answers, nudges).
     """
 
     calls: int = 0
-    seen: set[tuple[str, str]] = field(default_factory=set)
+    made: list[ToolCall] = field(default_factory=list)
     retries: int = 0
+
+    def repeats(self, tool_calls: Sequence[ToolCall]) -> bool:
+        """Whether any of ``tool_calls`` repeats a call made earlier in this task.
+
+        Two calls are the same when their names and their arguments (as canonical JSON, see
+        ``call_key``) are equal; keys are only computed for earlier calls of the same name.
+        """
+        if not self.made or not tool_calls:
+            return False
+        names = {tc["name"] for tc in tool_calls}
+        seen = {call_key(tc["name"], tc["args"]) for tc in self.made if tc["name"] in names}
+        return bool(seen) and any(call_key(tc["name"], tc["args"]) in seen for tc in tool_calls)
 
 
 def call_key(name: str, args: object) -> tuple[str, str]:
@@ -47,7 +59,7 @@ def read_turn(messages: Sequence[AnyMessage]) -> Turn:
             turn.retries += 1
         elif isinstance(msg, AIMessage):
             turn.calls += 1
-            turn.seen.update(call_key(tc["name"], tc["args"]) for tc in msg.tool_calls)
+            turn.made.extend(msg.tool_calls)
         elif isinstance(msg, ToolMessage) and msg.name == FINAL_ANSWER and msg.status == "error":
             turn.retries += 1
     return turn

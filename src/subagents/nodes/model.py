@@ -101,9 +101,10 @@ class _ModelStep:
         emit.model_end(ai)
         if scope is None:
             return
-        scope.usage.record_model_call(dict(ai.usage_metadata or {}), len(ai.tool_calls))
+        usage = ai.usage_metadata
+        scope.usage.record_model_call(usage, len(ai.tool_calls))
         if scope.budget is not None:
-            tokens = ai.usage_metadata["total_tokens"] if ai.usage_metadata else 0
+            tokens = usage["total_tokens"] if usage else 0
             scope.budget.charge(tokens=int(tokens),
                                 tool_rounds=1 if ai.tool_calls else 0)
 
@@ -120,9 +121,10 @@ class _ModelStep:
         return command
 
     def _named(self, ai: AIMessage) -> AIMessage:
-        if ai.name == self.plan.agent.name:
-            return ai
-        return ai.model_copy(update={"name": self.plan.agent.name})
+        name = self.plan.agent.name
+        if ai.name is None:  # a fresh reply of this call: naming it in place spares a copy
+            ai.name = name
+        return ai if ai.name == name else ai.model_copy(update={"name": name})
 
 
 def make_model_node(plan: AgentPlan) -> RunnableCallable:
