@@ -74,10 +74,14 @@ class Emitter:
         assert self.scope is not None
         self.scope.emit(event, self.config)
 
-    def model_config(self) -> RunnableConfig:
-        """The config for a model call: with a delta handler when someone listens."""
+    def model_config(self) -> RunnableConfig | None:
+        """The config for a model call: with a delta handler when someone listens.
+
+        ``None`` otherwise: the model then inherits the node's config from LangGraph's
+        context (``var_child_runnable_config``), which spares LangChain a second copy.
+        """
         if self.scope is None or not self.scope.listening:
-            return self.config
+            return None
         return merge_configs(self.config, {"callbacks": [_Deltas(self.scope, self.config)]})
 
     def model_start(self, messages: int) -> None:

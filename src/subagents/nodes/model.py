@@ -66,7 +66,7 @@ class _ModelStep:
         turn = read_turn(messages)
         if turn.calls + 1 >= self.plan.agent.max_steps:
             return turn, True, self.final, [*self.system, *messages, _nudge(LIMIT_NUDGE)]
-        return turn, False, self.bound, [*self.system, *messages]
+        return turn, False, self.bound, [*self.system, *messages] if self.system else messages
 
     def forced_request(self, messages: list[AnyMessage], out: Outcome) -> list[Any]:
         return [*self.system, *messages, *out.messages, _nudge(REPEAT_NUDGE)]

@@ -47,7 +47,8 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
                          budget=plan.agent.budget, background=plan.background,
                          listener=plan.agent.on_subagent_event)
         own: RunnableConfig = {**(config or {})}
-        own["configurable"] = {**passed, SCOPE_KEY: scope, CALL_KEY: None}
+        own["configurable"] = {**passed, SCOPE_KEY: scope}
+        own["configurable"].pop(CALL_KEY, None)  # the call is this scope's, not its children's
         return scope, own
 
     async def astream(  # same parameters as LangGraph's, passed through
