@@ -15,13 +15,13 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, ToolCall, ToolMessage
 from langchain_core.runnables import Runnable, RunnableConfig
-from langgraph._internal._runnable import RunnableCallable
 from langgraph.errors import GraphBubbleUp
 
 from subagents.background import BackgroundConfig, Outcome
 from subagents.checkpoints.errors import is_storage_error
 from subagents.nodes._decide import ending
 from subagents.nodes._emit import Emitter
+from subagents.nodes._node import AgentNode
 from subagents.nodes.persistent import arun_persistent, run_persistent
 from subagents.nodes.plan import ChildLink
 from subagents.nodes.schemas import task_message
@@ -64,7 +64,7 @@ def _breakpoints(link: ChildLink, config: RunnableConfig) -> dict[str, Any]:
     return {"interrupt_before": nodes} if nodes else {}
 
 
-def make_delegate_node(link: ChildLink) -> RunnableCallable:
+def make_delegate_node(link: ChildLink) -> AgentNode:
     """Build the sync+async delegation node for one child (named ``link.node``).
 
     A call with ``background: true`` (on a parent with background delegation) starts the
@@ -145,7 +145,7 @@ def make_delegate_node(link: ChildLink) -> RunnableCallable:
             return _spawn(link, tc, config, lambda: outcome(tc, task, call, emit, config))
         return _result(link, tc, *await outcome(tc, task, call, emit, config))
 
-    return RunnableCallable(run, arun, name=link.node, trace=False)
+    return AgentNode(run, arun, name=link.node)
 
 
 async def _detach(link: ChildLink, tc: ToolCall, call: CallInfo, bg: BackgroundConfig,

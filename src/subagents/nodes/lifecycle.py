@@ -10,9 +10,9 @@ from typing import Any
 
 from langchain_core.messages import ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph._internal._runnable import RunnableCallable
 
 from subagents.background import BackgroundTable
+from subagents.nodes._node import AgentNode
 from subagents.nodes.plan import AgentPlan
 from subagents.results import json_text
 from subagents.scope import scope_of
@@ -59,7 +59,7 @@ async def _handle(plan: AgentPlan, table: BackgroundTable, tc: ToolCall) -> dict
     return _error(job) if isinstance(job, str) else job.as_dict()
 
 
-def make_lifecycle_node(plan: AgentPlan) -> RunnableCallable:
+def make_lifecycle_node(plan: AgentPlan) -> AgentNode:
     """Build the ``lifecycle`` node: input ``{"tool_call": ToolCall}`` (a ``Send``)."""
 
     def run(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
@@ -72,4 +72,4 @@ def make_lifecycle_node(plan: AgentPlan) -> RunnableCallable:
             return _message(tc, _error(_NEEDS_ASYNC))
         return _message(tc, await _handle(plan, scope.background, tc))
 
-    return RunnableCallable(run, arun, name="lifecycle", trace=False)
+    return AgentNode(run, arun, name="lifecycle")

@@ -14,11 +14,11 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableConfig
-from langgraph._internal._runnable import RunnableCallable
 from langgraph.types import Command
 
 from subagents.nodes._decide import Outcome, decide, ending, over_budget
 from subagents.nodes._emit import Emitter
+from subagents.nodes._node import AgentNode
 from subagents.nodes._turn import Turn, read_turn
 from subagents.nodes.plan import AgentPlan
 from subagents.nodes.schemas import final_answer_spec
@@ -127,7 +127,7 @@ class _ModelStep:
         return ai if ai.name == name else ai.model_copy(update={"name": name})
 
 
-def make_model_node(plan: AgentPlan) -> RunnableCallable:
+def make_model_node(plan: AgentPlan) -> AgentNode:
     """Build the sync+async ``model`` node of one agent.
 
     The node reads ``state["messages"]``, calls the model (system prompt first), and returns a
@@ -181,4 +181,4 @@ def make_model_node(plan: AgentPlan) -> RunnableCallable:
             await scope.background.close()
         return step.end(scope, out)
 
-    return RunnableCallable(model, amodel, name="model", trace=False)
+    return AgentNode(model, amodel, name="model")

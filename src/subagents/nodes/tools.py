@@ -16,12 +16,12 @@ from typing import Any
 from langchain_core.messages import ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
-from langgraph._internal._runnable import RunnableCallable
 from langgraph.errors import GraphBubbleUp
 from langgraph.types import interrupt
 from pydantic import ValidationError
 
 from subagents.nodes._emit import Emitter
+from subagents.nodes._node import AgentNode
 from subagents.nodes.plan import AgentPlan
 from subagents.nodes.schemas import validation_text
 from subagents.scope import scope_of
@@ -85,7 +85,7 @@ def _ask(plan: AgentPlan, tc: ToolCall) -> dict[str, Any] | None:
     return {"messages": [msg]}
 
 
-def make_tool_node(plan: AgentPlan) -> RunnableCallable:
+def make_tool_node(plan: AgentPlan) -> AgentNode:
     """Build the sync+async ``tools`` node: input ``{"tool_call": ToolCall}`` (a ``Send``)."""
     tools: dict[str, BaseTool] = plan.tools
 
@@ -119,4 +119,4 @@ def make_tool_node(plan: AgentPlan) -> RunnableCallable:
         emit.tool_end(tc, out["messages"][0])
         return out
 
-    return RunnableCallable(run, arun, name="tools", trace=False)
+    return AgentNode(run, arun, name="tools")

@@ -11,6 +11,8 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
+from langgraph.pregel import Pregel
+from langgraph.pregel.protocol import PregelProtocol
 
 from subagents.nodes import (
     AgentPlan,
@@ -68,9 +70,23 @@ def build_agent_graph(
         builder.add_node(link.node, make_delegate_node(link))
         builder.add_edge(link.node, "model")
     compiled = builder.compile(checkpointer=checkpointer, name=agent.name)
+    for link in links:  # AgentNodes are not searched for subgraphs: declare each child
+        compiled.nodes[link.node].subgraphs = _subgraphs(link.graph)
     attrs = {k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"}
     graph = AgentGraph(subagents_plan=plan, **attrs)
     return graph.with_config(
         metadata={"lc_agent_name": agent.name, "subagents_path": list(plan.path)},
         recursion_limit=2 * agent.max_steps + 6,
     )
+
+
+def _subgraphs(graph: Any) -> list[PregelProtocol[Any, Any, Any, Any]]:
+    """The subgraphs LangGraph's own search would find for a node invoking ``graph``.
+
+    That is the graph itself, unless it is a ``Pregel`` compiled with ``checkpointer=False``.
+    """
+    if not isinstance(graph, PregelProtocol):
+        return []
+    if isinstance(graph, Pregel) and graph.checkpointer is False:
+        return []
+    return [graph]

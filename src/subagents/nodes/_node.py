@@ -1,0 +1,42 @@
+"""``AgentNode``: the runnable behind every node of an agent graph."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.config import ensure_config
+
+__all__ = ["AgentNode"]
+
+
+class AgentNode(Runnable[Any, Any]):
+    """A node as a sync function and an async function of ``(state, config)``.
+
+    It behaves like LangGraph's ``RunnableCallable(func, afunc, trace=False)`` for a function
+    taking ``config``, with one difference that matters: when a graph is compiled, LangGraph
+    looks for subgraphs inside every ``RunnableCallable`` by disassembling its function and
+    every closure value it reaches (``find_subgraph_pregel``); for our nodes that was two
+    thirds of building an agent. An ``AgentNode`` is not searched: the agent builder declares
+    a delegation node's child graph itself (``PregelNode.subgraphs``), see
+    ``subagents.subgraphs.agent``.
+
+    Args:
+        func: ``func(state, config) -> update`` for ``invoke``.
+        afunc: ``async afunc(state, config) -> update`` for ``ainvoke``.
+        name: the node's name (shown in traces).
+    """
+
+    def __init__(self, func: Callable[[Any, RunnableConfig], Any],
+                 afunc: Callable[[Any, RunnableConfig], Awaitable[Any]], *, name: str) -> None:
+        self.func, self.afunc, self.name = func, afunc, name
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        """Run ``func`` on the state (``config``: the node's config from LangGraph)."""
+        return self.func(input, config if config is not None else ensure_config())
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None,
+                      **kwargs: Any) -> Any:
+        """Run ``afunc`` on the state (``config``: the node's config from LangGraph)."""
+        return await self.afunc(input, config if config is not None else ensure_config())
