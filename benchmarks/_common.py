@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "Samples",
+    "extra_ratio",
     "load_note",
     "fmt_ms",
     "fmt_ratio",
@@ -53,6 +54,18 @@ class Samples:
     @property
     def p90(self) -> float:
         return p90(self.values)
+
+    def ratio_to(self, other: Samples, *, cpu: bool = False) -> float:
+        """Paired ratio: the median over rounds of ``self[i] / other[i]``.
+
+        ``interleave`` runs every variant once per round, back to back, so a round's two
+        timings share the machine's state of that moment (frequency, steal time of a VM,
+        another process); their ratio cancels that drift, where a ratio of two medians
+        taken across the whole run does not.
+        """
+        mine, theirs = (self.cpu, other.cpu) if cpu else (self.values, other.values)
+        ratios = [a / b for a, b in zip(mine, theirs, strict=True) if b > 0]
+        return statistics.median(ratios) if ratios else float("nan")
 
 
 def interleave(variants: dict[str, Callable[[], object]], *, iterations: int,
@@ -135,3 +148,17 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def extra_ratio(one: tuple[Samples, Samples], five: tuple[Samples, Samples], *,
+                cpu: bool = False) -> float:
+    """Paired ratio of the cost of extra work: the median over rounds of
+    ``(a5[i] - a1[i]) / (b5[i] - b1[i])`` for ``one = (a1, b1)`` and ``five = (a5, b5)``.
+
+    Rounds where the reference's difference is not positive (noise) are skipped.
+    """
+    (a1, b1), (a5, b5) = one, five
+    pick = (lambda s: s.cpu) if cpu else (lambda s: s.values)
+    ratios = [(x5 - x1) / (y5 - y1) for x1, y1, x5, y5
+              in zip(pick(a1), pick(b1), pick(a5), pick(b5), strict=True) if y5 - y1 > 0]
+    return statistics.median(ratios) if ratios else float("nan")
