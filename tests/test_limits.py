@@ -217,3 +217,64 @@ async def test_missing_and_duplicate_tool_call_ids_are_repaired() -> None:
     assert len(ids) == len(set(ids)) == 3
     assert sorted(m.content for m in out["messages"] if isinstance(m, ToolMessage)) == [
         "a", "b", "c"]
+
+
+def answers(state: dict, tool_call_id: str) -> ToolMessage:
+    return tool_results(state)[tool_call_id]
+
+
+async def test_unparsable_delegation_gets_a_typed_result_own_tool_a_text() -> None:
+    bad_task = InvalidToolCall(name="task", args='{"agent": "child"', id="t1",
+                               error="Unterminated string", type="invalid_tool_call")
+    bad_per_agent = InvalidToolCall(name="task_child", args="{", id="t2", error=None,
+                                    type="invalid_tool_call")
+    bad_echo = InvalidToolCall(name="echo", args="{not json", id="e1", error="Expecting value",
+                               type="invalid_tool_call")
+    model = ScriptedChatModel(steps={"root": [
+        AIMessage(content="", invalid_tool_calls=[bad_task, bad_per_agent, bad_echo]),
+        ai("recovered")]})
+    out = await run(Agent(name="root", model=model, tools=[echo], subagents=[Agent(name="child")]))
+    t1, t2 = (DelegationResult.from_message(answers(out, i)) for i in ("t1", "t2"))
+    assert (t1.status, t1.agent, t1.result) == (Status.FAILED, "", None)
+    assert t1.error == ("invalid arguments: the arguments of 'task' are not valid JSON: "
+                        "Unterminated string; nothing was run")
+    assert (t2.status, t2.agent) == (Status.FAILED, "child")
+    assert t2.error == ("invalid arguments: the arguments of 'task_child' are not valid JSON; "
+                        "nothing was run")
+    assert all(answers(out, i).status == "error" for i in ("t1", "t2", "e1"))
+    assert answers(out, "e1").content == (
+        "Error: the arguments of 'echo' are not valid JSON: Expecting value")
+    assert out["messages"][-1].content == "recovered"
+    assert model.calls_by("child") == []
+
+
+async def test_repeated_delegation_gets_a_typed_result_own_tool_a_text() -> None:
+    first = [call("task", agent="child", objective="look"), call("echo", text="a")]
+    again = [call("task", agent="child", objective="look"), call("echo", text="b")]
+    model = ScriptedChatModel(steps={"root": [ai(*first), ai(*again), ai("answer")],
+                                     "child": [ai("seen it")]})
+    out = await run(Agent(name="root", model=model, tools=[echo], subagents=[Agent(name="child")]))
+    assert result_of(out, first[0]).status is Status.COMPLETED
+    res = result_of(out, again[0])
+    assert (res.status, res.agent, res.result) == (Status.FAILED, "child", None)
+    assert res.error == "not run: this reply repeats an earlier identical tool call"
+    assert answers(out, again[0]["id"]).status == "error"
+    skipped = answers(out, again[1]["id"])  # the sibling is not repeated, but not run either
+    assert (skipped.content, skipped.status) == ("Not run: repeated call.", "error")
+    assert len(model.calls_by("child")) == 1
+    assert out["messages"][-1].content == "answer"
+
+
+async def test_delegation_beside_final_answer_gets_a_typed_result() -> None:
+    fa = call("final_answer", file="a.py", line=3)
+    task, own = call("task", agent="child", objective="also this"), call("echo", text="x")
+    model = ScriptedChatModel(steps={"root": [ai(task, fa, own)]})
+    out = await run(Agent(name="root", model=model, tools=[echo], output_schema=Finding,
+                          subagents=[Agent(name="child")]))
+    assert out["structured_response"] == Finding(file="a.py", line=3)
+    res = result_of(out, task)
+    assert (res.status, res.agent) == (Status.FAILED, "child")
+    assert res.error == "not run: final_answer ends the task"
+    assert answers(out, own["id"]).content == "Not run: final_answer ends the task."
+    assert answers(out, fa["id"]).content == "Final answer accepted."
+    assert model.calls_by("child") == []

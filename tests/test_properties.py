@@ -265,6 +265,12 @@ def repeats(turns: list[AIMessage]) -> list[bool]:
     return out
 
 
+def delegates(name: str, oracle: dict[str, Any]) -> bool:
+    """Whether a tool name addresses a sub-agent (``task``, ``task_<x>``, a per-agent tool)."""
+    return (name == "task" or name.startswith("task_")
+            or (name in oracle["children"] and not name.startswith("task:")))
+
+
 async def arun(graph: Any, text: str = "go") -> dict[str, Any]:
     out: dict[str, Any] = await asyncio.wait_for(
         graph.ainvoke({"messages": [HumanMessage(text)]}), timeout=TIMEOUT)
@@ -394,20 +400,37 @@ QUEUED_GRAPH = compile_agent(Agent(
 def check_run(out: dict[str, Any], model: RawModel, root: str, oracle: dict[str, Any], *,
               async_: bool, start: int, child_calls_before: int,
               executed_before: int) -> None:
-    """The shared assertions of the delegation and lifecycle properties."""
+    """The shared assertions of the delegation and lifecycle properties.
+
+    Calls the runtime does not run answer a delegation with a typed ``failed`` result (not
+    JSON, repeated) and any other tool with a text.
+    """
     messages = out["messages"]
     turns = answered_turns(messages)
     same_calls(model.log[start:], root, [m for m in messages if isinstance(m, AIMessage)])
     repeated = repeats([t for t, _ in turns])
     completed = 0
     probe_ok: list[str] = []
+
+    def refused(answer: ToolMessage, status: Status, why: str) -> None:
+        res = delegation(answer)
+        assert answer.status == "error" and res.status is status, res
+        assert why in (res.error or ""), res
+
     for (turn, answers), guard in zip(turns, repeated, strict=True):
         for bad in turn.invalid_tool_calls:
-            assert answers[bad["id"] or ""].status == "error"
+            answer = answers[bad["id"] or ""]
+            if delegates(bad["name"] or "", oracle):
+                refused(answer, Status.FAILED, "not valid JSON")
+            else:
+                assert answer.status == "error" and "not valid JSON" in str(answer.content)
         for call in turn.tool_calls:
             answer = answers[call["id"] or ""]
+            if guard and delegates(call["name"], oracle):
+                refused(answer, Status.FAILED, "repeats an earlier identical tool call")
+                continue
             if guard:
-                assert answer.content == REPEATED
+                assert answer.content == REPEATED and answer.status == "error"
                 continue
             want = expect(call["name"], call["args"], async_=async_, **oracle)
             if want == "tool":

@@ -1,11 +1,20 @@
 """What to do with one model reply: end, send tool calls, refuse, correct, or force an answer.
 
 Pure functions over messages: no model call, no I/O.
+
+Calls answered without being run: a call naming a delegation tool (``task``, ``task_<name>``,
+a renamed per-agent tool) always gets the typed ``tool_result`` JSON, ``unknown_agent``,
+``depth_exceeded`` or ``failed`` (arguments not JSON, a repeated call, a call beside
+``final_answer``). The agent's own and lifecycle tools get a short error text when not run
+(LangChain's convention for tool errors); names it was not given get the typed
+``forbidden_tool``. ``final_answer`` corrections stay text: the model fixes its schema from
+them.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +24,7 @@ from langgraph.types import Command, Send
 from pydantic import ValidationError
 
 from subagents.nodes._turn import Turn
-from subagents.nodes.plan import NUDGE_KEY, STOP_KEY, AgentPlan
+from subagents.nodes.plan import NUDGE_KEY, STOP_KEY, AgentPlan, ChildLink
 from subagents.nodes.schemas import FINAL_ANSWER, validation_text
 from subagents.results import Status, tool_result
 from subagents.spec import Agent
@@ -26,6 +35,9 @@ ERROR_KEY = "subagents_error"
 """``response_metadata`` key holding why an agent could not produce its output schema."""
 _UNSET: Any = object()
 _SCHEMA_NUDGE = "You must finish by calling the final_answer tool with your answer."
+_REPEATED = ("Not run: repeated call.",
+             "not run: this reply repeats an earlier identical tool call")
+_BESIDE_FINAL = ("Not run: final_answer ends the task.", "not run: final_answer ends the task")
 
 
 @dataclass(slots=True)
@@ -69,8 +81,26 @@ def mark_stop(messages: list[AnyMessage], reason: str, error: str | None = None)
             return
 
 
-def _normalise(ai: AIMessage) -> tuple[AIMessage, list[ToolMessage]]:
-    """Give every tool call a unique id; answer unparsable calls with an error result."""
+def _delegates(name: str, delegation: Mapping[str, ChildLink | None]) -> bool:
+    """Whether a tool name addresses a sub-agent: ``task``, ``task_<x>``, a renamed tool."""
+    return name in delegation or name == "task" or name.startswith("task_")
+
+
+def _addressed(name: str, args: Any, delegation: Mapping[str, ChildLink | None]) -> str:
+    """The agent a delegation call names ("" when ``task`` names none)."""
+    link = delegation.get(name)
+    if link is not None:
+        return link.agent.name
+    if name == "task":
+        return str(args.get("agent", "")) if isinstance(args, dict) else ""
+    return name.removeprefix("task_")
+
+
+def _normalise(plan: AgentPlan, ai: AIMessage) -> tuple[AIMessage, list[ToolMessage]]:
+    """Give every tool call a unique id; answer unparsable calls with an error result.
+
+    An unparsable delegation call gets a typed ``failed`` result, any other call a text.
+    """
     if not ai.invalid_tool_calls and _ids_ok(ai.tool_calls):
         return ai, []
     seen: set[str] = set()
@@ -85,12 +115,18 @@ def _normalise(ai: AIMessage) -> tuple[AIMessage, list[ToolMessage]]:
     calls: list[ToolCall] = [{**tc, "id": unique(tc.get("id"))} for tc in ai.tool_calls]
     fixes: list[ToolMessage] = []
     invalid = []
+    delegation = plan.delegation_tools if ai.invalid_tool_calls else {}
     for bad in ai.invalid_tool_calls:
-        tid = unique(bad.get("id"))
+        tid, name, why = unique(bad.get("id")), bad.get("name") or "", bad.get("error")
         invalid.append({**bad, "id": tid})
-        text = f"Error: the arguments of '{bad.get('name')}' are not valid JSON: {bad.get('error')}"
-        fixes.append(ToolMessage(content=text, tool_call_id=tid, name=bad.get("name") or "",
-                                 status="error"))
+        reason = f"the arguments of '{name}' are not valid JSON" + (f": {why}" if why else "")
+        if _delegates(name, delegation):
+            fixes.append(tool_result(Status.FAILED, _addressed(name, None, delegation),
+                                     tool_call_id=tid, tool_name=name,
+                                     error=f"invalid arguments: {reason}; nothing was run"))
+        else:
+            fixes.append(ToolMessage(content=f"Error: {reason}", tool_call_id=tid, name=name,
+                                     status="error"))
     if calls != ai.tool_calls or invalid != ai.invalid_tool_calls:
         ai = ai.model_copy(update={"tool_calls": calls, "invalid_tool_calls": invalid})
     return ai, fixes
@@ -111,9 +147,21 @@ def _final_answer(plan: AgentPlan, tc: ToolCall) -> tuple[Any, str | None]:
         return None, validation_text(exc)
 
 
-def _not_run(calls: list[ToolCall], text: str) -> list[ToolMessage]:
-    return [ToolMessage(content=text, tool_call_id=tc["id"] or "", name=tc["name"],
-                        status="error") for tc in calls]
+def _not_run(plan: AgentPlan, calls: list[ToolCall], why: tuple[str, str]) -> list[ToolMessage]:
+    """Answer calls that are not run: ``why`` is (text for own tools, error for delegations).
+
+    A delegation call gets a typed ``failed`` result, any other call the text.
+    """
+    delegation = plan.delegation_tools if calls else {}
+    out: list[ToolMessage] = []
+    for tc in calls:
+        name, tid = tc["name"], tc["id"] or ""
+        if _delegates(name, delegation):
+            out.append(tool_result(Status.FAILED, _addressed(name, tc["args"], delegation),
+                                   tool_call_id=tid, tool_name=name, error=why[1]))
+        else:
+            out.append(ToolMessage(content=why[0], tool_call_id=tid, name=name, status="error"))
+    return out
 
 
 def _forced(plan: AgentPlan, ai: AIMessage, reason: str) -> Outcome:
@@ -145,7 +193,7 @@ def _schema_step(plan: AgentPlan, turn: Turn, ai: AIMessage, fixes: list[ToolMes
         mark_stop(messages, "output_invalid", "the agent ended without calling final_answer")
         return Outcome(messages, done=True, stop="output_invalid")
     others = [tc for tc in ai.tool_calls if tc is not fa]
-    skipped = _not_run(others, "Not run: final_answer ends the task.")
+    skipped = _not_run(plan, others, _BESIDE_FINAL)
     value, error = _final_answer(plan, fa)
     if value is not None:
         ok = ToolMessage(content="Final answer accepted.", tool_call_id=fa["id"] or "",
@@ -165,7 +213,7 @@ def decide(plan: AgentPlan, turn: Turn, ai: AIMessage, *, forced: bool,
     """Decide what follows one model reply (see the module docstring of ``model``)."""
     if forced:
         return _forced(plan, ai, reason)
-    ai, fixes = _normalise(ai)
+    ai, fixes = _normalise(plan, ai)
     schema = plan.agent.output_schema is not None
     if schema and ((not ai.tool_calls and not fixes)
                    or any(tc["name"] == FINAL_ANSWER for tc in ai.tool_calls)):
@@ -173,7 +221,7 @@ def decide(plan: AgentPlan, turn: Turn, ai: AIMessage, *, forced: bool,
     if not ai.tool_calls and not fixes:
         return Outcome([ai], done=True)
     if turn.repeats(ai.tool_calls):
-        return Outcome([ai, *fixes, *_not_run(ai.tool_calls, "Not run: repeated call.")],
+        return Outcome([ai, *fixes, *_not_run(plan, ai.tool_calls, _REPEATED)],
                        force_final=True, stop="repeated_tool_call")
     return _route(plan, ai, fixes)
 
@@ -190,8 +238,8 @@ def _route(plan: AgentPlan, ai: AIMessage, fixes: list[ToolMessage]) -> Outcome:
             out.sends.append(Send("tools", {"tool_call": tc}))
         elif name in plan.lifecycle:
             out.sends.append(Send("lifecycle", {"tool_call": tc}))
-        elif name in delegation or name == "task" or name.startswith("task_"):
-            target = _child_for(plan, tc)
+        elif _delegates(name, delegation):
+            target = _child_for(plan, tc, delegation)
             if isinstance(target, ToolMessage):
                 out.messages.append(target)
             elif plan.background is not None and tc["args"].get("background") is True:
@@ -211,12 +259,12 @@ def _route(plan: AgentPlan, ai: AIMessage, fixes: list[ToolMessage]) -> Outcome:
     return out
 
 
-def _child_for(plan: AgentPlan, tc: ToolCall) -> str | ToolMessage:
+def _child_for(plan: AgentPlan, tc: ToolCall,
+               delegation: Mapping[str, ChildLink | None]) -> str | ToolMessage:
     """The delegation node for a task call, or the refusal to return instead."""
     name, tid = tc["name"], tc["id"] or ""
-    link = plan.delegation_tools.get(name)
-    agent = link.agent.name if link else str(tc["args"].get("agent", "") if name == "task" else
-                                             name.removeprefix("task_"))
+    link = delegation.get(name)
+    agent = _addressed(name, tc["args"], delegation)
     if link is None and name == "task":
         link = plan.children.get(agent) if agent in plan.children else None
     if link is None or (name == "task") != (link.tool == "task"):
