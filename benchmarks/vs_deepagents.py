@@ -3,24 +3,36 @@
 Run: ``.venv/bin/python benchmarks/vs_deepagents.py [--quick]`` (needs ``pip install
 deepagents`` in the same venv; without it the script says so and exits 0).
 
-The same stateless ``ScriptedChatModel`` policy drives three implementations of "a root model
-delegates to a child sub-agent through a tool call":
+The same stateless ``ScriptedChatModel`` policy drives every implementation of "a root model
+delegates to a child sub-agent through a tool call" (builders in ``_vs_deep_build.py``):
 
-* **ours**: ``compile_agent(Agent(root, subagents=[child]))``;
-* **hand**: a hand-written parent ``StateGraph`` (model node + a node that invokes a compiled
-  child ``StateGraph`` with one ``HumanMessage`` and returns one ``ToolMessage``);
-* **deep**: ``deepagents.create_deep_agent(subagents=[{"name": "child", ...}])`` and its
-  ``task`` tool, configured as minimally as its public API allows (see the printed note).
+* **ours**: ``compile_agent(Agent(root, subagents=[child]))`` (a fan-out is one LangGraph
+  ``Send`` task per call);
+* **hand**: a hand-written parent ``StateGraph`` (model node + one node that invokes a compiled
+  child ``StateGraph`` per tool call with ``asyncio.gather``, one ``ToolMessage`` each);
+* **hand_send** (fan-out only, info): the same by hand with one ``Send`` per tool call to a node
+  that invokes the child, i.e. LangGraph's own per-task cost without this runtime;
+* **deep_default**: ``deepagents.create_deep_agent(model, name, subagents=[child],
+  checkpointer)`` with every other argument at its default, as deepagents' users run it (its
+  full default middleware, the general-purpose sub-agent, ``StateBackend``). The target's
+  reference;
+* **deep_min** (info): deepagents stripped to the minimum its API allows (a harness profile
+  excluding middleware, no general-purpose sub-agent, one file tool).
 
-Measured (medians; variants interleaved ABC CBA ... after a warm-up):
+Measured (variants interleaved in every round, order alternating, after a warm-up):
 
 1. per-delegation time: a run with 1 delegation and the cost of one extra delegation
    ((t5 - t1) / 4), with no checkpointer, ``InMemorySaver`` and SQLite
-   (``subagents.checkpoints.async_sqlite_saver``: WAL + synchronous=NORMAL) for all three;
-2. fan-out: 20 task calls in one model turn, 50 ms model latency: time above the critical
-   path (3 model calls);
+   (``subagents.checkpoints.async_sqlite_saver``: WAL + synchronous=NORMAL) for all;
+2. fan-out: 20 task calls in one model turn, 50 ms model latency, no checkpointer: time above
+   the critical path (3 model calls);
 3. graph build time (constructing the agent / compiling the graphs);
 4. memory after import: RSS delta of importing each library, each in a fresh subprocess.
+
+Ratios judged against the targets (ours <= 1.1x hand, ours <= 0.25x deep_default) are paired:
+the median over rounds of the per-round ratio (``Samples.ratio_to``; ``extra_ratio`` for the
+per-extra cost; (a[i] - critical) / (b[i] - critical) for fan-out), so drift of the machine
+within a run cancels; the plain ratio of the two medians is printed beside them.
 
 A report, not a test: it exits 0 even when a target is missed (printed as MISS).
 """
@@ -30,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import sqlite3
 import statistics
@@ -41,12 +54,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
     Samples,
+    extra_ratio,
     fmt_ms,
     fmt_ratio,
     interleave,
@@ -55,172 +69,32 @@ from _common import (
     render_table,
     verdict,
 )
-from langchain_core.messages import (
-    AIMessage,
-    AnyMessage,
-    BaseMessage,
-    HumanMessage,
-    SystemMessage,
-    ToolMessage,
+from _vs_deep_build import (
+    BUILDERS,
+    CHILD_PREFIX,
+    DEEP_DEFAULT_NOTE,
+    DEEP_MIN_NOTE,
+    describe_deep,
+    make_model,
 )
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.graph import END, START, StateGraph
-from langgraph.graph.message import add_messages
 
-from subagents import Agent, compile_agent
 from subagents.checkpoints import async_sqlite_saver
-from subagents.nodes.schemas import task_spec
-from subagents.testing import ScriptedChatModel, call
+from subagents.testing import ScriptedChatModel
 
 VS_HAND_TARGET = 1.10
 VS_DEEP_TARGET = 0.25
 FANOUT_CHILDREN = 20
 FANOUT_LATENCY = 0.05
 CRITICAL_PATH = 3 * FANOUT_LATENCY  # root turn, the children (in parallel), root turn
-CHILD_PREFIX = "subtask"
-DEEP_ROOT = "deep_root"
-VARIANTS = ("ours", "hand", "deep")
-
-# --------------------------------------------------------------------------- the shared policy
-
-
-def policy(messages: list[BaseMessage], agent: str | None = None) -> AIMessage:
-    """One stateless script for all three implementations.
-
-    The child is recognised by its task text (``subtask ...``), whichever runtime called; the
-    root's task says what to do (``seq:N``: N delegations one per turn, ``fan:N``: N in one
-    turn). Only the tool-call *schema* differs: deepagents' ``task`` takes
-    ``description``/``subagent_type``, ours (and the hand-written pair's) ``agent``/
-    ``objective``. Its root is recognised by ``lc_agent_name`` (deepagents sets it from
-    ``name=``), falling back to its always-present system message.
-    """
-    task = next(m for m in reversed(messages) if isinstance(m, HumanMessage))
-    text = str(task.content)
-    if text.startswith(CHILD_PREFIX):
-        return AIMessage(content=f"answer to {text}")
-    deep = agent == DEEP_ROOT or (agent is None and isinstance(messages[0], SystemMessage))
-
-    def delegate(i: int) -> Any:
-        if deep:
-            return call("task", subagent_type="child", description=f"{CHILD_PREFIX} {i}")
-        return call("task", agent="child", objective=f"{CHILD_PREFIX} {i}")
-
-    kind, _, count = text.partition(":")
-    n, done = int(count), sum(isinstance(m, ToolMessage) for m in messages)
-    if kind == "seq" and done < n:
-        return AIMessage(content="", tool_calls=[delegate(done)])
-    if kind == "fan" and done == 0:
-        return AIMessage(content="", tool_calls=[delegate(i) for i in range(n)])
-    return AIMessage(content=f"root answer from {done} results")
-
-
-CHILD_SPEC = Agent(name="child", description="Answers one subtask.")
-TASK_TOOL = task_spec([CHILD_SPEC], with_context=True)
-
-# --------------------------------------------------------------------------- the three builders
-
-
-def build_ours(model: ScriptedChatModel, saver: BaseCheckpointSaver[Any] | None) -> Any:
-    return compile_agent(Agent(name="root", model=model, subagents=[CHILD_SPEC]),
-                         checkpointer=saver)
-
-
-class State(TypedDict):
-    messages: Annotated[list[AnyMessage], add_messages]
-
-
-def _route(state: State) -> str:
-    last = state["messages"][-1]
-    return "delegate" if isinstance(last, AIMessage) and last.tool_calls else END
-
-
-def build_hand(model: ScriptedChatModel, saver: BaseCheckpointSaver[Any] | None) -> Any:
-    """Parent: model (``task`` bound) -> delegate (child graphs, ``asyncio.gather``) -> model.
-
-    The child (START -> model -> END) is compiled without a checkpointer, so like the other
-    two it inherits the parent's saver under the delegate node's namespace.
-    """
-    bound = model.bind_tools([TASK_TOOL])
-
-    async def child_model(state: State) -> dict[str, Any]:
-        return {"messages": [await model.ainvoke(state["messages"])]}
-
-    child_builder = StateGraph(State)
-    child_builder.add_node("model", child_model)
-    child_builder.add_edge(START, "model")
-    child_builder.add_edge("model", END)
-    child = child_builder.compile(name="child")
-
-    async def root_model(state: State) -> dict[str, Any]:
-        return {"messages": [await bound.ainvoke(state["messages"])]}
-
-    async def one(tc: Any) -> ToolMessage:
-        res = await child.ainvoke({"messages": [HumanMessage(tc["args"]["objective"])]})
-        # the same JSON shape (and size) as this runtime's delegation result
-        payload = {"status": "completed", "agent": "child",
-                   "result": res["messages"][-1].text, "error": None}
-        return ToolMessage(content=json.dumps(payload), tool_call_id=tc["id"], name=tc["name"])
-
-    async def delegate(state: State) -> dict[str, Any]:
-        calls = state["messages"][-1].tool_calls
-        return {"messages": list(await asyncio.gather(*(one(tc) for tc in calls)))}
-
-    builder = StateGraph(State)
-    builder.add_node("model", root_model)
-    builder.add_node("delegate", delegate)
-    builder.add_edge(START, "model")
-    builder.add_conditional_edges("model", _route, ["delegate", END])
-    builder.add_edge("delegate", "model")
-    return builder.compile(checkpointer=saver, name="root")
-
-
-DEEP_EXCLUDED = ("SummarizationMiddleware", "PatchToolCallsMiddleware",
-                 "AnthropicPromptCachingMiddleware")
-DEEP_NOTE = (
-    "deepagents configuration: harness profile for the scripted model's provider excluding "
-    f"{', '.join(DEEP_EXCLUDED)} and disabling the general-purpose sub-agent; "
-    "FilesystemMiddleware(tools=['read_file']) on root and child (the least it accepts).\n"
-    "What remains (not removable through its API): FilesystemMiddleware (required: `read_file` "
-    "tool, `files` state channel), SubAgentMiddleware (required: the `task` tool, state "
-    "copied down / merged back), _ParentNotifierMiddleware (private; an after_agent node), "
-    "UnsupportedContentMiddleware (always appended), DeltaChannel `messages`, "
-    "recursion_limit 9999."
-)
-_PROFILE_REGISTERED = False
-
-
-def _register_deep_profile(model: ScriptedChatModel) -> None:
-    global _PROFILE_REGISTERED
-    if _PROFILE_REGISTERED:
-        return
-    from deepagents import GeneralPurposeSubagentProfile, HarnessProfile, register_harness_profile
-    from deepagents._models import get_model_provider
-
-    provider = get_model_provider(model) or "scriptedchatmodel"
-    register_harness_profile(provider, HarnessProfile(
-        excluded_middleware=frozenset(DEEP_EXCLUDED),
-        general_purpose_subagent=GeneralPurposeSubagentProfile(enabled=False)))
-    _PROFILE_REGISTERED = True
-
-
-def build_deep(model: ScriptedChatModel, saver: BaseCheckpointSaver[Any] | None) -> Any:
-    from deepagents import FilesystemMiddleware, create_deep_agent
-    from deepagents.backends import StateBackend
-
-    _register_deep_profile(model)
-    backend = StateBackend()
-    child = {"name": "child", "description": "Answers one subtask.", "system_prompt": "",
-             "tools": [],
-             "middleware": [FilesystemMiddleware(backend=backend, tools=["read_file"])]}
-    return create_deep_agent(
-        model=model, name=DEEP_ROOT, backend=backend, subagents=[child],  # type: ignore[list-item]
-        middleware=[FilesystemMiddleware(backend=backend, tools=["read_file"])],
-        checkpointer=saver)
-
-
-BUILDERS: dict[str, Callable[[ScriptedChatModel, Any], Any]] = {
-    "ours": build_ours, "hand": build_hand, "deep": build_deep}
+VARIANTS = ("ours", "hand", "deep_default", "deep_min")
+FAN_VARIANTS = (*VARIANTS, "hand_send")
+# (numerator, denominator) of every ratio column; the first two carry a target
+RATIOS = (("ours", "hand"), ("ours", "deep_default"), ("ours", "deep_min"),
+          ("deep_default", "hand"))
+TARGETS = {("ours", "hand"): VS_HAND_TARGET, ("ours", "deep_default"): VS_DEEP_TARGET}
 
 # --------------------------------------------------------------------------- 1. per delegation
 
@@ -244,18 +118,26 @@ def _db_rows(db: Path, config: dict[str, Any]) -> str:
     return f" cp/writes={cps}/{writes}"
 
 
+def _bound(model: ScriptedChatModel) -> str:
+    """Tool names bound on the root's first model call and on the child's first call."""
+    calls = model.calls
+    child = next((c for c in calls if str(c.messages[-1].content).startswith(CHILD_PREFIX)), None)
+    return f"root={calls[0].tools} child={child.tools if child else '?'}"
+
+
 class Cell:
-    """One storage: the six timed variants (3 implementations x 1 and 5 delegations)."""
+    """One storage: the timed variants (each implementation x 1 and 5 delegations)."""
 
     def __init__(self, storage: str) -> None:
         self.storage = storage
         self.samples: dict[str, Samples] = {}
         self.parity: list[str] = []
-        self.bound_tools: dict[str, list[str]] = {}
+        self.parity_ok = True
+        self.bound_tools: dict[str, str] = {}
 
 
 async def run_cell(cell: Cell, tmp: Path, iterations: int, warmup: int) -> None:
-    models = {v: ScriptedChatModel(policy=policy) for v in VARIANTS}
+    models = {v: make_model(v) for v in VARIANTS}
     async with AsyncExitStack() as stack:
         savers: dict[str, BaseCheckpointSaver[Any] | None] = {}
         dbs: dict[str, Path] = {}
@@ -273,15 +155,18 @@ async def run_cell(cell: Cell, tmp: Path, iterations: int, warmup: int) -> None:
         def cfg() -> dict[str, Any] | None:
             return {"configurable": {"thread_id": uuid.uuid4().hex}} if persistent else None
 
-        for n in (1, 5):  # parity: same message kinds and model calls on all three sides
-            parts = []
+        for n in (1, 5):  # parity: same message kinds and model calls on every side
+            parts, seen = [], set()
             for v in VARIANTS:
                 before, config = len(models[v].calls), cfg()
                 state = await graphs[v].ainvoke(_inp(f"seq:{n}"), config)
                 rows = _db_rows(dbs[v], config) if v in dbs and config else ""
-                parts.append(f"{v}: {_kinds(state)} calls={len(models[v].calls) - before}{rows}")
+                kinds, calls = _kinds(state), len(models[v].calls) - before
+                seen.add((kinds, calls))
+                parts.append(f"{v}: {kinds} calls={calls}{rows}")
+            cell.parity_ok &= len(seen) == 1
             cell.parity.append(f"n={n}  " + " | ".join(parts))
-        cell.bound_tools = {v: models[v].calls[0].tools for v in VARIANTS}
+        cell.bound_tools = {v: _bound(models[v]) for v in VARIANTS}
 
         def variant(v: str, n: int) -> Callable[[], Awaitable[Any]]:
             graph, text = graphs[v], f"seq:{n}"
@@ -296,31 +181,40 @@ async def run_cell(cell: Cell, tmp: Path, iterations: int, warmup: int) -> None:
 
 
 async def run_fanout(repeats: int) -> tuple[dict[str, Samples], str]:
-    models = {v: ScriptedChatModel(policy=policy, latency=FANOUT_LATENCY) for v in VARIANTS}
-    graphs = {v: BUILDERS[v](models[v], None) for v in VARIANTS}
+    models = {v: make_model(v, latency=FANOUT_LATENCY) for v in FAN_VARIANTS}
+    graphs = {v: BUILDERS[v](models[v], None) for v in FAN_VARIANTS}
     inp = _inp(f"fan:{FANOUT_CHILDREN}")
     kinds: dict[str, str] = {}
 
     def runner(v: str) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
+            before = len(models[v].calls)
             state = await graphs[v].ainvoke(inp)
             msgs = state["messages"]
             assert sum(isinstance(m, ToolMessage) for m in msgs) == FANOUT_CHILDREN, v
             assert isinstance(msgs[-1], AIMessage) and not msgs[-1].tool_calls, v
-            kinds[v] = f"{len(msgs)} messages"
+            kinds[v] = f"{len(msgs)} messages/{len(models[v].calls) - before} calls"
         return run
 
-    samples = await interleave_async({v: runner(v) for v in VARIANTS}, iterations=repeats,
+    samples = await interleave_async({v: runner(v) for v in FAN_VARIANTS}, iterations=repeats,
                                      warmup=1, collect=True)
     return samples, ", ".join(f"{v}: {k}" for v, k in kinds.items())
+
+
+def above_ratio(a: Samples, b: Samples, floor: float) -> float:
+    """Paired ratio of the time above ``floor``: median over rounds of
+    ``(a[i] - floor) / (b[i] - floor)``, skipping rounds where ``b`` is not above it."""
+    ratios = [(x - floor) / (y - floor) for x, y in zip(a.values, b.values, strict=True)
+              if y - floor > 0]
+    return statistics.median(ratios) if ratios else float("nan")
 
 
 # --------------------------------------------------------------------------- 3. build time
 
 
 def run_build(iterations: int) -> dict[str, Samples]:
-    model = ScriptedChatModel(policy=policy)
-    return interleave({v: (lambda v=v: BUILDERS[v](model, None)) for v in VARIANTS},
+    models = {v: make_model(v) for v in VARIANTS}
+    return interleave({v: (lambda v=v: BUILDERS[v](models[v], None)) for v in VARIANTS},
                       iterations=iterations, warmup=2, collect=True)
 
 
@@ -349,47 +243,72 @@ print(json.dumps({"rss": r1 - r0, "seconds": t1 - t0, "modules": len(sys.modules
 """
 
 
-def run_import_memory(repeats: int) -> dict[str, dict[str, float]]:
-    """RSS delta and time of each import, fresh interpreter each time, interleaved."""
-    raw: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
+def run_import_memory(repeats: int) -> dict[str, dict[str, Samples]]:
+    """RSS delta, time and module count of each import, a fresh interpreter each time,
+    interleaved (so per-round pairs exist as for the timings)."""
+    keys = ("rss", "seconds", "modules")
+    out = {k: {v: Samples(v) for v in IMPORTS} for k in keys}
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    names = tuple(IMPORTS)
     for i in range(repeats + 1):  # the first round warms the OS file cache, not counted
-        order = VARIANTS if i % 2 == 0 else tuple(reversed(VARIANTS))
-        for v in order:
-            out = subprocess.run([sys.executable, "-c", _PROBE, IMPORTS[v]], check=True,
+        for v in names if i % 2 == 0 else tuple(reversed(names)):
+            res = subprocess.run([sys.executable, "-c", _PROBE, IMPORTS[v]], check=True,
                                  capture_output=True, text=True, env=env)
             if i:
-                raw[v].append(json.loads(out.stdout.strip().splitlines()[-1]))
-    return {v: {k: statistics.median(r[k] for r in rows) for k in ("rss", "seconds", "modules")}
-            for v, rows in raw.items()}
+                row = json.loads(res.stdout.strip().splitlines()[-1])
+                for k in keys:
+                    out[k][v].values.append(float(row[k]))
+    return out
 
 
 # --------------------------------------------------------------------------- report
 
 
+def _ratio_cell(r: float | None) -> str:
+    if r is None:
+        return ""
+    return "  n/a" if math.isnan(r) else fmt_ratio(r)
+
+
 class Report:
+    """Two tables with the same rows: medians per implementation, then ratios + verdicts."""
+
     def __init__(self) -> None:
-        self.rows: list[list[str]] = []
+        self.values: list[list[str]] = []
+        self.ratios: list[list[str]] = []
         self.verdicts: list[tuple[str, bool]] = []
 
-    def add(self, label: str, ours: float, hand: float, deep: float, unit: str,
-            fmt: Callable[[float], str], *, target: bool = True) -> None:
-        r_hand = ours / hand if hand > 0 else float("nan")
-        r_deep = ours / deep if deep > 0 else float("nan")
-        d_hand = deep / hand if hand > 0 else float("nan")
-        ok_hand, ok_deep = r_hand <= VS_HAND_TARGET, r_deep <= VS_DEEP_TARGET
-        marks = f"{verdict(ok_hand)}/{verdict(ok_deep)}" if target else "info"
-        self.rows.append([label, unit, fmt(ours), fmt(hand), fmt(deep), fmt_ratio(r_hand),
-                          fmt_ratio(r_deep), fmt_ratio(d_hand), marks])
-        if target:
-            self.verdicts.append(
-                (f"{label}: ours/hand {r_hand:.2f}x <= {VS_HAND_TARGET:.2f}x", ok_hand))
-            self.verdicts.append(
-                (f"{label}: ours/deep {r_deep:.2f}x <= {VS_DEEP_TARGET:.2f}x", ok_deep))
+    def add(self, label: str, unit: str, fmt: Callable[[float], str], values: dict[str, float],
+            paired: dict[tuple[str, str], float], *, target: bool = True) -> None:
+        self.values.append([label, unit, *(fmt(values[c]) if c in values else ""
+                                           for c in VARIANTS)])
+        cells, marks = [], []
+        for a, b in RATIOS:
+            cells.append(_ratio_cell(paired.get((a, b))))
+            if (a, b) not in TARGETS:
+                continue
+            plain = (values[a] / values[b] if a in values and b in values and values[b] > 0
+                     else None)
+            cells.append(_ratio_cell(plain))
+            r = paired.get((a, b))
+            if target and r is not None:
+                ok = r <= TARGETS[a, b]
+                marks.append(verdict(ok))
+                self.verdicts.append((f"{label}: {a}/{b} {r:.2f}x <= {TARGETS[a, b]:.2f}x", ok))
+        self.ratios.append([label, *cells, "/".join(marks) if marks else "info"])
 
     def print(self) -> None:
-        print(render_table(["measure", "unit", "ours", "hand", "deep", "ours/hand",
-                            "ours/deep", "deep/hand", "verdict"], self.rows))
+        print(render_table(["measure", "unit", *VARIANTS], self.values))
+        print()
+        print(render_table(["measure", "ours/hand", "of medians", "ours/deep_default",
+                            "of medians", "ours/deep_min", "deep_default/hand", "verdict"],
+                           self.ratios))
+
+
+def pairs(fn: Callable[[str, str], float], have: tuple[str, ...] = VARIANTS,
+          ) -> dict[tuple[str, str], float]:
+    """``fn`` for every ratio column whose two sides were measured."""
+    return {(a, b): fn(a, b) for a, b in RATIOS if a in have and b in have}
 
 
 def _mb(x: float) -> str:
@@ -402,6 +321,24 @@ def _section(title: str) -> Iterator[None]:
     print(f"... {title}", file=sys.stderr, flush=True)
     yield
     print(f"    done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+
+
+def report_delegation(rep: Report, cells: list[Cell], *, cpu: bool = False) -> None:
+    for cell in cells:
+        s = cell.samples
+
+        def med(k: str, s: dict[str, Samples] = s) -> float:
+            return s[k].cpu_median if cpu else s[k].median
+
+        one = {v: med(f"{v}1") for v in VARIANTS}
+        extra = {v: (med(f"{v}5") - med(f"{v}1")) / 4 for v in VARIANTS}
+        rep.add(f"1-delegation run, cp={cell.storage}", "ms", fmt_ms, one,
+                pairs(lambda a, b, s=s: s[f"{a}1"].ratio_to(s[f"{b}1"], cpu=cpu)),
+                target=not cpu)
+        rep.add(f"per extra delegation, cp={cell.storage}", "ms", fmt_ms, extra,
+                pairs(lambda a, b, s=s: extra_ratio((s[f"{a}1"], s[f"{b}1"]),
+                                                    (s[f"{a}5"], s[f"{b}5"]), cpu=cpu)),
+                target=not cpu)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -432,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
           f"iterations {iterations} (+{warmup} warm-up)")
     print(f"start: {load_note()}")
     t_start = time.perf_counter()
+    # untimed: what each deepagents variant really is (profile, middleware per agent)
+    stacks = describe_deep("deep_min") + describe_deep("deep_default")
 
     cells = [Cell("none"), Cell("InMemorySaver"), Cell("sqlite")]
     with tempfile.TemporaryDirectory(prefix="subagents-vs-deep-") as tmpdir:
@@ -445,9 +384,13 @@ def main(argv: list[str] | None = None) -> int:
     with _section("import memory"):
         mem = run_import_memory(mem_repeats)
 
-    print(f"\n{DEEP_NOTE}")
-    print("bound tools on the root's first model call: "
-          + ", ".join(f"{v}={cells[0].bound_tools[v]}" for v in VARIANTS))
+    print(f"\n{DEEP_DEFAULT_NOTE}\n{DEEP_MIN_NOTE}")
+    print("per agent: create_agent calls in one create_deep_agent, and the middleware passed")
+    for line in stacks:
+        print(f"  {line}")
+    print("bound tools (first model call of the root / of the child):")
+    for v in VARIANTS:
+        print(f"  {v}: {cells[0].bound_tools[v]}")
 
     print("\n== 1. Per delegation (scripted model, no latency, async) ==")
     print("parity (message kinds H/A/T, model calls per run; SQLite: checkpoint / write rows "
@@ -455,48 +398,56 @@ def main(argv: list[str] | None = None) -> int:
     for cell in cells:
         for line in cell.parity:
             print(f"  {cell.storage:13s} {line}")
+    if not all(c.parity_ok for c in cells):
+        print("  PARITY MISMATCH: the variants did not do the same work (see above)")
     rep = Report()
-    for cell in cells:
-        s = {k: v.median for k, v in cell.samples.items()}
-        extra = {v: (s[f"{v}5"] - s[f"{v}1"]) / 4 for v in VARIANTS}
-        rep.add(f"1-delegation run, cp={cell.storage}", s["ours1"], s["hand1"], s["deep1"],
-                "ms", fmt_ms)
-        rep.add(f"per extra delegation, cp={cell.storage}", extra["ours"], extra["hand"],
-                extra["deep"], "ms", fmt_ms)
+    report_delegation(rep, cells)
 
-    fan_above = {v: fan[v].median - CRITICAL_PATH for v in VARIANTS}
-    rep.add(f"fan-out {FANOUT_CHILDREN} above critical path", fan_above["ours"],
-            fan_above["hand"], fan_above["deep"], "ms", fmt_ms)
-    rep.add("graph build", build["ours"].median, build["hand"].median, build["deep"].median,
-            "ms", fmt_ms)
-    rep.add("import RSS delta", mem["ours"]["rss"], mem["hand"]["rss"], mem["deep"]["rss"],
-            "MB", _mb)
-    rep.add("import time", mem["ours"]["seconds"], mem["hand"]["seconds"],
-            mem["deep"]["seconds"], "ms", fmt_ms, target=False)
-    rep.add("import RSS above hand's imports", mem["ours"]["rss"] - mem["hand"]["rss"], 0.0,
-            mem["deep"]["rss"] - mem["hand"]["rss"], "MB", _mb, target=False)
-    print("\n== Summary (medians; verdict = vs hand-written / vs deepagents) ==")
+    above = {v: fan[v].median - CRITICAL_PATH for v in FAN_VARIANTS}
+    fan_label = f"fan-out {FANOUT_CHILDREN} above critical path"
+    rep.add(fan_label, "ms", fmt_ms, {v: above[v] for v in VARIANTS},
+            pairs(lambda a, b: above_ratio(fan[a], fan[b], CRITICAL_PATH)))
+    rep.add(f"{fan_label}, hand = hand Send", "ms", fmt_ms,
+            {"ours": above["ours"], "hand": above["hand_send"]},
+            {("ours", "hand"): above_ratio(fan["ours"], fan["hand_send"], CRITICAL_PATH)},
+            target=False)
+    rep.add("graph build", "ms", fmt_ms, {v: build[v].median for v in VARIANTS},
+            pairs(lambda a, b: build[a].ratio_to(build[b])))
+    # one `import deepagents` serves both deepagents variants: shown under deep_default
+    col = {"ours": "ours", "hand": "hand", "deep_default": "deep"}
+    for key, label, unit, fmt, target in (("rss", "import RSS delta", "MB", _mb, True),
+                                          ("seconds", "import time", "ms", fmt_ms, False)):
+        m = mem[key]
+        rep.add(label, unit, fmt, {c: m[k].median for c, k in col.items()},
+                pairs(lambda a, b, m=m: m[col[a]].ratio_to(m[col[b]]), tuple(col)),
+                target=target)
+    rss = {c: mem["rss"][k].median for c, k in col.items()}
+    rep.add("import RSS above hand's imports", "MB", _mb,
+            {c: rss[c] - rss["hand"] for c in col}, {}, target=False)
+    print("\n== Summary: medians, then ratios (verdict = vs hand / vs deep_default) ==")
     rep.print()
+    print("(ratios with a target: paired, the median over rounds of the per-round ratio, every "
+          "round running every variant back to back; of medians: the plain ratio of the two "
+          "medians; ours/deep_min and deep_default/hand: paired, info. per extra delegation = "
+          "(t[5 delegations] - t[1]) / 4, paired as (a5-a1)/(b5-b1) per round. fan-out: "
+          f"{FANOUT_CHILDREN} task calls in one turn, {FANOUT_LATENCY * 1000:.0f} ms model "
+          f"latency, no checkpointer, time minus the {CRITICAL_PATH * 1000:.0f} ms critical "
+          "path, paired per round; hand gathers the children in one node, hand Send (info "
+          "row) does one Send task per call as ours does. import: one `import deepagents` "
+          "for both deepagents variants)")
+    print("fan-out totals s: " + ", ".join(f"{v} {fan[v].median:.3f}" for v in FAN_VARIANTS)
+          + f" ({fan_kinds})")
+    print(f"import: median of {mem_repeats} fresh interpreters; modules "
+          + ", ".join(f"{v} {int(mem['modules'][v].median)}" for v in IMPORTS)
+          + f"; hand imports: `{IMPORTS['hand']}`")
     cpu = Report()
-    for cell in cells:
-        c = {k: v.cpu_median for k, v in cell.samples.items()}
-        cpu.add(f"1-delegation run, cp={cell.storage}", c["ours1"], c["hand1"], c["deep1"],
-                "ms", fmt_ms, target=False)
-        cpu.add(f"per extra delegation, cp={cell.storage}", *(
-            (c[f"{v}5"] - c[f"{v}1"]) / 4 for v in VARIANTS), "ms", fmt_ms, target=False)
-    print("\nthe same per-delegation medians on process CPU time (info: less sensitive to "
-          "other processes on the machine):")
+    report_delegation(cpu, cells, cpu=True)
+    print("\nthe same per-delegation figures on process CPU time (info: less sensitive to "
+          "other processes on the machine; ratios paired):")
     cpu.print()
-    print(f"(per extra delegation = (t[5 delegations] - t[1]) / 4; fan-out: {FANOUT_CHILDREN} "
-          f"task calls in one turn, {FANOUT_LATENCY * 1000:.0f} ms model latency, no "
-          f"checkpointer, median total minus the {CRITICAL_PATH * 1000:.0f} ms critical path; "
-          f"fan-out totals s: " + ", ".join(f"{v} {fan[v].median:.3f}" for v in VARIANTS)
-          + f" ({fan_kinds}); import: median of {mem_repeats} fresh interpreters, modules "
-          + ", ".join(f"{v} {int(mem[v]['modules'])}" for v in VARIANTS)
-          + f"; hand imports: `{IMPORTS['hand']}`)")
 
     print(f"\n== Targets: ours <= {VS_HAND_TARGET:.2f}x hand-written and "
-          f"<= {VS_DEEP_TARGET:.2f}x deepagents ==")
+          f"<= {VS_DEEP_TARGET:.2f}x deepagents as users run it (deep_default); paired ==")
     for text, ok in rep.verdicts:
         print(f"{verdict(ok)}  {text}")
     missed = sum(not ok for _, ok in rep.verdicts)
