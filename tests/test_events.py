@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, InvalidToolCall, ToolMessage
 from langchain_core.tools import tool
 from syrupy.assertion import SnapshotAssertion
 
 from subagents import Agent, compile_agent, observe, stream_events
 from subagents.checkpoints import EventLog
-from subagents.events import BaseEvent, SubagentEnd
+from subagents.events import BaseEvent, SubagentEnd, SubagentStart
 from subagents.testing import ScriptedChatModel, ai, call
 
 
@@ -125,3 +125,84 @@ async def test_event_log_replays_the_tree(tmp_path: Path) -> None:
     ends = [e for e in events if isinstance(e, SubagentEnd)]
     assert len(ends) == 3 and {e.status.value for e in ends} == {"completed"}
     assert [e.type for e in events][:2] == ["model_start", "model_end"]
+
+
+def refusing_team(**dev_kwargs: object) -> tuple[Agent, dict[str, str]]:
+    """dev refuses ghost (unknown), an unparsable task call and a repeated call; mid, at
+    depth 0, refuses leaf. Returns the team and the refused calls' ids by case."""
+    ghost = call("task", agent="ghost", objective="boo")
+    bad = InvalidToolCall(name="task", args="{", id="bad1", error="Expecting value",
+                          type="invalid_tool_call")
+    again = call("task", agent="mid", objective="m")
+    deeper = call("task", agent="leaf", objective="deeper")
+    model = ScriptedChatModel(steps={
+        "dev": [AIMessage(content="", tool_calls=[call("task", agent="mid", objective="m"), ghost,
+                                                  call("secret", x=1)],
+                          invalid_tool_calls=[bad]),
+                ai(again), ai("dev done")],
+        "mid": [ai(deeper), ai("mid done")],
+    })
+    mid = Agent(name="mid", subagents=[Agent(name="leaf")])
+    dev = Agent(name="dev", model=model, tools=[grep], subagents=[mid], **dev_kwargs)
+    return dev, {"ghost": ghost["id"] or "", "bad": "bad1", "again": again["id"] or "",
+                 "deeper": deeper["id"] or ""}
+
+
+def refused_of(events: list[BaseEvent]) -> dict[str, tuple[tuple[str, ...], str, str]]:
+    """tool_call_id -> (path, status, objective) of each refused delegation's event pair."""
+    out = {}
+    for i, e in enumerate(events):
+        if isinstance(e, SubagentEnd) and e.refused:
+            start = events[i - 1]  # the pair is emitted together
+            assert isinstance(start, SubagentStart)
+            assert (start.path, start.tool_call_id) == (e.path, e.tool_call_id)
+            assert e.error and e.result is None and e.usage == {}
+            out[e.tool_call_id or ""] = (tuple(e.path), e.status.value, start.objective)
+    return out
+
+
+async def test_refused_delegations_are_event_pairs_at_the_child_path() -> None:
+    team, ids = refusing_team()
+    events = [e async for e in stream_events(compile_agent(team),
+                                             {"messages": [HumanMessage("go")]})]
+    assert refused_of(events) == {
+        ids["ghost"]: (("dev", "ghost"), "unknown_agent", "boo"),
+        ids["bad"]: (("dev", "task"), "failed", ""),
+        ids["deeper"]: (("dev", "mid", "leaf"), "depth_exceeded", "deeper"),
+        ids["again"]: (("dev", "mid"), "failed", "m"),
+    }  # and no event for the forbidden own tool 'secret'
+    ends = {(tuple(e.path), e.status.value, e.refused) for e in events
+            if isinstance(e, SubagentEnd)}
+    assert (("dev", "mid"), "completed", False) in ends  # the delegation that ran
+    ghost_end = next(e for e in events if isinstance(e, SubagentEnd) and e.agent == "ghost")
+    assert ghost_end.error == "'ghost' is not a sub-agent dev may delegate to; allowed: mid"
+    # emitted by dev's model node right after its reply (in the order of its answers: the
+    # unparsable call first), before the valid delegation starts
+    first_end = next(i for i, e in enumerate(events) if e.type == "model_end")
+    kinds = [(e.type, e.agent) for e in events[first_end + 1:first_end + 6]]
+    assert kinds == [("subagent_start", "task"), ("subagent_end", "task"),
+                     ("subagent_start", "ghost"), ("subagent_end", "ghost"),
+                     ("subagent_start", "mid")]
+
+
+async def test_refusal_events_reach_summary_listeners_and_the_event_log(tmp_path: Path) -> None:
+    heard: list[tuple[tuple[str, ...], str]] = []
+    team, ids = refusing_team(on_subagent_event=lambda p, e: heard.append((tuple(p), e.type)))
+    summary: list[BaseEvent] = []
+    log = EventLog(tmp_path / "events.sqlite")
+    logged_sink = log.sink("run-1")
+
+    def sink(event: BaseEvent) -> None:
+        summary.append(event)
+        logged_sink(event)
+
+    _, cfg = observe(on_event=sink, detail="summary")
+    await compile_agent(team).ainvoke({"messages": [HumanMessage("go")]}, cfg)
+    log.close()
+    assert set(refused_of(summary)) == set(ids.values())
+    again = EventLog(tmp_path / "events.sqlite")
+    logged = again.events("run-1")
+    again.close()
+    assert refused_of(logged) == refused_of(summary)
+    assert (("dev", "ghost"), "subagent_end") in heard
+    assert (("dev", "mid", "leaf"), "subagent_end") in heard

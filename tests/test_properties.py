@@ -4,8 +4,9 @@ Each property compiles its graph once and varies only the scripted replies. For 
 generated case it checks that the run ends (``asyncio.wait_for``), that nothing escapes to the
 caller, that every tool call of every parent turn is answered by exactly one ToolMessage with
 its tool_call_id, that delegation results and refusals parse as ``DelegationResult`` (lifecycle
-results as JSON with a ``status``), that a valid sibling's result is intact, and that a refused
-call never executes (recording tools and recording child models).
+results as JSON with a ``status``), that a valid sibling's result is intact, that a refused
+call never executes (recording tools and recording child models), and that every delegation
+the model node refuses has its ``subagent_start`` / refused ``subagent_end`` events.
 """
 
 from __future__ import annotations
@@ -45,7 +46,16 @@ from _strategies import (
     strings,
     values,
 )
-from subagents import Agent, BackgroundConfig, Budget, DelegationResult, Status, compile_agent
+from subagents import (
+    Agent,
+    BackgroundConfig,
+    Budget,
+    DelegationResult,
+    Status,
+    compile_agent,
+    observe,
+)
+from subagents.events import BaseEvent, SubagentEnd, SubagentStart
 from subagents.nodes.model import LIMIT_NUDGE, REPEAT_NUDGE
 from subagents.nodes.plan import STOP_KEY
 from subagents.testing import ScriptedChatModel, ai
@@ -271,16 +281,44 @@ def delegates(name: str, oracle: dict[str, Any]) -> bool:
             or (name in oracle["children"] and not name.startswith("task:")))
 
 
-async def arun(graph: Any, text: str = "go") -> dict[str, Any]:
-    out: dict[str, Any] = await asyncio.wait_for(
-        graph.ainvoke({"messages": [HumanMessage(text)]}), timeout=TIMEOUT)
+Refused = tuple[str, str, str]
+"""(tool_call_id, agent the call names or else its tool name, status) of one refusal."""
+
+
+def refused_events(events: list[BaseEvent], parent: tuple[str, ...]) -> Counter[Refused]:
+    """The delegations ``parent`` refused, from its events: each a ``subagent_start`` then a
+    ``subagent_end`` with ``refused=True`` at the child's path, no usage."""
+    started: set[tuple[tuple[str, ...], str | None]] = set()
+    out: Counter[Refused] = Counter()
+    for e in events:
+        if tuple(e.path[:-1]) != parent:
+            continue
+        if isinstance(e, SubagentStart):
+            started.add((tuple(e.path), e.tool_call_id))
+        elif isinstance(e, SubagentEnd) and e.refused:
+            assert (tuple(e.path), e.tool_call_id) in started, e
+            assert e.usage == {} and e.result is None and e.error, e
+            out[(e.tool_call_id or "", e.agent, e.status.value)] += 1
     return out
 
 
-def srun(graph: Any) -> dict[str, Any]:
+def listening(events: list[BaseEvent] | None) -> dict[str, Any] | None:
+    """A run config whose listener collects every event into ``events`` (None: no listener)."""
+    return None if events is None else dict(observe(on_event=events.append)[1])
+
+
+async def arun(graph: Any, text: str = "go", events: list[BaseEvent] | None = None
+               ) -> dict[str, Any]:
+    out: dict[str, Any] = await asyncio.wait_for(
+        graph.ainvoke({"messages": [HumanMessage(text)]}, listening(events)), timeout=TIMEOUT)
+    return out
+
+
+def srun(graph: Any, events: list[BaseEvent] | None = None) -> dict[str, Any]:
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         out: dict[str, Any] = pool.submit(
-            graph.invoke, {"messages": [HumanMessage("go")]}).result(timeout=TIMEOUT)
+            graph.invoke, {"messages": [HumanMessage("go")]}, listening(events)
+        ).result(timeout=TIMEOUT)
     return out
 
 
@@ -399,11 +437,12 @@ QUEUED_GRAPH = compile_agent(Agent(
 
 def check_run(out: dict[str, Any], model: RawModel, root: str, oracle: dict[str, Any], *,
               async_: bool, start: int, child_calls_before: int,
-              executed_before: int) -> None:
+              executed_before: int, events: list[BaseEvent]) -> None:
     """The shared assertions of the delegation and lifecycle properties.
 
     Calls the runtime does not run answer a delegation with a typed ``failed`` result (not
-    JSON, repeated) and any other tool with a text.
+    JSON, repeated) and any other tool with a text; ``events`` must hold exactly one refused
+    ``subagent_start``/``subagent_end`` pair per delegation the model node refused.
     """
     messages = out["messages"]
     turns = answered_turns(messages)
@@ -411,11 +450,13 @@ def check_run(out: dict[str, Any], model: RawModel, root: str, oracle: dict[str,
     repeated = repeats([t for t, _ in turns])
     completed = 0
     probe_ok: list[str] = []
+    want_refused: Counter[Refused] = Counter()
 
     def refused(answer: ToolMessage, status: Status, why: str) -> None:
         res = delegation(answer)
         assert answer.status == "error" and res.status is status, res
         assert why in (res.error or ""), res
+        want_refused[(answer.tool_call_id, res.agent or answer.name or "", status.value)] += 1
 
     for (turn, answers), guard in zip(turns, repeated, strict=True):
         for bad in turn.invalid_tool_calls:
@@ -443,6 +484,8 @@ def check_run(out: dict[str, Any], model: RawModel, root: str, oracle: dict[str,
                 continue
             res = delegation(answer)
             assert res.status.value == want, (call["name"], call["args"], res)
+            if res.status in (Status.UNKNOWN_AGENT, Status.DEPTH_EXCEEDED):
+                refused(answer, res.status, "")
             if want == Status.COMPLETED.value:
                 completed += 1
                 child = oracle["children"].get(call["name"]) or call["args"]["agent"]
@@ -456,6 +499,7 @@ def check_run(out: dict[str, Any], model: RawModel, root: str, oracle: dict[str,
         assert len(CHILD.calls) - child_calls_before == completed
     ran = [arg for tool_name, arg in EXECUTED[executed_before:] if tool_name == "probe"]
     assert Counter(ran) == Counter(probe_ok)
+    assert refused_events(events, (root,)) == want_refused
 
 
 # --------------------------------------------------------------------------- properties
@@ -481,9 +525,10 @@ async def test_task_tool_answers_every_call_once(turns: list[list[ToolCall]], se
         GENERATED["task (async)"] += len(calls)
     TURNS.turns = replies
     start, before, executed = len(ROOT_MODEL.log), len(CHILD.calls), len(EXECUTED)
-    out = await arun(TASK_GRAPH)
+    events: list[BaseEvent] = []
+    out = await arun(TASK_GRAPH, events=events)
     check_run(out, ROOT_MODEL, "root", TASK_ORACLE, async_=True, start=start,
-              child_calls_before=before, executed_before=executed)
+              child_calls_before=before, executed_before=executed, events=events)
     if with_probe:  # the valid probe sibling ran and returned its text (unless a repeat)
         assert any(str(m.content).startswith("SENTINEL probe") for m in out["messages"]
                    if isinstance(m, ToolMessage))
@@ -508,9 +553,10 @@ async def test_per_agent_tools_answer_every_call_once(calls: list[ToolCall],
     GENERATED["task_<name> (async)"] += len(calls)
     BOSS_TURNS.turns = [AIMessage(content="", tool_calls=calls)]
     start, before, executed = len(BOSS_MODEL.log), len(CHILD.calls), len(EXECUTED)
-    out = await arun(PER_AGENT_GRAPH)
+    events: list[BaseEvent] = []
+    out = await arun(PER_AGENT_GRAPH, events=events)
     check_run(out, BOSS_MODEL, "boss", PER_AGENT_ORACLE, async_=True, start=start,
-              child_calls_before=before, executed_before=executed)
+              child_calls_before=before, executed_before=executed, events=events)
     answer = next(m for m in out["messages"] if isinstance(m, ToolMessage)
                   and m.tool_call_id == "sent_q")
     assert delegation(answer).result == "searcher did SENTINEL q"
@@ -571,10 +617,11 @@ async def test_lifecycle_tools_answer_every_call_once(spawn: list[ToolCall], slo
 
     LEAD_TURNS.turns = [AIMessage(content="", tool_calls=[*spawns, *spawn]), second]
     start, before, executed = len(LEAD_MODEL.log), len(CHILD.calls), len(EXECUTED)
-    out = await arun(graph)
+    events: list[BaseEvent] = []
+    out = await arun(graph, events=events)
     no_stray_tasks()
     check_run(out, LEAD_MODEL, "lead", LEAD_ORACLE, async_=True, start=start,
-              child_calls_before=before, executed_before=executed)
+              child_calls_before=before, executed_before=executed, events=events)
     own = own_ids(out["messages"])
     assert len(own) >= len(spawns)
     results = {m.tool_call_id: m for m in out["messages"] if isinstance(m, ToolMessage)}
@@ -641,9 +688,10 @@ async def test_malformed_model_outputs_are_answered(replies: list[AIMessage]) ->
         len(r.tool_calls) + len(r.invalid_tool_calls) for r in replies)
     TURNS.turns = list(replies)
     start, before, executed = len(ROOT_MODEL.log), len(CHILD.calls), len(EXECUTED)
-    out = await arun(TASK_GRAPH)
+    events: list[BaseEvent] = []
+    out = await arun(TASK_GRAPH, events=events)
     check_run(out, ROOT_MODEL, "root", TASK_ORACLE, async_=True, start=start,
-              child_calls_before=before, executed_before=executed)
+              child_calls_before=before, executed_before=executed, events=events)
 
 
 # --------------------------------------------------------------------------- refusals
@@ -679,6 +727,19 @@ def forbidden_for(allowed_tools: set[str], allowed_agents: set[str]) -> st.Searc
     )
 
 
+def node_refusals(messages: list[BaseMessage]) -> Counter[Refused]:
+    """The allow-list and depth refusals of delegation calls in one agent's history."""
+    out: Counter[Refused] = Counter()
+    for _, answers in answered_turns(messages):
+        for msg in answers.values():
+            name = msg.name or ""
+            if name == "task" or name.startswith("task_"):
+                res = delegation(msg)
+                if res.status in (Status.UNKNOWN_AGENT, Status.DEPTH_EXCEEDED):
+                    out[(msg.tool_call_id, res.agent or name, res.status.value)] += 1
+    return out
+
+
 def refusals(messages: list[BaseMessage]) -> Counter[str]:
     """Statuses of the refusal results in one agent's history."""
     out: Counter[str] = Counter()
@@ -704,7 +765,8 @@ async def test_allow_list_and_depth_refuse_before_execution(
     D_TURNS.by_agent = {"mid": [AIMessage(content="", tool_calls=list(mid))]}
     GENERATED["forbidden (allow list/depth)"] += len(top) + (len(mid) if via_mid else 0)
     start, executed = len(D_MODEL.log), len(EXECUTED)
-    out = await arun(DEPTH_GRAPH)
+    events: list[BaseEvent] = []
+    out = await arun(DEPTH_GRAPH, events=events)
     log = D_MODEL.log[start:]
     ran = Counter(a for a, *_ in log)
     assert ran["leaf"] == ran["holder"] == 0, ran
@@ -717,12 +779,17 @@ async def test_allow_list_and_depth_refuse_before_execution(
                               children={"task:mid": "mid", "task:holder": "holder"})
                        for c in top)
     assert got == want_top and sum(got.values()) == len(top)
+    top_refused = refused_events(events, ("top",))
+    assert top_refused == node_refusals(out["messages"])
+    assert sum(top_refused.values()) == sum(
+        c["name"] == "task" or c["name"].startswith("task_") for c in top)
     if via_mid:
         mid_input = next(msgs for a, _, msgs, _ in log if a == "mid" and len(msgs) > 1)
         want_mid = Counter(expect(c["name"], c["args"], root_tools=set(), lifecycle=set(),
                                   background=False, async_=True, depth=0,
                                   children={"task:leaf": "leaf"}) for c in mid)
         assert refusals(mid_input) == want_mid and sum(want_mid.values()) == len(mid)
+        assert refused_events(events, ("top", "mid")) == node_refusals(mid_input)
         assert Status.COMPLETED.value not in want_mid
 
 
@@ -734,9 +801,14 @@ def test_depth_zero_root_refuses_task_sync(calls: list[ToolCall]) -> None:
     GENERATED["forbidden depth-0 root (sync)"] += len(calls)
     FLAT_TURNS.turns = [AIMessage(content="", tool_calls=list(calls))]
     start = len(FLAT_MODEL.log)
-    out = srun(FLAT_GRAPH)
+    events: list[BaseEvent] = []
+    out = srun(FLAT_GRAPH, events=events)
     assert Counter(a for a, *_ in FLAT_MODEL.log[start:])["leaf2"] == 0
     assert refusals(out["messages"]) == Counter({Status.DEPTH_EXCEEDED.value: len(calls)})
+    got = refused_events(events, ("flat",))
+    assert got == node_refusals(out["messages"])
+    assert {(agent, status) for _, agent, status in got} == {("leaf2", "depth_exceeded")}
+    assert sum(got.values()) == len(calls)
 
 
 _budget_graphs: dict[int, tuple[Turns, RawModel, Any]] = {}
@@ -799,9 +871,10 @@ def test_sync_invoke_answers_every_call_once(calls: list[ToolCall],
     GENERATED["task (sync)"] += len(calls)
     TURNS.turns = [AIMessage(content="", tool_calls=calls)]
     start, before, executed = len(ROOT_MODEL.log), len(CHILD.calls), len(EXECUTED)
-    out = srun(TASK_GRAPH)
+    events: list[BaseEvent] = []
+    out = srun(TASK_GRAPH, events=events)
     check_run(out, ROOT_MODEL, "root", TASK_ORACLE, async_=False, start=start,
-              child_calls_before=before, executed_before=executed)
+              child_calls_before=before, executed_before=executed, events=events)
 
     bg = [tc("task", {"agent": "worker", "objective": "quick", "background": True}, "bg"),
           *[tc(c["name"], resolve(c["args"], ["bg_1"], "bg_2")) for c in lifecycle]]

@@ -55,7 +55,11 @@ class BaseEvent(BaseModel):
 
 
 class SubagentStart(BaseEvent):
-    """A delegation started a sub-agent."""
+    """A delegation started a sub-agent.
+
+    A delegation the runtime refused (nothing ran) has its ``subagent_start`` too, followed at
+    once by its ``subagent_end`` with ``refused=True``.
+    """
 
     type: Literal["subagent_start"] = "subagent_start"
     objective: str
@@ -63,13 +67,20 @@ class SubagentStart(BaseEvent):
 
 
 class SubagentEnd(BaseEvent):
-    """A sub-agent ended; ``usage`` is its ``UsageNode.to_dict()`` (totals included)."""
+    """A sub-agent ended; ``usage`` is its ``UsageNode.to_dict()`` (totals included).
+
+    ``refused``: the runtime answered the delegation call itself and no child ran (an agent
+    outside the allow list, the depth limit, arguments that are not JSON, a repeated call,
+    a call beside ``final_answer``); ``status`` and ``error`` are those of the tool result
+    the parent model got, ``usage`` is empty.
+    """
 
     type: Literal["subagent_end"] = "subagent_end"
     status: Status
     result: Any = None
     error: str | None = None
     usage: dict[str, Any] = Field(default_factory=dict)
+    refused: bool = False
 
 
 class TextDelta(BaseEvent):

@@ -5,10 +5,10 @@ Pure functions over messages: no model call, no I/O.
 Calls answered without being run: a call naming a delegation tool (``task``, ``task_<name>``,
 a renamed per-agent tool) always gets the typed ``tool_result`` JSON, ``unknown_agent``,
 ``depth_exceeded`` or ``failed`` (arguments not JSON, a repeated call, a call beside
-``final_answer``). The agent's own and lifecycle tools get a short error text when not run
-(LangChain's convention for tool errors); names it was not given get the typed
-``forbidden_tool``. ``final_answer`` corrections stay text: the model fixes its schema from
-them.
+``final_answer``), and is listed in ``Outcome.refused`` for the model node's events. The
+agent's own and lifecycle tools get a short error text when not run (LangChain's convention
+for tool errors); names it was not given get the typed ``forbidden_tool``. ``final_answer``
+corrections stay text: the model fixes its schema from them.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from subagents.nodes.schemas import FINAL_ANSWER, validation_text
 from subagents.results import Status, tool_result
 from subagents.spec import Agent
 
-__all__ = ["ERROR_KEY", "Outcome", "decide", "ending", "mark_stop", "over_budget"]
+__all__ = ["ERROR_KEY", "Outcome", "Refusal", "decide", "ending", "mark_stop", "over_budget"]
 
 ERROR_KEY = "subagents_error"
 """``response_metadata`` key holding why an agent could not produce its output schema."""
@@ -38,6 +38,28 @@ _SCHEMA_NUDGE = "You must finish by calling the final_answer tool with your answ
 _REPEATED = ("Not run: repeated call.",
              "not run: this reply repeats an earlier identical tool call")
 _BESIDE_FINAL = ("Not run: final_answer ends the task.", "not run: final_answer ends the task")
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A delegation call answered by the model node itself: no child ran.
+
+    Attributes:
+        path: the addressed child's ancestry path: the caller's path plus the agent the call
+            names (the tool name when it names none).
+        tool_call_id: the refused call's id.
+        objective: its ``objective`` argument ("" when it has none, or not as a string).
+        background: it asked for a background run.
+        status: the status of its tool result (``unknown_agent``, ``failed``, ...).
+        error: the error of its tool result.
+    """
+
+    path: tuple[str, ...]
+    tool_call_id: str
+    objective: str
+    background: bool
+    status: Status
+    error: str | None
 
 
 @dataclass(slots=True)
@@ -51,6 +73,7 @@ class Outcome:
         structured: the validated output schema instance, when accepted.
         force_final: make one last call without tools before ending (repeated call guard).
         stop: the runtime reason the agent ended, if any (``max_steps``, ...).
+        refused: the delegation calls answered with a refusal in ``messages``.
     """
 
     messages: list[AnyMessage]
@@ -59,6 +82,7 @@ class Outcome:
     structured: Any = _UNSET
     force_final: bool = False
     stop: str | None = None
+    refused: list[Refusal] = field(default_factory=list)
 
     def command(self) -> Command[Any]:
         """The node's ``Command``: END, the sends, or back to the model."""
@@ -164,6 +188,28 @@ def _not_run(plan: AgentPlan, calls: list[ToolCall], why: tuple[str, str]) -> li
     return out
 
 
+def _refusals(plan: AgentPlan, ai: AIMessage, messages: list[AnyMessage]) -> list[Refusal]:
+    """The delegation calls of ``ai`` that ``messages`` answer with a typed refusal."""
+    found: list[Refusal] = []
+    delegation: dict[str, ChildLink | None] | None = None
+    for msg in messages:
+        if not (isinstance(msg, ToolMessage) and msg.status == "error"
+                and isinstance(msg.artifact, dict)):
+            continue
+        delegation = plan.delegation_tools if delegation is None else delegation
+        name = msg.name or ""
+        if not _delegates(name, delegation):
+            continue
+        args = next((tc["args"] for tc in ai.tool_calls if tc["id"] == msg.tool_call_id), {})
+        objective, payload = args.get("objective"), msg.artifact
+        found.append(Refusal(
+            path=(*plan.path, str(payload.get("agent") or name)), tool_call_id=msg.tool_call_id,
+            objective=objective if isinstance(objective, str) else "",
+            background=args.get("background") is True, status=Status(payload["status"]),
+            error=payload.get("error")))
+    return found
+
+
 def _forced(plan: AgentPlan, ai: AIMessage, reason: str) -> Outcome:
     """End now: accept a valid final_answer, otherwise keep the text as the partial result."""
     if plan.agent.output_schema is not None:
@@ -210,10 +256,29 @@ def _schema_step(plan: AgentPlan, turn: Turn, ai: AIMessage, fixes: list[ToolMes
 
 def decide(plan: AgentPlan, turn: Turn, ai: AIMessage, *, forced: bool,
            reason: str = "max_steps") -> Outcome:
-    """Decide what follows one model reply (see the module docstring of ``model``)."""
+    """Decide what follows one model reply (see the module docstring of ``model``).
+
+    Args:
+        plan: the agent's compile-time facts.
+        turn: what the current task has done so far.
+        ai: the model's reply.
+        forced: this was the last call (no tools): end now.
+        reason: why it was forced (the stop reason recorded).
+
+    Returns:
+        The outcome; ``Outcome.refused`` lists the delegation calls refused inline.
+    """
     if forced:
         return _forced(plan, ai, reason)
     ai, fixes = _normalise(plan, ai)
+    out = _answer(plan, turn, ai, fixes)
+    if len(out.messages) > 1:  # only tool messages and nudges follow the reply
+        out.refused = _refusals(plan, ai, out.messages)
+    return out
+
+
+def _answer(plan: AgentPlan, turn: Turn, ai: AIMessage, fixes: list[ToolMessage]) -> Outcome:
+    """``decide`` for a normalised reply that was not forced."""
     schema = plan.agent.output_schema is not None
     if schema and ((not ai.tool_calls and not fixes)
                    or any(tc["name"] == FINAL_ANSWER for tc in ai.tool_calls)):

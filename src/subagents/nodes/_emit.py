@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +22,7 @@ from subagents.events import (
     ToolEnd,
     ToolStart,
 )
+from subagents.nodes._decide import Refusal
 from subagents.results import Status
 from subagents.scope import RunScope
 
@@ -124,3 +126,17 @@ class Emitter:
             usage = child.usage.to_dict() if child is not None else {}
             self._emit(SubagentEnd(path=list(path), agent=path[-1], tool_call_id=tc["id"],
                                    status=status, result=result, error=error, usage=usage))
+
+    def refusals(self, refused: Sequence[Refusal]) -> None:
+        """Delegations the model node refused (``Outcome.refused``).
+
+        Each gets a ``subagent_start`` followed at once by its ``subagent_end``
+        (``refused=True``, the refusal's status and error, no usage) at the addressed
+        child's path, the pair a child that ran would have.
+        """
+        if self.scope is None or not refused:
+            return
+        for r in refused:
+            ids = {"path": list(r.path), "agent": r.path[-1], "tool_call_id": r.tool_call_id}
+            self._emit(SubagentStart(**ids, objective=r.objective, background=r.background))
+            self._emit(SubagentEnd(**ids, status=r.status, error=r.error, refused=True))

@@ -149,6 +149,7 @@ def make_model_node(plan: AgentPlan) -> AgentNode:
             ai = runnable.invoke(request, emit.model_config())
             step.charge(scope, ai, emit)
             out = step.decide(turn, ai, forced=forced)
+            emit.refusals(out.refused)
         if out.force_final:
             out = step.gate(scope, after=out) or out
         if out.force_final:
@@ -169,6 +170,7 @@ def make_model_node(plan: AgentPlan) -> AgentNode:
             ai = await runnable.ainvoke(request, emit.model_config())
             step.charge(scope, ai, emit)
             out = step.decide(turn, ai, forced=forced)
+            emit.refusals(out.refused)
         if out.force_final:
             out = step.gate(scope, after=out) or out
         if out.force_final:
