@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
+from rich.console import Console
 from typer.testing import CliRunner
 
 from subagents import Agent, Status
@@ -103,7 +105,7 @@ async def test_parallel_runs_of_one_agent_are_told_apart() -> None:
 
 
 async def test_per_agent_tools_appear_in_the_tree() -> None:
-    # A refused delegation (unknown agent) runs nothing and emits no events: not in the tree.
+    # A refused delegation (unknown agent) runs nothing: a closed, refused node in the tree.
     model = ScriptedChatModel(steps={
         "root": [ai(call("task_a", objective="x"), call("look", q="1")), ai("ok")],
         "a": [ai(call("task", agent="ghost", objective="boo")), ai("a done")],
@@ -116,6 +118,37 @@ async def test_per_agent_tools_appear_in_the_tree() -> None:
     assert (node_a.model_calls, node_a.tool_calls) == (2, 1)
     assert report.tree.tool_calls == 2
     assert "a" in str(delegation_tree(report).children[0].label)
+    (ghost,) = node_a.children
+    assert (ghost.path, ghost.objective, ghost.status, ghost.refused, ghost.model_calls) == (
+        ("root", "a", "ghost"), "boo", "unknown_agent", True, 0)
+    assert ghost.error == "'ghost' is not a sub-agent a may delegate to; allowed: b"
+
+
+def tree_lines(report: RunReport) -> list[str]:
+    console = Console(width=200, file=io.StringIO(), color_system=None)
+    console.print(delegation_tree(report, width=60))
+    return console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+
+
+async def test_a_refused_delegation_is_one_line_with_its_status() -> None:
+    model = ScriptedChatModel(steps={
+        "root": [ai(call("task", agent="ghost", objective="boo"),
+                    call("task", agent="w", objective="work")),
+                 ai(call("task", agent="w", objective="work")), ai("done")],
+        "w": [ai("worked")],
+    })
+    report = await run_team(Agent(name="root", subagents=[Agent(name="w")]), "go", model=model)
+    lines = tree_lines(report)
+    assert lines[0].startswith('✓ root  "go"  completed  ')
+    ghost, worked, repeated = lines[1:]
+    assert ghost == ("├── ⊘ ghost  \"boo\"  unknown_agent  refused  'ghost' is not a sub-agent "
+                     "root may delegate to; allowed: w")
+    assert worked.startswith('├── ✓ w  "work"  completed  0.0 s · 1 model call · ')
+    assert repeated == ('└── ✗ w  "work"  failed  refused  not run: this reply repeats an '
+                        "earlier identical tool call")
+    statuses = [(n.agent, n.status, n.refused) for n in report.tree.children]
+    assert statuses == [("ghost", "unknown_agent", True), ("w", "completed", False),
+                        ("w", "failed", True)]
 
 
 async def test_cancelling_a_run_marks_open_nodes_cancelled() -> None:
@@ -269,6 +302,33 @@ def test_cli_run_with_db_then_replay(project: Path) -> None:
     assert any(line.startswith('└── ✗ helper  "fail"  failed') for line in lines)
     assert "RuntimeError: helper exploded" in " ".join(replayed.stdout.split())
     assert replayed.stdout.rstrip().endswith("lead says hi")
+
+
+REFUSING_TEAM = """
+from subagents import Agent
+from subagents.testing import ScriptedChatModel, ai, call
+
+def build(root):
+    model = ScriptedChatModel(steps={
+        "lead": [ai(call("task", agent="ghost", objective="haunt")), ai("lead done")],
+    })
+    return Agent(name="lead", model=model, subagents=[Agent(name="helper")])
+"""
+
+
+def test_cli_run_and_replay_show_a_refused_delegation(project: Path) -> None:
+    (project / "refusing_team.py").write_text(REFUSING_TEAM)
+    db = project / "state.db"
+    result = runner.invoke(app, ["run", "refusing_team.py:build", "hi", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert [(name, cells[:2]) for name, cells in _table_rows(result.stdout)] == [
+        ("lead", ["completed", "2"]), ("lead/ghost", ["unknown_agent", "0"]), ("total", ["", "2"])]
+    match = re.search(r"run id: ([0-9a-f]{32})", result.stderr)
+    assert match is not None
+    replayed = runner.invoke(app, ["replay", match.group(1), "--db", str(db)])
+    assert replayed.exit_code == 0, replayed.output
+    assert any(line.startswith('└── ⊘ ghost  "haunt"  unknown_agent  refused  \'ghost\' is not')
+               for line in replayed.stdout.splitlines()), replayed.stdout
 
 
 def test_cli_replay_unknown_run_id_lists_the_known_ones(project: Path) -> None:

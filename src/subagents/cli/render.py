@@ -61,9 +61,12 @@ def _label(node: DelegationNode, width: int) -> str:
     if node.objective:
         parts.append(f'"{escape(shorten(node.objective, width))}"')
     parts.append(f"[{style}]{escape(node.status)}[/]")
-    calls = "call" if node.model_calls == 1 else "calls"
-    parts.append(f"[dim]{node.seconds:.1f} s · {node.model_calls} model {calls} · "
-                 f"{node.tokens:,} tokens[/]")
+    if node.refused:  # nothing ran: no time, calls or tokens to show
+        parts.append("[dim]refused[/]")
+    else:
+        calls = "call" if node.model_calls == 1 else "calls"
+        parts.append(f"[dim]{node.seconds:.1f} s · {node.model_calls} model {calls} · "
+                     f"{node.tokens:,} tokens[/]")
     if node.error and node.status != "completed":
         parts.append(f"[red]{escape(shorten(node.error, width))}[/]")
     elif node.status == "running" and node.text:
@@ -78,7 +81,9 @@ def delegation_tree(report: RunReport, *, width: int = 40) -> Tree:
     running, ✓ completed, ✗ failed, ⏱ max_steps/timeout/over_budget, ⊘ cancelled or refused),
     agent, objective (shortened to ``width`` characters), status, seconds, model calls and
     tokens; then the error when it did not complete, or, while it runs, the tail of what it
-    is saying.
+    is saying. A delegation the runtime refused is one line too, ``refused`` in place of
+    the counts: ``⊘ ghost "find x"  unknown_agent  refused  'ghost' is not a sub-agent ...``
+    (a refusal with status ``failed``, e.g. a repeated call, shows ✗).
     """
     tree = Tree(_label(report.tree, width), guide_style="dim")
 

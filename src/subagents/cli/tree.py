@@ -8,7 +8,9 @@ agent):
   ``usage`` (the child's ``UsageNode.to_dict()``) sets the node's counts and re-attaches its
   children exactly where the usage tree has them;
 * ``model_end`` counts model calls, tokens and tool calls; ``text_delta`` / ``model_end``
-  keep the tail of what the agent is saying (the live view shows it).
+  keep the tail of what the agent is saying (the live view shows it);
+* a refused delegation (its ``subagent_end`` has ``refused=True``: nothing ran) is a node
+  closed at once with the refusal's status and error, marked ``refused``.
 
 Events about the root itself (path of length 1) go to the root node; a ``subagent_end`` of
 the root (as ``run_team`` gives its ``on_event``) closes the root with the whole usage tree.
@@ -60,6 +62,7 @@ class DelegationNode:
         text: the tail (``TEXT_TAIL`` characters) of its latest model output.
         duration: seconds it ran, as its usage record says (None: from started/ended).
         children: delegations it made, in the order they started.
+        refused: the runtime refused the delegation; nothing ran (``status`` says why).
     """
 
     agent: str
@@ -79,6 +82,7 @@ class DelegationNode:
     text: str = ""
     duration: float | None = None
     children: list[DelegationNode] = field(default_factory=list)
+    refused: bool = False
 
     @property
     def seconds(self) -> float:
@@ -226,7 +230,7 @@ class EventTree:
     def close(self, node: DelegationNode, event: SubagentEnd) -> None:
         """A node ended: status, result, error, and its usage tree when the event has it."""
         node.status, node.ended = str(event.status), event.ts
-        node.result, node.error = event.result, event.error
+        node.result, node.error, node.refused = event.result, event.error, event.refused
         if event.usage:
             self.apply_usage(node, event.usage)
 
