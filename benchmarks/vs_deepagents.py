@@ -118,6 +118,13 @@ def _db_rows(db: Path, config: dict[str, Any]) -> str:
     return f" cp/writes={cps}/{writes}"
 
 
+def _answered(state: dict[str, Any]) -> int:
+    """ToolMessages carrying the child's answer (a schema mismatch yields an error message
+    of the same kind, so kinds alone would not show it)."""
+    return sum(isinstance(m, ToolMessage) and f"answer to {CHILD_PREFIX}" in str(m.content)
+               for m in state["messages"])
+
+
 def _bound(model: ScriptedChatModel) -> str:
     """Tool names bound on the root's first model call and on the child's first call."""
     calls = model.calls
@@ -161,9 +168,11 @@ async def run_cell(cell: Cell, tmp: Path, iterations: int, warmup: int) -> None:
                 before, config = len(models[v].calls), cfg()
                 state = await graphs[v].ainvoke(_inp(f"seq:{n}"), config)
                 rows = _db_rows(dbs[v], config) if v in dbs and config else ""
-                kinds, calls = _kinds(state), len(models[v].calls) - before
-                seen.add((kinds, calls))
-                parts.append(f"{v}: {kinds} calls={calls}{rows}")
+                kinds, calls, answered = _kinds(state), len(models[v].calls) - before, \
+                    _answered(state)
+                seen.add((kinds, calls, answered == n))
+                miss = "" if answered == n else f" ANSWERED {answered}/{n}"
+                parts.append(f"{v}: {kinds} calls={calls}{rows}{miss}")
             cell.parity_ok &= len(seen) == 1
             cell.parity.append(f"n={n}  " + " | ".join(parts))
         cell.bound_tools = {v: _bound(models[v]) for v in VARIANTS}
@@ -191,7 +200,7 @@ async def run_fanout(repeats: int) -> tuple[dict[str, Samples], str]:
             before = len(models[v].calls)
             state = await graphs[v].ainvoke(inp)
             msgs = state["messages"]
-            assert sum(isinstance(m, ToolMessage) for m in msgs) == FANOUT_CHILDREN, v
+            assert _answered(state) == FANOUT_CHILDREN, v
             assert isinstance(msgs[-1], AIMessage) and not msgs[-1].tool_calls, v
             kinds[v] = f"{len(msgs)} messages/{len(models[v].calls) - before} calls"
         return run
@@ -400,6 +409,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {cell.storage:13s} {line}")
     if not all(c.parity_ok for c in cells):
         print("  PARITY MISMATCH: the variants did not do the same work (see above)")
+    else:
+        print("  parity OK: same kinds and model calls everywhere, every ToolMessage the "
+              "child's answer")
     rep = Report()
     report_delegation(rep, cells)
 
