@@ -27,7 +27,9 @@ Measured (variants interleaved in every round, order alternating, after a warm-u
 2. fan-out: 20 task calls in one model turn, 50 ms model latency, no checkpointer: time above
    the critical path (3 model calls);
 3. graph build time (constructing the agent / compiling the graphs);
-4. memory after import: RSS delta of importing each library, each in a fresh subprocess.
+4. memory after import: RSS delta of importing each library, each in a fresh subprocess
+   (judged against hand-written only: every variant loads LangGraph and LangChain, so a
+   fraction of deepagents' import is not a meaningful target).
 
 Ratios judged against the targets (ours <= 1.1x hand, ours <= 0.25x deep_default) are paired:
 the median over rounds of the per-round ratio (``Samples.ratio_to``; ``extra_ratio`` for the
@@ -288,7 +290,9 @@ class Report:
         self.verdicts: list[tuple[str, bool]] = []
 
     def add(self, label: str, unit: str, fmt: Callable[[float], str], values: dict[str, float],
-            paired: dict[tuple[str, str], float], *, target: bool = True) -> None:
+            paired: dict[tuple[str, str], float], *, target: bool = True,
+            hand_only: bool = False) -> None:
+        """One measure; ``hand_only``: only the ours/hand ratio carries its target."""
         self.values.append([label, unit, *(fmt(values[c]) if c in values else ""
                                            for c in VARIANTS)])
         cells, marks = [], []
@@ -300,7 +304,7 @@ class Report:
                      else None)
             cells.append(_ratio_cell(plain))
             r = paired.get((a, b))
-            if target and r is not None:
+            if target and r is not None and not (hand_only and b != "hand"):
                 ok = r <= TARGETS[a, b]
                 marks.append(verdict(ok))
                 self.verdicts.append((f"{label}: {a}/{b} {r:.2f}x <= {TARGETS[a, b]:.2f}x", ok))
@@ -432,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         m = mem[key]
         rep.add(label, unit, fmt, {c: m[k].median for c, k in col.items()},
                 pairs(lambda a, b, m=m: m[col[a]].ratio_to(m[col[b]]), tuple(col)),
-                target=target)
+                target=target, hand_only=True)
     rss = {c: mem["rss"][k].median for c, k in col.items()}
     rep.add("import RSS above hand's imports", "MB", _mb,
             {c: rss[c] - rss["hand"] for c in col}, {}, target=False)
