@@ -57,7 +57,6 @@ class RunScope:
     def __init__(self, *, agent: str, path: tuple[str, ...], parent: RunScope | None,
                  call: CallInfo | None, budget: Budget | None,
                  background: BackgroundConfig | None, listener: Listener | None = None) -> None:
-        self.id = uuid.uuid4().hex
         self.parent = parent
         self.listener = listener
         self.sinks: list[Sink] = []
@@ -76,7 +75,9 @@ class RunScope:
         self.budget: BudgetTracker | None = (
             BudgetTracker(budget, inherited) if budget is not None else inherited
         )
-        self.background = BackgroundTable(background, self.id) if background else None
+        self.background = (
+            BackgroundTable(background, uuid.uuid4().hex) if background else None
+        )
 
     def emit(self, event: BaseEvent, config: RunnableConfig | None) -> None:
         """Deliver an event to every listener above it and to LangGraph's custom stream.
