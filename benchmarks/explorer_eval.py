@@ -172,16 +172,23 @@ def main() -> None:
     base = local_chat_model(args.size)
     print(f"server ready in {time.perf_counter() - started:.1f} s\n", flush=True)
 
-    results: list[Result] = []
-    for number, (question, expected) in picked:
-        result = asyncio.run(ask(args.team, root, base, question, expected))
-        results.append(result)
-        mark = "OK  " if result.correct else "MISS"
-        print(f"{number:>2}. {mark} {result.seconds:6.1f} s {result.model_calls:>2} calls  "
-              f"{question}  (expected {expected})", flush=True)
-        for line in result.tool_calls:
-            print(f"      {line}")
-        print("      answer: " + " ".join(result.answer.split())[:300], flush=True)
+    async def ask_all() -> list[Result]:
+        # One event loop for every question: the OpenAI client's connection pool belongs to
+        # the loop that opened it (a new asyncio.run per question once failed with "Event
+        # loop is closed").
+        done: list[Result] = []
+        for number, (question, expected) in picked:
+            result = await ask(args.team, root, base, question, expected)
+            done.append(result)
+            mark = "OK  " if result.correct else "MISS"
+            print(f"{number:>2}. {mark} {result.seconds:6.1f} s {result.model_calls:>2} calls  "
+                  f"{question}  (expected {expected})", flush=True)
+            for line in result.tool_calls:
+                print(f"      {line}")
+            print("      answer: " + " ".join(result.answer.split())[:300], flush=True)
+        return done
+
+    results = asyncio.run(ask_all())
 
     score = sum(r.correct for r in results)
     wall = sum(r.seconds for r in results)
