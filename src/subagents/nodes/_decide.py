@@ -2,13 +2,13 @@
 
 Pure functions over messages: no model call, no I/O.
 
-Calls answered without being run: a call naming a delegation tool (``task``, ``task_<name>``,
-a renamed per-agent tool) always gets the typed ``tool_result`` JSON, ``unknown_agent``,
-``depth_exceeded`` or ``failed`` (arguments not JSON, a repeated call, a call beside
-``final_answer``), and is listed in ``Outcome.refused`` for the model node's events. The
-agent's own and lifecycle tools get a short error text when not run (LangChain's convention
-for tool errors); names it was not given get the typed ``forbidden_tool``. ``final_answer``
-corrections stay text: the model fixes its schema from them.
+Calls answered without being run (see ``nodes._refuse``): a call naming a delegation tool
+(``task``, ``task_<name>``, a renamed per-agent tool) always gets the typed ``tool_result``
+JSON, ``unknown_agent``, ``depth_exceeded`` or ``failed`` (arguments not JSON, a repeated call,
+a call beside ``final_answer``), and is listed in ``Outcome.refused`` for the model node's
+events. The agent's own and lifecycle tools get a short error text when not run (LangChain's
+convention for tool errors); names it was not given get the typed ``forbidden_tool``.
+``final_answer`` corrections stay text: the model fixes its schema from them.
 """
 
 from __future__ import annotations
@@ -23,6 +23,15 @@ from langgraph.graph import END
 from langgraph.types import Command, Send
 from pydantic import ValidationError
 
+from subagents.nodes._refuse import (
+    BESIDE_FINAL,
+    REPEATED,
+    Refusal,
+    addressed,
+    delegates,
+    not_run,
+    refusals,
+)
 from subagents.nodes._turn import Turn
 from subagents.nodes.plan import NUDGE_KEY, STOP_KEY, AgentPlan, ChildLink
 from subagents.nodes.schemas import FINAL_ANSWER, validation_text
@@ -35,31 +44,6 @@ ERROR_KEY = "subagents_error"
 """``response_metadata`` key holding why an agent could not produce its output schema."""
 _UNSET: Any = object()
 _SCHEMA_NUDGE = "You must finish by calling the final_answer tool with your answer."
-_REPEATED = ("Not run: repeated call.",
-             "not run: this reply repeats an earlier identical tool call")
-_BESIDE_FINAL = ("Not run: final_answer ends the task.", "not run: final_answer ends the task")
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """A delegation call answered by the model node itself: no child ran.
-
-    Attributes:
-        path: the addressed child's ancestry path: the caller's path plus the agent the call
-            names (the tool name when it names none).
-        tool_call_id: the refused call's id.
-        objective: its ``objective`` argument ("" when it has none, or not as a string).
-        background: it asked for a background run.
-        status: the status of its tool result (``unknown_agent``, ``failed``, ...).
-        error: the error of its tool result.
-    """
-
-    path: tuple[str, ...]
-    tool_call_id: str
-    objective: str
-    background: bool
-    status: Status
-    error: str | None
 
 
 @dataclass(slots=True)
@@ -105,21 +89,6 @@ def mark_stop(messages: list[AnyMessage], reason: str, error: str | None = None)
             return
 
 
-def _delegates(name: str, delegation: Mapping[str, ChildLink | None]) -> bool:
-    """Whether a tool name addresses a sub-agent: ``task``, ``task_<x>``, a renamed tool."""
-    return name in delegation or name == "task" or name.startswith("task_")
-
-
-def _addressed(name: str, args: Any, delegation: Mapping[str, ChildLink | None]) -> str:
-    """The agent a delegation call names ("" when ``task`` names none)."""
-    link = delegation.get(name)
-    if link is not None:
-        return link.agent.name
-    if name == "task":
-        return str(args.get("agent", "")) if isinstance(args, dict) else ""
-    return name.removeprefix("task_")
-
-
 def _normalise(plan: AgentPlan, ai: AIMessage) -> tuple[AIMessage, list[ToolMessage]]:
     """Give every tool call a unique id; answer unparsable calls with an error result.
 
@@ -144,8 +113,8 @@ def _normalise(plan: AgentPlan, ai: AIMessage) -> tuple[AIMessage, list[ToolMess
         tid, name, why = unique(bad.get("id")), bad.get("name") or "", bad.get("error")
         invalid.append({**bad, "id": tid})
         reason = f"the arguments of '{name}' are not valid JSON" + (f": {why}" if why else "")
-        if _delegates(name, delegation):
-            fixes.append(tool_result(Status.FAILED, _addressed(name, None, delegation),
+        if delegates(name, delegation):
+            fixes.append(tool_result(Status.FAILED, addressed(name, None, delegation),
                                      tool_call_id=tid, tool_name=name,
                                      error=f"invalid arguments: {reason}; nothing was run"))
         else:
@@ -169,45 +138,6 @@ def _final_answer(plan: AgentPlan, tc: ToolCall) -> tuple[Any, str | None]:
         return schema.model_validate(tc["args"]), None
     except ValidationError as exc:
         return None, validation_text(exc)
-
-
-def _not_run(plan: AgentPlan, calls: list[ToolCall], why: tuple[str, str]) -> list[ToolMessage]:
-    """Answer calls that are not run: ``why`` is (text for own tools, error for delegations).
-
-    A delegation call gets a typed ``failed`` result, any other call the text.
-    """
-    delegation = plan.delegation_tools if calls else {}
-    out: list[ToolMessage] = []
-    for tc in calls:
-        name, tid = tc["name"], tc["id"] or ""
-        if _delegates(name, delegation):
-            out.append(tool_result(Status.FAILED, _addressed(name, tc["args"], delegation),
-                                   tool_call_id=tid, tool_name=name, error=why[1]))
-        else:
-            out.append(ToolMessage(content=why[0], tool_call_id=tid, name=name, status="error"))
-    return out
-
-
-def _refusals(plan: AgentPlan, ai: AIMessage, messages: list[AnyMessage]) -> list[Refusal]:
-    """The delegation calls of ``ai`` that ``messages`` answer with a typed refusal."""
-    found: list[Refusal] = []
-    delegation: dict[str, ChildLink | None] | None = None
-    for msg in messages:
-        if not (isinstance(msg, ToolMessage) and msg.status == "error"
-                and isinstance(msg.artifact, dict)):
-            continue
-        delegation = plan.delegation_tools if delegation is None else delegation
-        name = msg.name or ""
-        if not _delegates(name, delegation):
-            continue
-        args = next((tc["args"] for tc in ai.tool_calls if tc["id"] == msg.tool_call_id), {})
-        objective, payload = args.get("objective"), msg.artifact
-        found.append(Refusal(
-            path=(*plan.path, str(payload.get("agent") or name)), tool_call_id=msg.tool_call_id,
-            objective=objective if isinstance(objective, str) else "",
-            background=args.get("background") is True, status=Status(payload["status"]),
-            error=payload.get("error")))
-    return found
 
 
 def _forced(plan: AgentPlan, ai: AIMessage, reason: str) -> Outcome:
@@ -239,7 +169,7 @@ def _schema_step(plan: AgentPlan, turn: Turn, ai: AIMessage, fixes: list[ToolMes
         mark_stop(messages, "output_invalid", "the agent ended without calling final_answer")
         return Outcome(messages, done=True, stop="output_invalid")
     others = [tc for tc in ai.tool_calls if tc is not fa]
-    skipped = _not_run(plan, others, _BESIDE_FINAL)
+    skipped = not_run(plan, others, BESIDE_FINAL)
     value, error = _final_answer(plan, fa)
     if value is not None:
         ok = ToolMessage(content="Final answer accepted.", tool_call_id=fa["id"] or "",
@@ -273,7 +203,7 @@ def decide(plan: AgentPlan, turn: Turn, ai: AIMessage, *, forced: bool,
     ai, fixes = _normalise(plan, ai)
     out = _answer(plan, turn, ai, fixes)
     if len(out.messages) > 1:  # only tool messages and nudges follow the reply
-        out.refused = _refusals(plan, ai, out.messages)
+        out.refused = refusals(plan, ai, out.messages)
     return out
 
 
@@ -286,12 +216,13 @@ def _answer(plan: AgentPlan, turn: Turn, ai: AIMessage, fixes: list[ToolMessage]
     if not ai.tool_calls and not fixes:
         return Outcome([ai], done=True)
     if turn.repeats(ai.tool_calls):
-        return Outcome([ai, *fixes, *_not_run(plan, ai.tool_calls, _REPEATED)],
+        return Outcome([ai, *fixes, *not_run(plan, ai.tool_calls, REPEATED)],
                        force_final=True, stop="repeated_tool_call")
     return _route(plan, ai, fixes)
 
 
 def _route(plan: AgentPlan, ai: AIMessage, fixes: list[ToolMessage]) -> Outcome:
+    """One ``Send`` per call to run; refusals and unknown names answered inline."""
     out = Outcome([ai, *fixes])
     delegation = plan.delegation_tools
     # Background calls only spawn a job and answer "running" at once: one Send per child
@@ -303,7 +234,7 @@ def _route(plan: AgentPlan, ai: AIMessage, fixes: list[ToolMessage]) -> Outcome:
             out.sends.append(Send("tools", {"tool_call": tc}))
         elif name in plan.lifecycle:
             out.sends.append(Send("lifecycle", {"tool_call": tc}))
-        elif _delegates(name, delegation):
+        elif delegates(name, delegation):
             target = _child_for(plan, tc, delegation)
             if isinstance(target, ToolMessage):
                 out.messages.append(target)
@@ -329,7 +260,7 @@ def _child_for(plan: AgentPlan, tc: ToolCall,
     """The delegation node for a task call, or the refusal to return instead."""
     name, tid = tc["name"], tc["id"] or ""
     link = delegation.get(name)
-    agent = _addressed(name, tc["args"], delegation)
+    agent = addressed(name, tc["args"], delegation)
     if link is None and name == "task":
         link = plan.children.get(agent) if agent in plan.children else None
     if link is None or (name == "task") != (link.tool == "task"):

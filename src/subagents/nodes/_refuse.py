@@ -1,0 +1,117 @@
+"""Calls answered without being run: their tool results and their refusal records.
+
+A call naming a delegation tool (``task``, ``task_<name>``, a renamed per-agent tool) gets the
+typed ``tool_result`` JSON (status ``failed`` when it is merely not run) and becomes a
+:class:`Refusal`, which the node that answered it emits as a ``subagent_start`` /
+``subagent_end(refused=True)`` pair. Any other call gets a short error text (LangChain's
+convention for tool errors). Pure functions: no model call, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.messages import AIMessage, AnyMessage, ToolCall, ToolMessage
+
+from subagents.nodes.plan import AgentPlan, ChildLink
+from subagents.results import Status, tool_result
+
+__all__ = [
+    "BESIDE_FINAL",
+    "REPEATED",
+    "Refusal",
+    "addressed",
+    "delegates",
+    "not_run",
+    "refusals",
+]
+
+Why = tuple[str, str]
+"""Why calls are not run: (text for other tools, ``error`` of a delegation's typed result)."""
+REPEATED: Why = ("Not run: repeated call.",
+                 "not run: this reply repeats an earlier identical tool call")
+BESIDE_FINAL: Why = ("Not run: final_answer ends the task.", "not run: final_answer ends the task")
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A delegation call answered by the runtime itself: no child ran.
+
+    Attributes:
+        path: the addressed child's ancestry path: the caller's path plus the agent the call
+            names (the tool name when it names none).
+        tool_call_id: the refused call's id.
+        objective: its ``objective`` argument ("" when it has none, or not as a string).
+        background: it asked for a background run.
+        status: the status of its tool result (``unknown_agent``, ``failed``, ...).
+        error: the error of its tool result.
+    """
+
+    path: tuple[str, ...]
+    tool_call_id: str
+    objective: str
+    background: bool
+    status: Status
+    error: str | None
+
+    @classmethod
+    def of(cls, path: tuple[str, ...], tool_call_id: str, args: Any, status: Status,
+           error: str | None) -> Refusal:
+        """The refusal of a call with arguments ``args`` (any value) at ``path``."""
+        if not isinstance(args, dict):
+            args = {}
+        objective = args.get("objective")
+        return cls(path=path, tool_call_id=tool_call_id,
+                   objective=objective if isinstance(objective, str) else "",
+                   background=args.get("background") is True, status=status, error=error)
+
+
+def delegates(name: str, delegation: Mapping[str, ChildLink | None]) -> bool:
+    """Whether a tool name addresses a sub-agent: ``task``, ``task_<x>``, a renamed tool."""
+    return name in delegation or name == "task" or name.startswith("task_")
+
+
+def addressed(name: str, args: Any, delegation: Mapping[str, ChildLink | None]) -> str:
+    """The agent a delegation call names ("" when ``task`` names none)."""
+    link = delegation.get(name)
+    if link is not None:
+        return link.agent.name
+    if name == "task":
+        return str(args.get("agent", "")) if isinstance(args, dict) else ""
+    return name.removeprefix("task_")
+
+
+def not_run(plan: AgentPlan, calls: Sequence[ToolCall], why: Why) -> list[ToolMessage]:
+    """Answer calls that are not run: a delegation a typed ``failed``, any other the text."""
+    delegation = plan.delegation_tools if calls else {}
+    out: list[ToolMessage] = []
+    for tc in calls:
+        name, tid = tc["name"], tc["id"] or ""
+        if delegates(name, delegation):
+            out.append(tool_result(Status.FAILED, addressed(name, tc["args"], delegation),
+                                   tool_call_id=tid, tool_name=name, error=why[1]))
+        else:
+            out.append(ToolMessage(content=why[0], tool_call_id=tid, name=name, status="error"))
+    return out
+
+
+def refusals(plan: AgentPlan, ai: AIMessage, messages: list[AnyMessage]) -> list[Refusal]:
+    """The delegation calls of ``ai`` that ``messages`` answer with a typed refusal."""
+    found: list[Refusal] = []
+    delegation: dict[str, ChildLink | None] | None = None
+    for msg in messages:
+        if not (isinstance(msg, ToolMessage) and msg.status == "error"
+                and isinstance(msg.artifact, dict)):
+            continue
+        delegation = plan.delegation_tools if delegation is None else delegation
+        name = msg.name or ""
+        if not delegates(name, delegation):
+            continue
+        args = next((tc["args"] for tc in ai.tool_calls if tc["id"] == msg.tool_call_id), {})
+        payload = msg.artifact
+        found.append(Refusal.of((*plan.path, str(payload.get("agent") or name)),
+                                msg.tool_call_id, args, Status(payload["status"]),
+                                payload.get("error")))
+    return found
