@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from langchain_core.messages import AIMessage, HumanMessage, InvalidToolCall, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, InvalidToolCall, ToolCall, ToolMessage
 from langchain_core.tools import tool
+from pydantic import BaseModel, Field
 from syrupy.assertion import SnapshotAssertion
 
-from subagents import Agent, compile_agent, observe, stream_events
+from subagents import Agent, DelegationResult, Status, compile_agent, observe, stream_events
 from subagents.checkpoints import EventLog
 from subagents.events import BaseEvent, SubagentEnd, SubagentStart
 from subagents.testing import ScriptedChatModel, ai, call
@@ -206,3 +207,100 @@ async def test_refusal_events_reach_summary_listeners_and_the_event_log(tmp_path
     assert refused_of(logged) == refused_of(summary)
     assert (("dev", "ghost"), "subagent_end") in heard
     assert (("dev", "mid", "leaf"), "subagent_end") in heard
+
+
+class Query(BaseModel):
+    query: str
+    limit: int = Field(default=5, ge=1, le=100)
+
+
+def invalid_arguments_team() -> tuple[Agent, dict[str, ToolCall]]:
+    """root (task tool, background allowed) sends child four calls with invalid arguments
+    (one in the background) and one valid call; mid (per-agent tools) sends finder a call
+    failing its input_schema. Returns the team and the calls by case."""
+    calls = {
+        "empty": call("task", agent="child", objective=""),
+        "context": call("task", agent="child", objective="with context", context=5),
+        "missing": call("task", agent="child"),
+        "bg": call("task", agent="child", objective=" ", background=True),
+        "ok": call("task", agent="child", objective="fine"),
+        "schema": call("task_finder", query="q", limit=0),
+        "to_mid": call("task", agent="mid", objective="m"),
+    }
+    model = ScriptedChatModel(steps={
+        "root": [ai(*[calls[k] for k in ("empty", "context", "missing", "bg", "ok", "to_mid")]),
+                 ai("root done")],
+        "mid": [ai(calls["schema"]), ai("mid done")],
+        "child": [ai("child done")],
+    })
+    mid = Agent(name="mid", subagents=[Agent(name="finder", input_schema=Query)],
+                delegation="per_agent")
+    root = Agent(name="root", model=model, subagents=[Agent(name="child"), mid],
+                 background=True, max_subagent_depth=2)
+    return root, calls
+
+
+def expect_invalid(calls: dict[str, ToolCall]) -> dict[str, tuple[tuple[str, ...], str, str]]:
+    child, finder = ("root", "child"), ("root", "mid", "finder")
+    return {calls["empty"]["id"] or "": (child, "failed", ""),
+            calls["context"]["id"] or "": (child, "failed", "with context"),
+            calls["missing"]["id"] or "": (child, "failed", ""),
+            calls["bg"]["id"] or "": (child, "failed", " "),
+            calls["schema"]["id"] or "": (finder, "failed", "")}
+
+
+def assert_invalid_results(out: dict, calls: dict[str, ToolCall],
+                           events: list[BaseEvent]) -> None:
+    """Each invalid call: its typed failed result (unchanged), and the event pair carrying the
+    same error; the valid sibling ran; the background flag is on the refused start."""
+    answers = {m.tool_call_id: m for m in out["messages"] if isinstance(m, ToolMessage)}
+    ends = {e.tool_call_id: e for e in events if isinstance(e, SubagentEnd) and e.refused}
+    for key in ("empty", "context", "missing", "bg"):
+        res = DelegationResult.from_message(answers[calls[key]["id"] or ""])
+        assert (res.status, res.agent, res.result) == (Status.FAILED, "child", None)
+        assert res.error and res.error.startswith("invalid arguments for child: ")
+        assert ends[calls[key]["id"]].error == res.error
+    assert ends[calls["context"]["id"]].error == (
+        "invalid arguments for child: 'context' must be a string")
+    assert ends[calls["schema"]["id"]].error == (
+        "invalid arguments for finder: limit: Input should be greater than or equal to 1")
+    starts = {e.tool_call_id: e for e in events if isinstance(e, SubagentStart)}
+    assert starts[calls["bg"]["id"]].background is True
+    assert starts[calls["empty"]["id"]].background is False
+    assert DelegationResult.from_message(answers[calls["ok"]["id"] or ""]).status is (
+        Status.COMPLETED)
+
+
+async def test_invalid_delegation_arguments_are_refused_event_pairs_async() -> None:
+    team, calls = invalid_arguments_team()
+    events: list[BaseEvent] = []
+    _, cfg = observe(on_event=events.append)
+    out = await compile_agent(team).ainvoke({"messages": [HumanMessage("go")]}, cfg)
+    assert refused_of(events) == expect_invalid(calls)
+    assert_invalid_results(out, calls, events)
+    ran = {(tuple(e.path), e.status.value) for e in events
+           if isinstance(e, SubagentEnd) and not e.refused}
+    assert ran == {(("root", "child"), "completed"), (("root", "mid"), "completed")}
+    streamed = [e async for e in stream_events(compile_agent(invalid_arguments_team()[0]),
+                                               {"messages": [HumanMessage("go")]})]
+    assert len(refused_of(streamed)) == 5
+
+
+def test_invalid_delegation_arguments_are_refused_event_pairs_sync() -> None:
+    team, calls = invalid_arguments_team()
+    events: list[BaseEvent] = []
+    _, cfg = observe(on_event=events.append)
+    out = compile_agent(team).invoke({"messages": [HumanMessage("go")]}, cfg)
+    assert refused_of(events) == expect_invalid(calls)
+    assert_invalid_results(out, calls, events)
+    # a valid background call under sync invoke fails (needs async), but it is no refusal
+    # of its arguments: no event pair (see test_background)
+
+
+def test_invalid_delegation_arguments_without_listener_are_answered() -> None:
+    team, calls = invalid_arguments_team()
+    out = compile_agent(team).invoke({"messages": [HumanMessage("go")]})
+    answers = {m.tool_call_id: m for m in out["messages"] if isinstance(m, ToolMessage)}
+    assert all(answers[calls[k]["id"] or ""].status == "error"
+               for k in ("empty", "context", "missing", "bg"))
+

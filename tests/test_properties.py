@@ -6,7 +6,8 @@ caller, that every tool call of every parent turn is answered by exactly one Too
 its tool_call_id, that delegation results and refusals parse as ``DelegationResult`` (lifecycle
 results as JSON with a ``status``), that a valid sibling's result is intact, that a refused
 call never executes (recording tools and recording child models), and that every delegation
-the model node refuses has its ``subagent_start`` / refused ``subagent_end`` events.
+the runtime refuses (model node: allow list, depth, not JSON, repeated; delegation node:
+invalid arguments) has its ``subagent_start`` / refused ``subagent_end`` events.
 """
 
 from __future__ import annotations
@@ -298,7 +299,9 @@ def refused_events(events: list[BaseEvent], parent: tuple[str, ...]) -> Counter[
         elif isinstance(e, SubagentEnd) and e.refused:
             assert (tuple(e.path), e.tool_call_id) in started, e
             assert e.usage == {} and e.result is None and e.error, e
-            out[(e.tool_call_id or "", e.agent, e.status.value)] += 1
+            # the tool result's JSON turns lone surrogates into '?' (see results.json_text)
+            agent = e.agent.encode("utf-8", "replace").decode("utf-8")
+            out[(e.tool_call_id or "", agent, e.status.value)] += 1
     return out
 
 
@@ -441,8 +444,9 @@ def check_run(out: dict[str, Any], model: RawModel, root: str, oracle: dict[str,
     """The shared assertions of the delegation and lifecycle properties.
 
     Calls the runtime does not run answer a delegation with a typed ``failed`` result (not
-    JSON, repeated) and any other tool with a text; ``events`` must hold exactly one refused
-    ``subagent_start``/``subagent_end`` pair per delegation the model node refused.
+    JSON, repeated, invalid arguments) and any other tool with a text; ``events`` must hold
+    exactly one refused ``subagent_start``/``subagent_end`` pair per delegation the runtime
+    refused (a valid background call under sync invoke fails but is no refusal).
     """
     messages = out["messages"]
     turns = answered_turns(messages)
@@ -486,6 +490,10 @@ def check_run(out: dict[str, Any], model: RawModel, root: str, oracle: dict[str,
             assert res.status.value == want, (call["name"], call["args"], res)
             if res.status in (Status.UNKNOWN_AGENT, Status.DEPTH_EXCEEDED):
                 refused(answer, res.status, "")
+            elif want == Status.FAILED.value and expect(
+                    call["name"], {k: v for k, v in call["args"].items() if k != "background"},
+                    async_=async_, **oracle) == want:  # invalid arguments, not "needs async"
+                refused(answer, Status.FAILED, "invalid arguments for ")
             if want == Status.COMPLETED.value:
                 completed += 1
                 child = oracle["children"].get(call["name"]) or call["args"]["agent"]

@@ -22,7 +22,7 @@ from subagents.events import (
     ToolEnd,
     ToolStart,
 )
-from subagents.nodes._decide import Refusal
+from subagents.nodes._refuse import Refusal
 from subagents.results import Status
 from subagents.scope import RunScope
 
@@ -128,7 +128,7 @@ class Emitter:
                                    status=status, result=result, error=error, usage=usage))
 
     def refusals(self, refused: Sequence[Refusal]) -> None:
-        """Delegations the model node refused (``Outcome.refused``).
+        """Delegations the runtime refused (``Outcome.refused``, invalid arguments).
 
         Each gets a ``subagent_start`` followed at once by its ``subagent_end``
         (``refused=True``, the refusal's status and error, no usage) at the addressed

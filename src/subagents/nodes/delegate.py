@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from langchain_core.messages import AIMessage, ToolCall, ToolMessage
+from langchain_core.messages import AIMessage, ToolCall
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.errors import GraphBubbleUp
 
@@ -22,6 +22,7 @@ from subagents.checkpoints.errors import is_storage_error
 from subagents.nodes._decide import ending
 from subagents.nodes._emit import Emitter
 from subagents.nodes._node import AgentNode
+from subagents.nodes._refuse import Refusal
 from subagents.nodes.persistent import arun_persistent, run_persistent
 from subagents.nodes.plan import ChildLink
 from subagents.nodes.schemas import task_message
@@ -70,15 +71,17 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
     A call with ``background: true`` (on a parent with background delegation) starts the
     child as a background job of the parent's run and returns ``{"status": "running",
     "id": ...}`` at once. ``subagent_start``/``subagent_end`` events are emitted here, on the
-    parent's side, with the child's ancestry path.
+    parent's side, with the child's ancestry path; a call whose arguments are invalid (no
+    objective, a ``context`` that is not a string, failing the child's ``input_schema``) runs
+    nothing and gets ``failed`` with a refused event pair.
     """
     graph: Runnable[Any, Any] | None = link.graph
 
-    def prepare(tc: ToolCall) -> tuple[dict[str, Any], CallInfo] | ToolMessage:
+    def prepare(tc: ToolCall) -> tuple[dict[str, Any], CallInfo] | str:
+        """The child's input and call record, or why the arguments are invalid."""
         message = task_message(link.agent, tc["args"], shared_tool=tc["name"] == "task")
         if isinstance(message, str):
-            return tool_result(Status.FAILED, link.agent.name, tool_call_id=tc["id"] or "",
-                               tool_name=tc["name"], error=message)
+            return message
         background = tc["args"].get("background") is True
         call = CallInfo(tool_call_id=tc["id"] or "", objective=str(message.content),
                         background=background)
@@ -90,8 +93,8 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
                                  for m in run({"tool_call": tc}, config)["messages"]]}
         tc: ToolCall = payload["tool_call"]
         prepared = prepare(tc)
-        if isinstance(prepared, ToolMessage):
-            return {"messages": [prepared]}
+        if isinstance(prepared, str):
+            return _refuse(link, tc, config, prepared)
         task, call = prepared
         if call.background:
             return _result(link, tc, Status.FAILED, None, _NEEDS_ASYNC)
@@ -133,8 +136,8 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
                                  for m in (await arun({"tool_call": tc}, config))["messages"]]}
         tc: ToolCall = payload["tool_call"]
         prepared = prepare(tc)
-        if isinstance(prepared, ToolMessage):
-            return {"messages": [prepared]}
+        if isinstance(prepared, str):
+            return _refuse(link, tc, config, prepared)
         task, call = prepared
         emit = Emitter(scope_of(config), config)
         if call.background:
@@ -146,6 +149,18 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
         return _result(link, tc, *await outcome(tc, task, call, emit, config))
 
     return AgentNode(run, arun, name=link.node)
+
+
+def _refuse(link: ChildLink, tc: ToolCall, config: RunnableConfig,
+            error: str) -> dict[str, Any]:
+    """Answer a call whose arguments are invalid: a typed ``failed`` result, no child run.
+
+    Like every refused delegation it gets a ``subagent_start`` / refused ``subagent_end``
+    pair at the child's path (built only here, off the path of valid calls).
+    """
+    refusal = Refusal.of(link.path, tc["id"] or "", tc["args"], Status.FAILED, error)
+    Emitter(scope_of(config), config).refusals([refusal])
+    return _result(link, tc, Status.FAILED, None, error)
 
 
 async def _detach(link: ChildLink, tc: ToolCall, call: CallInfo, bg: BackgroundConfig,
