@@ -471,3 +471,22 @@ def test_cli_graph_reports_cycles(project: Path) -> None:
     assert "// cycle: a -> b -> a" in dot.stdout
     assert '"b" -> "a" [style=dashed, label="cycle"];' in dot.stdout
     assert "cycle: a -> b -> a (allowed" in dot.stderr
+
+
+async def test_invalid_and_duplicate_delegations_are_refused_lines() -> None:
+    bad = call("task", agent="w", objective="work", context=5)
+    first, dup = (call("task", agent="w", objective="work") for _ in range(2))
+    model = ScriptedChatModel(steps={"root": [ai(bad, first, dup), ai("done")],
+                                     "w": [ai("worked")]})
+    report = await run_team(Agent(name="root", subagents=[Agent(name="w")]), "go", model=model)
+    nodes = {(n.status, n.refused, n.error) for n in report.tree.children}
+    assert nodes == {
+        ("failed", True, "invalid arguments for w: 'context' must be a string"),
+        ("completed", False, None),
+        ("failed", True, f"not run: duplicate of call {first['id']} in this reply")}
+    lines = sorted(line[4:] for line in tree_lines(report)[1:])
+    assert lines[0].startswith('✓ w  "work"  completed  0.0 s · 1 model call · ')
+    assert lines[1:] == [
+        "✗ w  \"work\"  failed  refused  invalid arguments for w: 'context' must be a string",
+        '✗ w  "work"  failed  refused  not run: duplicate of call '
+        f"{first['id']} in this re…"]

@@ -304,3 +304,22 @@ def test_invalid_delegation_arguments_without_listener_are_answered() -> None:
     assert all(answers[calls[k]["id"] or ""].status == "error"
                for k in ("empty", "context", "missing", "bg"))
 
+
+async def test_duplicate_delegations_in_one_reply_are_refused_event_pairs() -> None:
+    first, dup = (call("task", agent="child", objective="look") for _ in range(2))
+    own, own_dup = call("grep", pattern="x"), call("grep", pattern="x")
+    model = ScriptedChatModel(steps={"dev": [ai(first, own, dup, own_dup), ai("dev done")],
+                                     "child": [ai("seen")]})
+    dev = Agent(name="dev", model=model, tools=[grep], subagents=[Agent(name="child")])
+    events = [e async for e in stream_events(compile_agent(dev),
+                                             {"messages": [HumanMessage("go")]})]
+    assert refused_of(events) == {dup["id"]: (("dev", "child"), "failed", "look")}
+    end = next(e for e in events if isinstance(e, SubagentEnd) and e.refused)
+    assert end.error == f"not run: duplicate of call {first['id']} in this reply"
+    # emitted by dev's model node right after its reply, before the first call's child runs
+    at = next(i for i, e in enumerate(events) if e.type == "model_end")
+    assert [(e.type, e.tool_call_id) for e in events[at + 1:at + 4]] == [
+        ("subagent_start", dup["id"]), ("subagent_end", dup["id"]),
+        ("subagent_start", first["id"])]
+    tools = [e for e in events if e.type == "tool_start"]
+    assert [e.call_id for e in tools] == [own["id"]]  # the own tool's duplicate never ran

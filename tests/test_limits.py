@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from langchain_core.messages import AIMessage, HumanMessage, InvalidToolCall, ToolMessage
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, InvalidToolCall, ToolCall, ToolMessage
 from langchain_core.tools import tool
 from pydantic import BaseModel
 
@@ -278,3 +279,108 @@ async def test_delegation_beside_final_answer_gets_a_typed_result() -> None:
     assert answers(out, own["id"]).content == "Not run: final_answer ends the task."
     assert answers(out, fa["id"]).content == "Final answer accepted."
     assert model.calls_by("child") == []
+
+
+RECORDED: list[str] = []
+
+
+@tool
+def record(text: str) -> str:
+    """Record text."""
+    RECORDED.append(text)
+    return f"recorded {text}"
+
+
+def dup_text(first: ToolCall) -> str:
+    return f"Not run: duplicate of call {first['id']} in this reply."
+
+
+def dup_error(first: ToolCall) -> str:
+    return f"not run: duplicate of call {first['id']} in this reply"
+
+
+def one_answer_each(out: dict) -> None:
+    """Every tool call of every reply has exactly one ToolMessage."""
+    ids = [tc["id"] for m in out["messages"] if isinstance(m, AIMessage) for tc in m.tool_calls]
+    got = [m.tool_call_id for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert sorted(got) == sorted(ids) and len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize("sync", [False, True])
+async def test_identical_calls_in_one_reply_run_once(sync: bool) -> None:
+    t1, t2 = call("task", agent="child", objective="look"), call("task", agent="child",
+                                                                 objective="look")
+    t3 = call("task", agent="child", objective="other")  # same name, other arguments: runs
+    e1, e2, e3 = call("record", text="a"), call("record", text="a"), call("record", text="b")
+    e4 = call("record", text="a")  # a third copy: also points at the first
+    model = ScriptedChatModel(steps={"root": [ai(t1, e1, t2, e2, e3, t3, e4), ai("answer")],
+                                     "child": [ai("seen"), ai("seen too")]})
+    RECORDED.clear()
+    root = Agent(name="root", model=model, tools=[record], subagents=[Agent(name="child")])
+    graph, inputs = compile_agent(root), {"messages": [HumanMessage("go")]}
+    out = graph.invoke(inputs) if sync else await graph.ainvoke(inputs)
+    one_answer_each(out)
+    assert sorted(RECORDED) == ["a", "b"]
+    assert sorted(str(c.messages[-1].content) for c in model.calls_by("child")) == [
+        "look", "other"]
+    assert result_of(out, t1).status is result_of(out, t3).status is Status.COMPLETED
+    res = result_of(out, t2)
+    assert (res.status, res.agent, res.result, res.error) == (
+        Status.FAILED, "child", None, dup_error(t1))
+    assert answers(out, t2["id"]).status == "error"
+    for dup in (e2, e4):
+        assert (answers(out, dup["id"]).content, answers(out, dup["id"]).status) == (
+            dup_text(e1), "error")
+    assert answers(out, e3["id"]).content == "recorded b"
+    second = model.calls_by("root")[1]  # no loop guard: the model goes on with its tools
+    assert second.tools and second.messages[-1].content != REPEAT_NUDGE
+    assert out["messages"][-1].content == "answer"
+
+
+async def test_identical_per_agent_background_and_lifecycle_calls_run_once() -> None:
+    w1, w2 = (call("task_w", objective="x", background=True) for _ in range(2))
+
+    def check(messages: list) -> AIMessage:
+        job = next(json.loads(m.content)["id"] for m in messages
+                   if isinstance(m, ToolMessage) and '"running"' in m.content)
+        return ai(call("agent_await", ids=[job]), call("agent_await", ids=[job]))
+
+    model = ScriptedChatModel(steps={"root": [ai(w1, w2), check, ai("fin")],
+                                     "w": [ai("worked")]})
+    root = Agent(name="root", model=model, subagents=[Agent(name="w")], background=True,
+                 delegation="per_agent")
+    out = await run(root)
+    one_answer_each(out)
+    assert len(model.calls_by("w")) == 1
+    assert json.loads(answers(out, w1["id"]).content)["status"] == "running"
+    res = result_of(out, w2)
+    assert (res.status, res.agent, res.error) == (Status.FAILED, "w", dup_error(w1))
+    a1, a2 = next(m for m in out["messages"] if isinstance(m, AIMessage)
+                  and m.tool_calls and m.tool_calls[0]["name"] == "agent_await").tool_calls
+    assert json.loads(answers(out, a1["id"]).content)["status"] == "completed"
+    assert (answers(out, a2["id"]).content, answers(out, a2["id"]).status) == (
+        dup_text(a1), "error")
+
+
+async def test_duplicates_of_an_earlier_call_are_repeats() -> None:
+    first, again = call("echo", text="a"), [call("echo", text="a"), call("echo", text="a")]
+    model = ScriptedChatModel(steps={"root": [ai(first), ai(*again), ai("answer")]})
+    out = await run(Agent(name="root", model=model, tools=[echo]))
+    one_answer_each(out)
+    assert [answers(out, c["id"]).content for c in again] == ["Not run: repeated call."] * 2
+    assert model.calls_by("root")[-1].messages[-1].content == REPEAT_NUDGE
+
+
+def test_duplicate_keys_only_for_calls_sharing_a_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from subagents.nodes import _refuse
+
+    a, b = call("echo", text="a"), call("grep", text="a")
+    same = ToolCall(name="echo", args={"n": 1, "text": "a"}, id="x", type="tool_call")
+    keyed: list[str] = []
+    real = _refuse.call_key
+    monkeypatch.setattr(_refuse, "call_key", lambda n, args: keyed.append(n) or real(n, args))
+    assert _refuse.duplicates([a]) == _refuse.duplicates([a, b]) == {}
+    assert keyed == []
+    other = ToolCall(name="echo", args={"text": "a", "n": 1}, id="y", type="tool_call")
+    assert _refuse.duplicates([a, b, same, call("echo", text="b"), other]) == {4: "x"}
+    assert keyed == ["echo"] * 4  # grep's key was never computed

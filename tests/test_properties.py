@@ -5,9 +5,11 @@ generated case it checks that the run ends (``asyncio.wait_for``), that nothing 
 caller, that every tool call of every parent turn is answered by exactly one ToolMessage with
 its tool_call_id, that delegation results and refusals parse as ``DelegationResult`` (lifecycle
 results as JSON with a ``status``), that a valid sibling's result is intact, that a refused
-call never executes (recording tools and recording child models), and that every delegation
-the runtime refuses (model node: allow list, depth, not JSON, repeated; delegation node:
-invalid arguments) has its ``subagent_start`` / refused ``subagent_end`` events.
+call never executes (recording tools and recording child models), that of identical calls in
+one reply only the first runs (each other one answered "not run: duplicate"), and that every
+delegation the runtime refuses (model node: allow list, depth, not JSON, repeated, duplicate;
+delegation node: invalid arguments) has its ``subagent_start`` / refused ``subagent_end``
+events.
 """
 
 from __future__ import annotations
@@ -75,8 +77,8 @@ REPEATED = "Not run: repeated call."
 @pytest.fixture(scope="module", autouse=True)
 def _report_counts() -> Iterator[None]:
     yield
-    print(f"\ngenerated tool-call argument sets: {dict(GENERATED)} "
-          f"total={sum(GENERATED.values())}")
+    total = sum(n for k, n in GENERATED.items() if not k.startswith("(of which"))
+    print(f"\ngenerated tool-call argument sets: {dict(GENERATED)} total={total}")
 
 
 # --------------------------------------------------------------------------- recording parts
@@ -265,6 +267,23 @@ def call_key(name: str, args: Any) -> tuple[str, str]:
     return name, json.dumps(args, sort_keys=True, default=str)
 
 
+def twins(calls: list[ToolCall]) -> list[str | None]:
+    """Per call of one reply: the id of an earlier identical call of that reply ("" when it has
+    none yet), None for the first of its kind. The runtime runs the first only."""
+    first: dict[tuple[str, str], str] = {}
+    out: list[str | None] = []
+    for c in calls:
+        key = call_key(c["name"], c["args"])
+        out.append(first.get(key))
+        first.setdefault(key, c["id"] or "")
+    return out
+
+
+def duplicate_text(first: str) -> str:
+    """The text answering a call (not a delegation) that duplicates the call ``first``."""
+    return f"Not run: duplicate of call {first} in this reply."
+
+
 def repeats(turns: list[AIMessage]) -> list[bool]:
     """Per turn: whether it repeats a call of an earlier turn (the runtime's loop guard)."""
     seen: set[tuple[str, str]] = set()
@@ -444,9 +463,9 @@ def check_run(out: dict[str, Any], model: RawModel, root: str, oracle: dict[str,
     """The shared assertions of the delegation and lifecycle properties.
 
     Calls the runtime does not run answer a delegation with a typed ``failed`` result (not
-    JSON, repeated, invalid arguments) and any other tool with a text; ``events`` must hold
-    exactly one refused ``subagent_start``/``subagent_end`` pair per delegation the runtime
-    refused (a valid background call under sync invoke fails but is no refusal).
+    JSON, repeated, duplicate, invalid arguments) and any other tool with a text; ``events``
+    must hold exactly one refused ``subagent_start``/``subagent_end`` pair per delegation the
+    runtime refused (a valid background call under sync invoke fails but is no refusal).
     """
     messages = out["messages"]
     turns = answered_turns(messages)
@@ -469,13 +488,21 @@ def check_run(out: dict[str, Any], model: RawModel, root: str, oracle: dict[str,
                 refused(answer, Status.FAILED, "not valid JSON")
             else:
                 assert answer.status == "error" and "not valid JSON" in str(answer.content)
-        for call in turn.tool_calls:
+        for call, first in zip(turn.tool_calls, twins(turn.tool_calls), strict=True):
             answer = answers[call["id"] or ""]
             if guard and delegates(call["name"], oracle):
                 refused(answer, Status.FAILED, "repeats an earlier identical tool call")
                 continue
             if guard:
                 assert answer.content == REPEATED and answer.status == "error"
+                continue
+            if first is not None:  # identical to an earlier call of this reply: not run
+                GENERATED["(of which duplicates in one reply)"] += 1
+                if delegates(call["name"], oracle):
+                    refused(answer, Status.FAILED, f"duplicate of call {first} in this reply")
+                else:
+                    assert answer.content == duplicate_text(first), answer.content
+                    assert answer.status == "error"
                 continue
             want = expect(call["name"], call["args"], async_=async_, **oracle)
             if want == "tool":
@@ -637,9 +664,12 @@ async def test_lifecycle_tools_answer_every_call_once(spawn: list[ToolCall], slo
     if repeats(ai_turns)[1]:  # turn 2 repeated a turn-1 call: the loop guard answered it
         return
     ai_turn = ai_turns[1]
-    assert json.loads(str(results["sent_status"].content))["id"] == own[0]  # sibling intact
+    dup_of = dict(zip([c["id"] for c in ai_turn.tool_calls], twins(ai_turn.tool_calls),
+                      strict=True))
+    if dup_of["sent_status"] is None:  # (checked by check_run when it duplicates a call)
+        assert json.loads(str(results["sent_status"].content))["id"] == own[0]  # intact
     for call in ai_turn.tool_calls:
-        if call["name"] not in LEAD_ORACLE["lifecycle"]:
+        if call["name"] not in LEAD_ORACLE["lifecycle"] or dup_of[call["id"]] is not None:
             continue
         data, args = json.loads(str(results[call["id"] or ""].content)), call["args"]
         if call["name"] in ("agent_status", "agent_cancel"):
@@ -736,26 +766,42 @@ def forbidden_for(allowed_tools: set[str], allowed_agents: set[str]) -> st.Searc
 
 
 def node_refusals(messages: list[BaseMessage]) -> Counter[Refused]:
-    """The allow-list and depth refusals of delegation calls in one agent's history."""
+    """The refusals of delegation calls in one agent's history (allow list, depth, duplicate:
+    every delegation here that did not complete)."""
     out: Counter[Refused] = Counter()
     for _, answers in answered_turns(messages):
         for msg in answers.values():
             name = msg.name or ""
             if name == "task" or name.startswith("task_"):
                 res = delegation(msg)
-                if res.status in (Status.UNKNOWN_AGENT, Status.DEPTH_EXCEEDED):
+                if res.status is not Status.COMPLETED:
                     out[(msg.tool_call_id, res.agent or name, res.status.value)] += 1
     return out
 
 
+DUPLICATE = "duplicate"
+"""``refusals`` key of a call not run as a duplicate of an earlier call of its reply."""
+
+
 def refusals(messages: list[BaseMessage]) -> Counter[str]:
-    """Statuses of the refusal results in one agent's history."""
+    """Statuses of the refusal results in one agent's history (``DUPLICATE``: a duplicate)."""
     out: Counter[str] = Counter()
     for _, answers in answered_turns(messages):
         for msg in answers.values():
-            if msg.name != "probe":
-                out[delegation(msg).status.value] += 1
+            if str(msg.content).startswith("Not run: duplicate of call "):
+                out[DUPLICATE] += 1
+            elif msg.name != "probe":
+                res = delegation(msg)
+                duplicate = "duplicate of call" in (res.error or "")
+                out[DUPLICATE if duplicate else res.status.value] += 1
     return out
+
+
+def firsts(calls: list[ToolCall]) -> tuple[list[ToolCall], int]:
+    """The calls of one reply the runtime considers (the first of each identical set), and
+    how many it answers as duplicates."""
+    kept = [c for c, first in zip(calls, twins(calls), strict=True) if first is None]
+    return kept, len(calls) - len(kept)
 
 
 @SETTINGS
@@ -782,10 +828,11 @@ async def test_allow_list_and_depth_refuse_before_execution(
     got = refusals(out["messages"])
     if via_mid:
         assert got.pop(Status.COMPLETED.value) == 1
+    top_firsts, top_twins = firsts(top)
     want_top = Counter(expect(c["name"], c["args"], root_tools={"probe"}, lifecycle=set(),
                               background=False, async_=True,
                               children={"task:mid": "mid", "task:holder": "holder"})
-                       for c in top)
+                       for c in top_firsts) + Counter({DUPLICATE: top_twins})
     assert got == want_top and sum(got.values()) == len(top)
     top_refused = refused_events(events, ("top",))
     assert top_refused == node_refusals(out["messages"])
@@ -793,9 +840,11 @@ async def test_allow_list_and_depth_refuse_before_execution(
         c["name"] == "task" or c["name"].startswith("task_") for c in top)
     if via_mid:
         mid_input = next(msgs for a, _, msgs, _ in log if a == "mid" and len(msgs) > 1)
+        mid_firsts, mid_twins = firsts(mid)
         want_mid = Counter(expect(c["name"], c["args"], root_tools=set(), lifecycle=set(),
                                   background=False, async_=True, depth=0,
-                                  children={"task:leaf": "leaf"}) for c in mid)
+                                  children={"task:leaf": "leaf"}) for c in mid_firsts
+                           ) + Counter({DUPLICATE: mid_twins})
         assert refusals(mid_input) == want_mid and sum(want_mid.values()) == len(mid)
         assert refused_events(events, ("top", "mid")) == node_refusals(mid_input)
         assert Status.COMPLETED.value not in want_mid
@@ -812,10 +861,13 @@ def test_depth_zero_root_refuses_task_sync(calls: list[ToolCall]) -> None:
     events: list[BaseEvent] = []
     out = srun(FLAT_GRAPH, events=events)
     assert Counter(a for a, *_ in FLAT_MODEL.log[start:])["leaf2"] == 0
-    assert refusals(out["messages"]) == Counter({Status.DEPTH_EXCEEDED.value: len(calls)})
+    kept, dups = firsts(calls)
+    assert refusals(out["messages"]) == Counter({Status.DEPTH_EXCEEDED.value: len(kept),
+                                                 DUPLICATE: dups})
     got = refused_events(events, ("flat",))
     assert got == node_refusals(out["messages"])
-    assert {(agent, status) for _, agent, status in got} == {("leaf2", "depth_exceeded")}
+    assert {(agent, status) for _, agent, status in got} == {("leaf2", "depth_exceeded")} | (
+        {("leaf2", "failed")} if dups else set())
     assert sum(got.values()) == len(calls)
 
 
@@ -890,8 +942,11 @@ def test_sync_invoke_answers_every_call_once(calls: list[ToolCall],
     LEAD_TURNS.turns = [AIMessage(content="", tool_calls=bg)]
     out = srun(LEAD_GRAPH)
     turn, answers = answered_turns(out["messages"])[0]
-    for call in turn.tool_calls:
+    for call, first in zip(turn.tool_calls, twins(turn.tool_calls), strict=True):
         msg = answers[call["id"] or ""]
+        if first is not None:
+            assert msg.content == duplicate_text(first) and msg.status == "error"
+            continue
         want = expect(call["name"], call["args"], async_=False, **LEAD_ORACLE)
         if want == "lifecycle":
             data = json.loads(str(msg.content))

@@ -5,10 +5,15 @@ Pure functions over messages: no model call, no I/O.
 Calls answered without being run (see ``nodes._refuse``): a call naming a delegation tool
 (``task``, ``task_<name>``, a renamed per-agent tool) always gets the typed ``tool_result``
 JSON, ``unknown_agent``, ``depth_exceeded`` or ``failed`` (arguments not JSON, a repeated call,
-a call beside ``final_answer``), and is listed in ``Outcome.refused`` for the model node's
-events. The agent's own and lifecycle tools get a short error text when not run (LangChain's
-convention for tool errors); names it was not given get the typed ``forbidden_tool``.
-``final_answer`` corrections stay text: the model fixes its schema from them.
+a duplicate of a call in the same reply, a call beside ``final_answer``), and is listed in
+``Outcome.refused`` for the model node's events. The agent's own and lifecycle tools get a
+short error text when not run (LangChain's convention for tool errors); names it was not given
+get the typed ``forbidden_tool``. ``final_answer`` corrections stay text: the model fixes its
+schema from them.
+
+A reply repeating a call of an earlier reply of the task runs none of its calls and forces a
+last answer; a call identical to an earlier call of the same reply (same name, same arguments:
+small local models do this) is not run, its first occurrence is.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from subagents.nodes._refuse import (
     Refusal,
     addressed,
     delegates,
+    duplicate,
+    duplicates,
     not_run,
     refusals,
 )
@@ -222,15 +229,18 @@ def _answer(plan: AgentPlan, turn: Turn, ai: AIMessage, fixes: list[ToolMessage]
 
 
 def _route(plan: AgentPlan, ai: AIMessage, fixes: list[ToolMessage]) -> Outcome:
-    """One ``Send`` per call to run; refusals and unknown names answered inline."""
+    """One ``Send`` per call to run; refusals, duplicates and unknown names answered inline."""
     out = Outcome([ai, *fixes])
     delegation = plan.delegation_tools
     # Background calls only spawn a job and answer "running" at once: one Send per child
     # node carries all of them (``{"tool_calls": [...]}``), not one LangGraph task each.
     batches: dict[str, list[ToolCall]] = {}
-    for tc in ai.tool_calls:
+    twins = duplicates(ai.tool_calls)  # {} at once unless two calls share a name
+    for i, tc in enumerate(ai.tool_calls):
         name, tid = tc["name"], tc["id"] or ""
-        if name in plan.tools:
+        if twins and i in twins:
+            out.messages.extend(not_run(plan, [tc], duplicate(twins[i])))
+        elif name in plan.tools:
             out.sends.append(Send("tools", {"tool_call": tc}))
         elif name in plan.lifecycle:
             out.sends.append(Send("lifecycle", {"tool_call": tc}))

@@ -15,6 +15,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, ToolCall, ToolMessage
 
+from subagents.nodes._turn import call_key
 from subagents.nodes.plan import AgentPlan, ChildLink
 from subagents.results import Status, tool_result
 
@@ -24,6 +25,8 @@ __all__ = [
     "Refusal",
     "addressed",
     "delegates",
+    "duplicate",
+    "duplicates",
     "not_run",
     "refusals",
 ]
@@ -33,6 +36,12 @@ Why = tuple[str, str]
 REPEATED: Why = ("Not run: repeated call.",
                  "not run: this reply repeats an earlier identical tool call")
 BESIDE_FINAL: Why = ("Not run: final_answer ends the task.", "not run: final_answer ends the task")
+
+
+def duplicate(first_id: str) -> Why:
+    """Why a call identical to the call ``first_id`` of the same reply is not run."""
+    return (f"Not run: duplicate of call {first_id} in this reply.",
+            f"not run: duplicate of call {first_id} in this reply")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +103,33 @@ def not_run(plan: AgentPlan, calls: Sequence[ToolCall], why: Why) -> list[ToolMe
                                    tool_call_id=tid, tool_name=name, error=why[1]))
         else:
             out.append(ToolMessage(content=why[0], tool_call_id=tid, name=name, status="error"))
+    return out
+
+
+def duplicates(calls: Sequence[ToolCall]) -> dict[int, str]:
+    """Calls identical to an earlier call of the same reply (see ``call_key``).
+
+    Returns:
+        index of each such call -> the id of the first identical call. Keys are only
+        computed for calls whose name occurs twice or more (usually none: ``{}`` at once).
+    """
+    if len(calls) < 2:
+        return {}
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for tc in calls:
+        (twice if tc["name"] in seen else seen).add(tc["name"])
+    if not twice:
+        return {}
+    first: dict[tuple[str, str], str] = {}
+    out: dict[int, str] = {}
+    for i, tc in enumerate(calls):
+        if tc["name"] in twice:
+            key = call_key(tc["name"], tc["args"])
+            if key in first:
+                out[i] = first[key]
+            else:
+                first[key] = tc["id"] or ""
     return out
 
 
