@@ -10,8 +10,17 @@ from langchain_core.tools import tool
 from pydantic import BaseModel, Field
 from syrupy.assertion import SnapshotAssertion
 
-from subagents import Agent, DelegationResult, Status, compile_agent, observe, stream_events
+from subagents import (
+    Agent,
+    BackgroundConfig,
+    DelegationResult,
+    Status,
+    compile_agent,
+    observe,
+    stream_events,
+)
 from subagents.checkpoints import EventLog
+from subagents.dispatch import Dispatcher, Handler
 from subagents.events import BaseEvent, SubagentEnd, SubagentStart
 from subagents.testing import ScriptedChatModel, ai, call
 
@@ -293,8 +302,6 @@ def test_invalid_delegation_arguments_are_refused_event_pairs_sync() -> None:
     out = compile_agent(team).invoke({"messages": [HumanMessage("go")]}, cfg)
     assert refused_of(events) == expect_invalid(calls)
     assert_invalid_results(out, calls, events)
-    # a valid background call under sync invoke fails (needs async), but it is no refusal
-    # of its arguments: no event pair (see test_background)
 
 
 def test_invalid_delegation_arguments_without_listener_are_answered() -> None:
@@ -323,3 +330,82 @@ async def test_duplicate_delegations_in_one_reply_are_refused_event_pairs() -> N
         ("subagent_start", first["id"])]
     tools = [e for e in events if e.type == "tool_start"]
     assert [e.call_id for e in tools] == [own["id"]]  # the own tool's duplicate never ran
+
+
+NEEDS_ASYNC = "background delegation needs an async run (ainvoke/astream) and background=True"
+
+
+def subagent_trace(events: list[BaseEvent]) -> list[tuple]:
+    """The subagent_start/subagent_end events: what the CLI tree and stream_events show."""
+    out: list[tuple] = []
+    for e in events:
+        if isinstance(e, SubagentStart):
+            out.append(("start", tuple(e.path), e.tool_call_id, e.objective, e.background))
+        elif isinstance(e, SubagentEnd):
+            out.append(("end", tuple(e.path), e.tool_call_id, e.status.value, e.refused,
+                        e.error, e.result, e.usage))
+    return out
+
+
+def refused_pair(tc: ToolCall, path: tuple[str, ...], error: str) -> list[tuple]:
+    return [("start", path, tc["id"], tc["args"]["objective"], True),
+            ("end", path, tc["id"], "failed", True, error, None, {})]
+
+
+def failed_answer(out: dict, tc: ToolCall) -> DelegationResult:
+    msg = next(m for m in out["messages"]
+               if isinstance(m, ToolMessage) and m.tool_call_id == tc["id"])
+    return DelegationResult.from_message(msg)
+
+
+def test_background_calls_under_sync_invoke_are_refused_event_pairs() -> None:
+    bg1, bg2 = (call("task", agent="child", objective=o, background=True) for o in ("a", "b"))
+    fg = call("task", agent="child", objective="c")
+    model = ScriptedChatModel(steps={"root": [ai(bg1, fg, bg2), ai("root done")],
+                                     "child": [ai("child done")]})
+    root = Agent(name="root", model=model, subagents=[Agent(name="child")], background=True)
+    events: list[BaseEvent] = []
+    _, cfg = observe(on_event=events.append)
+    out = compile_agent(root).invoke({"messages": [HumanMessage("go")]}, cfg)
+    child = ("root", "child")
+    trace = subagent_trace(events)
+    refused = [t for t in trace if t[2] != fg["id"]]
+    assert refused == [*refused_pair(bg1, child, NEEDS_ASYNC),
+                       *refused_pair(bg2, child, NEEDS_ASYNC)]
+    assert [t[:4] for t in trace if t[2] == fg["id"]] == [
+        ("start", child, fg["id"], "c"), ("end", child, fg["id"], "completed")]
+    for tc in (bg1, bg2):
+        res = failed_answer(out, tc)
+        assert (res.status, res.agent, res.error) == (Status.FAILED, "child", NEEDS_ASYNC)
+
+
+async def test_background_call_without_background_table_is_a_refused_event_pair() -> None:
+    bg = call("task", agent="child", objective="later", background=True)
+
+    def root() -> Agent:  # no background: the run has no background table
+        model = ScriptedChatModel(steps={"root": [ai(bg), ai("root done")]})
+        return Agent(name="root", model=model, subagents=[Agent(name="child")])
+
+    events = [e async for e in stream_events(compile_agent(root()),
+                                             {"messages": [HumanMessage("go")]})]
+    assert subagent_trace(events) == refused_pair(bg, ("root", "child"), NEEDS_ASYNC)
+    out = await compile_agent(root()).ainvoke({"messages": [HumanMessage("go")]})
+    assert failed_answer(out, bg).error == NEEDS_ASYNC
+
+
+async def test_detached_call_the_dispatcher_rejects_is_a_refused_event_pair(
+        tmp_path: Path) -> None:
+    bg = call("task", agent="child", objective="outlive", background=True)
+    model = ScriptedChatModel(steps={"root": [ai(bg), ai("root done")]})
+    other = Agent(name="other", model=ScriptedChatModel(steps={"other": [ai("x")]}))
+    async with Dispatcher(tmp_path / "jobs.sqlite", [other]) as dispatcher:  # no "child"
+        root = Agent(name="root", model=model, subagents=[Agent(name="child")],
+                     background=BackgroundConfig(deliver=Handler(name="h"),
+                                                 dispatcher=dispatcher))
+        events: list[BaseEvent] = []
+        _, cfg = observe(on_event=events.append)
+        out = await compile_agent(root).ainvoke({"messages": [HumanMessage("go")]}, cfg)
+    error = "SpecError: unknown agent 'child'; registered: ['other']"
+    assert subagent_trace(events) == refused_pair(bg, ("root", "child"), error)
+    res = failed_answer(out, bg)
+    assert (res.status, res.agent, res.error) == (Status.FAILED, "child", error)

@@ -8,8 +8,8 @@ results as JSON with a ``status``), that a valid sibling's result is intact, tha
 call never executes (recording tools and recording child models), that of identical calls in
 one reply only the first runs (each other one answered "not run: duplicate"), and that every
 delegation the runtime refuses (model node: allow list, depth, not JSON, repeated, duplicate;
-delegation node: invalid arguments) has its ``subagent_start`` / refused ``subagent_end``
-events.
+delegation node: invalid arguments, a background call it cannot run in the background) has
+its ``subagent_start`` / refused ``subagent_end`` events.
 """
 
 from __future__ import annotations
@@ -465,7 +465,8 @@ def check_run(out: dict[str, Any], model: RawModel, root: str, oracle: dict[str,
     Calls the runtime does not run answer a delegation with a typed ``failed`` result (not
     JSON, repeated, duplicate, invalid arguments) and any other tool with a text; ``events``
     must hold exactly one refused ``subagent_start``/``subagent_end`` pair per delegation the
-    runtime refused (a valid background call under sync invoke fails but is no refusal).
+    runtime refused (a valid background call under sync invoke, or on a parent without
+    background delegation, is refused: it "needs an async run").
     """
     messages = out["messages"]
     turns = answered_turns(messages)
@@ -517,10 +518,12 @@ def check_run(out: dict[str, Any], model: RawModel, root: str, oracle: dict[str,
             assert res.status.value == want, (call["name"], call["args"], res)
             if res.status in (Status.UNKNOWN_AGENT, Status.DEPTH_EXCEEDED):
                 refused(answer, res.status, "")
-            elif want == Status.FAILED.value and expect(
-                    call["name"], {k: v for k, v in call["args"].items() if k != "background"},
-                    async_=async_, **oracle) == want:  # invalid arguments, not "needs async"
-                refused(answer, Status.FAILED, "invalid arguments for ")
+            elif want == Status.FAILED.value:  # invalid arguments, else "needs async"
+                invalid = expect(call["name"], {k: v for k, v in call["args"].items()
+                                                if k != "background"},
+                                 async_=async_, **oracle) == want
+                refused(answer, Status.FAILED,
+                        "invalid arguments for " if invalid else "needs an async run")
             if want == Status.COMPLETED.value:
                 completed += 1
                 child = oracle["children"].get(call["name"]) or call["args"]["agent"]

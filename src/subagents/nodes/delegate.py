@@ -17,7 +17,7 @@ from langchain_core.messages import AIMessage, ToolCall
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.errors import GraphBubbleUp
 
-from subagents.background import BackgroundConfig, Outcome
+from subagents.background import BackgroundConfig, BackgroundTable, Outcome
 from subagents.checkpoints.errors import is_storage_error
 from subagents.nodes._decide import ending
 from subagents.nodes._emit import Emitter
@@ -71,9 +71,10 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
     A call with ``background: true`` (on a parent with background delegation) starts the
     child as a background job of the parent's run and returns ``{"status": "running",
     "id": ...}`` at once. ``subagent_start``/``subagent_end`` events are emitted here, on the
-    parent's side, with the child's ancestry path; a call whose arguments are invalid (no
-    objective, a ``context`` that is not a string, failing the child's ``input_schema``) runs
-    nothing and gets ``failed`` with a refused event pair.
+    parent's side, with the child's ancestry path. A call answered without running a child
+    gets ``failed`` with a refused event pair: invalid arguments (no objective, a ``context``
+    that is not a string, failing the child's ``input_schema``), a background call under a
+    sync run or without a background table, a detached call the dispatcher rejects.
     """
     graph: Runnable[Any, Any] | None = link.graph
 
@@ -92,14 +93,14 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
             return {"messages": [m for tc in payload["tool_calls"]
                                  for m in run({"tool_call": tc}, config)["messages"]]}
         tc: ToolCall = payload["tool_call"]
+        emit = Emitter(scope_of(config), config)
         prepared = prepare(tc)
         if isinstance(prepared, str):
-            return _refuse(link, tc, config, prepared)
+            return _refuse(link, tc, emit, prepared)
         task, call = prepared
         if call.background:
-            return _result(link, tc, Status.FAILED, None, _NEEDS_ASYNC)
+            return _refuse(link, tc, emit, _NEEDS_ASYNC)
         assert graph is not None
-        emit = Emitter(scope_of(config), config)
         emit.child_start(link.path, tc, call.objective, False)
         try:
             if link.agent.persistent and link.agent.remote is None:
@@ -135,31 +136,32 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
             return {"messages": [m for tc in payload["tool_calls"]
                                  for m in (await arun({"tool_call": tc}, config))["messages"]]}
         tc: ToolCall = payload["tool_call"]
+        scope = scope_of(config)
+        emit = Emitter(scope, config)
         prepared = prepare(tc)
         if isinstance(prepared, str):
-            return _refuse(link, tc, config, prepared)
+            return _refuse(link, tc, emit, prepared)
         task, call = prepared
-        emit = Emitter(scope_of(config), config)
         if call.background:
-            scope = scope_of(config)
-            bg = scope.background.config if scope and scope.background else None
-            if bg is not None and bg.deliver is not None:
-                return await _detach(link, tc, call, bg, emit)
-            return _spawn(link, tc, config, lambda: outcome(tc, task, call, emit, config))
+            table = scope.background if scope is not None else None
+            if table is None:
+                return _refuse(link, tc, emit, _NEEDS_ASYNC)
+            if table.config.deliver is not None:
+                return await _detach(link, tc, call, table.config, emit)
+            return _spawn(link, tc, table, lambda: outcome(tc, task, call, emit, config))
         return _result(link, tc, *await outcome(tc, task, call, emit, config))
 
     return AgentNode(run, arun, name=link.node)
 
 
-def _refuse(link: ChildLink, tc: ToolCall, config: RunnableConfig,
-            error: str) -> dict[str, Any]:
-    """Answer a call whose arguments are invalid: a typed ``failed`` result, no child run.
+def _refuse(link: ChildLink, tc: ToolCall, emit: Emitter, error: str) -> dict[str, Any]:
+    """Answer a call without running a child: a typed ``failed`` result with ``error``.
 
     Like every refused delegation it gets a ``subagent_start`` / refused ``subagent_end``
-    pair at the child's path (built only here, off the path of valid calls).
+    pair at the child's path (built only here, off the path of calls that run).
     """
-    refusal = Refusal.of(link.path, tc["id"] or "", tc["args"], Status.FAILED, error)
-    Emitter(scope_of(config), config).refusals([refusal])
+    if emit.scope is not None:
+        emit.refusals([Refusal.of(link.path, tc["id"] or "", tc["args"], Status.FAILED, error)])
     return _result(link, tc, Status.FAILED, None, error)
 
 
@@ -169,7 +171,7 @@ async def _detach(link: ChildLink, tc: ToolCall, call: CallInfo, bg: BackgroundC
     try:
         job_id = await bg.dispatcher.submit(link.agent.name, call.objective, deliver=bg.deliver)
     except Exception as exc:  # an unregistered agent or a closed store: a clear result
-        return _result(link, tc, Status.FAILED, None, f"{type(exc).__name__}: {exc}")
+        return _refuse(link, tc, emit, f"{type(exc).__name__}: {exc}")
     emit.child_start(link.path, tc, call.objective, True)
     msg = tool_result(Status.RUNNING, link.agent.name, tool_call_id=tc["id"] or "",
                       tool_name=tc["name"], id=job_id, detached=True)
@@ -204,12 +206,11 @@ def _crash_outcome(link: ChildLink, tc: ToolCall, call: CallInfo, emit: Emitter,
 
 _NEEDS_ASYNC = "background delegation needs an async run (ainvoke/astream) and background=True"
 
-def _spawn(link: ChildLink, tc: ToolCall, config: RunnableConfig,
+
+def _spawn(link: ChildLink, tc: ToolCall, table: BackgroundTable,
            start: Callable[[], Awaitable[Outcome]]) -> dict[str, Any]:
-    scope = scope_of(config)
-    if scope is None or scope.background is None:
-        return _result(link, tc, Status.FAILED, None, _NEEDS_ASYNC)
-    job = scope.background.spawn(link.agent.name, tc["id"] or "", start)
+    """Start a background child in the parent run's table: ``running`` with its id at once."""
+    job = table.spawn(link.agent.name, tc["id"] or "", start)
     msg = tool_result(Status.RUNNING, link.agent.name, tool_call_id=tc["id"] or "",
                       tool_name=tc["name"], id=job.id)
     return {"messages": [msg]}
