@@ -50,7 +50,12 @@ class BackgroundConfig(BaseModel):
         default=None, gt=0, description="Seconds a child may run before it ends 'timeout'."
     )
     auto_cancel: bool = Field(
-        default=True, description="Cancel children still running when the parent run ends."
+        default=True, description="Cancel children still running when the parent run ends "
+        "(completes, fails or is cancelled; a pause keeps them, see 'park_ttl')."
+    )
+    park_ttl: float = Field(
+        default=3600.0, gt=0, description="Seconds the children of a run paused on a "
+        "checkpointer thread wait for its resume (same process) before they are cancelled.",
     )
     tools: tuple[Literal["status", "cancel", "await"], ...] = Field(
         default=("status", "cancel", "await"), description="Lifecycle tools to bind."
@@ -197,8 +202,8 @@ class BackgroundTable:
             return self.jobs[job_id]
         if job_id in _owners:
             return (f"id {job_id!r} belongs to another agent's run (or to an earlier run of "
-                    "yours that was paused or resumed: background children do not survive a "
-                    "pause); only ids started in this run work")
+                    "yours whose children were cancelled or expired); only ids of this run "
+                    "and of the paused run it resumes work")
         known = ", ".join(self.jobs) or "(none)"
         return f"unknown id {job_id!r}; your background ids: {known}"
 
@@ -227,13 +232,21 @@ class BackgroundTable:
             await _decisive_settle(jobs, mode)
         return verdict
 
+    def cancel_all(self, reason: str = "cancelled") -> list[asyncio.Task[None]]:
+        """Cancel every unsettled child (``reason`` becomes its error); returns their tasks."""
+        tasks = []
+        for job in self.jobs.values():
+            if not job.settled and job.task is not None:
+                job.task.cancel()
+                job.error = job.error or reason
+                tasks.append(job.task)
+        return tasks
+
     async def close(self) -> None:
         """End of the owning run: cancel unsettled children when ``auto_cancel`` and wait."""
         if not self.config.auto_cancel:
             return
-        tasks = [j.task for j in self.jobs.values() if not j.settled and j.task is not None]
-        for task in tasks:
-            task.cancel()
+        tasks = self.cancel_all()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 

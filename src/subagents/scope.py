@@ -20,9 +20,11 @@ from langchain_core.runnables import RunnableConfig
 from langgraph._internal._constants import CONFIG_KEY_STREAM
 from langgraph.errors import GraphBubbleUp
 
+from subagents import parking
 from subagents.background import BackgroundConfig, BackgroundTable
 from subagents.budget import Budget, BudgetTracker
 from subagents.events import BaseEvent, SubagentEnd, SubagentStart
+from subagents.parking import ParkKey
 from subagents.results import Status
 from subagents.usage import UsageNode
 
@@ -56,7 +58,8 @@ class RunScope:
 
     def __init__(self, *, agent: str, path: tuple[str, ...], parent: RunScope | None,
                  call: CallInfo | None, budget: Budget | None,
-                 background: BackgroundConfig | None, listener: Listener | None = None) -> None:
+                 background: BackgroundConfig | None, listener: Listener | None = None,
+                 table: BackgroundTable | None = None) -> None:
         self.parent = parent
         self.listener = listener
         self.sinks: list[Sink] = []
@@ -75,9 +78,10 @@ class RunScope:
         self.budget: BudgetTracker | None = (
             BudgetTracker(budget, inherited) if budget is not None else inherited
         )
-        self.background = (
+        self.background = table if table is not None else (
             BackgroundTable(background, uuid.uuid4().hex) if background else None
         )
+        """The run's background children; ``table`` is a paused run's, adopted on resume."""
 
     def emit(self, event: BaseEvent, config: RunnableConfig | None) -> None:
         """Deliver an event to every listener above it and to LangGraph's custom stream.
@@ -104,10 +108,19 @@ class RunScope:
         if self.usage.ended is None:
             self.usage.ended = time.monotonic()
 
-    async def aclose(self, error: BaseException | None) -> None:
-        """End of the invocation: settle background children, record how it ended."""
+    async def aclose(self, error: BaseException | None, park: ParkKey | None = None) -> None:
+        """End of the invocation: settle background children, record how it ended.
+
+        Args:
+            error: what ended it (None: it returned).
+            park: set when the run ended paused on a checkpointer thread: its background
+                children are parked under this key for the resumed run instead of cancelled
+                (see :mod:`subagents.parking`).
+        """
         try:
-            if self.background is not None:
+            if self.background is not None and park is not None and self.background.jobs:
+                parking.park(park, self.background, self.background.config.park_ttl)
+            elif self.background is not None:
                 await self.background.close()
         finally:
             self.finish(_status_of(error))

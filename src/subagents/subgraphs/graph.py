@@ -5,6 +5,10 @@ checkpointers, the server) and adds one thing: every ``stream``/``astream`` (and
 ``invoke``/``ainvoke``) opens a :class:`~subagents.scope.RunScope` for the agent, passed to
 its nodes through the config, and closes it when the run ends, is closed or is cancelled:
 background children are then auto-cancelled and the usage tree records how it ended.
+
+A run that ends PAUSED (a breakpoint, an ``interrupt()``) on a checkpointer thread keeps its
+background children instead: their table is parked (:mod:`subagents.parking`) and the next
+invocation of the same agent on the same thread in this process adopts it.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
+from langgraph.errors import GraphInterrupt
 from langgraph.graph.state import CompiledStateGraph
 
+from subagents import parking
 from subagents.nodes.plan import AgentPlan
 from subagents.scope import CALL_KEY, SCOPE_KEY, CallInfo, RunScope
 
@@ -33,7 +39,9 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         super().__init__(**kwargs)
         self.subagents_plan = subagents_plan
 
-    def _open(self, config: RunnableConfig | None) -> tuple[RunScope | None, RunnableConfig | None]:
+    def _open(self, config: RunnableConfig | None, key: parking.ParkKey | None = None,
+              ) -> tuple[RunScope | None, RunnableConfig | None]:
+        """Open this invocation's scope; ``key`` adopts a paused run's parked table."""
         plan = self.subagents_plan
         if plan is None:
             return None, config
@@ -45,7 +53,8 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         scope = RunScope(agent=plan.agent.name, path=plan.path, parent=parent,
                          call=call if isinstance(call, CallInfo) else None,
                          budget=plan.agent.budget, background=plan.background,
-                         listener=plan.agent.on_subagent_event)
+                         listener=plan.agent.on_subagent_event,
+                         table=parking.adopt(key) if plan.background else None)
         own: RunnableConfig = {**(config or {})}
         own["configurable"] = {**passed, SCOPE_KEY: scope}
         own["configurable"].pop(CALL_KEY, None)  # the call is this scope's, not its children's
@@ -55,7 +64,9 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[Any]:
         """LangGraph's ``astream`` inside this agent's run scope."""
-        scope, config = self._open(config)
+        plan = self.subagents_plan
+        key = parking.park_key(config, plan.path) if plan and plan.background else None
+        scope, config = self._open(config, key)
         error: BaseException | None = None
         try:
             async for chunk in super().astream(input, config, **kwargs):
@@ -65,7 +76,37 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
             raise
         finally:
             if scope is not None:
-                await scope.aclose(error)
+                paused = False
+                try:
+                    paused = key is not None and await self._ended_paused(
+                        scope, config, error, nested=bool(key[1]))
+                finally:
+                    await scope.aclose(error, key if paused else None)
+
+    async def _ended_paused(self, scope: RunScope, config: RunnableConfig | None,
+                            error: BaseException | None, *, nested: bool) -> bool:
+        """Whether a run with background children ended paused, so they are to be parked.
+
+        A nested graph's (``nested``: a ``checkpoint_ns``) pause raises ``GraphInterrupt``;
+        the root's is swallowed by LangGraph, so a root that returned is asked for its
+        thread's state (one checkpointer read, only when it has background children):
+        pending ``next`` nodes mean paused. A ``ParentCommand`` (also a ``GraphBubbleUp``) is
+        no pause. Errors of the state read count as "not paused" (nothing to resume).
+        """
+        if scope.background is None or not scope.background.jobs:
+            return False
+        if isinstance(error, GraphInterrupt):
+            return True
+        if error is not None or nested:
+            return False
+        latest: RunnableConfig = {**(config or {})}
+        latest["configurable"] = {k: v for k, v in latest.get("configurable", {}).items()
+                                  if k != "checkpoint_id"}
+        try:
+            state = await self.aget_state(latest)
+        except Exception:  # no checkpointer: nothing can resume, nothing to park
+            return False
+        return bool(state.next)
 
     def stream(  # same parameters as LangGraph's, passed through
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
