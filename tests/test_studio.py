@@ -123,7 +123,6 @@ async def test_interrupt_before_model_pauses_the_root_only() -> None:
     assert pauses[0] == []
     assert [p.count("lead") for p in pauses] == [0, 1, 2, 3]
     assert "critic" in pauses[-1]  # the critic's model ran between two pauses, unpaused
-    # (the pause before agent_await loses the researcher's result: see the xfail below)
     assert str(state.values["messages"][-1].content).startswith("report:")
 
 
@@ -164,11 +163,6 @@ async def test_a_sub_agent_compiled_with_interrupt_before_pauses_inside_it() -> 
     assert str(done.values["messages"][-1].content).startswith("report:")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "background jobs live in the run's in-memory BackgroundTable: a pause between the "
-    "background task call and agent_await (any breakpoint or interrupt) ends the run, "
-    "auto-cancels or forgets the children, and the resumed run's agent_await answers "
-    "\"id 'bg_N' belongs to another agent's run\" even for a child that had completed"))
 async def test_a_breakpoint_before_agent_await_keeps_the_background_results() -> None:
     graph, _ = _research()
     cfg = {"configurable": {"thread_id": "t"}}

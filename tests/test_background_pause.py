@@ -1,0 +1,201 @@
+"""Background children across a pause: parked on a paused thread, adopted on its resume."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool
+from langgraph.types import Command, interrupt
+
+from subagents import Agent, BackgroundConfig, Status, compile_agent, observe, parking
+from subagents.checkpoints import memory_saver
+from subagents.testing import ScriptedChatModel, ai, call
+
+INPUT = {"messages": [HumanMessage("go")]}
+
+
+@tool
+async def wait(seconds: float) -> str:
+    """Sleep for some seconds."""
+    await asyncio.sleep(seconds)
+    return f"waited {seconds}"
+
+
+@tool
+def ask_human(question: str) -> str:
+    """Ask the human a question."""
+    return str(interrupt({"question": question}))
+
+
+def child_policy(messages: list[BaseMessage]) -> AIMessage:
+    """Objective 't=0.2 name': wait t seconds, then answer ``ok: <objective>``."""
+    objective = str(next(m for m in messages if isinstance(m, HumanMessage)).content)
+    if isinstance(messages[-1], HumanMessage):
+        seconds = float(re.search(r"t=([\d.]+)", objective).group(1))  # type: ignore[union-attr]
+        return ai(call("wait", seconds=seconds))
+    return ai(f"ok: {objective}")
+
+
+def running_ids(messages: list[BaseMessage]) -> list[str]:
+    return [json.loads(str(m.content))["id"] for m in messages
+            if isinstance(m, ToolMessage) and '"running"' in str(m.content)]
+
+
+def await_all(messages: list[BaseMessage]) -> AIMessage:
+    return ai(call("agent_await", ids=running_ids(messages), mode="all"))
+
+
+def graph_of(objectives: list[str], then: list[Any], *, tools: list[Any] | None = None,
+             config: BackgroundConfig | bool = True) -> Any:
+    spawn = ai(*[call("task", agent="w", objective=o, background=True) for o in objectives])
+    model = ScriptedChatModel(steps={"root": [spawn, *then]})
+    worker = Agent(name="w", model=ScriptedChatModel(policy=child_policy), tools=[wait])
+    root = Agent(name="root", model=model, subagents=[worker], tools=tools or [],
+                 background=config)
+    return compile_agent(root, checkpointer=memory_saver())
+
+
+def tool_json(state: Any, name: str) -> list[dict[str, Any]]:
+    return [json.loads(str(m.content)) for m in state.values["messages"]
+            if isinstance(m, ToolMessage) and m.name == name]
+
+
+def cfg_of(thread: str) -> tuple[Any, dict[str, Any]]:
+    scope, cfg = observe({"configurable": {"thread_id": thread}})
+    return scope, cfg
+
+
+def children(scope: Any) -> list[Any]:
+    """The background children's usage nodes of every root run seen by ``scope``."""
+    return [c for run in scope.usage.children for c in run.children]
+
+
+async def test_a_child_running_at_the_pause_keeps_running_and_is_awaited_after_it() -> None:
+    graph = graph_of(["t=0.3 slow"], [await_all, ai("fin")])
+    scope, cfg = cfg_of("slow")
+    async with asyncio.timeout(10):
+        await graph.ainvoke(INPUT, cfg, interrupt_before=["lifecycle"])
+        assert (await graph.aget_state(cfg)).next == ("lifecycle",)
+        [child] = children(scope)
+        assert child.status is None  # still running while the run is paused
+        await asyncio.sleep(0.05)
+        await graph.ainvoke(None, cfg)
+        done = await graph.aget_state(cfg)
+    [res] = tool_json(done, "agent_await")
+    assert res["status"] == "completed"
+    assert res["results"][0]["result"] == "ok: t=0.3 slow"
+    assert child.status == Status.COMPLETED
+    assert parking.parked_count("slow") == 0
+
+
+async def test_an_interrupt_in_a_tool_keeps_the_background_children() -> None:
+    ask = ai(call("ask_human", question="go on?"))
+    graph = graph_of(["t=0.2 a", "t=0.01 b"], [ask, await_all, ai("fin")], tools=[ask_human])
+    _, cfg = cfg_of("ask")
+    async with asyncio.timeout(10):
+        await graph.ainvoke(INPUT, cfg)
+        paused = await graph.aget_state(cfg)
+        assert paused.next == ("tools",)
+        assert paused.tasks[0].interrupts
+        await graph.ainvoke(Command(resume="yes"), cfg)
+        done = await graph.aget_state(cfg)
+    [res] = tool_json(done, "agent_await")
+    assert res["status"] == "completed"
+    assert sorted(r["result"] for r in res["results"]) == ["ok: t=0.01 b", "ok: t=0.2 a"]
+
+
+async def test_other_threads_do_not_see_parked_children() -> None:
+    first: list[str] = []
+
+    def await_firsts(messages: list[BaseMessage]) -> AIMessage:
+        return ai(call("agent_await", ids=first, mode="all"))
+
+    graph = graph_of(["t=0.01 a"], [await_all, ai("fin")])
+    _, cfg_a = cfg_of("A")
+    other = graph_of(["t=0.01 b"], [await_firsts, ai("fin")])
+    _, cfg_b = cfg_of("B")
+    async with asyncio.timeout(10):
+        await graph.ainvoke(INPUT, cfg_a, interrupt_before=["lifecycle"])
+        first.extend(running_ids((await graph.aget_state(cfg_a)).values["messages"]))
+        await other.ainvoke(INPUT, cfg_b, interrupt_before=["lifecycle"])
+        await other.ainvoke(None, cfg_b)
+        [stolen] = tool_json(await other.aget_state(cfg_b), "agent_await")
+        await graph.ainvoke(None, cfg_a)
+        [own] = tool_json(await graph.aget_state(cfg_a), "agent_await")
+    assert stolen["status"] == "failed"
+    assert "belongs to another agent's run" in stolen["error"]
+    assert own["status"] == "completed"
+    assert own["results"][0]["result"] == "ok: t=0.01 a"
+
+
+async def test_a_run_that_completes_still_auto_cancels() -> None:
+    graph = graph_of(["t=5 orphan"], [ai("done without waiting")])
+    scope, cfg = cfg_of("done")
+    async with asyncio.timeout(3):
+        await graph.ainvoke(INPUT, cfg)
+    [child] = children(scope)
+    assert child.status == Status.CANCELLED
+    assert parking.parked_count("done") == 0
+    assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+
+async def test_a_failed_run_still_auto_cancels() -> None:
+    def boom(messages: list[BaseMessage]) -> AIMessage:
+        raise RuntimeError("model down")
+
+    graph = graph_of(["t=5 orphan"], [boom])
+    scope, cfg = cfg_of("failed")
+    async with asyncio.timeout(3):
+        with pytest.raises(RuntimeError, match="model down"):
+            await graph.ainvoke(INPUT, cfg)
+    [child] = children(scope)
+    assert child.status == Status.CANCELLED
+    assert parking.parked_count("failed") == 0
+
+
+async def test_parked_children_expire_and_are_cancelled() -> None:
+    graph = graph_of(["t=5 forgotten"], [await_all, ai("fin")],
+                     config=BackgroundConfig(park_ttl=0.1))
+    scope, cfg = cfg_of("expire")
+    async with asyncio.timeout(5):
+        await graph.ainvoke(INPUT, cfg, interrupt_before=["lifecycle"])
+        assert parking.parked_count("expire") == 1
+        [child] = children(scope)
+        await asyncio.sleep(0.4)
+        assert parking.parked_count("expire") == 0
+        assert child.status == Status.CANCELLED
+        await graph.ainvoke(None, cfg)  # the resume finds no children left
+        [res] = tool_json(await graph.aget_state(cfg), "agent_await")
+    assert res["status"] == "failed"
+    assert "belongs to another agent's run" in res["error"]
+    assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+
+async def test_a_nested_agent_paused_by_interrupt_keeps_its_children() -> None:
+    """The key holds the nested agent's checkpoint_ns, which LangGraph keeps on resume."""
+    model = ScriptedChatModel(steps={
+        "root": [ai(call("task", agent="mid", objective="work")),
+                 lambda msgs: ai(f"fin: {msgs[-1].content}")],
+        "mid": [ai(call("task", agent="w", objective="t=0.2 deep", background=True)),
+                ai(call("ask_human", question="go on?")), await_all,
+                lambda msgs: ai(f"mid: {msgs[-1].content}")]})
+    worker = Agent(name="w", model=ScriptedChatModel(policy=child_policy), tools=[wait])
+    mid = Agent(name="mid", subagents=[worker], tools=[ask_human], background=True)
+    root = Agent(name="root", model=model, subagents=[mid], max_subagent_depth=2)
+    graph = compile_agent(root, checkpointer=memory_saver())
+    _, cfg = cfg_of("nested")
+    async with asyncio.timeout(10):
+        await graph.ainvoke(INPUT, cfg)
+        assert (await graph.aget_state(cfg)).next == ("mid",)
+        assert parking.parked_count("nested") == 1
+        await graph.ainvoke(Command(resume="yes"), cfg)
+        done = await graph.aget_state(cfg)
+    final = str(done.values["messages"][-1].content)
+    assert '"status": "completed"' in final or '\\"status\\": \\"completed\\"' in final
+    assert "ok: t=0.2 deep" in final
+    assert parking.parked_count("nested") == 0
