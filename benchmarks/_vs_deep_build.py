@@ -10,23 +10,19 @@ node), ``hand_send`` (hand-written, one ``Send`` per tool call; fan-out diagnost
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, TypedDict
+from typing import Any
 
+import _hand as hand
 from langchain_core.messages import (
     AIMessage,
-    AnyMessage,
     BaseMessage,
     HumanMessage,
     SystemMessage,
     ToolMessage,
 )
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph import END, START, StateGraph
-from langgraph.graph.message import add_messages
-from langgraph.types import Send
 
 from subagents import Agent, compile_agent
 from subagents.nodes.schemas import task_spec
@@ -98,79 +94,29 @@ def build_ours(model: ScriptedChatModel, saver: Saver) -> Any:
                          checkpointer=saver)
 
 
-class State(TypedDict):
-    messages: Annotated[list[AnyMessage], add_messages]
-
-
-def _hand_child(model: ScriptedChatModel) -> Any:
-    """START -> model -> END, compiled without a checkpointer: like the other
-    implementations' children it inherits the parent's saver under the calling node."""
-
-    async def child_model(state: State) -> dict[str, Any]:
-        return {"messages": [await model.ainvoke(state["messages"])]}
-
-    builder = StateGraph(State)
-    builder.add_node("model", child_model)
-    builder.add_edge(START, "model")
-    builder.add_edge("model", END)
-    return builder.compile(name="child")
-
-
-def _hand_parent(model: ScriptedChatModel, saver: Saver, delegate: Callable[..., Any],
-                 route: Callable[[State], Any]) -> Any:
-    bound = model.bind_tools([TASK_TOOL])
-
-    async def root_model(state: State) -> dict[str, Any]:
-        return {"messages": [await bound.ainvoke(state["messages"])]}
-
-    builder = StateGraph(State)
-    builder.add_node("model", root_model)
-    builder.add_node("delegate", delegate)
-    builder.add_edge(START, "model")
-    builder.add_conditional_edges("model", route, ["delegate", END])
-    builder.add_edge("delegate", "model")
-    return builder.compile(checkpointer=saver, name="root")
-
-
-async def _run_child(child: Any, tc: Any) -> ToolMessage:
-    res = await child.ainvoke({"messages": [HumanMessage(tc["args"]["objective"])]})
-    # the same JSON shape (and size) as this runtime's delegation result
-    payload = {"status": "completed", "agent": "child",
-               "result": res["messages"][-1].text, "error": None}
-    return ToolMessage(content=json.dumps(payload), tool_call_id=tc["id"], name=tc["name"])
+# The hand-written pieces (state, child, parent, ToolMessage) live in _hand.py, shared with
+# delegation.py and background.py; here: async nodes, default json.dumps, ids passed through.
 
 
 def build_hand(model: ScriptedChatModel, saver: Saver) -> Any:
     """Parent: model (``task`` bound) -> delegate (child graphs, ``asyncio.gather`` inside
     ONE node: a fan-out is one task, not durable per call) -> model."""
-    child = _hand_child(model)
+    child = hand.build_child(model, is_async=True)
 
-    def route(state: State) -> str:
-        last = state["messages"][-1]
-        return "delegate" if isinstance(last, AIMessage) and last.tool_calls else END
-
-    async def delegate(state: State) -> dict[str, Any]:
+    async def delegate(state: hand.State) -> dict[str, Any]:
         calls = state["messages"][-1].tool_calls
-        return {"messages": list(await asyncio.gather(*(_run_child(child, tc) for tc in calls)))}
+        return {"messages": list(await asyncio.gather(*(hand.run_child(child, tc)
+                                                        for tc in calls)))}
 
-    return _hand_parent(model, saver, delegate, route)
+    return hand.build_parent(model.bind_tools([TASK_TOOL]), delegate, hand.route_delegate,
+                             checkpointer=saver)
 
 
 def build_hand_send(model: ScriptedChatModel, saver: Saver) -> Any:
     """LangGraph's own fan-out idiom by hand: one ``Send`` per tool call to a node that invokes
     the child (one task per call, as this runtime does). Diagnostic only."""
-    child = _hand_child(model)
-
-    def route(state: State) -> Any:
-        last = state["messages"][-1]
-        if isinstance(last, AIMessage) and last.tool_calls:
-            return [Send("delegate", {"tool_call": tc}) for tc in last.tool_calls]
-        return END
-
-    async def delegate(payload: dict[str, Any]) -> dict[str, Any]:
-        return {"messages": [await _run_child(child, payload["tool_call"])]}
-
-    return _hand_parent(model, saver, delegate, route)
+    child = hand.build_child(model, is_async=True)
+    return hand.build_send_parent(model.bind_tools([TASK_TOOL]), child, checkpointer=saver)
 
 
 DEEP_EXCLUDED = ("SummarizationMiddleware", "PatchToolCallsMiddleware",

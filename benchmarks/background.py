@@ -40,23 +40,14 @@ import time
 import tracemalloc
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _hand as hand
 from _common import Samples, fmt_ratio, interleave_async, load_note, render_table, verdict
-from langchain_core.messages import (
-    AIMessage,
-    AnyMessage,
-    BaseMessage,
-    HumanMessage,
-    ToolCall,
-    ToolMessage,
-)
-from langgraph.graph import END, START, StateGraph
-from langgraph.graph.message import add_messages
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Send
 
 from subagents import Agent, compile_agent
 from subagents.nodes.schemas import lifecycle_specs, task_spec
@@ -141,51 +132,19 @@ async def run_ours(graph: _Graph, prompt: str) -> list[BaseMessage]:
 
 
 # --------------------------------------------------------------------------- hand-written
-
-
-class State(TypedDict):
-    messages: Annotated[list[AnyMessage], add_messages]
+# The pieces (state, child, parent, ToolMessage) live in _hand.py, shared with delegation.py
+# and vs_deepagents.py; here: json.dumps(ensure_ascii=False), a missing tool-call id -> "".
 
 
 def build_child(model: ScriptedChatModel) -> _Graph:
     """The hand-written child: START -> model -> END, no tools bound."""
-
-    async def amodel(state: State) -> dict[str, Any]:
-        return {"messages": [await model.ainvoke(state["messages"])]}
-
-    builder = StateGraph(State)
-    builder.add_node("model", amodel)
-    builder.add_edge(START, "model")
-    builder.add_edge("model", END)
-    return builder.compile(name="child")
-
-
-def _tool_message(tc: ToolCall, payload: dict[str, Any]) -> ToolMessage:
-    return ToolMessage(content=json.dumps(payload, ensure_ascii=False), tool_call_id=tc["id"] or "",
-                       name=tc["name"])
-
-
-def _child_result(state: dict[str, Any]) -> dict[str, Any]:
-    # same JSON shape (and size) as this runtime's delegation result
-    return {"status": "completed", "agent": "child", "result": state["messages"][-1].text,
-            "error": None}
-
-
-def _child_input(tc: ToolCall) -> dict[str, Any]:
-    return {"messages": [HumanMessage(tc["args"]["objective"])]}
+    return hand.build_child(model, is_async=True)
 
 
 async def hand_gather(model: ScriptedChatModel, child: _Graph,
                       n: int) -> list[BaseMessage]:
     """Root model call, ``asyncio.gather`` of n child graphs, root model call."""
-    bound = model.bind_tools([TASK_TOOL])
-    messages: list[BaseMessage] = [HumanMessage(f"fan:{n}")]
-    first = await bound.ainvoke(messages)
-    calls = first.tool_calls
-    states = await asyncio.gather(*(child.ainvoke(_child_input(tc)) for tc in calls))
-    results = [_tool_message(tc, _child_result(st)) for tc, st in zip(calls, states, strict=True)]
-    messages = [*messages, first, *results]
-    return [*messages, await bound.ainvoke(messages)]
+    return await hand.gather(model, [TASK_TOOL], child, n, ensure_ascii=False, empty_id=True)
 
 
 async def hand_background(model: ScriptedChatModel, child: _Graph,
@@ -195,10 +154,11 @@ async def hand_background(model: ScriptedChatModel, child: _Graph,
     messages: list[BaseMessage] = [HumanMessage(f"bg:{n}")]
     first = await bound.ainvoke(messages)
     loop = asyncio.get_running_loop()
-    jobs = {f"h_{i}": loop.create_task(child.ainvoke(_child_input(tc)))
+    jobs = {f"h_{i}": loop.create_task(child.ainvoke(hand.child_input(tc)))
             for i, tc in enumerate(first.tool_calls)}
-    started = [_tool_message(tc, {"status": "running", "agent": "child", "result": None,
-                                  "error": None, "id": job})
+    started = [hand.tool_message(tc, {"status": "running", "agent": "child", "result": None,
+                                      "error": None, "id": job},
+                                 ensure_ascii=False, empty_id=True)
                for tc, job in zip(first.tool_calls, jobs, strict=True)]
     messages = [*messages, first, *started]
     second = await bound.ainvoke(messages)
@@ -206,38 +166,18 @@ async def hand_background(model: ScriptedChatModel, child: _Graph,
     for tc in second.tool_calls:
         ids = tc["args"]["ids"]
         states = await asyncio.gather(*(jobs[i] for i in ids))
-        results = [{"id": i, **_child_result(st)} for i, st in zip(ids, states, strict=True)]
-        messages.append(_tool_message(tc, {"status": "completed", "mode": "all",
-                                           "results": results, "error": None}))
+        results = [{"id": i, **hand.child_result(st)} for i, st in zip(ids, states, strict=True)]
+        messages.append(hand.tool_message(tc, {"status": "completed", "mode": "all",
+                                               "results": results, "error": None},
+                                          ensure_ascii=False, empty_id=True))
     return [*messages, await bound.ainvoke(messages)]
 
 
 def build_send_graph(model: ScriptedChatModel, child: _Graph) -> _Graph:
     """Info only: LangGraph's own fan-out idiom by hand, one ``Send`` per tool call to a node
     invoking the child (this runtime's shape without this runtime)."""
-    bound = model.bind_tools([TASK_TOOL])
-
-    async def amodel(state: State) -> dict[str, Any]:
-        return {"messages": [await bound.ainvoke(state["messages"])]}
-
-    def route(state: State) -> Any:
-        last = state["messages"][-1]
-        if isinstance(last, AIMessage) and last.tool_calls:
-            return [Send("delegate", {"tool_call": tc}) for tc in last.tool_calls]
-        return END
-
-    async def adelegate(payload: dict[str, Any]) -> dict[str, Any]:
-        tc = payload["tool_call"]
-        return {"messages": [_tool_message(tc, _child_result(
-            await child.ainvoke(_child_input(tc))))]}
-
-    builder = StateGraph(State)
-    builder.add_node("model", amodel)
-    builder.add_node("delegate", adelegate)
-    builder.add_edge(START, "model")
-    builder.add_conditional_edges("model", route, ["delegate", END])
-    builder.add_edge("delegate", "model")
-    return builder.compile(name="root")
+    return hand.build_send_parent(model.bind_tools([TASK_TOOL]), child, ensure_ascii=False,
+                                  empty_id=True)
 
 
 # --------------------------------------------------------------------------- checks

@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import cProfile
 import io
-import json
 import os
 import pstats
 import sqlite3
@@ -34,10 +33,11 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _hand as hand
 from _common import (
     Samples,
     extra_ratio,
@@ -49,18 +49,9 @@ from _common import (
     render_table,
     verdict,
 )
-from langchain_core.messages import (
-    AIMessage,
-    AnyMessage,
-    BaseMessage,
-    HumanMessage,
-    ToolMessage,
-)
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph import END, START, StateGraph
-from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Send
 
 from subagents import Agent, compile_agent
 from subagents.checkpoints import async_sqlite_saver, sqlite_saver
@@ -110,38 +101,8 @@ def build_ours(model: ScriptedChatModel,
 
 
 # --------------------------------------------------------------------------- hand-written
-
-
-class State(TypedDict):
-    messages: Annotated[list[AnyMessage], add_messages]
-
-
-def _tool_message(tc: dict[str, Any], state: dict[str, Any]) -> ToolMessage:
-    # Same JSON shape (and size) as this runtime's delegation result.
-    text = state["messages"][-1].text
-    payload = {"status": "completed", "agent": "child", "result": text, "error": None}
-    return ToolMessage(content=json.dumps(payload), tool_call_id=tc["id"], name=tc["name"])
-
-
-def _route(state: State) -> str:
-    last = state["messages"][-1]
-    return "delegate" if isinstance(last, AIMessage) and last.tool_calls else END
-
-
-def build_child(model: ScriptedChatModel, *, is_async: bool) -> CompiledStateGraph:
-    """The hand-written child: START -> model -> END, no tools bound."""
-    builder = StateGraph(State)
-    if is_async:
-        async def amodel(state: State) -> dict[str, Any]:
-            return {"messages": [await model.ainvoke(state["messages"])]}
-        builder.add_node("model", amodel)
-    else:
-        def smodel(state: State) -> dict[str, Any]:
-            return {"messages": [model.invoke(state["messages"])]}
-        builder.add_node("model", smodel)
-    builder.add_edge(START, "model")
-    builder.add_edge("model", END)
-    return builder.compile(name="child")
+# The pieces (state, child, parent, ToolMessage) live in _hand.py, shared with background.py
+# and vs_deepagents.py; here: default json.dumps and tool-call ids passed through.
 
 
 def build_handwritten(model: ScriptedChatModel, checkpointer: BaseCheckpointSaver[Any] | None,
@@ -152,79 +113,38 @@ def build_handwritten(model: ScriptedChatModel, checkpointer: BaseCheckpointSave
     inherits the parent's saver under the delegate node's namespace.
     """
     bound = model.bind_tools([TASK_TOOL])
-    child = build_child(model, is_async=is_async)
-    builder = StateGraph(State)
+    child = hand.build_child(model, is_async=is_async)
     if is_async:
-        async def amodel(state: State) -> dict[str, Any]:
-            return {"messages": [await bound.ainvoke(state["messages"])]}
-
-        async def adelegate(state: State) -> dict[str, Any]:
+        async def adelegate(state: hand.State) -> dict[str, Any]:
             out = []
             for tc in state["messages"][-1].tool_calls:
-                res = await child.ainvoke({"messages": [HumanMessage(tc["args"]["objective"])]})
-                out.append(_tool_message(tc, res))
+                res = await child.ainvoke(hand.child_input(tc))
+                out.append(hand.tool_message(tc, hand.child_result(res)))
             return {"messages": out}
-        builder.add_node("model", amodel)
-        builder.add_node("delegate", adelegate)
+        delegate: Callable[..., Any] = adelegate
     else:
-        def smodel(state: State) -> dict[str, Any]:
-            return {"messages": [bound.invoke(state["messages"])]}
-
-        def sdelegate(state: State) -> dict[str, Any]:
+        def sdelegate(state: hand.State) -> dict[str, Any]:
             out = []
             for tc in state["messages"][-1].tool_calls:
-                res = child.invoke({"messages": [HumanMessage(tc["args"]["objective"])]})
-                out.append(_tool_message(tc, res))
+                res = child.invoke(hand.child_input(tc))
+                out.append(hand.tool_message(tc, hand.child_result(res)))
             return {"messages": out}
-        builder.add_node("model", smodel)
-        builder.add_node("delegate", sdelegate)
-    builder.add_edge(START, "model")
-    builder.add_conditional_edges("model", _route, ["delegate", END])
-    builder.add_edge("delegate", "model")
-    return builder.compile(checkpointer=checkpointer, name="root")
+        delegate = sdelegate
+    return hand.build_parent(bound, delegate, hand.route_delegate, is_async=is_async,
+                             checkpointer=checkpointer)
 
 
 async def handwritten_gather(model: ScriptedChatModel, child: CompiledStateGraph,
                              n: int) -> list[BaseMessage]:
     """Root model call, ``asyncio.gather`` of n child graphs, root model call."""
-    bound = model.bind_tools([TASK_TOOL])
-    messages: list[BaseMessage] = [HumanMessage(f"fan:{n}")]
-    first = await bound.ainvoke(messages)
-    calls = first.tool_calls
-    states = await asyncio.gather(*(
-        child.ainvoke({"messages": [HumanMessage(tc["args"]["objective"])]}) for tc in calls))
-    tool_messages = [_tool_message(tc, st) for tc, st in zip(calls, states, strict=True)]
-    messages = [*messages, first, *tool_messages]
-    return [*messages, await bound.ainvoke(messages)]
+    return await hand.gather(model, [TASK_TOOL], child, n)
 
 
 def build_send_fanout(model: ScriptedChatModel) -> CompiledStateGraph:
     """Diagnostic only: LangGraph's own fan-out idiom (one ``Send`` per tool call to a node
     that invokes the child), i.e. what this runtime does, written by hand."""
     bound = model.bind_tools([TASK_TOOL])
-    child = build_child(model, is_async=True)
-
-    async def amodel(state: State) -> dict[str, Any]:
-        return {"messages": [await bound.ainvoke(state["messages"])]}
-
-    def route(state: State) -> Any:
-        last = state["messages"][-1]
-        if isinstance(last, AIMessage) and last.tool_calls:
-            return [Send("delegate", {"tool_call": tc}) for tc in last.tool_calls]
-        return END
-
-    async def adelegate(payload: dict[str, Any]) -> dict[str, Any]:
-        tc = payload["tool_call"]
-        res = await child.ainvoke({"messages": [HumanMessage(tc["args"]["objective"])]})
-        return {"messages": [_tool_message(tc, res)]}
-
-    builder = StateGraph(State)
-    builder.add_node("model", amodel)
-    builder.add_node("delegate", adelegate)
-    builder.add_edge(START, "model")
-    builder.add_conditional_edges("model", route, ["delegate", END])
-    builder.add_edge("delegate", "model")
-    return builder.compile(name="root")
+    return hand.build_send_parent(bound, hand.build_child(model, is_async=True))
 
 
 # --------------------------------------------------------------------------- scenario 1
@@ -357,7 +277,7 @@ async def run_fanout(repeats: int) -> dict[str, Samples]:
     m_hand = ScriptedChatModel(policy=policy, latency=FANOUT_LATENCY)
     m_send = ScriptedChatModel(policy=policy, latency=FANOUT_LATENCY)
     ours = build_ours(m_ours, None)
-    child = build_child(m_hand, is_async=True)
+    child = hand.build_child(m_hand, is_async=True)
     send = build_send_fanout(m_send)
     inp = {"messages": [HumanMessage(f"fan:{FANOUT_CHILDREN}")]}
 
