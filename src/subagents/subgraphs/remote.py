@@ -13,8 +13,11 @@ imposes, and what this module does about them:
 - ``RemoteGraph`` sends only the config it is given (primitives only; checkpoint keys are
   dropped) and never the parent's implicit one, and it forwards chunks into the parent's
   stream only when that config carries the parent's stream. The child therefore always gets
-  an explicit config of its own: one remote thread, no parent stream (the parent sees the
-  delegation's events and result, as with a detached persistent child).
+  an explicit config of its own: one remote thread, no parent stream. The remote child gets
+  a local run scope instead (:mod:`subagents.subgraphs._remote_events`): when the local run
+  wants events, the remote run is streamed with ``custom`` and ``subgraphs=True`` and its
+  events are re-emitted under the child's local path; its final ``usage`` becomes the
+  child's usage subtree.
 - Without a ``thread_id`` it makes a stateless run, whose thread the server deletes: nothing
   to resume or inspect. Every delegation runs on a thread of its own whose id is derived
   from the parent's thread, the agent's name and the tool call id (:func:`remote_thread_id`),
@@ -52,6 +55,7 @@ from langgraph_sdk.errors import APIStatusError, NotFoundError
 
 from subagents.errors import SpecError, SubagentsError
 from subagents.spec import RemoteSpec
+from subagents.subgraphs._remote_events import Relay, attach_usage, open_relay
 
 __all__ = ["RemoteAgentError", "RemoteChild", "RemoteSpec", "remote_child",
            "remote_thread_id"]
@@ -230,14 +234,25 @@ class RemoteChild(Runnable[dict[str, Any], dict[str, Any]]):
         key = (id(asyncio.get_running_loop()), thread_id)
         with _guard:
             lock = _alocks.get(key) or _alocks.setdefault(key, asyncio.Lock())
+        scope, relay = open_relay(self.agent.name, config)
+        error: BaseException | None = None
         async with lock:
             try:
-                return await self._arun(input, thread_id, tool_call_id)
-            except asyncio.CancelledError:
+                return attach_usage(scope, await self._arun(input, thread_id, tool_call_id,
+                                                            relay))
+            except asyncio.CancelledError as exc:
+                error = exc
                 await self._acancel_quietly(thread_id)
                 raise
             except (RemoteException, httpx.HTTPError) as exc:
-                raise self._error(exc) from exc
+                error = self._error(exc)
+                raise error from exc
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                if scope is not None:
+                    scope.close(error)
 
     async def _acancel_quietly(self, thread_id: str) -> None:
         cancel = asyncio.ensure_future(self._acancel_active(thread_id))
@@ -246,8 +261,17 @@ class RemoteChild(Runnable[dict[str, Any], dict[str, Any]]):
         except (Exception, asyncio.CancelledError):  # best effort: disconnect cancels too
             cancel.cancel()
 
-    async def _arun(self, task: dict[str, Any], thread_id: str,
-                    tool_call_id: str) -> dict[str, Any]:
+    async def _arun_once(self, inputs: Any, cfg: RunnableConfig, run_kwargs: dict[str, Any],
+                         relay: Relay | None) -> None:
+        if relay is None:  # nobody listens: no custom stream
+            await self.graph.ainvoke(inputs, cfg, **run_kwargs)
+            return
+        async for part in self.graph.astream(inputs, cfg, stream_mode="custom",
+                                             subgraphs=True, **run_kwargs):
+            relay.part(part)
+
+    async def _arun(self, task: dict[str, Any], thread_id: str, tool_call_id: str,
+                    relay: Relay | None = None) -> dict[str, Any]:
         cfg, run_kwargs = self._config(thread_id), self._run_kwargs(tool_call_id)
         snap = await self._astate(thread_id)
         action, done = self._plan(snap, tool_call_id)
@@ -260,7 +284,7 @@ class RemoteChild(Runnable[dict[str, Any], dict[str, Any]]):
             if action == "interrupted":
                 assert snap is not None
                 inputs = Command(resume=interrupt(self._interrupt_payload(thread_id, snap)))
-            await self.graph.ainvoke(inputs, cfg, **run_kwargs)
+            await self._arun_once(inputs, cfg, run_kwargs, relay)
             snap = await self._astate(thread_id)
             action, done = self._plan(snap, tool_call_id)
             if action == "resume":
@@ -304,13 +328,32 @@ class RemoteChild(Runnable[dict[str, Any], dict[str, Any]]):
         thread_id, tool_call_id, _ = self._call(config)
         with _guard:
             lock = _tlocks.get(thread_id) or _tlocks.setdefault(thread_id, threading.Lock())
+        scope, relay = open_relay(self.agent.name, config)
+        error: BaseException | None = None
         with lock, self._cancel_on_interrupt(thread_id):
             try:
-                return self._run(input, thread_id, tool_call_id)
+                return attach_usage(scope, self._run(input, thread_id, tool_call_id, relay))
             except (RemoteException, httpx.HTTPError) as exc:
-                raise self._error(exc) from exc
+                error = self._error(exc)
+                raise error from exc
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                if scope is not None:
+                    scope.close(error)
 
-    def _run(self, task: dict[str, Any], thread_id: str, tool_call_id: str) -> dict[str, Any]:
+    def _run_once(self, inputs: Any, cfg: RunnableConfig, run_kwargs: dict[str, Any],
+                  relay: Relay | None) -> None:
+        if relay is None:  # nobody listens: no custom stream
+            self.graph.invoke(inputs, cfg, **run_kwargs)
+            return
+        for part in self.graph.stream(inputs, cfg, stream_mode="custom", subgraphs=True,
+                                      **run_kwargs):
+            relay.part(part)
+
+    def _run(self, task: dict[str, Any], thread_id: str, tool_call_id: str,
+             relay: Relay | None = None) -> dict[str, Any]:
         cfg, run_kwargs = self._config(thread_id), self._run_kwargs(tool_call_id)
         snap = self._state(thread_id)
         action, done = self._plan(snap, tool_call_id)
@@ -325,7 +368,7 @@ class RemoteChild(Runnable[dict[str, Any], dict[str, Any]]):
             if action == "interrupted":
                 assert snap is not None
                 inputs = Command(resume=interrupt(self._interrupt_payload(thread_id, snap)))
-            self.graph.invoke(inputs, cfg, **run_kwargs)
+            self._run_once(inputs, cfg, run_kwargs, relay)
             snap = self._state(thread_id)
             action, done = self._plan(snap, tool_call_id)
             if action == "resume":

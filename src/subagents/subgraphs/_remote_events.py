@@ -1,0 +1,205 @@
+"""A remote sub-agent's events and usage, brought into the local run's one tree.
+
+A remote child gets a local :class:`~subagents.scope.RunScope` like a local child: its path
+is its caller's path plus its name, it is linked to the caller's scope, so its usage node
+sits in the local usage tree and the delegation's ``subagent_end`` carries it.
+
+Events: when the local run wants them (``RunScope.wants_events``), the remote run is streamed
+with LangGraph's ``custom`` stream mode and ``subgraphs=True``: on the server our nodes write
+each event there, at every depth, only when the run streams ``custom`` with subgraphs. Each
+chunk is parsed back into its typed event (``EVENT_ADAPTER``), rebased onto the local path
+(the remote root's name, the first element of every remote path, becomes the local child's
+path) and re-emitted through the child's scope: listeners, sinks, ``stream_events`` and the
+local ``custom`` stream see one tree. A malformed chunk is logged and skipped.
+
+Usage: after the run, the remote root's final ``usage`` state value (root graphs write it)
+becomes the child's usage node (its model calls, tokens, tool calls) and children, rebased
+the same way, so the local totals include the remote work.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import var_child_runnable_config
+from langgraph._internal._constants import CONFIG_KEY_STREAM
+
+from subagents.events import EVENT_ADAPTER, BaseEvent, SubagentEnd
+from subagents.scope import CALL_KEY, SCOPE_KEY, CallInfo, RunScope
+from subagents.usage import UsageNode
+
+__all__ = ["Relay", "attach_usage", "open_relay", "open_scope", "rebase_event", "usage_node"]
+
+_log = logging.getLogger("subagents")
+
+
+def open_scope(name: str, config: RunnableConfig | None) -> RunScope | None:
+    """The local scope of one remote child run (None outside a subagents run).
+
+    The caller's scope comes from ``config`` or, as for a local child graph, from the
+    delegation node's config in LangGraph's context; ``CALL_KEY`` names the delegation.
+    """
+    passed = (config or {}).get("configurable", {})
+    ambient = (var_child_runnable_config.get() or {}).get("configurable", {})
+    parent = passed.get(SCOPE_KEY) or ambient.get(SCOPE_KEY)
+    if not isinstance(parent, RunScope):
+        return None
+    call = passed.get(CALL_KEY)
+    return RunScope(agent=name, path=(*parent.usage.path, name), parent=parent,
+                    call=call if isinstance(call, CallInfo) else None, budget=None,
+                    background=None)
+
+
+def open_relay(name: str, config: RunnableConfig | None,
+               ) -> tuple[RunScope | None, Relay | None]:
+    """(the remote child's local scope, a relay of its events when they are wanted).
+
+    Events are wanted when the delegation node's scope has listeners or its run streams
+    ``custom`` (the node's config is LangGraph's context config); otherwise ``None``, and
+    the remote run is not streamed at all.
+    """
+    scope = open_scope(name, config)
+    node = var_child_runnable_config.get()
+    if scope is None or not scope.wants_events(node):
+        return scope, None
+    return scope, Relay(scope, node)
+
+
+def _rebase_path(path: Any, base: tuple[str, ...]) -> list[str]:
+    """Remote ``[root, *rest]`` -> local ``[*base, *rest]``."""
+    if not isinstance(path, list | tuple) or not path:
+        msg = f"not an ancestry path: {path!r}"
+        raise ValueError(msg)
+    return [*base, *(str(p) for p in path[1:])]
+
+
+def _rebase_usage(data: Mapping[str, Any], base: tuple[str, ...]) -> dict[str, Any]:
+    """A ``UsageNode.to_dict()`` with every path rebased (a root node keeps its own)."""
+    out = dict(data)
+    if "path" in out:
+        out["path"] = _rebase_path(out["path"], base)
+    out["children"] = [_rebase_usage(c, base) for c in out.get("children") or []
+                       if isinstance(c, Mapping)]
+    return out
+
+
+def rebase_event(event: BaseEvent, scope: RunScope) -> BaseEvent:
+    """A remote event as the local child at ``scope`` would have emitted it.
+
+    Args:
+        event: parsed from the remote custom stream (its path starts at the remote root).
+        scope: the remote child's local scope.
+    """
+    base = scope.usage.path
+    path = _rebase_path(event.path, base)
+    update: dict[str, Any] = {"path": path, "agent": path[-1]}
+    if len(event.path) == 1:  # the remote root itself: started by the local tool call
+        update["tool_call_id"] = scope.usage.tool_call_id
+    if isinstance(event, SubagentEnd) and event.usage:
+        update["usage"] = _rebase_usage(event.usage, base)
+    return event.model_copy(update=update)
+
+
+class Relay:
+    """Re-emits a remote run's custom chunks through the remote child's local scope.
+
+    Args:
+        scope: the remote child's local scope.
+        config: the delegation node's config (the local ``custom`` stream and namespace).
+    """
+
+    __slots__ = ("_ns", "_stream", "count", "scope")
+
+    def __init__(self, scope: RunScope, config: RunnableConfig | None) -> None:
+        self.scope = scope
+        self.count = 0
+        """Events relayed so far."""
+        conf = (config or {}).get("configurable", {})
+        stream = conf.get(CONFIG_KEY_STREAM)
+        self._stream = stream if stream is not None and "custom" in stream.modes else None
+        # a local child's nodes write under the delegation node's namespace
+        self._ns = tuple(s for s in str(conf.get("checkpoint_ns", "")).split("|") if s)
+
+    def part(self, part: Any) -> None:
+        """One part of ``RemoteGraph.astream(stream_mode="custom", subgraphs=True)``."""
+        if isinstance(part, tuple) and len(part) == 2:
+            self.chunk(part[0], part[1])
+        else:
+            self.chunk((), part)
+
+    def chunk(self, ns: Any, data: Any) -> None:
+        """One ``custom`` chunk of the remote run (``ns``: its remote namespace)."""
+        try:
+            event = rebase_event(EVENT_ADAPTER.validate_python(data), self.scope)
+        except Exception as exc:  # someone else's custom chunk, or a broken one: skip it
+            _log.warning("subagents: skipped a custom chunk of remote sub-agent %r that is "
+                         "no event (%s: %.200s): %.200r", self.scope.usage.agent,
+                         type(exc).__name__, exc, data)
+            return
+        self.count += 1
+        self.scope.emit(event, None)  # listeners and sinks; the local stream below
+        if self._stream is not None:
+            remote_ns = tuple(str(n) for n in ns) if isinstance(ns, list | tuple) else ()
+            try:
+                self._stream((self._ns + remote_ns, "custom", event.model_dump(mode="json")))
+            except Exception:  # the stream is closed: the run is ending anyway
+                _log.exception("subagents: could not write a remote event to the stream")
+
+
+def usage_node(data: Mapping[str, Any], base: tuple[str, ...]) -> UsageNode:
+    """A ``UsageNode`` from a remote ``UsageNode.to_dict()``, paths rebased onto ``base``."""
+    now = time.monotonic()
+    seconds = float(data.get("seconds") or 0.0)
+    node = UsageNode(agent=str(data.get("agent") or ""),
+                     path=tuple(_rebase_path(data.get("path"), base)),
+                     tool_call_id=data.get("tool_call_id"), objective=data.get("objective"),
+                     background=bool(data.get("background")), status=data.get("status"),
+                     started=now - seconds, ended=now)
+    _copy_counts(data, node)
+    for child in data.get("children") or []:
+        if isinstance(child, Mapping):
+            node.add_child(usage_node(child, base))
+    return node
+
+
+def _counts(data: Mapping[str, Any]) -> tuple[int, int, int, int]:
+    return (int(data.get("model_calls") or 0), int(data.get("input_tokens") or 0),
+            int(data.get("output_tokens") or 0), int(data.get("tool_calls") or 0))
+
+
+def _copy_counts(data: Mapping[str, Any], node: UsageNode) -> None:
+    (node.model_calls, node.input_tokens, node.output_tokens,
+     node.tool_calls) = _counts(data)
+
+
+def attach_usage(scope: RunScope | None, state: dict[str, Any]) -> dict[str, Any]:
+    """Make the remote root's final ``usage`` the child's own counts and children.
+
+    Returns ``state`` unchanged. A ``usage`` that is no usage dict is logged and ignored
+    (the child's node keeps zero counts).
+    """
+    usage = state.get("usage")
+    if scope is None or usage is None:
+        return state
+    try:
+        if not isinstance(usage, Mapping):
+            msg = f"not a dict: {usage!r:.200}"
+            raise TypeError(msg)
+        counts = _counts(usage)
+        children = [usage_node(c, scope.usage.path) for c in usage.get("children") or []
+                    if isinstance(c, Mapping)]
+    except Exception:
+        _log.exception("subagents: could not read the usage of remote sub-agent %r",
+                       scope.usage.agent)
+        return state
+    node = scope.usage
+    node.model_calls, node.input_tokens, node.output_tokens, node.tool_calls = counts
+    for child in children:
+        node.add_child(child)
+    if node.status is None and isinstance(usage.get("status"), str):
+        node.status = usage["status"]
+    return state
