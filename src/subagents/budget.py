@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,10 +42,14 @@ class BudgetTracker:
     """Live counters of one ``Budget``, linked to the enclosing agent's tracker.
 
     Thread-safe: sync sub-agents run in LangGraph's thread pool.
+
+    ``above``, when set, is asked for the enclosing tracker at each use instead of ``parent``
+    (a run scope's link: a background child adopted by a resumed run draws from its budget).
     """
 
     limits: Budget
     parent: BudgetTracker | None = None
+    above: Callable[[], BudgetTracker | None] | None = field(default=None, repr=False)
     model_calls: int = 0
     tool_rounds: int = 0
     tokens: int = 0
@@ -62,8 +67,12 @@ class BudgetTracker:
             reason = tracker._own_reason()
             if reason:
                 return reason
-            tracker = tracker.parent
+            tracker = tracker.up()
         return None
+
+    def up(self) -> BudgetTracker | None:
+        """The enclosing tracker (``above()`` when set, else ``parent``)."""
+        return self.above() if self.above is not None else self.parent
 
     def _own_reason(self) -> str | None:
         lim = self.limits
@@ -92,7 +101,7 @@ class BudgetTracker:
         tracker: BudgetTracker | None = self
         while tracker is not None:
             chain.append(tracker)
-            tracker = tracker.parent
+            tracker = tracker.up()
         with _BUDGET_LOCK:
             for item in chain:
                 reason = item._own_reason()
@@ -109,7 +118,7 @@ class BudgetTracker:
             lim = tracker.limits.max_tool_rounds
             if lim is not None and tracker.tool_rounds >= lim:
                 return False
-            tracker = tracker.parent
+            tracker = tracker.up()
         return True
 
     def charge(self, *, model_calls: int = 0, tool_rounds: int = 0, tokens: int = 0) -> None:
@@ -120,4 +129,4 @@ class BudgetTracker:
                 tracker.model_calls += model_calls
                 tracker.tool_rounds += tool_rounds
                 tracker.tokens += tokens
-            tracker = tracker.parent
+            tracker = tracker.up()

@@ -56,6 +56,11 @@ class UsageNode:
         with self._lock:
             self.children.append(child)
 
+    def remove_child(self, child: UsageNode) -> None:
+        """Detach a child's node (a background child adopted by a resumed run; thread-safe)."""
+        with self._lock:
+            self.children = [c for c in self.children if c is not child]
+
     def record_model_call(self, usage: Mapping[str, Any] | None, tool_calls: int) -> None:
         """Count one model reply and its token usage."""
         with self._lock:
