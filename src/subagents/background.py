@@ -92,6 +92,8 @@ class BackgroundJob:
         tool_call_id: the call that started it.
         status: ``running`` until it settles.
         queued: waiting for a ``max_concurrent`` slot.
+        link: the delegation's record of the child (a ``CallInfo``): a run that adopts the
+            table re-attaches the child's scope through it.
     """
 
     id: str
@@ -103,6 +105,7 @@ class BackgroundJob:
     queued: bool = False
     order: int = 0
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+    link: Any = field(default=None, repr=False)
 
     @property
     def settled(self) -> bool:
@@ -158,12 +161,16 @@ class BackgroundTable:
     def __init__(self, config: BackgroundConfig, owner: str) -> None:
         self.config, self.owner = config, owner
         self.jobs: dict[str, BackgroundJob] = {}
+        self.home: Any = None
+        """The ``RunScope`` whose run owns the table now (the adopting run's after a resume):
+        children report their events, usage and budget there, looked up when they do."""
         self._gate = _FifoGate(config.max_concurrent) if config.max_concurrent else None
 
     def spawn(self, agent: str, tool_call_id: str,
-              run: Callable[[], Awaitable[Outcome]]) -> BackgroundJob:
+              run: Callable[[], Awaitable[Outcome]], link: Any = None) -> BackgroundJob:
         """Start ``run()`` as a background child and return its job at once."""
-        job = BackgroundJob(id=f"bg_{next(_ids)}", agent=agent, tool_call_id=tool_call_id)
+        job = BackgroundJob(id=f"bg_{next(_ids)}", agent=agent, tool_call_id=tool_call_id,
+                            link=link)
         job.task = asyncio.get_running_loop().create_task(self._run(job, run))
         self.jobs[job.id] = job
         _owners[job.id] = self.owner

@@ -5,7 +5,10 @@ A run of an agent with background delegation that ends PAUSED (a breakpoint, an
 :class:`~subagents.background.BackgroundTable` is parked here, keyed by the run's
 :data:`ParkKey`. The next invocation of the same agent on the same thread (a resume with
 ``Command(resume=...)`` or ``ainvoke(None, config)``) adopts it: the same ids, still running
-or with their results. A parked table not adopted within ``BackgroundConfig.park_ttl``
+or with their results. From then on the children belong to the resumed run
+(:meth:`~subagents.scope.RunScope.adopt`): their events reach its listeners, sinks and
+stream, their usage nodes move to its usage tree (in full, once), their model calls draw from
+its budget. A parked table not adopted within ``BackgroundConfig.park_ttl``
 seconds is dropped and its unsettled children are cancelled, so nothing leaks.
 
 Limit: this lives in the process's memory. It survives a pause and resume within one

@@ -63,9 +63,16 @@ class RunScope:
         self.parent = parent
         self.listener = listener
         self.sinks: list[Sink] = []
-        self.listening: bool = listener is not None or (
-            parent is not None and parent.listening
-        )
+        self._listens = listener is not None
+        self.adopted = False
+        """This run adopted a paused run's background table (see ``adopt``)."""
+        self.moved = bool(call is not None and call.background and parent is not None
+                          and parent.adopted)
+        """A background child re-attached to (or started under) a run that adopted a paused
+        run's table: its events go to that run's stream (``relay``), see ``adopt``."""
+        self.relay: Any = None
+        """After adopting a table: the custom stream of this run's nodes (False: none), the
+        stream of its re-attached children's events; None until a node of this run ran."""
         if call is not None:
             call.scope = self
         self.usage = UsageNode(agent=agent, path=path,
@@ -74,14 +81,67 @@ class RunScope:
                                background=call.background if call else False)
         if parent is not None:
             parent.usage.add_child(self.usage)
-        inherited: BudgetTracker | None = parent.budget if parent is not None else None
-        self.budget: BudgetTracker | None = (
-            BudgetTracker(budget, inherited) if budget is not None else inherited
-        )
+        self._budget = (BudgetTracker(budget, above=self._budget_above)
+                        if budget is not None else None)
         self.background = table if table is not None else (
             BackgroundTable(background, uuid.uuid4().hex) if background else None
         )
         """The run's background children; ``table`` is a paused run's, adopted on resume."""
+        if table is not None:
+            self.adopt(table)
+        elif self.background is not None:
+            self.background.home = self
+
+    @property
+    def listening(self) -> bool:
+        """Whether a listener or sink here or above receives this scope's events."""
+        scope: RunScope | None = self
+        while scope is not None:
+            if scope._listens:
+                return True
+            scope = scope.parent
+        return False
+
+    @listening.setter
+    def listening(self, value: bool) -> None:
+        self._listens = value
+
+    @property
+    def budget(self) -> BudgetTracker | None:
+        """The nearest budget tracker here or above (looked up now: parents can change)."""
+        scope: RunScope | None = self
+        while scope is not None:
+            if scope._budget is not None:
+                return scope._budget
+            scope = scope.parent
+        return None
+
+    def _budget_above(self) -> BudgetTracker | None:
+        return self.parent.budget if self.parent is not None else None
+
+    def adopt(self, table: BackgroundTable) -> None:
+        """Take over a paused run's background table (this run resumes it).
+
+        Every child that opened its scope moves here: its usage node leaves the paused run's
+        tree for this one (counted once, in full), its events reach this run's listeners,
+        sinks and stream, its budget is drawn from this run's tracker. Children not started
+        yet open under this scope (``table.home``).
+        """
+        self.background, self.adopted = table, True
+        table.home = self
+        for job in table.jobs.values():
+            child = getattr(job.link, "scope", None)
+            if not isinstance(child, RunScope) or child.parent is self:
+                continue
+            if child.parent is not None:
+                child.parent.usage.remove_child(child.usage)
+            child.parent, child.moved = self, True
+            self.usage.add_child(child.usage)
+
+    def node_config(self, config: RunnableConfig | None) -> None:
+        """A node of this run runs with ``config``: after adopting a table, keep its stream."""
+        if self.adopted:
+            self.relay = _stream_of(config) or False
 
     def emit(self, event: BaseEvent, config: RunnableConfig | None) -> None:
         """Deliver an event to every listener above it and to LangGraph's custom stream.
@@ -95,11 +155,38 @@ class RunScope:
             for sink in scope.sinks:
                 _safely(sink, event)
             scope = scope.parent
-        write_custom(event, config)
+        stream = self.stream(config)
+        if stream is not None and "custom" in stream.modes:
+            _write(stream, event, config)
+
+    def stream(self, config: RunnableConfig | None) -> Any:
+        """The custom stream of this scope's events (None: none).
+
+        The config's, or for a child re-attached to a resumed run (here or above) that run's.
+        """
+        scope: RunScope | None = self
+        while scope is not None:
+            if scope.moved and scope.parent is not None:
+                return scope.parent.relay or None
+            scope = scope.parent
+        return _stream_of(config)
+
+    def rebase(self, config: RunnableConfig) -> RunnableConfig:
+        """``config`` (a paused run's node's) with this adopting run's stream and scope."""
+        if not self.adopted:
+            return config
+        conf = {**config.get("configurable", {}), SCOPE_KEY: self}
+        conf.pop(CONFIG_KEY_STREAM, None)
+        if self.relay:
+            conf[CONFIG_KEY_STREAM] = self.relay
+        return {**config, "configurable": conf}
 
     def wants_events(self, config: RunnableConfig | None) -> bool:
         """Whether anyone receives events here (listeners, or LangGraph's custom stream)."""
-        return self.listening or custom_stream_on(config)
+        if self.listening:
+            return True
+        stream = self.stream(config)
+        return stream is not None and "custom" in stream.modes
 
     def finish(self, status: Status | None) -> None:
         """Record the end (the first recorded status wins)."""
@@ -149,8 +236,12 @@ def _safely(fn: Callable[..., Any], *args: Any) -> None:
 
 def custom_stream_on(config: RunnableConfig | None) -> bool:
     """Whether the run streams ``custom`` chunks from nested graphs (``subgraphs=True``)."""
-    stream = (config or {}).get("configurable", {}).get(CONFIG_KEY_STREAM)
+    stream = _stream_of(config)
     return stream is not None and "custom" in stream.modes
+
+
+def _stream_of(config: RunnableConfig | None) -> Any:
+    return (config or {}).get("configurable", {}).get(CONFIG_KEY_STREAM)
 
 
 def write_custom(event: BaseEvent, config: RunnableConfig | None) -> None:
@@ -159,11 +250,14 @@ def write_custom(event: BaseEvent, config: RunnableConfig | None) -> None:
     Only streams with ``subgraphs=True`` carry events (LangGraph hands nested graphs the
     run's stream only then); without it there is no stream to write to and nothing is done.
     """
-    conf = (config or {}).get("configurable", {})
-    stream = conf.get(CONFIG_KEY_STREAM)
+    stream = _stream_of(config)
     if stream is not None and "custom" in stream.modes:
-        ns = tuple(str(conf.get("checkpoint_ns", "")).split("|")[:-1])
-        stream((ns, "custom", event.model_dump(mode="json")))
+        _write(stream, event, config)
+
+
+def _write(stream: Any, event: BaseEvent, config: RunnableConfig | None) -> None:
+    ns = tuple(str((config or {}).get("configurable", {}).get("checkpoint_ns", "")).split("|")[:-1])
+    stream((ns, "custom", event.model_dump(mode="json")))
 
 
 def scope_of(config: RunnableConfig | None) -> RunScope | None:

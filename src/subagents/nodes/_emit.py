@@ -67,7 +67,11 @@ class Emitter:
 
     __slots__ = ("config", "scope")
 
-    def __init__(self, scope: RunScope | None, config: RunnableConfig) -> None:
+    def __init__(self, scope: RunScope | None, config: RunnableConfig, *,
+                 node: bool = True) -> None:
+        """``node``: ``config`` is the running node's own (False: a rebased one)."""
+        if node and scope is not None and scope.adopted:
+            scope.node_config(config)
         on = scope is not None and scope.wants_events(config)
         self.scope: RunScope | None = scope if on else None
         self.config = config

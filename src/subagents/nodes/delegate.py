@@ -27,7 +27,7 @@ from subagents.nodes.persistent import arun_persistent, run_persistent
 from subagents.nodes.plan import ChildLink
 from subagents.nodes.schemas import task_message
 from subagents.results import Status, tool_result
-from subagents.scope import CALL_KEY, CallInfo, scope_of
+from subagents.scope import CALL_KEY, SCOPE_KEY, CallInfo, RunScope, scope_of
 
 __all__ = ["INTERRUPT_BEFORE_KEY", "child_outcome", "make_delegate_node"]
 
@@ -52,9 +52,12 @@ INTERRUPT_BEFORE_KEY = "subagents_interrupt_before"
 top graph. Set it in a run's config, or in an assistant's config on a LangGraph server."""
 
 
-def _child_config(link: ChildLink, call: CallInfo) -> RunnableConfig:
+def _child_config(link: ChildLink, call: CallInfo, config: RunnableConfig) -> RunnableConfig:
     # Each graph counts its own supersteps: two per model step, plus the forced last call.
-    return {"recursion_limit": 2 * link.agent.max_steps + 6, "configurable": {CALL_KEY: call}}
+    conf: dict[str, Any] = {CALL_KEY: call}
+    if call.background:  # the table's owner now: a resumed run's after an adoption
+        conf[SCOPE_KEY] = config.get("configurable", {}).get(SCOPE_KEY)
+    return {"recursion_limit": 2 * link.agent.max_steps + 6, "configurable": conf}
 
 
 def _breakpoints(link: ChildLink, config: RunnableConfig) -> dict[str, Any]:
@@ -106,7 +109,7 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
             if link.agent.persistent and link.agent.remote is None:
                 state = run_persistent(graph, link, task, call, config)
             else:
-                state = graph.invoke(task, _child_config(link, call),
+                state = graph.invoke(task, _child_config(link, call, config),
                                      **_breakpoints(link, config))
             result = _read(link, state)
         except BaseException as exc:
@@ -116,19 +119,25 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
         return _result(link, tc, *result)
 
     async def outcome(tc: ToolCall, task: dict[str, Any], call: CallInfo,
-                      emit: Emitter, config: RunnableConfig) -> Outcome:
+                      emitter: Callable[[], tuple[Emitter, RunnableConfig]]) -> Outcome:
+        """Run the child; ``emitter()`` gives the parent's side (emitter, config) when needed.
+
+        A background child's parent run changes when a resumed run adopts its table: the
+        child then reports to the resumed run.
+        """
         assert graph is not None
+        emit, config = emitter()
         emit.child_start(link.path, tc, call.objective, call.background)
         try:
             if link.agent.persistent and link.agent.remote is None:
                 state = await arun_persistent(graph, link, task, call, config)
             else:
-                state = await graph.ainvoke(task, _child_config(link, call),
+                state = await graph.ainvoke(task, _child_config(link, call, config),
                                             **_breakpoints(link, config))
             result = _read(link, state)
         except BaseException as exc:
-            return _crash_outcome(link, tc, call, emit, exc)
-        emit.child_end(link.path, tc, result, call.scope)
+            return _crash_outcome(link, tc, call, emitter()[0], exc)
+        emitter()[0].child_end(link.path, tc, result, call.scope)
         return result
 
     async def arun(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
@@ -148,8 +157,9 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
                 return _refuse(link, tc, emit, _NEEDS_ASYNC)
             if table.config.deliver is not None:
                 return await _detach(link, tc, call, table.config, emit)
-            return _spawn(link, tc, table, lambda: outcome(tc, task, call, emit, config))
-        return _result(link, tc, *await outcome(tc, task, call, emit, config))
+            return _spawn(link, tc, table, call,
+                          lambda: outcome(tc, task, call, lambda: _homed(table, config)))
+        return _result(link, tc, *await outcome(tc, task, call, lambda: (emit, config)))
 
     return AgentNode(run, arun, name=link.node)
 
@@ -207,10 +217,20 @@ def _crash_outcome(link: ChildLink, tc: ToolCall, call: CallInfo, emit: Emitter,
 _NEEDS_ASYNC = "background delegation needs an async run (ainvoke/astream) and background=True"
 
 
-def _spawn(link: ChildLink, tc: ToolCall, table: BackgroundTable,
+def _homed(table: BackgroundTable, config: RunnableConfig) -> tuple[Emitter, RunnableConfig]:
+    """The emitter and config of a background child's parent side, looked up now.
+
+    The run owning the table (``table.home``): the resumed one once it adopted the table.
+    """
+    home: RunScope = table.home
+    config = home.rebase(config)
+    return Emitter(home, config, node=False), config
+
+
+def _spawn(link: ChildLink, tc: ToolCall, table: BackgroundTable, call: CallInfo,
            start: Callable[[], Awaitable[Outcome]]) -> dict[str, Any]:
     """Start a background child in the parent run's table: ``running`` with its id at once."""
-    job = table.spawn(link.agent.name, tc["id"] or "", start)
+    job = table.spawn(link.agent.name, tc["id"] or "", start, link=call)
     msg = tool_result(Status.RUNNING, link.agent.name, tool_call_id=tc["id"] or "",
                       tool_name=tc["name"], id=job.id)
     return {"messages": [msg]}

@@ -8,7 +8,8 @@ background children are then auto-cancelled and the usage tree records how it en
 
 A run that ends PAUSED (a breakpoint, an ``interrupt()``) on a checkpointer thread keeps its
 background children instead: their table is parked (:mod:`subagents.parking`) and the next
-invocation of the same agent on the same thread in this process adopts it.
+invocation of the same agent on the same thread in this process adopts it, and the
+children then report to it (events, usage, budget: see ``RunScope.adopt``).
 """
 
 from __future__ import annotations
