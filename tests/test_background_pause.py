@@ -12,8 +12,18 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.tools import tool
 from langgraph.types import Command, interrupt
 
-from subagents import Agent, BackgroundConfig, Status, compile_agent, observe, parking
+from subagents import (
+    Agent,
+    BackgroundConfig,
+    Budget,
+    Status,
+    compile_agent,
+    observe,
+    parking,
+    stream_events,
+)
 from subagents.checkpoints import memory_saver
+from subagents.events import BaseEvent, ModelEnd, SubagentEnd
 from subagents.testing import ScriptedChatModel, ai, call
 
 INPUT = {"messages": [HumanMessage("go")]}
@@ -199,3 +209,98 @@ async def test_a_nested_agent_paused_by_interrupt_keeps_its_children() -> None:
     assert '"status": "completed"' in final or '\\"status\\": \\"completed\\"' in final
     assert "ok: t=0.2 deep" in final
     assert parking.parked_count("nested") == 0
+
+
+# After a resume the adopted children belong to the resumed run: its listeners, its stream,
+# its usage tree and its budget (the paused run is over).
+
+
+def ends_of(events: list[BaseEvent]) -> dict[str, SubagentEnd]:
+    return {e.tool_call_id or "": e for e in events if isinstance(e, SubagentEnd)}
+
+
+async def test_the_resumed_run_hears_the_adopted_children() -> None:
+    graph = graph_of(["t=0.3 slow", "t=0 fast"], [await_all, ai("fin")])
+    first: list[BaseEvent] = []
+    _, cfg1 = observe({"configurable": {"thread_id": "events"}}, on_event=first.append)
+    async with asyncio.timeout(10):
+        await graph.ainvoke(INPUT, cfg1, interrupt_before=["lifecycle"])
+        await asyncio.sleep(0.05)
+        paused_ends = ends_of(first)
+        second = [e async for e in stream_events(graph, None, cfg1)]
+    assert len(paused_ends) == 1  # the fast child ended while the first run was on
+    [(fast_id, fast)] = paused_ends.items()
+    assert fast.status is Status.COMPLETED
+    ends = ends_of(second)
+    [(slow_id, slow)] = ends.items()
+    assert slow_id != fast_id
+    assert slow.path == ["root", "w"]
+    assert slow.status is Status.COMPLETED
+    assert slow.result == "ok: t=0.3 slow"
+    assert slow.usage["model_calls"] == 2
+    inner = [e for e in second if isinstance(e, ModelEnd) and e.path == ["root", "w"]]
+    assert [e.tool_call_id for e in inner] == [slow_id]  # its call after the wait
+    assert len(ends_of(first)) == 1  # nothing more reached the paused run's listeners
+
+
+async def test_the_resumed_run_streams_the_adopted_childs_events() -> None:
+    graph = graph_of(["t=0.3 slow"], [await_all, ai("fin")])
+    _, cfg = cfg_of("custom")
+    async with asyncio.timeout(10):
+        await graph.ainvoke(INPUT, cfg, interrupt_before=["lifecycle"])
+        chunks = [chunk async for chunk in graph.astream(None, cfg, stream_mode="custom",
+                                                         subgraphs=True)]
+    kinds = [(list(ns), c["type"], c["path"]) for ns, c in chunks]
+    assert ((), "subagent_end", ["root", "w"]) in [(tuple(n), k, p) for n, k, p in kinds]
+    assert any(k == "model_end" and p == ["root", "w"] for _, k, p in kinds)
+
+
+async def test_the_resumed_runs_usage_holds_the_adopted_children_once() -> None:
+    graph = graph_of(["t=0.3 slow", "t=0 fast"], [await_all, ai("fin")])
+    scope, cfg = cfg_of("usage")
+    async with asyncio.timeout(10):
+        await graph.ainvoke(INPUT, cfg, interrupt_before=["lifecycle"])
+        await asyncio.sleep(0.05)
+        out = await graph.ainvoke(None, cfg)
+    usage = out["usage"]
+    assert usage["model_calls"] == 1  # the resumed run's own call: "fin"
+    assert [c["model_calls"] for c in usage["children"]] == [2, 2]
+    assert {c["status"] for c in usage["children"]} == {"completed"}
+    assert usage["totals"]["model_calls"] == 5
+    paused, resumed = scope.usage.children
+    assert paused.children == []  # moved, not copied: an observer of both counts them once
+    assert len(resumed.children) == 2
+    assert scope.usage.totals()["model_calls"] == 2 + 5
+
+
+def looping_child(messages: list[BaseMessage]) -> AIMessage:
+    """Objective 't=0.3 n=9': wait t seconds, then n more short waits, then answer."""
+    objective = str(next(m for m in messages if isinstance(m, HumanMessage)).content)
+    done = sum(isinstance(m, ToolMessage) for m in messages)
+    seconds = float(re.search(r"t=([\d.]+)", objective).group(1))  # type: ignore[union-attr]
+    rounds = int(re.search(r"n=(\d+)", objective).group(1))  # type: ignore[union-attr]
+    if done <= rounds:
+        return ai(call("wait", seconds=seconds if done == 0 else done / 1000))
+    return ai("ok")
+
+
+async def test_the_adopted_childs_calls_draw_from_the_resumed_runs_budget() -> None:
+    spawn = ai(call("task", agent="w", objective="t=0.3 n=9", background=True))
+    model = ScriptedChatModel(steps={"root": [spawn, await_all, ai("fin")]})
+    worker = Agent(name="w", model=ScriptedChatModel(policy=looping_child), tools=[wait])
+    root = Agent(name="root", model=model, subagents=[worker], background=True,
+                 budget=Budget(max_model_calls=4))
+    graph = compile_agent(root, checkpointer=memory_saver())
+    _, cfg = cfg_of("budget")
+    async with asyncio.timeout(10):
+        await graph.ainvoke(INPUT, cfg, interrupt_before=["lifecycle"])  # 3 of its 4 calls
+        out = await graph.ainvoke(None, cfg)
+    usage = out["usage"]
+    [child] = usage["children"]
+    # 1 call in the paused run, then the resumed run's 4: the child ends over budget, and so
+    # does the root (its "fin" call is not made)
+    assert child["model_calls"] == 1 + 4
+    assert child["status"] == "over_budget"
+    assert usage["model_calls"] == 0
+    assert usage["status"] == "over_budget"
+    assert usage["totals"]["model_calls"] == 5
