@@ -1,9 +1,10 @@
 """Hypothesis strategies for hostile tool-call arguments and malformed model replies.
 
-Used by ``tests/test_properties.py``. Strings come in four kinds: ordinary text, special
+Used by ``tests/test_properties_*.py``. Strings come in four kinds: ordinary text, special
 characters (NUL, lone surrogates, RTL override, JSON-ish text), huge strings (100k chars,
 taken from a fixed set so hypothesis never builds or shrinks them) and names without lone
-surrogates (refusals echo names back; see the surrogate xfail in test_properties).
+surrogates (refusals echo names back; see test_refusals_echoing_surrogate_names_parse in
+test_properties_refusals).
 """
 
 from __future__ import annotations
