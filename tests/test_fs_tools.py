@@ -249,7 +249,9 @@ def test_read_file_folder_missing_and_absolute(tools: dict[str, BaseTool], repo:
     by_name = call(tools, "read_file", path="spec.py")
     assert by_name.startswith("Error: no such file 'spec.py'; close matches: src/pkg/spec.py")
     nothing = call(tools, "read_file", path="zzzzzzzz.qqq")
-    assert nothing == "Error: no such file 'zzzzzzzz.qqq'; use list_files to see what exists"
+    assert (
+        nothing == "Error: no such file 'zzzzzzzz.qqq'; find the right path with grep or list_files"
+    )
     inside = call(tools, "read_file", path=str(repo / "src" / "app.py"))
     assert inside.startswith("src/app.py, lines 1-3 of 3:")
     hint = call(tools, "read_file", path="/src/app.py")
@@ -312,7 +314,11 @@ def test_grep_identifier_fallback(tools: dict[str, BaseTool]) -> None:
         "No matches for 'load_spec(team_file, strict=True)'; "
         "showing matches for its longest identifier 'load_spec'"
     )
-    assert lines[1] == "3 matches in 3 files:"
+    assert (
+        lines[1]
+        == "3 matches in 3 files; 'load_spec' is defined in src/pkg/spec.py (definitions first):"
+    )
+    assert lines[2].startswith("src/pkg/spec.py:")
     assert "docs/guide.md:1: Use load_spec to read a team file." in lines
     assert "src/app.py:1: from pkg.spec import load_spec" in lines
 
@@ -331,7 +337,8 @@ def test_grep_no_match_and_bad_input(tools: dict[str, BaseTool]) -> None:
     assert call(tools, "grep", pattern="a\x00b").startswith("Error: pattern must be")
     assert call(tools, "grep", pattern="x", path="../outside").startswith("Error: path")
     missing = call(tools, "grep", pattern="x", path="nope")
-    assert missing.startswith("(no such path 'nope': searched the whole project instead)")
+    assert missing.startswith("(that path does not exist; searched all files instead)")
+    assert "nope" not in missing  # a small model copies an echoed invented path into its answer
 
 
 def test_grep_splits_identifiers_in_its_last_fallback(tmp_path: Path) -> None:
@@ -565,3 +572,37 @@ def test_tools_never_raise_on_internal_errors(monkeypatch: pytest.MonkeyPatch, r
     monkeypatch.setattr(fs_module, "grep", boom)
     out = builtin_tool("grep", repo).invoke({"pattern": "x"})
     assert out == "Error: RuntimeError: disk on fire"
+
+
+def test_grep_lists_the_definition_first(tmp_path: Path) -> None:
+    (tmp_path / "a_use.py").write_text("from b_def import Widget\nw = Widget()\n")
+    (tmp_path / "b_def.py").write_text("import os\n\n\nclass Widget:\n    pass\n")
+    (tmp_path / "c_const.py").write_text("LIMIT_MAX: int = 3\nx = LIMIT_MAX == 3\n")
+    from subagents.tools.fs import grep
+
+    lines = grep(tmp_path, "Widget").splitlines()
+    assert lines[0] == "3 matches in 2 files; 'Widget' is defined in b_def.py (definitions first):"
+    assert lines[1:] == [
+        "b_def.py:4: class Widget:",
+        "a_use.py:1: from b_def import Widget",
+        "a_use.py:2: w = Widget()",
+    ]
+    consts = grep(tmp_path, "LIMIT_MAX").splitlines()
+    assert consts[0].endswith("'LIMIT_MAX' is defined in c_const.py (definitions first):")
+    assert consts[1] == "c_const.py:1: LIMIT_MAX: int = 3"
+    plain = grep(tmp_path, "import").splitlines()
+    assert plain[0] == "2 matches in 2 files:"  # nothing defines 'import': order unchanged
+
+
+def test_read_file_missing_path_named_after_a_definition(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "shapes.py").write_text("class Widget:\n    pass\n")
+    from subagents.tools.fs import read_file
+
+    out = read_file(tmp_path, "src/main/java/Widget.java")
+    assert out == (
+        "Error: no such file 'src/main/java/Widget.java'; "
+        "'Widget' is defined in pkg/shapes.py:1: class Widget:"
+    )
+    loose = read_file(tmp_path, "src/app.py")  # no loose guesses a model would take as the answer
+    assert loose == "Error: no such file 'src/app.py'; find the right path with grep or list_files"

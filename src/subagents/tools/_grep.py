@@ -30,6 +30,18 @@ _NESTED_QUANTIFIER = re.compile(r"\([^)]*[*+][^)]*\)\s*[*+{]")
 
 Matcher = Callable[[str], bool]
 
+_DEFINES = (
+    r"^\s*(?:export\s+)?(?:default\s+)?(?:async\s+)?"
+    r"(?:def|class|function|fn|func|struct|interface|enum|trait|type)\s+{name}\b"
+    r"|^(?:(?:export\s+)?(?:const|let|var)\s+)?{name}\s*(?::[^=\n]*)?=(?!=)"
+)
+
+
+def definition_matcher(name: str) -> Matcher:
+    """Lines that define ``name``: ``def``/``class``/``function``... or a top-level ``name =``."""
+    compiled = re.compile(_DEFINES.format(name=re.escape(name)))
+    return lambda line: compiled.search(line[:1000]) is not None
+
 
 def _regex_matcher(pattern: str) -> Matcher | None:
     """Compile ``pattern`` as a case-insensitive regex if that looks intended and safe."""
@@ -97,14 +109,19 @@ def grep(root: str, pattern: str, path: str = ".") -> str:
     prefix = ""
     if not os.path.exists(start):
         # small models invent paths: search everything rather than send them guessing
-        prefix = f"(no such path '{show(path)}': searched the whole project instead)\n"
+        # ... and do not echo the invented path: the model tends to copy it into its answer
+        prefix = "(that path does not exist; searched all files instead)\n"
         start = resolve(root, ".")
     files = list(_files(root, start))
     needle = pattern.strip()
-    attempts: list[tuple[Matcher, str]] = [(_literal(needle), "")]
+    attempts: list[tuple[Matcher, str, str | None]] = [
+        (_literal(needle), "", needle if _IDENT.fullmatch(needle) else None)
+    ]
     regex = _regex_matcher(needle)
     if regex is not None:
-        attempts.append((regex, f"No literal matches for '{show(needle)}'; matched it as a regex"))
+        attempts.append(
+            (regex, f"No literal matches for '{show(needle)}'; matched it as a regex", None)
+        )
     idents = sorted(_IDENT.findall(needle), key=len, reverse=True)
     if idents and idents[0] != needle and len(idents[0]) >= 3:
         attempts.append(
@@ -112,6 +129,7 @@ def grep(root: str, pattern: str, path: str = ".") -> str:
                 _literal(idents[0]),
                 f"No matches for '{show(needle)}'; "
                 f"showing matches for its longest identifier '{idents[0]}'",
+                idents[0],
             )
         )
     parts = [p for w in _WORD.findall(needle) for p in [w, *_split_identifier(w)]]
@@ -122,12 +140,13 @@ def grep(root: str, pattern: str, path: str = ".") -> str:
                 _any_word(words),
                 f"No matches for '{show(needle)}'; showing lines containing any of the words: "
                 + ", ".join(words[:10]),
+                None,
             )
         )
-    for match, note in attempts:
+    for match, note, name in attempts:
         hits = _search(root, files, match)
         if hits:
-            return prefix + _format(hits, note)
+            return prefix + _format(hits, note, name)
     where = rel(root, start)
     return prefix + f"No matches for '{show(needle)}' in '{where}' (searched {len(files)} files)."
 
@@ -142,10 +161,17 @@ def _split_identifier(word: str) -> list[str]:
     return pieces if len(pieces) > 1 else []
 
 
-def _format(hits: list[tuple[str, int, str]], note: str) -> str:
+def _format(hits: list[tuple[str, int, str]], note: str, ident: str | None = None) -> str:
+    """Rows ``path:LINE: text``; lines defining ``ident`` (if any) come first, announced."""
     file_count = len({name for name, _, _ in hits})
     header = f"{len(hits)} match{'es' if len(hits) != 1 else ''} in {file_count} file"
     header += "s" if file_count != 1 else ""
+    defines = definition_matcher(ident) if ident else None
+    first = [h for h in hits if defines is not None and defines(h[2])]
+    if first:
+        where = ", ".join(dict.fromkeys(name for name, _, _ in first[:3]))
+        header += f"; '{ident}' is defined in {where} (definitions first)"
+        hits = first + [h for h in hits if not defines or not defines(h[2])]
     lines = [note, header + ":"] if note else [header + ":"]
     size = sum(len(x) + 1 for x in lines)
     shown = 0
@@ -164,3 +190,27 @@ def _format(hits: list[tuple[str, int, str]], note: str) -> str:
             f"... {len(hits) - shown} more matches not shown; narrow the search with path=..."
         )
     return "\n".join(lines)
+
+
+def definitions(root: str, name: str, limit: int = 3) -> list[tuple[str, int, str]]:
+    """Up to ``limit`` ``(path, line, text)`` lines under ``root`` that define ``name``."""
+    files = list(_files(root, root))
+    return _search(root, files, definition_matcher(name))[:limit]
+
+
+def missing_file_hint(root: str, wanted: str) -> str:
+    """For a missing file named like an identifier (``src/StateGraph.py``): where it is defined.
+
+    Small models invent a path from the name they look for; the definition's real file is
+    the path they wanted. Empty when the stem is no identifier or nothing defines it.
+    """
+    stem = wanted.replace("\\", "/").rsplit("/", 1)[-1].split(".", 1)[0]
+    if not _IDENT.fullmatch(stem) or len(stem) < 3:
+        return ""
+    found = definitions(root, stem)
+    if not found:
+        return ""
+    rows = "; ".join(
+        f"{path}:{number}: {text.strip()[:MAX_LINE_CHARS]}" for path, number, text in found
+    )
+    return f"'{stem}' is defined in {rows}"

@@ -25,6 +25,12 @@ MAX_WALK_ENTRIES = 20_000
 
 _QUOTES = "'\"`"
 
+CLOSE_PATH = 0.7
+"""Similarity (:mod:`difflib` ratio) a path needs to be offered as a close match."""
+
+CLOSE_NAME = 0.75
+"""Similarity a file name needs to be offered as a close match."""
+
 
 class ToolPathError(Exception):
     """A model-supplied path was rejected; ``str(exc)`` is the message for the model."""
@@ -185,20 +191,21 @@ def not_found(root: str, path: str, real: str) -> str:
     """Build ``Error: no such file '...'; close matches: ...`` for a missing path.
 
     Up to 5 suggestions: files with the same name anywhere under root first, then
-    :func:`difflib.get_close_matches` over relative paths and file names.
+    :func:`difflib.get_close_matches` over relative paths and file names (only close ones:
+    a small model takes any listed path for the answer, so loose guesses are left out).
     """
     wanted = rel(root, real)
     files = [rel(root, p) for p, is_dir in walk(root, root) if not is_dir]
     base = wanted.rsplit("/", 1)[-1].lower()
     picks = [f for f in files if f.rsplit("/", 1)[-1].lower() == base]
-    picks += difflib.get_close_matches(wanted, files, n=5, cutoff=0.5)
+    picks += difflib.get_close_matches(wanted, files, n=5, cutoff=CLOSE_PATH)
     by_name: dict[str, list[str]] = {}
     for f in files:
         by_name.setdefault(f.rsplit("/", 1)[-1].lower(), []).append(f)
-    for name in difflib.get_close_matches(base, list(by_name), n=5, cutoff=0.6):
+    for name in difflib.get_close_matches(base, list(by_name), n=5, cutoff=CLOSE_NAME):
         picks += by_name[name]
     unique = list(dict.fromkeys(picks))[:5]
     message = f"Error: no such file '{show(path)}'"
     if unique:
         return f"{message}; close matches: {', '.join(unique)}"
-    return f"{message}; use list_files to see what exists"
+    return f"{message}; find the right path with grep or list_files"

@@ -114,7 +114,10 @@ def read_file(root: str | Path, path: str, start_line: int = 1, end_line: int | 
         (200) lines / ``MAX_CHARS`` (8000) characters, each line cut at 500 characters,
         with a note saying which ``start_line`` reads on. Files with a NUL byte in the
         first 8 KiB give ``path: binary file, N bytes``. Only the requested range is
-        kept in memory. Folders, missing files and bad paths give ``Error: ...``.
+        kept in memory. Folders, missing files and bad paths give ``Error: ...``; for a
+        missing file named like an identifier (``src/LastValue.java``) the error names the
+        file that defines it (``class LastValue`` in ``channels/last_value.py``), else
+        close matches.
 
     """
     base = real_root(root)
@@ -123,6 +126,9 @@ def read_file(root: str | Path, path: str, start_line: int = 1, end_line: int | 
     except ToolPathError as exc:
         return str(exc)
     if not os.path.exists(real):
+        hint = _grep.missing_file_hint(base, rel(base, real))
+        if hint:
+            return f"Error: no such file '{show(path)}'; {hint}"
         return not_found(base, path, real)
     name = rel(base, real)
     if os.path.isdir(real):
