@@ -9,8 +9,10 @@ from langchain_core.messages import AIMessage, HumanMessage, InvalidToolCall, To
 from langchain_core.tools import tool
 from pydantic import BaseModel
 
-from subagents import Agent, DelegationResult, Status, compile_agent
+from subagents import Agent, Budget, DelegationResult, Status, compile_agent
+from subagents.nodes._decide import ANSWER_CHECK, ERROR_KEY
 from subagents.nodes.model import LIMIT_NUDGE, REPEAT_NUDGE
+from subagents.nodes.plan import NUDGE_KEY, STOP_KEY
 from subagents.testing import ScriptedChatModel, ai, call
 
 
@@ -384,3 +386,127 @@ def test_duplicate_keys_only_for_calls_sharing_a_name(monkeypatch: pytest.Monkey
     other = ToolCall(name="echo", args={"text": "a", "n": 1}, id="y", type="tool_call")
     assert _refuse.duplicates([a, b, same, call("echo", text="b"), other]) == {4: "x"}
     assert keyed == ["echo"] * 4  # grep's key was never computed
+
+
+# ---------------------------------------------------------------------------- answer_check
+
+
+class Recorder:
+    """An answer check rejecting answers that mention 'bad', recording its calls."""
+
+    def __init__(self, complaint: str = "Do not say bad; say good.") -> None:
+        self.complaint = complaint
+        self.calls: list[tuple[str, list]] = []
+
+    def __call__(self, answer: str, messages: list) -> str | None:
+        self.calls.append((answer, list(messages)))
+        return self.complaint if "bad" in answer else None
+
+
+@pytest.mark.parametrize("sync", [False, True])
+async def test_answer_check_nudges_and_the_fixed_answer_ends(sync: bool) -> None:
+    c = call("task", agent="worker", objective="answer")
+    model = ScriptedChatModel(steps={
+        "root": [ai(c), ai("done")],
+        "worker": [ai(call("echo", text="x")), ai("a bad answer"), ai("a good answer")],
+    })
+    check = Recorder()
+    worker = Agent(name="worker", tools=[echo], answer_check=check)
+    root = Agent(name="root", model=model, subagents=[worker])
+    graph, start = compile_agent(root), {"messages": [HumanMessage("go")]}
+    out = graph.invoke(start) if sync else await graph.ainvoke(start)
+    res = result_of(out, c)
+    assert (res.status, res.result, res.error) == (Status.COMPLETED, "a good answer", None)
+    # only text answers are checked: the tool-call reply was not
+    assert [answer for answer, _ in check.calls] == ["a bad answer", "a good answer"]
+    answer, history = check.calls[0]
+    assert isinstance(history[0], HumanMessage) and history[0].content == "answer"
+    assert isinstance(history[-1], AIMessage) and history[-1].content == answer
+    assert any(isinstance(m, ToolMessage) and m.content == "x" for m in history)
+    nudge = model.calls_by("worker")[2].messages[-1]
+    assert isinstance(nudge, HumanMessage) and nudge.content == check.complaint
+    assert nudge.additional_kwargs.get(NUDGE_KEY) is True
+    model.assert_complete()
+
+
+async def test_answer_check_bound_ends_completed_with_the_complaint() -> None:
+    c = call("task", agent="worker", objective="answer")
+    model = ScriptedChatModel(steps={
+        "root": [ai(c), ai("done")],
+        "worker": [ai("bad 1"), ai("bad 2")],
+    })
+    check = Recorder()
+    worker = Agent(name="worker", answer_check=check, max_output_retries=1)
+    out = await run(Agent(name="root", model=model, subagents=[worker]))
+    res = result_of(out, c)
+    assert (res.status, res.result, res.error) == (Status.COMPLETED, "bad 2", check.complaint)
+    assert len(check.calls) == 2
+    model.assert_complete()
+
+
+async def test_answer_check_with_no_retries_ends_at_once() -> None:
+    model = ScriptedChatModel(steps=[ai("bad answer")])
+    check = Recorder()
+    out = await run(Agent(name="root", model=model, answer_check=check, max_output_retries=0))
+    last = out["messages"][-1]
+    assert last.content == "bad answer"
+    assert last.response_metadata[STOP_KEY] == ANSWER_CHECK
+    assert last.response_metadata[ERROR_KEY] == check.complaint
+    assert not any(m.additional_kwargs.get(NUDGE_KEY) for m in out["messages"])
+    model.assert_complete()
+
+
+async def test_root_answer_check_nudge_is_in_the_history_and_not_a_new_task() -> None:
+    model = ScriptedChatModel(steps=[ai("bad"), ai("bad again"), ai("good"), ai("next bad"),
+                                     ai("next good")])
+    check = Recorder()
+    graph = compile_agent(Agent(name="root", model=model, answer_check=check, max_steps=5))
+    out = await graph.ainvoke({"messages": [HumanMessage("q1")]})
+    assert out["messages"][-1].content == "good"
+    assert [m.content for m in out["messages"]].count(check.complaint) == 2
+    # a new user message starts a new task: its retries and steps count from zero
+    out = await graph.ainvoke({"messages": [*out["messages"], HumanMessage("q2")]})
+    assert out["messages"][-1].content == "next good"
+    model.assert_complete()
+
+
+async def test_answer_check_not_called_when_forced_or_over_budget() -> None:
+    c = call("task", agent="worker", objective="answer")
+    check = Recorder()
+    model = ScriptedChatModel(steps={
+        "root": [ai(c), ai("done")],
+        "worker": [ai("bad partial", call("echo", text="never"))],
+    })
+    worker = Agent(name="worker", tools=[echo], max_steps=1, answer_check=check)
+    res = result_of(await run(Agent(name="root", model=model, subagents=[worker])), c)
+    assert (res.status, res.result) == (Status.MAX_STEPS, "bad partial")
+    assert check.calls == []
+
+    repeat = ScriptedChatModel(steps={
+        "root": [ai(c), ai("done")],
+        "worker": [ai(call("echo", text="same")), ai(call("echo", text="same")), ai("bad")],
+    })
+    worker = Agent(name="worker", tools=[echo], answer_check=check)
+    res = result_of(await run(Agent(name="root", model=repeat, subagents=[worker])), c)
+    assert (res.status, res.result) == (Status.COMPLETED, "bad")
+    assert check.calls == []
+
+    broke = ScriptedChatModel(steps={"root": [ai(c), ai("done")]})
+    worker = Agent(name="worker", answer_check=check)
+    root = Agent(name="root", model=broke, subagents=[worker],
+                 budget=Budget(max_model_calls=1))
+    out = await run(root)
+    assert out["messages"][-1].response_metadata[STOP_KEY] == "over_budget"
+    assert check.calls == []
+
+
+def test_answer_check_spec_rules() -> None:
+    agent = Agent(name="a", answer_check=Recorder())
+    assert callable(agent.answer_check)
+    assert Agent(name="b").answer_check is None
+    with pytest.raises(ValueError, match="answer_check"):
+        Agent(name="a", answer_check=Recorder(), output_schema=Finding)
+    with pytest.raises(ValueError, match="answer_check"):
+        Agent.from_remote("http://127.0.0.1:1", "g", name="r", answer_check=Recorder())
+    with pytest.raises(ValueError, match="answer_check"):
+        Agent(name="a", answer_check="paths_exist")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
 from langchain_core.tools import BaseTool
 from langchain_core.tools import tool as make_tool
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -19,7 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from subagents.background import BackgroundConfig
 from subagents.budget import Budget
 
-__all__ = ["RESERVED_NAMES", "Agent", "RemoteSpec", "iter_agents"]
+__all__ = ["RESERVED_NAMES", "Agent", "AnswerCheck", "RemoteSpec", "iter_agents"]
+
+AnswerCheck = Callable[[str, list[BaseMessage]], str | None]
+"""``check(answer, messages) -> None | correction``: see ``Agent.answer_check``."""
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 RESERVED_NAMES = frozenset(
@@ -62,6 +66,19 @@ class Agent(BaseModel):
     Example:
         >>> search = Agent(name="search", description="Greps files.", tools=[])
         >>> dev = Agent(name="dev", subagents=[search], max_subagent_depth=1)
+
+    Answer checks: ``answer_check`` is a callable ``(answer: str, messages:
+    list[BaseMessage]) -> str | None`` run when the agent ends with a text answer (a reply
+    without tool calls; not after the forced last call of ``max_steps`` or the repeated-call
+    guard, not when the budget ends it). ``answer`` is the reply's text, ``messages`` the
+    agent's history with that reply last. ``None`` accepts the answer; a string is sent back
+    to the agent as a correction (a runtime-marked ``HumanMessage``, like the output-schema
+    nudge) and the agent goes on. After ``max_output_retries`` corrections (shared with
+    output-schema corrections) the agent ends with its last answer, status ``completed``, the
+    complaint as the result's ``error`` and as stop reason ``answer_check`` on its last AI
+    message. It is called synchronously in the model node; exceptions propagate. Agents with
+    an ``output_schema`` end by ``final_answer`` and take no ``answer_check``. Ready-made:
+    ``subagents.tools.paths_exist(root)`` for file explorers.
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
@@ -111,7 +128,14 @@ class Agent(BaseModel):
         "sub-agent's history lives instead of the parent's checkpointer.",
     )
     max_output_retries: int = Field(
-        default=2, ge=0, description="Invalid final_answer attempts sent back to fix."
+        default=2, ge=0,
+        description="Corrections sent back to fix: invalid final_answer attempts (output "
+        "schema) or answers answer_check rejected.",
+    )
+    answer_check: AnswerCheck | None = Field(
+        default=None,
+        description="check(answer, messages) -> None (accepted) or a correction sent back to "
+        "the agent; run on text answers only, bounded by max_output_retries.",
     )
     background: bool | BackgroundConfig = Field(
         default=False,
@@ -205,12 +229,17 @@ class Agent(BaseModel):
             raise ValueError(msg)
         if self.remote is not None:
             extra = [f for f in ("model", "tools", "subagents", "persistence", "background",
-                                 "budget", "needs_approval", "system_prompt")
+                                 "budget", "needs_approval", "system_prompt", "answer_check")
                      if f in self.model_fields_set and getattr(self, f)]
             if extra:
                 msg = (f"agent {self.name!r}: field 'remote': a remote agent runs on its "
                        f"server and takes no {', '.join(extra)}")
                 raise ValueError(msg)
+        if self.answer_check is not None and self.output_schema is not None:
+            msg = (f"agent {self.name!r}: field 'answer_check': an agent with output_schema "
+                   "ends by final_answer, which its schema validates; answer_check checks text "
+                   "answers")
+            raise ValueError(msg)
         seen: dict[str, Agent] = {}
         for agent in iter_agents(self):
             other = seen.setdefault(agent.name, agent)

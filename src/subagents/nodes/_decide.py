@@ -14,6 +14,11 @@ schema from them.
 A reply repeating a call of an earlier reply of the task runs none of its calls and forces a
 last answer; a call identical to an earlier call of the same reply (same name, same arguments:
 small local models do this) is not run, its first occurrence is.
+
+A text answer (no tool calls, not forced) of an agent with ``answer_check`` ends only when the
+check returns None; its correction is sent back like the output-schema nudge, at most
+``max_output_retries`` times, then the agent ends ``completed`` with stop reason
+``answer_check`` and the complaint as error.
 """
 
 from __future__ import annotations
@@ -43,9 +48,13 @@ from subagents.nodes._turn import Turn
 from subagents.nodes.plan import NUDGE_KEY, STOP_KEY, AgentPlan, ChildLink
 from subagents.nodes.schemas import FINAL_ANSWER, validation_text
 from subagents.results import Status, tool_result
-from subagents.spec import Agent
+from subagents.spec import Agent, AnswerCheck
 
-__all__ = ["ERROR_KEY", "Outcome", "Refusal", "decide", "ending", "mark_stop", "over_budget"]
+__all__ = ["ANSWER_CHECK", "ERROR_KEY", "Outcome", "Refusal", "decide", "ending", "mark_stop",
+           "over_budget"]
+
+ANSWER_CHECK = "answer_check"
+"""Stop reason of an agent whose text answer its ``answer_check`` still rejected at the bound."""
 
 ERROR_KEY = "subagents_error"
 """``response_metadata`` key holding why an agent could not produce its output schema."""
@@ -221,11 +230,25 @@ def _answer(plan: AgentPlan, turn: Turn, ai: AIMessage, fixes: list[ToolMessage]
                    or any(tc["name"] == FINAL_ANSWER for tc in ai.tool_calls)):
         return _schema_step(plan, turn, ai, fixes)
     if not ai.tool_calls and not fixes:
-        return Outcome([ai], done=True)
+        check = plan.agent.answer_check
+        return Outcome([ai], done=True) if check is None else _checked(plan, turn, ai, check)
     if turn.repeats(ai.tool_calls):
         return Outcome([ai, *fixes, *not_run(plan, ai.tool_calls, REPEATED)],
                        force_final=True, stop="repeated_tool_call")
     return _route(plan, ai, fixes)
+
+
+def _checked(plan: AgentPlan, turn: Turn, ai: AIMessage, check: AnswerCheck) -> Outcome:
+    """End with a text answer ``check`` accepts; else send its correction back, bounded."""
+    complaint = check(ai.text, [*turn.history, ai])
+    if not complaint:
+        return Outcome([ai], done=True)
+    if turn.retries < plan.agent.max_output_retries:
+        ask = HumanMessage(content=complaint, additional_kwargs={NUDGE_KEY: True})
+        return Outcome([ai, ask])
+    messages: list[AnyMessage] = [ai]
+    mark_stop(messages, ANSWER_CHECK, complaint)
+    return Outcome(messages, done=True, stop=ANSWER_CHECK)
 
 
 def _route(plan: AgentPlan, ai: AIMessage, fixes: list[ToolMessage]) -> Outcome:
@@ -297,7 +320,8 @@ def ending(agent: Agent, last: AIMessage | None, structured: Any) -> tuple[Statu
 
     Returns:
         (status, result, error): ``result`` is the validated output schema as a JSON object
-        when the agent has one, else its last AI text.
+        when the agent has one, else its last AI text. ``error`` is None for ``completed``
+        except after an answer check rejected the last answer at its bound (its complaint).
     """
     text = last.text if last is not None else ""
     meta = last.response_metadata if last is not None else {}
@@ -314,4 +338,6 @@ def ending(agent: Agent, last: AIMessage | None, structured: Any) -> tuple[Statu
         return Status.FAILED, text or None, error or "no valid final_answer"
     if stop == "max_steps":
         return Status.MAX_STEPS, text, f"stopped after max_steps={agent.max_steps}"
+    if stop == ANSWER_CHECK:  # completed, the check's last complaint kept for the parent
+        return Status.COMPLETED, text, error
     return Status.COMPLETED, text, None

@@ -21,12 +21,15 @@ class Turn:
     Attributes:
         calls: model calls made since the task message.
         made: every tool call made since (the model's own dicts, not copied).
-        retries: output-schema corrections already sent back (invalid final answers, nudges).
+        retries: corrections already sent back (invalid final answers, nudges: output-schema
+            and answer-check ones).
+        history: the agent's messages the turn was read from (the state's list, not copied).
     """
 
     calls: int = 0
     made: list[ToolCall] = field(default_factory=list)
     retries: int = 0
+    history: Sequence[AnyMessage] = ()
 
     def repeats(self, tool_calls: Sequence[ToolCall]) -> bool:
         """Whether any of ``tool_calls`` repeats a call made earlier in this task.
@@ -51,7 +54,7 @@ def call_key(name: str, args: object) -> tuple[str, str]:
 
 def read_turn(messages: Sequence[AnyMessage]) -> Turn:
     """Scan back to the last task message (a HumanMessage the runtime did not write)."""
-    turn = Turn()
+    turn = Turn(history=messages)
     for msg in reversed(messages):
         if isinstance(msg, HumanMessage):
             if not msg.additional_kwargs.get(NUDGE_KEY):
