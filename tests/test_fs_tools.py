@@ -11,10 +11,19 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from langchain_core.messages import HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool, StructuredTool
 
 from subagents.errors import SpecError
-from subagents.tools import BUILTIN_TOOLS, builtin_tool, filesystem_tools
+from subagents.nodes.plan import NUDGE_KEY
+from subagents.tools import (
+    BUILTIN_CHECKS,
+    BUILTIN_TOOLS,
+    builtin_check,
+    builtin_tool,
+    filesystem_tools,
+    paths_exist,
+)
 from subagents.tools import fs as fs_module
 
 SECRET = "7f3a9c-TOP-SECRET-e21b"
@@ -606,3 +615,99 @@ def test_read_file_missing_path_named_after_a_definition(tmp_path: Path) -> None
     )
     loose = read_file(tmp_path, "src/app.py")  # no loose guesses a model would take as the answer
     assert loose == "Error: no such file 'src/app.py'; find the right path with grep or list_files"
+
+
+# ------------------------------------------------------------------------- paths_exist
+
+
+def grep_result(text: str, name: str = "grep", status: str = "success") -> ToolMessage:
+    return ToolMessage(content=text, tool_call_id=f"id_{name}_{len(text)}", name=name,
+                       status=status)
+
+
+TASK = HumanMessage("Which file defines load_spec?")
+
+
+def test_paths_exist_accepts_existing_and_seen_paths(repo: Path) -> None:
+    check = paths_exist(repo)
+    assert check("No path here, only prose.", [TASK]) is None
+    answer = "See src/app.py, ./src/pkg/spec.py:4, docs/guide.md and README.md."
+    assert check(answer, [TASK]) is None
+    seen = [TASK, grep_result("1 match in 1 file:\nlib/other.py:3: def load_spec():")]
+    # seen in a tool output (whole or its last parts), though not under the root
+    assert check("It is lib/other.py, line 3 of other.py.", seen) is None
+    # named by the task (a human message the runtime did not write)
+    asked = [HumanMessage("Does src/ghost.py exist?")]
+    assert check("src/ghost.py does not exist.", asked) is None
+
+
+def test_paths_exist_rejects_invented_paths_and_suggests_seen_ones(repo: Path) -> None:
+    check = paths_exist(repo)
+    history = [
+        TASK,
+        grep_result("2 matches in 2 files:\ndocs/guide.md:1: Use load_spec to read a team "
+                    "file.\nsrc/pkg/spec.py:4: def load_spec(path):"),
+        grep_result("Error: no such file 'src/main.py'; find the right path with grep or "
+                    "list_files", name="read_file"),
+    ]
+    complaint = check("load_spec is defined in src/main.py:4.", history)
+    assert complaint == (
+        "`src/main.py` does not exist under the root (read_file said so). Answer only with "
+        "paths that appear in the tool results above, e.g. src/pkg/spec.py, docs/guide.md.")
+    # 'src/' is not stripped: a path resolves against the root or not at all
+    assert "`pkg/spec.py` does not exist" in (check("in pkg/spec.py", [TASK]) or "")
+    # an error output does not make a path seen; a nudge naming it is no task
+    nudge = HumanMessage("`src/main.py` does not exist",
+                         additional_kwargs={NUDGE_KEY: True})
+    assert check("src/main.py", [TASK, history[2], nudge]) is not None
+    assert check("src/main.py", [TASK, grep_result("src/main.py:1: x", status="error")])
+    # nothing seen: the task's code names are looked up under the root
+    assert check("It is in lib/nowhere.py", [TASK]) == (
+        "`lib/nowhere.py` does not exist under the root. `load_spec` is defined in "
+        "src/pkg/spec.py:4. Answer only with paths that appear in the tool results above or "
+        "in this note, e.g. src/pkg/spec.py.")
+    alone = check("It is in lib/nowhere.py", [HumanMessage("Where is the timeout set?")])
+    assert alone == ("`lib/nowhere.py` does not exist under the root. Answer only with paths "
+                     "that appear in the tool results above; find the right path with grep "
+                     "or list_files first.")
+
+
+def test_paths_exist_never_escapes_the_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                            ) -> None:
+    root, secret = build_repo(tmp_path)
+    (secret.parent / "secret.py").write_text("x = 1\n")
+    check = paths_exist(root)
+    looked: list[str] = []
+    real_exists, real_open = os.path.exists, os.open
+
+    def exists(path: Any) -> bool:
+        looked.append(os.fspath(path))
+        return real_exists(path)
+
+    def confined_open(path: Any, *args: Any, **kwargs: Any) -> Any:
+        looked.append(os.fspath(path))  # the definition lookup of the task's code names
+        return real_open(path, *args, **kwargs)
+
+    def no_open(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("paths_exist opened a file without the confinement")
+
+    monkeypatch.setattr(os.path, "exists", exists)
+    monkeypatch.setattr(os, "open", confined_open)
+    monkeypatch.setattr("builtins.open", no_open)
+    for path in ("../outside/secret.py", str(secret.parent / "secret.py"),
+                 "link_out/secret.py", "etc/hosts.json", "src/../../outside/secret.py"):
+        complaint = check(f"It is in {path}.", [TASK])
+        assert complaint is not None and f"`{path}` is outside the root" in complaint, path
+    assert check(f"It is in {root / 'src' / 'app.py'} or inner_link/app.py", [TASK]) is None
+    real = os.path.realpath(root)
+    assert looked and all(p.startswith(real + os.sep) for p in looked)
+    assert any(p.endswith("spec.py") for p in looked)  # load_spec was looked up
+
+
+def test_paths_exist_registry_and_bad_roots(tmp_path: Path, repo: Path) -> None:
+    assert set(BUILTIN_CHECKS) == {"paths_exist"}
+    assert builtin_check("paths_exist", repo)("src/app.py", []) is None
+    with pytest.raises(SpecError, match="valid names: paths_exist"):
+        builtin_check("path_exists", repo)
+    with pytest.raises(SpecError, match="not an existing directory"):
+        paths_exist(tmp_path / "missing")

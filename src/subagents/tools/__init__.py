@@ -1,5 +1,9 @@
-"""Built-in tools agents can name in a team file (read-only filesystem access)."""
+"""Built-in tools and answer checks agents can name in a team file.
 
+Tools: read-only filesystem access; answer checks: ``paths_exist``.
+"""
+
+from subagents.tools._check import BUILTIN_CHECKS, builtin_check, paths_exist
 from subagents.tools.fs import (
     BUILTIN_TOOLS,
     builtin_tool,
@@ -10,10 +14,13 @@ from subagents.tools.fs import (
 )
 
 __all__ = [
+    "BUILTIN_CHECKS",
     "BUILTIN_TOOLS",
+    "builtin_check",
     "builtin_tool",
     "filesystem_tools",
     "grep_tool",
     "list_files_tool",
+    "paths_exist",
     "read_file_tool",
 ]
