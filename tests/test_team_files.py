@@ -54,6 +54,11 @@ def test_example_team_file_loads(tmp_path: Path) -> None:
     assert all(2 <= a.max_steps <= 4 for a in (dev, explore, search))
     assert all(3 <= len(a.system_prompt.strip().splitlines()) <= 5 for a in (dev, explore, search))
     assert 'grep(pattern="timeout")' in explore.system_prompt
+    # explore's answers may name only files under the root (or seen in its tool results)
+    assert explore.answer_check is not None and search.answer_check is None
+    assert dev.answer_check is None
+    assert explore.answer_check("It is app.py:1.", []) is None
+    assert "`src/app.py` does not exist" in (explore.answer_check("src/app.py", []) or "")
     # tools are confined to the given root
     assert "app.py:1" in search.tools[0].invoke({"pattern": "TIMEOUT"})
 
@@ -67,7 +72,8 @@ def test_python_example_matches_the_yaml_team(tmp_path: Path) -> None:
     from_yaml = load_team(EXAMPLES / "codebase_explorer.yaml", root=tmp_path)
 
     def shape(agent: Agent) -> dict[str, object]:
-        data = agent.model_dump(exclude={"tools", "subagents", "model"})
+        # answer_check: a closure per load (examples/team.py does not set it yet)
+        data = agent.model_dump(exclude={"tools", "subagents", "model", "answer_check"})
         data["tools"] = [t.name for t in agent.tools]
         data["subagents"] = [s if isinstance(s, str) else shape(s) for s in agent.subagents]
         return data
@@ -123,6 +129,24 @@ def test_python_example_matches_the_yaml_team(tmp_path: Path) -> None:
        - name: dev
          delegation: parallel
      """, "3: agent 'dev': field 'delegation': Input should be 'task' or 'per_agent'"),
+    ("""
+     agents:
+       - name: dev
+         answer_check: path_exists
+     """, "3: agent 'dev': unknown answer check 'path_exists' (valid: paths_exist); did you "
+          "mean 'paths_exist'?"),
+    ("""
+     agents:
+       - name: dev
+         answer_check: [paths_exist]
+     """, "3: agent 'dev': unknown answer check ['paths_exist'] (valid: paths_exist)"),
+    ("""
+     agents:
+       - name: dev
+         answer_check: paths_exist
+         output_schema: {type: object, properties: {a: {type: string}}}
+     """, "2: agent 'dev': field 'answer_check': an agent with output_schema ends by "
+          "final_answer"),
     ("""
      agents:
        - name: task
@@ -322,3 +346,24 @@ async def test_yaml_output_schema_is_enforced_by_the_runtime() -> None:
 def test_unsupported_schemas_are_errors(schema: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         model_from_json_schema(schema, "M")
+
+
+async def test_yaml_answer_check_uses_the_team_root(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "real.py").write_text("def handler():\n    pass\n")
+    dev = load_team({"agents": [
+        {"name": "dev", "subagents": ["explore"]},
+        {"name": "explore", "tools": ["grep"], "answer_check": "paths_exist"},
+    ]}, root=tmp_path)
+    grep = call("grep", pattern="def handler")
+    model = ScriptedChatModel(steps={
+        "dev": [ai(call("task", agent="explore", objective="Where is handler defined?")),
+                ai("done")],
+        "explore": [ai(grep), ai("handler is in src/app.py:1"), ai("handler is in pkg/real.py:1")],
+    })
+    out = await compile_agent(dev, model=model).ainvoke({"messages": [HumanMessage("go")]})
+    assert '"result": "handler is in pkg/real.py:1"' in out["messages"][2].content
+    nudge = model.calls_by("explore")[2].messages[-1]
+    assert nudge.content.startswith("`src/app.py` does not exist under the root")
+    assert "e.g. pkg/real.py." in nudge.content
+    model.assert_complete()

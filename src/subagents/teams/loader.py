@@ -12,6 +12,7 @@ Shape::
         tools: [grep]         # built-in tools (subagents.tools.BUILTIN_TOOLS)
         subagents: [explore]  # allow list by agent name (itself / ancestors: cycles)
         output_schema: {type: object, properties: {...}, required: [...]}
+        answer_check: paths_exist  # built-in answer check (subagents.tools.BUILTIN_CHECKS)
         max_steps: 4
 
 Agents are built as a tree from the root: an allow-list entry naming the agent itself or an
@@ -33,7 +34,7 @@ from subagents.errors import SpecError
 from subagents.spec import Agent
 from subagents.teams._located import Key, Source, load_yaml
 from subagents.teams._schema import SchemaError, model_from_json_schema
-from subagents.tools import BUILTIN_TOOLS, builtin_tool
+from subagents.tools import BUILTIN_CHECKS, BUILTIN_TOOLS, builtin_check, builtin_tool
 
 __all__ = ["AGENT_FIELDS", "load_team"]
 
@@ -44,9 +45,10 @@ AGENT_FIELDS: dict[str, str] = {
     "tool_description": "tool_description", "max_steps": "max_steps",
     "max_subagent_depth": "max_subagent_depth", "delegation": "delegation",
     "delegation_context": "delegation_context", "persistent": "persistent",
-    "max_output_retries": "max_output_retries",
+    "max_output_retries": "max_output_retries", "answer_check": "answer_check",
 }
-"""Team-file field -> ``Agent`` field (``prompt`` is the one renamed)."""
+"""Team-file field -> ``Agent`` field (``prompt`` is the one renamed; ``tools`` and
+``answer_check`` name built-ins, built for the team's root)."""
 
 _TOP_FIELDS = ("root", "agents")
 
@@ -149,6 +151,11 @@ class _Builder:
             if tool not in BUILTIN_TOOLS:
                 raise self._fail(("agents", index, "tools", i), f"unknown tool {tool!r}"
                                  + _suggest(tool, tools), name)
+        check = entry.get("answer_check")
+        if check is not None and (not isinstance(check, str) or check not in BUILTIN_CHECKS):
+            checks = sorted(BUILTIN_CHECKS)
+            raise self._fail(("agents", index, "answer_check"), f"unknown answer check "
+                             f"{check!r}" + _suggest(str(check), checks), name)
         model = entry.get("model")
         if model is not None and not isinstance(model, str):
             raise self._fail(("agents", index, "model"), "field 'model' must be a model "
@@ -190,9 +197,11 @@ class _Builder:
                 free |= self.free[ref]
         kwargs: dict[str, Any] = {AGENT_FIELDS[k]: v for k, v in entry.items()
                                   if k not in ("tools", "subagents", "output_schema",
-                                               "input_schema")}
+                                               "input_schema", "answer_check")}
         kwargs["subagents"] = refs
         kwargs["tools"] = [builtin_tool(t, self.root) for t in entry.get("tools", [])]
+        if entry.get("answer_check") is not None:
+            kwargs["answer_check"] = builtin_check(entry["answer_check"], self.root)
         for key, suffix in (("output_schema", "Output"), ("input_schema", "Input")):
             if entry.get(key) is not None:
                 kwargs[key] = self._schema(index, name, key, entry[key], suffix)
