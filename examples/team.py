@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from subagents import Agent
-from subagents.tools import builtin_tool
+from subagents.tools import builtin_tool, paths_exist
 
 DEV_PROMPT = """\
 You answer questions about the code base. You cannot read files yourself.
@@ -62,6 +62,7 @@ def build_team(root: str | Path = ".") -> Agent:
         subagents=[search],
         max_steps=4,
         delegation_context=False,
+        answer_check=paths_exist(root),
     )
     return Agent(
         name="dev",

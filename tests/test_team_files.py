@@ -72,8 +72,9 @@ def test_python_example_matches_the_yaml_team(tmp_path: Path) -> None:
     from_yaml = load_team(EXAMPLES / "codebase_explorer.yaml", root=tmp_path)
 
     def shape(agent: Agent) -> dict[str, object]:
-        # answer_check: a closure per load (examples/team.py does not set it yet)
+        # answer_check: a closure per load, compared by whether it is set
         data = agent.model_dump(exclude={"tools", "subagents", "model", "answer_check"})
+        data["answer_check"] = agent.answer_check is not None
         data["tools"] = [t.name for t in agent.tools]
         data["subagents"] = [s if isinstance(s, str) else shape(s) for s in agent.subagents]
         return data
