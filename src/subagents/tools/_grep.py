@@ -170,7 +170,7 @@ def _format(hits: list[tuple[str, int, str]], note: str, ident: str | None = Non
     first = [h for h in hits if defines is not None and defines(h[2])]
     if first:
         where = ", ".join(dict.fromkeys(name for name, _, _ in first[:3]))
-        header += f"; '{ident}' is defined in {where} (definitions first)"
+        header += f"; '{ident}' is defined in {where}"
         hits = first + [h for h in hits if not defines or not defines(h[2])]
     lines = [note, header + ":"] if note else [header + ":"]
     size = sum(len(x) + 1 for x in lines)
