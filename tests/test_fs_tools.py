@@ -325,7 +325,8 @@ def test_grep_identifier_fallback(tools: dict[str, BaseTool]) -> None:
     )
     assert (
         lines[1]
-        == "3 matches in 3 files; 'load_spec' is defined in src/pkg/spec.py:"
+        == "'load_spec' is defined in src/pkg/spec.py:4; the other rows are uses "
+        "(3 matches in 3 files):"
     )
     assert lines[2].startswith("src/pkg/spec.py:")
     assert "docs/guide.md:1: Use load_spec to read a team file." in lines
@@ -590,14 +591,15 @@ def test_grep_lists_the_definition_first(tmp_path: Path) -> None:
     from subagents.tools.fs import grep
 
     lines = grep(tmp_path, "Widget").splitlines()
-    assert lines[0] == "3 matches in 2 files; 'Widget' is defined in b_def.py:"
+    assert lines[0] == ("'Widget' is defined in b_def.py:4; the other rows are uses "
+                        "(3 matches in 2 files):")
     assert lines[1:] == [
         "b_def.py:4: class Widget:",
         "a_use.py:1: from b_def import Widget",
         "a_use.py:2: w = Widget()",
     ]
     consts = grep(tmp_path, "LIMIT_MAX").splitlines()
-    assert consts[0].endswith("'LIMIT_MAX' is defined in c_const.py:")
+    assert consts[0].startswith("'LIMIT_MAX' is defined in c_const.py:1;")
     assert consts[1] == "c_const.py:1: LIMIT_MAX: int = 3"
     plain = grep(tmp_path, "import").splitlines()
     assert plain[0] == "2 matches in 2 files:"  # nothing defines 'import': order unchanged

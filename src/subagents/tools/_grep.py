@@ -169,8 +169,9 @@ def _format(hits: list[tuple[str, int, str]], note: str, ident: str | None = Non
     defines = definition_matcher(ident) if ident else None
     first = [h for h in hits if defines is not None and defines(h[2])]
     if first:
-        where = ", ".join(dict.fromkeys(name for name, _, _ in first[:3]))
-        header += f"; '{ident}' is defined in {where}"
+        files = list(dict.fromkeys(name for name, _, _ in first[:3]))
+        where = f"{first[0][0]}:{first[0][1]}" if len(files) == 1 else ", ".join(files)
+        header = f"'{ident}' is defined in {where}; the other rows are uses ({header})"
         hits = first + [h for h in hits if not defines or not defines(h[2])]
     lines = [note, header + ":"] if note else [header + ":"]
     size = sum(len(x) + 1 for x in lines)
