@@ -43,12 +43,12 @@ class BudgetTracker:
 
     Thread-safe: sync sub-agents run in LangGraph's thread pool.
 
-    ``above``, when set, is asked for the enclosing tracker at each use instead of ``parent``
-    (a run scope's link: a background child adopted by a resumed run draws from its budget).
+    ``above`` returns the enclosing tracker (None at the top); it is asked at each use, not
+    stored, because a run scope's parent can change (a background child adopted by a resumed
+    run draws from that run's budget).
     """
 
     limits: Budget
-    parent: BudgetTracker | None = None
     above: Callable[[], BudgetTracker | None] | None = field(default=None, repr=False)
     model_calls: int = 0
     tool_rounds: int = 0
@@ -71,8 +71,8 @@ class BudgetTracker:
         return None
 
     def up(self) -> BudgetTracker | None:
-        """The enclosing tracker (``above()`` when set, else ``parent``)."""
-        return self.above() if self.above is not None else self.parent
+        """The enclosing tracker (``above()``), or None at the top."""
+        return self.above() if self.above is not None else None
 
     def _own_reason(self) -> str | None:
         lim = self.limits

@@ -12,7 +12,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -28,7 +29,7 @@ from subagents.parking import ParkKey
 from subagents.results import Status
 from subagents.usage import UsageNode
 
-__all__ = ["CALL_KEY", "SCOPE_KEY", "CallInfo", "RunScope", "observe", "scope_of"]
+__all__ = ["CALL_KEY", "SCOPE_KEY", "CallInfo", "RunScope", "closing", "observe", "scope_of"]
 
 SCOPE_KEY = "__subagents_scope"
 """``configurable`` key of the enclosing agent invocation's ``RunScope``."""
@@ -217,6 +218,24 @@ class RunScope:
         self.finish(_status_of(error))
 
 
+@contextmanager
+def closing(scope: RunScope | None) -> Iterator[None]:
+    """Close ``scope`` (sync) when the block ends, recording how: returned, raised, cancelled.
+
+    For invocations with no background children (sync runs, remote sub-agents); ``None``
+    (no scope) does nothing.
+    """
+    error: BaseException | None = None
+    try:
+        yield
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        if scope is not None:
+            scope.close(error)
+
+
 def _status_of(error: BaseException | None) -> Status | None:
     if error is None:
         return Status.COMPLETED
@@ -234,28 +253,15 @@ def _safely(fn: Callable[..., Any], *args: Any) -> None:
         _log.exception("subagents event listener failed")
 
 
-def custom_stream_on(config: RunnableConfig | None) -> bool:
-    """Whether the run streams ``custom`` chunks from nested graphs (``subgraphs=True``)."""
-    stream = _stream_of(config)
-    return stream is not None and "custom" in stream.modes
-
-
 def _stream_of(config: RunnableConfig | None) -> Any:
     return (config or {}).get("configurable", {}).get(CONFIG_KEY_STREAM)
 
 
-def write_custom(event: BaseEvent, config: RunnableConfig | None) -> None:
+def _write(stream: Any, event: BaseEvent, config: RunnableConfig | None) -> None:
     """Write an event to LangGraph's ``custom`` stream, namespaced like the emitting node.
 
-    Only streams with ``subgraphs=True`` carry events (LangGraph hands nested graphs the
-    run's stream only then); without it there is no stream to write to and nothing is done.
+    LangGraph hands nested graphs the run's stream only with ``subgraphs=True``.
     """
-    stream = _stream_of(config)
-    if stream is not None and "custom" in stream.modes:
-        _write(stream, event, config)
-
-
-def _write(stream: Any, event: BaseEvent, config: RunnableConfig | None) -> None:
     ns = tuple(str((config or {}).get("configurable", {}).get("checkpoint_ns", "")).split("|")[:-1])
     stream((ns, "custom", event.model_dump(mode="json")))
 

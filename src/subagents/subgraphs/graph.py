@@ -24,7 +24,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from subagents import parking
 from subagents.nodes.plan import AgentPlan
-from subagents.scope import CALL_KEY, SCOPE_KEY, CallInfo, RunScope
+from subagents.scope import CALL_KEY, SCOPE_KEY, CallInfo, RunScope, closing
 
 __all__ = ["AgentGraph"]
 
@@ -114,12 +114,5 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
     ) -> Iterator[Any]:
         """LangGraph's ``stream`` inside this agent's run scope."""
         scope, config = self._open(config)
-        error: BaseException | None = None
-        try:
+        with closing(scope):
             yield from super().stream(input, config, **kwargs)
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            if scope is not None:
-                scope.close(error)

@@ -54,6 +54,7 @@ from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.errors import APIStatusError, NotFoundError
 
 from subagents.errors import SpecError, SubagentsError
+from subagents.scope import closing
 from subagents.spec import RemoteSpec
 from subagents.subgraphs._remote_events import Relay, attach_usage, open_relay
 
@@ -235,24 +236,16 @@ class RemoteChild(Runnable[dict[str, Any], dict[str, Any]]):
         with _guard:
             lock = _alocks.get(key) or _alocks.setdefault(key, asyncio.Lock())
         scope, relay = open_relay(self.agent.name, config)
-        error: BaseException | None = None
         async with lock:
-            try:
-                return attach_usage(scope, await self._arun(input, thread_id, tool_call_id,
-                                                            relay))
-            except asyncio.CancelledError as exc:
-                error = exc
-                await self._acancel_quietly(thread_id)
-                raise
-            except (RemoteException, httpx.HTTPError) as exc:
-                error = self._error(exc)
-                raise error from exc
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                if scope is not None:
-                    scope.close(error)
+            with closing(scope):
+                try:
+                    return attach_usage(scope, await self._arun(input, thread_id,
+                                                                tool_call_id, relay))
+                except asyncio.CancelledError:
+                    await self._acancel_quietly(thread_id)
+                    raise
+                except (RemoteException, httpx.HTTPError) as exc:
+                    raise self._error(exc) from exc
 
     async def _acancel_quietly(self, thread_id: str) -> None:
         cancel = asyncio.ensure_future(self._acancel_active(thread_id))
@@ -329,19 +322,11 @@ class RemoteChild(Runnable[dict[str, Any], dict[str, Any]]):
         with _guard:
             lock = _tlocks.get(thread_id) or _tlocks.setdefault(thread_id, threading.Lock())
         scope, relay = open_relay(self.agent.name, config)
-        error: BaseException | None = None
-        with lock, self._cancel_on_interrupt(thread_id):
+        with lock, self._cancel_on_interrupt(thread_id), closing(scope):
             try:
                 return attach_usage(scope, self._run(input, thread_id, tool_call_id, relay))
             except (RemoteException, httpx.HTTPError) as exc:
-                error = self._error(exc)
-                raise error from exc
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                if scope is not None:
-                    scope.close(error)
+                raise self._error(exc) from exc
 
     def _run_once(self, inputs: Any, cfg: RunnableConfig, run_kwargs: dict[str, Any],
                   relay: Relay | None) -> None:
