@@ -51,8 +51,10 @@ JOB_STATUSES = {s.value for s in Status} - {"forbidden_tool", "unknown_agent",
 REPEATED = "Not run: repeated call."
 
 
-def report_generated() -> Iterator[None]:
-    """A module fixture's body: print the argument sets its module generated, at its end."""
+@pytest.fixture(scope="module", autouse=True)
+def report_counts() -> Iterator[None]:
+    """Autouse in each property module that imports it: at the module's end, print the
+    argument sets it generated."""
     before = GENERATED.copy()
     yield
     counts = GENERATED - before

@@ -4,10 +4,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, ToolCall, ToolMessage
@@ -33,7 +31,7 @@ from _properties_support import (
     delegation,
     fuzz_call,
     probe,
-    report_generated,
+    report_counts,  # noqa: F401  (autouse: prints the generated counts)
     sentinel_task,
     task_turn,
     tc,
@@ -41,12 +39,6 @@ from _properties_support import (
 from _strategies import strings
 from subagents import Agent, Status, compile_agent
 from subagents.events import BaseEvent
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _report_counts() -> Iterator[None]:
-    yield from report_generated()
-
 
 QUERY_FIELDS = {"query": strings, "limit": st.integers(-3, 120), "background": st.booleans()}
 

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, BaseMessage, ToolCall, ToolMessage
@@ -37,7 +35,7 @@ from _properties_support import (
     expect,
     fuzz_call,
     repeats,
-    report_generated,
+    report_counts,  # noqa: F401  (autouse: prints the generated counts)
     sentinel_task,
     srun,
     task_turn,
@@ -47,11 +45,6 @@ from _properties_support import (
 from _strategies import AWAIT_MODES, Foreign, Own, resolve, strings, values
 from subagents import Agent, BackgroundConfig, Status, compile_agent
 from subagents.events import BaseEvent
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _report_counts() -> Iterator[None]:
-    yield from report_generated()
 
 
 @tool

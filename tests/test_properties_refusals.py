@@ -5,10 +5,8 @@ every refused delegation has its ``subagent_start`` / refused ``subagent_end`` e
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, BaseMessage, ToolCall
@@ -32,7 +30,7 @@ from _properties_support import (
     objectives,
     probe,
     refused_events,
-    report_generated,
+    report_counts,  # noqa: F401  (autouse: prints the generated counts)
     srun,
     tc,
     twins,
@@ -40,11 +38,6 @@ from _properties_support import (
 from _strategies import args_like, names, strings, values
 from subagents import Agent, Budget, Status, compile_agent
 from subagents.events import BaseEvent
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _report_counts() -> Iterator[None]:
-    yield from report_generated()
 
 
 @tool
