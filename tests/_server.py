@@ -21,11 +21,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
+from langgraph_sdk import get_client
+from langgraph_sdk.client import LangGraphClient
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "langgraph.json"
@@ -153,3 +157,13 @@ def start_dev_server(workdir: Path, env: dict[str, str], *, startup_timeout: flo
         last_error = f"{last_error}; log tail:\n{tail}"
     msg = f"langgraph dev did not start: {last_error}"
     raise RuntimeError(msg)
+
+
+@asynccontextmanager
+async def sdk_client(server: DevServer, timeout: float = 30.0) -> AsyncIterator[LangGraphClient]:
+    """A ``langgraph-sdk`` client of ``server`` (``timeout`` in seconds), closed at the end."""
+    lg = get_client(url=server.url, timeout=timeout)
+    try:
+        yield lg
+    finally:
+        await lg.http.client.aclose()

@@ -19,11 +19,10 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolCall, ToolMessage
 from langgraph.types import Command
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
 import _server
-from _server import DevServer, free_port, start_dev_server
+from _server import DevServer, free_port, sdk_client, start_dev_server
 from subagents import Agent, DelegationResult, Status, compile_agent, observe
 from subagents.checkpoints import memory_saver
 from subagents.graphs import compile as compile_mod
@@ -94,11 +93,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
 
 @pytest.fixture
 async def client(server: DevServer) -> AsyncIterator[LangGraphClient]:
-    lg = get_client(url=server.url, timeout=30.0)
-    try:
+    async with sdk_client(server) as lg:
         yield lg
-    finally:
-        await lg.http.client.aclose()
 
 
 # -- the parent -----------------------------------------------------------------------------

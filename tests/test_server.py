@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from _server import DevServer, start_dev_server
+from _server import DevServer, sdk_client, start_dev_server
 
 pytestmark = pytest.mark.server
 
@@ -47,11 +46,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
 
 @pytest.fixture
 async def client(server: DevServer) -> AsyncIterator[LangGraphClient]:
-    lg = get_client(url=server.url, timeout=30.0)
-    try:
+    async with sdk_client(server) as lg:
         yield lg
-    finally:
-        await lg.http.client.aclose()
 
 
 def _user(text: str) -> dict[str, Any]:
