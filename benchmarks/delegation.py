@@ -171,6 +171,16 @@ def _db_counts(path: Path, thread_id: str) -> tuple[int, int]:
     return cps, writes
 
 
+def _parity(name: str, state: dict[str, Any], calls: int, db: Path | None,
+            cfg: dict[str, Any] | None) -> str:
+    """One side of a parity line: message kinds, model calls, SQLite rows of its thread."""
+    extra = ""
+    if db is not None and cfg is not None:
+        cps, writes = _db_counts(db, cfg["configurable"]["thread_id"])
+        extra = f" cp/writes={cps}/{writes}"
+    return f"{name}: {_kinds(state)} calls={calls}{extra}"
+
+
 class Scenario:
     """One (mode, storage) cell: ours and hand-written at 1 and 5 delegations."""
 
@@ -212,11 +222,7 @@ async def _async_body(sc: Scenario, ours: CompiledStateGraph, hand: CompiledStat
             before = len(model.calls)
             cfg = _cfg(sqlite)
             state = await graph.ainvoke(_inp(n), cfg)
-            extra = ""
-            if db is not None and cfg is not None:
-                cps, writes = _db_counts(db, cfg["configurable"]["thread_id"])
-                extra = f" cp/writes={cps}/{writes}"
-            line.append(f"{name}: {_kinds(state)} calls={len(model.calls) - before}{extra}")
+            line.append(_parity(name, state, len(model.calls) - before, db, cfg))
         sc.parity.append(f"n={n}  " + " | ".join(line))
 
     def variant(graph: CompiledStateGraph, n: int) -> Callable[[], Any]:
@@ -253,11 +259,7 @@ def _sync_body(sc: Scenario, ours: CompiledStateGraph, hand: CompiledStateGraph,
             before = len(model.calls)
             cfg = _cfg(sqlite)
             state = graph.invoke(_inp(n), cfg)
-            extra = ""
-            if db is not None and cfg is not None:
-                cps, writes = _db_counts(db, cfg["configurable"]["thread_id"])
-                extra = f" cp/writes={cps}/{writes}"
-            line.append(f"{name}: {_kinds(state)} calls={len(model.calls) - before}{extra}")
+            line.append(_parity(name, state, len(model.calls) - before, db, cfg))
         sc.parity.append(f"n={n}  " + " | ".join(line))
 
     def variant(graph: CompiledStateGraph, n: int) -> Callable[[], Any]:
