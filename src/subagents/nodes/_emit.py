@@ -67,11 +67,7 @@ class Emitter:
 
     __slots__ = ("config", "scope")
 
-    def __init__(self, scope: RunScope | None, config: RunnableConfig, *,
-                 node: bool = True) -> None:
-        """``node``: ``config`` is the running node's own (False: a rebased one)."""
-        if node and scope is not None and scope.adopted:
-            scope.node_config(config)
+    def __init__(self, scope: RunScope | None, config: RunnableConfig) -> None:
         on = scope is not None and scope.wants_events(config)
         self.scope: RunScope | None = scope if on else None
         self.config = config

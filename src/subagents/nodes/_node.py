@@ -8,6 +8,8 @@ from typing import Any
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import ensure_config
 
+from subagents.scope import scope_of
+
 __all__ = ["AgentNode"]
 
 
@@ -22,6 +24,10 @@ class AgentNode(Runnable[Any, Any]):
     a delegation node's child graph itself (``PregelNode.subgraphs``), see
     ``subagents.subgraphs.agent``.
 
+    Every node of an agent runs through here, so here a run that adopted a paused run's
+    background table learns its nodes' stream (``RunScope.node_config``), where its adopted
+    children's events go.
+
     Args:
         func: ``func(state, config) -> update`` for ``invoke``.
         afunc: ``async afunc(state, config) -> update`` for ``ainvoke``.
@@ -34,9 +40,18 @@ class AgentNode(Runnable[Any, Any]):
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         """Run ``func`` on the state (``config``: the node's config from LangGraph)."""
-        return self.func(input, config if config is not None else ensure_config())
+        config = _seen(config if config is not None else ensure_config())
+        return self.func(input, config)
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None,
                       **kwargs: Any) -> Any:
         """Run ``afunc`` on the state (``config``: the node's config from LangGraph)."""
-        return await self.afunc(input, config if config is not None else ensure_config())
+        config = _seen(config if config is not None else ensure_config())
+        return await self.afunc(input, config)
+
+
+def _seen(config: RunnableConfig) -> RunnableConfig:
+    scope = scope_of(config)
+    if scope is not None and scope.adopted:
+        scope.node_config(config)
+    return config

@@ -224,7 +224,7 @@ def _homed(table: BackgroundTable, config: RunnableConfig) -> tuple[Emitter, Run
     """
     home: RunScope = table.home
     config = home.rebase(config)
-    return Emitter(home, config, node=False), config
+    return Emitter(home, config), config
 
 
 def _spawn(link: ChildLink, tc: ToolCall, table: BackgroundTable, call: CallInfo,

@@ -70,7 +70,6 @@ def make_lifecycle_node(plan: AgentPlan) -> AgentNode:
         scope = scope_of(config)
         if scope is None or scope.background is None:
             return _message(tc, _error(_NEEDS_ASYNC))
-        scope.node_config(config)  # a resumed run's stream, for its adopted children's events
         return _message(tc, await _handle(plan, scope.background, tc))
 
     return AgentNode(run, arun, name="lifecycle")
