@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
@@ -15,7 +16,9 @@ import subagents.models as models
 from subagents.errors import ModelResolutionError
 from subagents.local import LocalChatModel, local_chat_model
 from subagents.models import (
+    DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RETRIES,
+    DEFAULT_READ_TIMEOUT,
     DEFAULT_TIMEOUT,
     is_local_model,
     model_from_string,
@@ -30,6 +33,8 @@ ENV_VARS = (
     "OPENAI_API_BASE",
     "SUBAGENTS_MODEL_MAX_RETRIES",
     "SUBAGENTS_MODEL_TIMEOUT",
+    "SUBAGENTS_MODEL_CONNECT_TIMEOUT",
+    "SUBAGENTS_MODEL_READ_TIMEOUT",
 )
 
 
@@ -198,7 +203,10 @@ def test_openai_defaults(api_key: None) -> None:
     assert isinstance(model, ChatOpenAI)
     assert model.model_name == "gpt-4o-mini"
     assert model.max_retries == DEFAULT_MAX_RETRIES
-    assert model.request_timeout == DEFAULT_TIMEOUT
+    assert model.request_timeout == httpx.Timeout(
+        DEFAULT_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT, read=DEFAULT_READ_TIMEOUT)
+    assert model.streaming and model.stream_usage
+    assert model.stream_chunk_timeout == DEFAULT_READ_TIMEOUT
     assert model.openai_api_base is None
     assert model.openai_api_key is not None
     assert model.openai_api_key.get_secret_value() == "sk-test"
@@ -230,7 +238,23 @@ def test_retry_and_timeout_from_env(api_key: None, monkeypatch: pytest.MonkeyPat
     model = model_from_string("m")
     assert isinstance(model, ChatOpenAI)
     assert model.max_retries == 7
-    assert model.request_timeout == 2.5
+    assert model.request_timeout == httpx.Timeout(2.5)  # caps connect and read when unset
+
+
+def test_connect_and_read_timeouts_from_env(api_key: None,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUBAGENTS_MODEL_CONNECT_TIMEOUT", "1")
+    monkeypatch.setenv("SUBAGENTS_MODEL_READ_TIMEOUT", "30")
+    model = model_from_string("m")
+    assert isinstance(model, ChatOpenAI)
+    assert model.request_timeout == httpx.Timeout(DEFAULT_TIMEOUT, connect=1.0, read=30.0)
+    assert model.stream_chunk_timeout == 30.0
+
+
+def test_default_give_up_on_a_silent_endpoint_is_within_a_minute() -> None:
+    """Worst case with the defaults: every try waits the read timeout, plus the backoff."""
+    backoff = sum(min(0.5 * 2**i, 8.0) for i in range(DEFAULT_MAX_RETRIES))
+    assert (DEFAULT_MAX_RETRIES + 1) * DEFAULT_READ_TIMEOUT + backoff < 60
 
 
 @pytest.mark.parametrize("value", ["many", "-1"])

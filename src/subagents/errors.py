@@ -4,8 +4,12 @@ Hierarchy::
 
     SubagentsError (Exception)
     ├── SpecError (ValueError)       a team or agent spec is invalid (names the field)
-    ├── ModelResolutionError         no chat model could be resolved for an agent
-    └── LocalModelError              the embedded llama.cpp server or its weights failed
+    ├── ModelResolutionError (ValueError)   no chat model could be resolved for an agent
+    ├── ModelEndpointError (RuntimeError)   a model endpoint did not answer (names the URL)
+    └── LocalModelError (RuntimeError)      the embedded llama.cpp server or its weights failed
+
+The standard bases let callers catch them as usual, and let a LangGraph server show their
+message to its client (it hides the message of other exception types).
 
 Runtime endings of a sub-agent (failed, max_steps, ...) are never raised to the parent:
 they reach the parent model as a typed tool result (see ``subagents.results``).
@@ -13,7 +17,13 @@ they reach the parent model as a typed tool result (see ``subagents.results``).
 
 from __future__ import annotations
 
-__all__ = ["LocalModelError", "ModelResolutionError", "SpecError", "SubagentsError"]
+__all__ = [
+    "LocalModelError",
+    "ModelEndpointError",
+    "ModelResolutionError",
+    "SpecError",
+    "SubagentsError",
+]
 
 
 class SubagentsError(Exception):
@@ -28,9 +38,16 @@ class SpecError(SubagentsError, ValueError):
     """
 
 
-class ModelResolutionError(SubagentsError):
+class ModelResolutionError(SubagentsError, ValueError):
     """No chat model could be resolved for an agent (see ``subagents.models``)."""
 
 
-class LocalModelError(SubagentsError):
+class ModelEndpointError(SubagentsError, RuntimeError):
+    """A model endpoint failed after every try: refused, timed out, or sent nothing.
+
+    The message names the base URL, the model, the agent (when known) and the number of tries.
+    """
+
+
+class LocalModelError(SubagentsError, RuntimeError):
     """The embedded local model (llama.cpp server or its GGUF weights) is unusable."""

@@ -15,12 +15,13 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from subagents.graphs._lazy import lazy_graph
+from subagents.graphs._lazy import graph_model, lazy_graph, served
 from subagents.graphs.compile import compile_agent
 from subagents.spec import Agent
 from subagents.teams import load_team
 
-__all__ = ["TEAM_FILE", "build_graph", "build_team", "make_graph"]  # and the lazy `graph`
+# and the lazy `graph`
+__all__ = ["TEAM_FILE", "build_graph", "build_team", "make_graph", "served_graph"]
 
 TEAM_FILE = Path(__file__).with_name("teams") / "codebase_explorer.yaml"
 """The team file (``examples/codebase_explorer.yaml`` links to it)."""
@@ -39,12 +40,21 @@ def build_graph(root: str | os.PathLike[str] | None = None,
 
 @functools.cache
 def make_graph() -> Any:
-    """The exported graph (``langgraph.json`` points here), built once, on first use.
+    """The exported graph, built once, on first use (the model: see ``graphs._lazy``).
 
     A factory rather than a module-level graph, so importing this module starts no model.
     """
-    return build_graph()
+    return build_graph(model=graph_model("explorer", _demo_model))
 
+
+def _demo_model() -> BaseChatModel:
+    from subagents.testing.demo import explorer_model
+
+    return explorer_model
+
+
+served_graph = served(make_graph)
+"""The async factory ``langgraph.json`` points to: ``make_graph()`` built off the event loop."""
 
 __getattr__ = lazy_graph(globals(), make_graph)
 """``graph``: the same graph as ``make_graph()``, for ``from ... import graph``."""

@@ -13,12 +13,12 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 from subagents.background import BackgroundConfig
-from subagents.graphs._lazy import lazy_graph
+from subagents.graphs._lazy import graph_model, lazy_graph, served
 from subagents.graphs.compile import compile_agent
 from subagents.spec import Agent
 from subagents.testing.demo import ask_human, slow_lookup
 
-__all__ = ["build_graph", "build_team", "make_graph"]  # and the lazy `graph`
+__all__ = ["build_graph", "build_team", "make_graph", "served_graph"]  # and the lazy `graph`
 
 
 def build_team() -> Agent:
@@ -43,12 +43,21 @@ def build_graph(model: BaseChatModel | str | None = None) -> Any:
 
 @functools.cache
 def make_graph() -> Any:
-    """The exported graph (``langgraph.json`` points here), built once, on first use.
+    """The exported graph, built once, on first use (the model: see ``graphs._lazy``).
 
     A factory rather than a module-level graph, so importing this module starts no model.
     """
-    return build_graph()
+    return build_graph(model=graph_model("research", _demo_model))
 
+
+def _demo_model() -> BaseChatModel:
+    from subagents.testing.demo import research_model
+
+    return research_model
+
+
+served_graph = served(make_graph)
+"""The async factory ``langgraph.json`` points to: ``make_graph()`` built off the event loop."""
 
 __getattr__ = lazy_graph(globals(), make_graph)
 """``graph``: the same graph as ``make_graph()``, for ``from ... import graph``."""

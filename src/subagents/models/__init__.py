@@ -21,29 +21,50 @@ Model strings:
 * Other LangChain provider prefixes (``"anthropic:..."`` ...) are rejected: pass a
   ``BaseChatModel`` instance instead (this package does not depend on ``langchain``).
 
-Transient errors (connection errors, timeouts, HTTP 408/409/429/5xx) are retried by the
-OpenAI client inside ``ChatOpenAI`` with exponential backoff: ``max_retries`` =
-``$SUBAGENTS_MODEL_MAX_RETRIES`` (default 3) and a per-request ``timeout`` of
-``$SUBAGENTS_MODEL_TIMEOUT`` seconds (default 120). The result stays a plain ``ChatOpenAI``, so
-``bind_tools`` works.
+OpenAI-compatible endpoints fail fast and say where (:class:`EndpointChatOpenAI`, a
+``ChatOpenAI``, so ``bind_tools`` works): requests stream, so the read timeout bounds the wait
+for the first token and between chunks, not the length of an answer. Transient errors
+(connection errors, timeouts, HTTP 408/409/429/5xx) are retried by the OpenAI client with
+exponential backoff (0.5 s doubling, max 8 s). Settings (environment, seconds):
+
+=================================  =======  ================================================
+``SUBAGENTS_MODEL_CONNECT_TIMEOUT``  5        to open a connection
+``SUBAGENTS_MODEL_READ_TIMEOUT``     12       the endpoint may send nothing (first token too)
+``SUBAGENTS_MODEL_TIMEOUT``          120      write and pool; caps the two above when unset
+``SUBAGENTS_MODEL_MAX_RETRIES``      3        retries after the first try
+=================================  =======  ================================================
+
+With the defaults an endpoint that accepts connections and never answers gives up after
+4 tries in about 52 s (4 x 12 s plus backoff) with :class:`~subagents.errors.ModelEndpointError`
+naming the base URL, the model, the agent and the number of tries. The embedded local model
+(``subagents.local``) has its own, longer timeout: its prompt evaluation is slow on a CPU.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-from typing import Any
+from typing import Any, overload
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableBinding
 from langchain_openai import ChatOpenAI
 
 from subagents.errors import ModelResolutionError
+from subagents.models._endpoint import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    EndpointChatOpenAI,
+    endpoint_timeout,
+)
 
 __all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_MAX_RETRIES",
+    "DEFAULT_READ_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "ENV_MODEL",
+    "EndpointChatOpenAI",
     "is_local_model",
     "model_from_string",
     "openai_chat_model",
@@ -58,7 +79,7 @@ DEFAULT_MAX_RETRIES = 3
 """Retries of transient errors per model call (OpenAI client backoff: 0.5 s doubling, max 8 s)."""
 
 DEFAULT_TIMEOUT = 120.0
-"""Per-request timeout in seconds for remote models."""
+"""Write and pool timeout in seconds for remote models; caps the connect and read timeouts."""
 
 _OTHER_PROVIDERS = frozenset(
     {
@@ -115,7 +136,11 @@ def parse_model_string(value: str) -> tuple[str, str]:
     return "openai", text
 
 
-def _env_number(name: str, default: float) -> float:
+@overload
+def _env_number(name: str, default: float) -> float: ...
+@overload
+def _env_number(name: str, default: None) -> float | None: ...
+def _env_number(name: str, default: float | None) -> float | None:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -129,10 +154,10 @@ def _env_number(name: str, default: float) -> float:
 
 
 def openai_chat_model(name: str, **kwargs: Any) -> ChatOpenAI:
-    """Build a ``ChatOpenAI`` for ``name`` from the environment (makes no request).
+    """Build an :class:`EndpointChatOpenAI` for ``name`` from the environment (no request).
 
-    Reads ``OPENAI_BASE_URL`` (or ``OPENAI_API_BASE``), ``OPENAI_API_KEY``,
-    ``SUBAGENTS_MODEL_MAX_RETRIES`` and ``SUBAGENTS_MODEL_TIMEOUT`` (seconds).
+    Reads ``OPENAI_BASE_URL`` (or ``OPENAI_API_BASE``), ``OPENAI_API_KEY`` and the timeout and
+    retry variables of the module doc. Requests stream (``streaming=True``, with usage).
 
     Args:
         name: Model name sent to the endpoint.
@@ -158,15 +183,23 @@ def openai_chat_model(name: str, **kwargs: Any) -> ChatOpenAI:
                 "(and OPENAI_BASE_URL for a non-OpenAI endpoint), or use model 'local'"
             )
         api_key = "not-needed"
+    timeout = endpoint_timeout(
+        _env_number("SUBAGENTS_MODEL_TIMEOUT", DEFAULT_TIMEOUT),
+        connect=_env_number("SUBAGENTS_MODEL_CONNECT_TIMEOUT", None),
+        read=_env_number("SUBAGENTS_MODEL_READ_TIMEOUT", None),
+    )
     options: dict[str, Any] = {
         "model": name,
         "api_key": api_key,
         "base_url": base_url,
         "max_retries": int(_env_number("SUBAGENTS_MODEL_MAX_RETRIES", DEFAULT_MAX_RETRIES)),
-        "timeout": _env_number("SUBAGENTS_MODEL_TIMEOUT", DEFAULT_TIMEOUT),
+        "timeout": timeout,
+        "stream_chunk_timeout": timeout.read,
+        "streaming": True,
+        "stream_usage": True,
     }
     options.update(kwargs)
-    return ChatOpenAI(**options)
+    return EndpointChatOpenAI(**options)
 
 
 def model_from_string(value: str) -> BaseChatModel:
