@@ -116,22 +116,29 @@ def _langgraph_cli() -> str:
 
 
 def start_dev_server(workdir: Path, env: dict[str, str], *, startup_timeout: float = 60.0,
-                     attempts: int = 3) -> DevServer:
+                     attempts: int = 3, command: list[str] | None = None,
+                     unset: tuple[str, ...] = ()) -> DevServer:
     """Start ``langgraph dev`` in ``workdir`` and wait for ``GET /ok`` on the chosen port.
 
     ``env`` is added to a copy of ``os.environ`` together with the offline variables. If
     another process grabbed the port in between (the server then listens elsewhere), the
     server is stopped and started again on a new port, up to ``attempts`` times.
+    ``command``: the command line to run as given (``--port N`` is appended), in place of
+    the repository's relocated config with ``--no-reload``. ``unset``: variables removed
+    from the copy of ``os.environ`` (a user's shell without them).
     """
-    config = relocated_config(CONFIG, workdir)
-    full_env = {**os.environ, **OFFLINE_ENV, **env}
+    full_env = {k: v for k, v in {**os.environ, **OFFLINE_ENV, **env}.items() if k not in unset}
     last_error = "not started"
     for attempt in range(attempts):
         port = free_port()
         log_path = workdir / f"server-{attempt}.log"
         log = log_path.open("wb")
-        cmd = [_langgraph_cli(), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1",
-               "--port", str(port), "--config", str(config)]
+        if command is None:
+            config = relocated_config(CONFIG, workdir)
+            cmd = [_langgraph_cli(), "dev", "--no-browser", "--no-reload", "--host",
+                   "127.0.0.1", "--port", str(port), "--config", str(config)]
+        else:
+            cmd = [*command, "--port", str(port)]
         proc = subprocess.Popen(cmd, cwd=workdir, env=full_env, stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         server = DevServer(f"http://127.0.0.1:{port}", port, proc, log_path, workdir, log)

@@ -23,6 +23,7 @@ from typing import IO, Any, Self
 import httpx
 
 from subagents.errors import LocalModelError
+from subagents.local._tied import popen_tied
 from subagents.local._weights import cache_dir, get_spec, model_path
 
 __all__ = ["CHAT_TEMPLATE", "LocalServer", "chat_template_path", "ensure_server",
@@ -109,8 +110,11 @@ class LocalServer:
     Usable as a context manager (``with LocalServer("0.5b") as srv: ...``) or through
     :func:`ensure_server`, which shares one server per size within the process. Every
     started server is stopped at interpreter exit (:mod:`atexit`); it stays in the caller's
-    process group, so Ctrl-C in a terminal reaches it too. A Python process killed by a
-    signal it does not handle (SIGTERM, SIGKILL) skips ``atexit`` and leaves the server running.
+    process group, so Ctrl-C in a terminal reaches it too; on Linux it also gets SIGTERM when
+    the Python process dies of anything, SIGKILL included (``local._tied``). A server that
+    crashes on a signal while it warms up (weight repacking for CPU matrix extensions that a
+    virtual machine does not enable, seen with AMX) is started once more with
+    ``--no-repack``.
 
     Args:
         size: ``"1.5b"`` (default) or ``"0.5b"``.
@@ -231,14 +235,17 @@ class LocalServer:
             binary = find_server_binary()
             model_file = self._model_file or model_path(self.size)
             last_error: LocalModelError | None = None
-            for _attempt in range(2):  # a second try covers losing the picked port
+            for _attempt in range(3):  # more tries: losing the picked port, a repack crash
                 try:
                     self._launch(binary, model_file)
                     return self
                 except LocalModelError as exc:
                     last_error = exc
+                    crashed = self._proc is not None and (self._proc.poll() or 0) < 0
                     self._terminate()
-                    if "bind" not in str(exc).lower():
+                    if crashed and "--no-repack" not in self.extra_args:
+                        self.extra_args = (*self.extra_args, "--no-repack")
+                    elif "bind" not in str(exc).lower():
                         raise
             assert last_error is not None
             raise last_error
@@ -256,7 +263,7 @@ class LocalServer:
         )
         started = time.monotonic()
         try:
-            self._proc = subprocess.Popen(
+            self._proc = popen_tied(
                 self.command(binary, model_file, port),
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
