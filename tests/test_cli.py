@@ -490,3 +490,19 @@ async def test_invalid_and_duplicate_delegations_are_refused_lines() -> None:
         "✗ w  \"work\"  failed  refused  invalid arguments for w: 'context' must be a string",
         '✗ w  "work"  failed  refused  not run: duplicate of call '
         f"{first['id']} in this re…"]
+
+
+def test_cli_version_names_the_package_and_langgraph() -> None:
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.startswith(f"subagents {version('langgraph-subagents')} ")
+    assert f"langgraph {version('langgraph')}" in result.output
+
+
+def test_cli_model_help_lists_every_accepted_form() -> None:
+    result = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for form in ("'local'", "'local:0.5b'", "'openai:NAME'", "'python:package.module:attr'"):
+        assert form in result.output

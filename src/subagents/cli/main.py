@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from enum import StrEnum
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,6 +55,22 @@ TeamArg = Annotated[str, typer.Argument(
     "function returning one).", show_default=False)]
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"subagents {package_version('langgraph-subagents')} (langgraph "
+                   f"{package_version('langgraph')}, Python {sys.version.split()[0]})")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="Print the versions of subagents, langgraph and Python, and exit.")] = False,
+) -> None:
+    """Run sub-agent teams (YAML files or Python Agents) and draw their delegation graph."""
+
+
 class GraphFormat(StrEnum):
     """Output formats of ``subagents graph``."""
 
@@ -89,8 +106,10 @@ def run(
         help="Folder the file tools may read (default: the current directory).",
         file_okay=False)] = None,
     model: Annotated[str | None, typer.Option(
-        help="Model for agents that name none: 'local', 'local:0.5b', 'openai:gpt-4o-mini' "
-        "(default: $SUBAGENTS_MODEL, else the embedded local model).")] = None,
+        help="Model for agents that name none: 'local' (the embedded 1.5B), 'local:1.5b', "
+        "'local:0.5b', 'openai:NAME' or a bare NAME (any OpenAI-compatible endpoint: "
+        "OPENAI_BASE_URL, OPENAI_API_KEY), 'python:package.module:attr' (a BaseChatModel or "
+        "a function returning one). Default: $SUBAGENTS_MODEL, else 'local'.")] = None,
     db: Annotated[Path | None, typer.Option(
         help="SQLite file for checkpoints and the event log (the run id is printed; see "
         "'subagents replay').", dir_okay=False)] = None,
