@@ -127,7 +127,8 @@ def start_dev_server(workdir: Path, env: dict[str, str], *, startup_timeout: flo
     the repository's relocated config with ``--no-reload``. ``unset``: variables removed
     from the copy of ``os.environ`` (a user's shell without them).
     """
-    full_env = {k: v for k, v in {**os.environ, **OFFLINE_ENV, **env}.items() if k not in unset}
+    inherited = {k: v for k, v in os.environ.items() if k not in unset}
+    full_env = {**inherited, **OFFLINE_ENV, **env}
     last_error = "not started"
     for attempt in range(attempts):
         port = free_port()

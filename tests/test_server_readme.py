@@ -91,8 +91,9 @@ async def test_research_runs_its_background_researchers(server: DevServer) -> No
         thread = await client.threads.create()
         out: Any = await client.runs.wait(thread["thread_id"], "research",
                                           input=user("alpha, beta"))
-    answer = out["messages"][-1]["content"]
-    assert answer.startswith("report: ") and "alpha" in answer
+    assert out["messages"][-1]["content"].startswith("report: ")
+    awaited = next(m["content"] for m in out["messages"] if m.get("name") == "agent_await")
+    assert "facts about alpha" in awaited and "facts about beta" in awaited
     assert "BlockingError" not in server.log()
 
 
