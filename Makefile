@@ -9,7 +9,7 @@ export CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_
 export LLAMA_CPP_BUILD_JOBS ?= 2
 DEMO_QUESTION ?= Where is the add_messages function defined?
 
-.PHONY: install install-local install-postgres lint type test test-fast demo bench clean
+.PHONY: install install-local install-postgres lint type docs test test-fast demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-local: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install -q -e ".[dev,local]"
+	touch $@
+
+$(VENV)/.installed-docs: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -q -e ".[dev,docs]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -38,10 +42,15 @@ lint: install
 type: install
 	$(BIN)/mypy
 
+# The documentation site (mkdocs-material + mkdocstrings); --strict fails on a broken link or
+# reference. Built into site/ (not committed).
+docs: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 test-fast: lint type
 	$(BIN)/pytest -m "not real_model"
 
-test: install-local install-postgres lint type
+test: install-local install-postgres lint type docs
 	$(BIN)/pytest
 
 demo: install-local

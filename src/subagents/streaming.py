@@ -35,8 +35,8 @@ async def stream_events(
         Events in the order they were emitted (per agent, in that agent's order).
 
     Raises:
-        Whatever the run raises, after the events before it were yielded. Leaving the loop
-        early cancels the run (and so every descendant).
+        Exception: whatever the run raises, after the events before it were yielded. Leaving
+            the loop early cancels the run (and so every descendant).
     """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
