@@ -21,7 +21,7 @@ from subagents import (
 )
 from subagents.checkpoints import EventLog
 from subagents.dispatch import Dispatcher, Handler
-from subagents.events import BaseEvent, SubagentEnd, SubagentStart
+from subagents.events import BaseEvent, RunEnd, SubagentEnd, SubagentStart
 from subagents.testing import ScriptedChatModel, ai, call
 
 
@@ -71,8 +71,12 @@ def per_agent_trace(events: list[BaseEvent]) -> dict[str, list[str]]:
 
 
 async def test_event_tree_order_and_paths(snapshot: SnapshotAssertion) -> None:
-    events = [e async for e in stream_events(compile_agent(team()),
-                                             {"messages": [HumanMessage("go")]})]
+    *events, last = [e async for e in stream_events(compile_agent(team()),
+                                                    {"messages": [HumanMessage("go")]})]
+    assert isinstance(last, RunEnd) and last.path == ["dev"]  # the run's output, last
+    assert last.output["messages"][-1].type == "ai"
+    assert last.output["usage"]["totals"]["model_calls"] == sum(
+        1 for e in events if e.type == "model_end")
     assert {tuple(e.path) for e in events} == {
         ("dev",), ("dev", "explore"), ("dev", "search"), ("dev", "explore", "search")}
     assert all(e.agent == e.path[-1] for e in events)

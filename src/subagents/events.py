@@ -27,6 +27,7 @@ __all__ = [
     "BaseEvent",
     "ModelEnd",
     "ModelStart",
+    "RunEnd",
     "SubagentEnd",
     "SubagentEvent",
     "SubagentStart",
@@ -124,6 +125,21 @@ class ToolEnd(BaseEvent):
     call_id: str
     status: Literal["success", "error"] = "success"
     content: str = ""
+
+
+class RunEnd(BaseEvent):
+    """The last event of :func:`subagents.stream_events`: the run's output state.
+
+    Not emitted by agents (it is not in the ``custom`` stream or the event log): the iterator
+    yields it once the run returned, so one call gives the events and the result.
+
+    Attributes:
+        output: what ``graph.ainvoke`` returned (``messages``, ``usage``, ...; with
+            ``__interrupt__`` when the run paused).
+    """
+
+    type: Literal["run_end"] = "run_end"
+    output: dict[str, Any]
 
 
 SubagentEvent = Annotated[

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 
-from subagents.events import BaseEvent
+from subagents.events import BaseEvent, RunEnd
 from subagents.scope import observe
 
 __all__ = ["stream_events"]
@@ -32,7 +32,10 @@ async def stream_events(
         detail: ``"summary"`` hides sub-agent chatter (see ``observe``).
 
     Yields:
-        Events in the order they were emitted (per agent, in that agent's order).
+        Events in the order they were emitted (per agent, in that agent's order), then one
+        :class:`~subagents.events.RunEnd` holding the run's output state (what ``ainvoke``
+        returned): ``event.output["messages"][-1]`` is the answer, ``event.output["usage"]``
+        the usage tree. A run that raises yields no ``RunEnd``.
 
     Raises:
         Exception: whatever the run raises, after the events before it were yielded. Leaving
@@ -56,7 +59,9 @@ async def stream_events(
     try:
         while (item := await queue.get()) is not _DONE:
             yield item
-        await task
+        output = await task
+        root = str(graph.get_name())
+        yield RunEnd(path=[root], agent=root, output=dict(output or {}))
     finally:
         if not task.done():
             task.cancel()

@@ -7,7 +7,14 @@
 
 from subagents.cli._load import load_team_ref
 from subagents.cli.main import app
-from subagents.cli.render import delegation_tree, status_text, usage_table, usage_totals
+from subagents.cli.render import (
+    delegation_tree,
+    print_tree,
+    status_text,
+    tree_text,
+    usage_table,
+    usage_totals,
+)
 from subagents.cli.runner import run_team
 from subagents.cli.tree import DelegationNode, EventTree, RunReport, replay_report
 
@@ -18,9 +25,11 @@ __all__ = [
     "app",
     "delegation_tree",
     "load_team_ref",
+    "print_tree",
     "replay_report",
     "run_team",
     "status_text",
+    "tree_text",
     "usage_table",
     "usage_totals",
 ]

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rich import box
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
 from subagents.cli.runner import DelegationNode, RunReport
+from subagents.cli.tree import replay_report
+from subagents.events import BaseEvent
 
-__all__ = ["UsageRow", "delegation_tree", "shorten", "status_text", "usage_rows",
-           "usage_table", "usage_totals"]
+__all__ = ["UsageRow", "delegation_tree", "print_tree", "shorten", "status_text", "tree_text",
+           "usage_rows", "usage_table", "usage_totals"]
 
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 _DONE = ("✓", "green")
@@ -24,7 +29,7 @@ _STOPPED = ("⊘", "magenta")
 _SYMBOLS = {
     "completed": _DONE, "failed": _FAILED, "max_steps": _LATE, "timeout": _LATE,
     "over_budget": _LATE, "cancelled": _STOPPED, "unknown_agent": _STOPPED,
-    "forbidden_tool": _STOPPED, "depth_exceeded": _STOPPED,
+    "forbidden_tool": _STOPPED, "depth_exceeded": _STOPPED, "interrupted": ("⏸", "yellow"),
 }
 
 
@@ -145,3 +150,31 @@ def usage_table(tree: DelegationNode) -> Table:
     table.add_section()
     table.add_row("[bold]total[/]", "", *(f"[bold]{c}[/]" for c in cells(total)))
     return table
+
+
+def print_tree(events: Iterable[BaseEvent], *, console: Console | None = None,
+               usage: bool = True) -> None:
+    """Print the delegation tree of a run's events, as ``subagents run`` draws it at the end.
+
+    Args:
+        events: the run's events in order (a list, ``EventLog.events(run_id)``, or what
+            ``stream_events`` yielded; events other than agents' own are ignored).
+        console: where to print (default: a rich ``Console`` on stdout).
+        usage: also print the usage table.
+
+    Raises:
+        ValueError: no agent event in ``events``.
+    """
+    report = replay_report(events)
+    out = console or Console()
+    out.print(delegation_tree(report))
+    if usage:
+        out.print(usage_table(report.tree))
+
+
+def tree_text(events: Iterable[BaseEvent], *, width: int = 100, usage: bool = False) -> str:
+    """:func:`print_tree` as plain text (no colours), ``width`` characters wide."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None, highlight=False)
+    print_tree(events, console=console, usage=usage)
+    return buffer.getvalue()

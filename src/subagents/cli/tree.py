@@ -27,6 +27,7 @@ from subagents.events import (
     BaseEvent,
     ModelEnd,
     ModelStart,
+    RunEnd,
     SubagentEnd,
     SubagentStart,
     TextDelta,
@@ -174,7 +175,21 @@ class EventTree:
             node.text = (base + event.text)[-TEXT_TAIL:]
         elif isinstance(event, ModelEnd):
             self._model_end(node, event)
+        elif isinstance(event, RunEnd):
+            self._run_end(node, event)
         return node
+
+    def _run_end(self, node: DelegationNode, event: RunEnd) -> None:
+        """``stream_events``' last event: the root's usage tree, status and answer."""
+        usage = event.output.get("usage")
+        if isinstance(usage, Mapping):
+            self.apply_usage(node, usage)
+        if node.status == "running":
+            node.status = "interrupted" if event.output.get("__interrupt__") else "completed"
+        node.ended = event.ts
+        messages = event.output.get("messages") or []
+        if messages and getattr(messages[-1], "type", "") == "ai":
+            self.answer = str(messages[-1].content)
 
     def node(self, path: tuple[str, ...], tool_call_id: str) -> DelegationNode:
         """The node of ``(path, tool_call_id)``, made (and attached) when new."""
