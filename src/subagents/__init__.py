@@ -8,7 +8,7 @@ child's graph. See ``Agent`` and ``compile_agent``.
 from subagents.background import BackgroundConfig
 from subagents.budget import Budget
 from subagents.errors import LocalModelError, ModelResolutionError, SpecError, SubagentsError
-from subagents.graphs import compile_agent, delegate_node
+from subagents.graphs import as_tool, compile_agent, delegate_node
 from subagents.nodes.tools import needs_approval
 from subagents.results import DelegationResult, Status
 from subagents.scope import observe
@@ -27,6 +27,7 @@ __all__ = [
     "Status",
     "SubagentsError",
     "UsageNode",
+    "as_tool",
     "compile_agent",
     "delegate_node",
     "needs_approval",
