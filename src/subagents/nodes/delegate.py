@@ -57,7 +57,8 @@ def _child_config(link: ChildLink, call: CallInfo, config: RunnableConfig) -> Ru
     conf: dict[str, Any] = {CALL_KEY: call}
     if call.background:  # the table's owner now: a resumed run's after an adoption
         conf[SCOPE_KEY] = config.get("configurable", {}).get(SCOPE_KEY)
-    return {"recursion_limit": 2 * link.agent.max_steps + 6, "configurable": conf}
+    return {"recursion_limit": 2 * link.agent.max_steps + 6, "configurable": conf,
+            "metadata": {"subagents_tool_call_id": call.tool_call_id}}
 
 
 def _breakpoints(link: ChildLink, config: RunnableConfig) -> dict[str, Any]:

@@ -49,8 +49,10 @@ def build_agent_graph(
         checkpointer: the saver (root), or None to inherit the parent's (sub-agents).
 
     Returns:
-        The compiled graph, named after the agent, whose config metadata carries
-        ``lc_agent_name`` and ``subagents_path`` (the ancestry path) for every call inside.
+        The compiled graph, named after the agent (its LangChain run is named so too, with
+        the tag ``subagent:<name>``), whose config metadata carries ``lc_agent_name`` and
+        ``subagents_path`` (the ancestry path) for every call inside; a delegation adds
+        ``subagents_tool_call_id``. LangSmith and any callback handler show the tree.
     """
     agent = plan.agent
     builder: StateGraph[Any, Any, Any, Any] = StateGraph(_state_schema(plan))
@@ -75,6 +77,7 @@ def build_agent_graph(
     attrs = {k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"}
     graph = AgentGraph(subagents_plan=plan, **attrs)
     return graph.with_config(
+        run_name=agent.name, tags=[f"subagent:{agent.name}"],
         metadata={"lc_agent_name": agent.name, "subagents_path": list(plan.path)},
         recursion_limit=2 * agent.max_steps + 6,
     )
