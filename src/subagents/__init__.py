@@ -7,9 +7,15 @@ child's graph. See ``Agent`` and ``compile_agent``.
 
 from subagents.background import BackgroundConfig
 from subagents.budget import Budget
-from subagents.errors import LocalModelError, ModelResolutionError, SpecError, SubagentsError
+from subagents.errors import (
+    LocalModelError,
+    ModelResolutionError,
+    NothingToResume,
+    SpecError,
+    SubagentsError,
+)
 from subagents.graphs import compile_agent, delegate_node
-from subagents.nodes.tools import needs_approval
+from subagents.nodes.tools import needs_approval, with_timeout
 from subagents.results import DelegationResult, Status
 from subagents.scope import observe
 from subagents.spec import Agent
@@ -23,6 +29,7 @@ __all__ = [
     "DelegationResult",
     "LocalModelError",
     "ModelResolutionError",
+    "NothingToResume",
     "SpecError",
     "Status",
     "SubagentsError",
@@ -32,4 +39,5 @@ __all__ = [
     "needs_approval",
     "observe",
     "stream_events",
+    "with_timeout",
 ]
