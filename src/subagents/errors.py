@@ -5,7 +5,9 @@ Hierarchy::
     SubagentsError (Exception)
     ├── SpecError (ValueError)       a team or agent spec is invalid (names the field)
     ├── ModelResolutionError         no chat model could be resolved for an agent
-    └── LocalModelError              the embedded llama.cpp server or its weights failed
+    ├── LocalModelError              the embedded llama.cpp server or its weights failed
+    └── NothingToResume (ValueError, LangGraph's EmptyInputError)
+                                     a resume of a thread that has no checkpoint
 
 Runtime endings of a sub-agent (failed, max_steps, ...) are never raised to the parent:
 they reach the parent model as a typed tool result (see ``subagents.results``).
@@ -13,7 +15,10 @@ they reach the parent model as a typed tool result (see ``subagents.results``).
 
 from __future__ import annotations
 
-__all__ = ["LocalModelError", "ModelResolutionError", "SpecError", "SubagentsError"]
+from langgraph.errors import EmptyInputError
+
+__all__ = ["LocalModelError", "ModelResolutionError", "NothingToResume", "SpecError",
+           "SubagentsError"]
 
 
 class SubagentsError(Exception):
@@ -34,3 +39,22 @@ class ModelResolutionError(SubagentsError):
 
 class LocalModelError(SubagentsError):
     """The embedded local model (llama.cpp server or its GGUF weights) is unusable."""
+
+
+class NothingToResume(SubagentsError, ValueError, EmptyInputError):
+    """A run was resumed (input ``None``) on a thread that has no checkpoint.
+
+    Nothing ever ran there, or the run was cancelled before its first checkpoint was saved:
+    start it again with its input. It is also LangGraph's ``EmptyInputError``, which it
+    replaces, so code catching that keeps working.
+
+    Attributes:
+        thread_id: the config's ``thread_id`` (None when the config has none).
+    """
+
+    def __init__(self, thread_id: str | None) -> None:
+        where = f"thread {thread_id!r}" if thread_id is not None else "a config without thread_id"
+        super().__init__(f"nothing to resume on {where}: it has no checkpoint (no run started "
+                         "there, or it was cancelled before its first checkpoint); start the "
+                         "run again with its input")
+        self.thread_id = thread_id

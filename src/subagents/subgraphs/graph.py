@@ -10,6 +10,10 @@ A run that ends PAUSED (a breakpoint, an ``interrupt()``) on a checkpointer thre
 background children instead: their table is parked (:mod:`subagents.parking`) and the next
 invocation of the same agent on the same thread in this process adopts it, and the
 children then report to it (events, usage, budget: see ``RunScope.adopt``).
+
+A resume (input ``None``) of a thread that has no checkpoint raises
+:class:`~subagents.errors.NothingToResume` naming the thread, instead of LangGraph's
+``EmptyInputError`` ("Received no input for __start__").
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
-from langgraph.errors import GraphInterrupt
+from langgraph.errors import EmptyInputError, GraphInterrupt
 from langgraph.graph.state import CompiledStateGraph
 
 from subagents import parking
+from subagents.errors import NothingToResume
 from subagents.nodes.plan import AgentPlan
 from subagents.scope import CALL_KEY, SCOPE_KEY, CallInfo, RunScope, closing
 
@@ -70,8 +75,13 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         scope, config = self._open(config, key)
         error: BaseException | None = None
         try:
-            async for chunk in super().astream(input, config, **kwargs):
-                yield chunk
+            try:
+                async for chunk in super().astream(input, config, **kwargs):
+                    yield chunk
+            except EmptyInputError as exc:
+                if input is not None or isinstance(exc, NothingToResume):
+                    raise
+                raise NothingToResume(_thread_id(config)) from exc
         except BaseException as exc:
             error = exc
             raise
@@ -115,4 +125,14 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         """LangGraph's ``stream`` inside this agent's run scope."""
         scope, config = self._open(config)
         with closing(scope):
-            yield from super().stream(input, config, **kwargs)
+            try:
+                yield from super().stream(input, config, **kwargs)
+            except EmptyInputError as exc:
+                if input is not None or isinstance(exc, NothingToResume):
+                    raise
+                raise NothingToResume(_thread_id(config)) from exc
+
+
+def _thread_id(config: RunnableConfig | None) -> str | None:
+    thread_id = (config or {}).get("configurable", {}).get("thread_id")
+    return None if thread_id is None else str(thread_id)
