@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.errors import EmptyInputError
+from langgraph.types import Command
 
 from subagents import Agent, DelegationResult, Status, compile_agent
 from subagents.checkpoints import async_sqlite_saver, memory_saver, sqlite_saver
@@ -115,5 +116,10 @@ async def test_resuming_a_run_cancelled_before_its_first_checkpoint_says_so() ->
     assert isinstance(err.value, EmptyInputError)  # what LangGraph raised before, still caught
     with pytest.raises(NothingToResume, match="'never-ran'"):
         graph.invoke(None, {"configurable": {"thread_id": "never-ran"}})
+    with pytest.raises(NothingToResume, match="'t-early'"):  # LangGraph: an empty new run
+        await graph.ainvoke(Command(resume="yes"), cfg)
+    with pytest.raises(NothingToResume, match="'t-early'"):
+        graph.invoke(Command(resume="yes"), cfg)
+    assert model.calls == []
     out = await graph.ainvoke({"messages": [HumanMessage("go")]}, cfg)  # a fresh start works
     assert out["messages"][-1].content == "fin"
