@@ -242,6 +242,12 @@ async def misaddressed_async(x: str) -> ToolMessage:
 
 
 @tool
+def answer_for(target: str) -> ToolMessage:
+    """Answer on the given call id, with a fixed message id."""
+    return ToolMessage(content=f"for {target}", tool_call_id=target, id="one-message-id")
+
+
+@tool
 def commanding(x: str) -> Command:
     """Return a Command (not supported by agent tools)."""
     return Command(update={"messages": [ToolMessage(content="hijack", tool_call_id="zzz")]})
@@ -250,11 +256,14 @@ def commanding(x: str) -> Command:
 async def test_a_tool_message_for_another_call_answers_its_own_call() -> None:
     c1, c2 = call("misaddressed_sync", x="a"), call("misaddressed_async", x="b")
     c3 = call("commanding", x="c")
-    agent = Agent(name="root", model=answer_after(c1, c2, c3),
-                  tools=[misaddressed_sync, misaddressed_async, commanding])
+    c4, c5 = call("answer_for", target=c1["id"]), call("answer_for", target=c2["id"])
+    agent = Agent(name="root", model=answer_after(c1, c2, c3, c4, c5),
+                  tools=[misaddressed_sync, misaddressed_async, commanding, answer_for])
     out = await compile_agent(agent).ainvoke({"messages": [HumanMessage("go")]})
     got = results(out)
-    assert set(got) == {c1["id"], c2["id"], c3["id"]}
+    assert set(got) == {c1["id"], c2["id"], c3["id"], c4["id"], c5["id"]}
+    assert len([m for m in out["messages"] if isinstance(m, ToolMessage)]) == 5
+    assert got[c5["id"]].content == f"for {c2['id']}"
     assert (got[c1["id"]].content, got[c1["id"]].status, got[c1["id"]].artifact) == (
         "sync a", "error", {"x": "a"})
     assert (got[c2["id"]].content, got[c2["id"]].status, got[c2["id"]].artifact) == (

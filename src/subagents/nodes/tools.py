@@ -59,14 +59,15 @@ def _error(tc: ToolCall, exc: Exception) -> dict[str, Any]:
 
 
 def _ok(tc: ToolCall, result: Any) -> dict[str, Any]:
-    """The call's result message, always on the call's own id (content, status kept)."""
+    """The call's result message, always on the call's own id (content, status, artifact kept)."""
     if isinstance(result, Command):
         return _error(tc, TypeError(f"the tool '{tc['name']}' returned a Command; an agent's "
                                     "tools return content or a ToolMessage"))
     if not isinstance(result, ToolMessage):
         result = ToolMessage(content=str(result), tool_call_id=tc["id"] or "", name=tc["name"])
-    elif result.tool_call_id != (tc["id"] or ""):  # another call's id: answer this call
-        result = result.model_copy(update={"tool_call_id": tc["id"] or ""})
+    elif result.tool_call_id != (tc["id"] or ""):  # another call's: answer this call, as a
+        # new message (a message id of the other call's would replace that one in the state)
+        result = result.model_copy(update={"tool_call_id": tc["id"] or "", "id": None})
     return {"messages": [result]}
 
 
