@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langgraph.errors import EmptyInputError
+from langgraph.types import Command
 
 from subagents import Agent, DelegationResult, Status, compile_agent
 from subagents.checkpoints import async_sqlite_saver, memory_saver, sqlite_saver
+from subagents.errors import NothingToResume
 from subagents.testing import ScriptedChatModel, ai, call
 
 
@@ -97,3 +100,26 @@ async def test_cancelled_child_resumes_from_its_checkpoint() -> None:
     out = await graph.ainvoke(None, cfg)
     assert out["messages"][-1].content == "fin"
     assert len(model.calls_by("a")) == 2
+
+
+async def test_resuming_a_run_cancelled_before_its_first_checkpoint_says_so() -> None:
+    model = ScriptedChatModel(steps=[ai("fin")])
+    graph = compile_agent(team(model), checkpointer=memory_saver())
+    cfg = {"configurable": {"thread_id": "t-early"}}
+    task = asyncio.create_task(graph.ainvoke({"messages": [HumanMessage("go")]}, cfg))
+    task.cancel()  # before it ran a step: no checkpoint saved
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    with pytest.raises(NothingToResume, match="nothing to resume on thread 't-early'") as err:
+        await graph.ainvoke(None, cfg)
+    assert err.value.thread_id == "t-early"
+    assert isinstance(err.value, EmptyInputError)  # what LangGraph raised before, still caught
+    with pytest.raises(NothingToResume, match="'never-ran'"):
+        graph.invoke(None, {"configurable": {"thread_id": "never-ran"}})
+    with pytest.raises(NothingToResume, match="'t-early'"):  # LangGraph: an empty new run
+        await graph.ainvoke(Command(resume="yes"), cfg)
+    with pytest.raises(NothingToResume, match="'t-early'"):
+        graph.invoke(Command(resume="yes"), cfg)
+    assert model.calls == []
+    out = await graph.ainvoke({"messages": [HumanMessage("go")]}, cfg)  # a fresh start works
+    assert out["messages"][-1].content == "fin"

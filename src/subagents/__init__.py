@@ -7,9 +7,16 @@ child's graph. See ``Agent`` and ``compile_agent``.
 
 from subagents.background import BackgroundConfig
 from subagents.budget import Budget
-from subagents.errors import LocalModelError, ModelResolutionError, SpecError, SubagentsError
+from subagents.errors import (
+    LocalModelError,
+    ModelEndpointError,
+    ModelResolutionError,
+    NothingToResume,
+    SpecError,
+    SubagentsError,
+)
 from subagents.graphs import as_tool, compile_agent, delegate_node
-from subagents.nodes.tools import needs_approval
+from subagents.nodes.tools import needs_approval, with_timeout
 from subagents.results import DelegationResult, Status
 from subagents.scope import observe
 from subagents.spec import Agent
@@ -22,7 +29,9 @@ __all__ = [
     "Budget",
     "DelegationResult",
     "LocalModelError",
+    "ModelEndpointError",
     "ModelResolutionError",
+    "NothingToResume",
     "SpecError",
     "Status",
     "SubagentsError",
@@ -33,4 +42,5 @@ __all__ = [
     "needs_approval",
     "observe",
     "stream_events",
+    "with_timeout",
 ]

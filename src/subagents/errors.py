@@ -6,7 +6,9 @@ Hierarchy::
     ├── SpecError (ValueError)       a team or agent spec is invalid (names the field)
     ├── ModelResolutionError (ValueError)   no chat model could be resolved for an agent
     ├── ModelEndpointError (RuntimeError)   a model endpoint did not answer (names the URL)
-    └── LocalModelError (RuntimeError)      the embedded llama.cpp server or its weights failed
+    ├── LocalModelError (RuntimeError)      the embedded llama.cpp server or its weights failed
+    └── NothingToResume (ValueError, LangGraph's EmptyInputError)
+                                            a resume of a thread that has no checkpoint
 
 The standard bases let callers catch them as usual, and let a LangGraph server show their
 message to its client (it hides the message of other exception types).
@@ -17,10 +19,13 @@ they reach the parent model as a typed tool result (see ``subagents.results``).
 
 from __future__ import annotations
 
+from langgraph.errors import EmptyInputError
+
 __all__ = [
     "LocalModelError",
     "ModelEndpointError",
     "ModelResolutionError",
+    "NothingToResume",
     "SpecError",
     "SubagentsError",
 ]
@@ -51,3 +56,22 @@ class ModelEndpointError(SubagentsError, RuntimeError):
 
 class LocalModelError(SubagentsError, RuntimeError):
     """The embedded local model (llama.cpp server or its GGUF weights) is unusable."""
+
+
+class NothingToResume(SubagentsError, ValueError, EmptyInputError):
+    """A run was resumed (input ``None``) on a thread that has no checkpoint.
+
+    Nothing ever ran there, or the run was cancelled before its first checkpoint was saved:
+    start it again with its input. It is also LangGraph's ``EmptyInputError``, which it
+    replaces, so code catching that keeps working.
+
+    Attributes:
+        thread_id: the config's ``thread_id`` (None when the config has none).
+    """
+
+    def __init__(self, thread_id: str | None) -> None:
+        where = f"thread {thread_id!r}" if thread_id is not None else "a config without thread_id"
+        super().__init__(f"nothing to resume on {where}: it has no checkpoint (no run started "
+                         "there, or it was cancelled before its first checkpoint); start the "
+                         "run again with its input")
+        self.thread_id = thread_id

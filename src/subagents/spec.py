@@ -108,6 +108,13 @@ class Agent(BaseModel):
     tool_name: str | None = Field(default=None, description="Override of 'task_<name>'.")
     tool_description: str | None = Field(default=None, description="Override of the tool text.")
     max_steps: int = Field(default=25, ge=1, description="Model calls per delegation.")
+    tool_timeout: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False,
+        description="Seconds each call of its own tools may take (None: no limit); a call "
+        "still running then ends as an error tool result ('timed out after N s'). An async "
+        "tool is cancelled; a sync tool cannot be interrupted and is left running in its "
+        "thread while the run goes on. with_timeout(tool, s) overrides it per tool.",
+    )
     max_subagent_depth: int = Field(
         default=1, ge=0, description="Delegation levels below this agent (1: children only)."
     )
@@ -229,7 +236,8 @@ class Agent(BaseModel):
             raise ValueError(msg)
         if self.remote is not None:
             extra = [f for f in ("model", "tools", "subagents", "persistence", "background",
-                                 "budget", "needs_approval", "system_prompt", "answer_check")
+                                 "budget", "needs_approval", "system_prompt", "answer_check",
+                                 "tool_timeout")
                      if f in self.model_fields_set and getattr(self, f)]
             if extra:
                 msg = (f"agent {self.name!r}: field 'remote': a remote agent runs on its "

@@ -4,6 +4,12 @@ Errors never escape: invalid arguments and exceptions become an error ``ToolMess
 model can read. LangGraph's ``GraphBubbleUp`` (``interrupt()``) is re-raised untouched, so a
 tool (or a sub-agent at any depth) can pause the whole run for a human.
 
+A tool call ends after its timeout (``with_timeout(tool, seconds)``, else
+``Agent.tool_timeout``) with an error result saying so; a tool raising ``SystemExit`` or
+``KeyboardInterrupt`` gets an error result too (see :mod:`subagents.nodes._toolcall`). A tool
+returning a ``ToolMessage`` for another call id is answered on its own call: the runtime
+pairs every result with its call. A returned ``Command`` is not applied (an error result).
+
 Tools that need approval (``needs_approval(tool)`` or ``Agent(needs_approval=[...])``) call
 ``interrupt()`` first with an approval request; the resume value decides (see
 :func:`approval_decision`). A rejection reaches the model as an error tool result.
@@ -11,30 +17,41 @@ Tools that need approval (``needs_approval(tool)`` or ``Agent(needs_approval=[..
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from langchain_core.messages import ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
-from langgraph.types import interrupt
+from langgraph.types import Command, interrupt
 from pydantic import ValidationError
 
+from subagents.errors import SpecError
 from subagents.nodes._emit import Emitter
 from subagents.nodes._node import AgentNode
+from subagents.nodes._toolcall import ToolExit, ToolTimeout, acall_tool, call_tool, guarded
 from subagents.nodes.plan import AgentPlan
 from subagents.nodes.schemas import validation_text
 from subagents.scope import scope_of
 
-__all__ = ["APPROVAL_KEY", "approval_decision", "make_tool_node", "needs_approval"]
+__all__ = ["APPROVAL_KEY", "TIMEOUT_KEY", "approval_decision", "make_tool_node",
+           "needs_approval", "with_timeout"]
 
 APPROVAL_KEY = "subagents_needs_approval"
 """``tool.metadata`` key set by :func:`needs_approval`."""
+TIMEOUT_KEY = "subagents_timeout"
+"""``tool.metadata`` key set by :func:`with_timeout`: seconds, or None for no limit."""
 
 
 def _error(tc: ToolCall, exc: Exception) -> dict[str, Any]:
     if isinstance(exc, ValidationError):
         text = f"Error: invalid arguments for '{tc['name']}': {validation_text(exc)}"
+    elif isinstance(exc, ToolTimeout):
+        text = f"Error: {exc}"
+    elif isinstance(exc, ToolExit):
+        text = (f"Error: {exc} (the tool tried to end the process; it was stopped and the "
+                "run goes on)")
     else:
         text = f"Error: {type(exc).__name__}: {exc}"
     msg = ToolMessage(content=text, tool_call_id=tc["id"] or "", name=tc["name"], status="error")
@@ -42,8 +59,15 @@ def _error(tc: ToolCall, exc: Exception) -> dict[str, Any]:
 
 
 def _ok(tc: ToolCall, result: Any) -> dict[str, Any]:
+    """The call's result message, always on the call's own id (content, status, artifact kept)."""
+    if isinstance(result, Command):
+        return _error(tc, TypeError(f"the tool '{tc['name']}' returned a Command; an agent's "
+                                    "tools return content or a ToolMessage"))
     if not isinstance(result, ToolMessage):
         result = ToolMessage(content=str(result), tool_call_id=tc["id"] or "", name=tc["name"])
+    elif result.tool_call_id != (tc["id"] or ""):  # another call's: answer this call, as a
+        # new message (a message id of the other call's would replace that one in the state)
+        result = result.model_copy(update={"tool_call_id": tc["id"] or "", "id": None})
     return {"messages": [result]}
 
 
@@ -53,6 +77,45 @@ def needs_approval(tool: BaseTool) -> BaseTool:
     The original tool is left as it was, so it can be given elsewhere without approval.
     """
     return tool.model_copy(update={"metadata": {**(tool.metadata or {}), APPROVAL_KEY: True}})
+
+
+def with_timeout(tool: BaseTool, seconds: float | None) -> BaseTool:
+    """A copy of ``tool`` whose every call ends after ``seconds`` with an error result.
+
+    It wins over the agent's ``Agent(tool_timeout=...)``; ``None`` means no limit for this
+    tool even when the agent sets one. A timed-out call reaches the model as
+    ``ToolMessage(status="error")`` reading "tool 'NAME' timed out after N s ...". An async
+    tool is cancelled; a sync tool cannot be interrupted: it is left running in its daemon
+    thread and the run goes on.
+
+    Args:
+        tool: any LangChain tool (left as it was).
+        seconds: the limit in seconds (> 0), or None.
+
+    Raises:
+        SpecError: (a ``ValueError``) ``seconds`` is not a finite number > 0, nor None.
+    """
+    if seconds is not None:
+        _check_seconds(seconds, f"with_timeout({tool.name!r})")
+    return tool.model_copy(update={"metadata": {**(tool.metadata or {}), TIMEOUT_KEY: seconds}})
+
+
+def _check_seconds(seconds: Any, where: str) -> None:
+    ok = isinstance(seconds, int | float) and not isinstance(seconds, bool)
+    if not ok or not math.isfinite(seconds) or seconds <= 0:
+        raise SpecError(f"{where}: a timeout must be a number of seconds > 0, got {seconds!r}")
+
+
+def _timeouts(plan: AgentPlan) -> dict[str, float | None]:
+    """Each own tool's timeout: its ``with_timeout`` value, else the agent's."""
+    out: dict[str, float | None] = {}
+    for name, tool in plan.tools.items():
+        meta = tool.metadata or {}
+        seconds = meta.get(TIMEOUT_KEY, plan.agent.tool_timeout)
+        if seconds is not None:
+            _check_seconds(seconds, f"agent {plan.agent.name!r}: tool {name!r}")
+        out[name] = seconds
+    return out
 
 
 def approval_decision(value: Any) -> tuple[bool, str]:
@@ -86,8 +149,13 @@ def _ask(plan: AgentPlan, tc: ToolCall) -> dict[str, Any] | None:
 
 
 def make_tool_node(plan: AgentPlan) -> AgentNode:
-    """Build the sync+async ``tools`` node: input ``{"tool_call": ToolCall}`` (a ``Send``)."""
-    tools: dict[str, BaseTool] = plan.tools
+    """Build the sync+async ``tools`` node: input ``{"tool_call": ToolCall}`` (a ``Send``).
+
+    Raises:
+        SpecError: a tool's timeout (``with_timeout`` metadata) is not a number > 0.
+    """
+    tools = {name: guarded(tool) for name, tool in plan.tools.items()}
+    timeouts = _timeouts(plan)
 
     def run(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         tc: ToolCall = payload["tool_call"]
@@ -96,7 +164,7 @@ def make_tool_node(plan: AgentPlan) -> AgentNode:
         emit = Emitter(scope_of(config), config)
         emit.tool_start(tc)
         try:
-            out = _ok(tc, tools[tc["name"]].invoke(tc, config))
+            out = _ok(tc, call_tool(tools[tc["name"]], tc, config, timeouts[tc["name"]]))
         except GraphBubbleUp:
             raise
         except Exception as exc:  # a tool failure becomes a result the model reads
@@ -111,7 +179,7 @@ def make_tool_node(plan: AgentPlan) -> AgentNode:
         emit = Emitter(scope_of(config), config)
         emit.tool_start(tc)
         try:
-            out = _ok(tc, await tools[tc["name"]].ainvoke(tc, config))
+            out = _ok(tc, await acall_tool(tools[tc["name"]], tc, config, timeouts[tc["name"]]))
         except GraphBubbleUp:
             raise
         except Exception as exc:  # a tool failure becomes a result the model reads

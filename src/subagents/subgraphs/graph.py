@@ -10,6 +10,11 @@ A run that ends PAUSED (a breakpoint, an ``interrupt()``) on a checkpointer thre
 background children instead: their table is parked (:mod:`subagents.parking`) and the next
 invocation of the same agent on the same thread in this process adopts it, and the
 children then report to it (events, usage, budget: see ``RunScope.adopt``).
+
+A resume of a thread that has no checkpoint raises :class:`~subagents.errors.NothingToResume`
+naming the thread: input ``None`` instead of LangGraph's ``EmptyInputError`` ("Received no
+input for __start__"), and a bare ``Command(resume=...)``, which LangGraph would run as a
+new run with no input, when the thread's checkpointer can be asked (before the run starts).
 """
 
 from __future__ import annotations
@@ -19,10 +24,14 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
-from langgraph.errors import GraphInterrupt
+from langgraph._internal._constants import CONFIG_KEY_CHECKPOINTER
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.errors import EmptyInputError, GraphInterrupt
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
 
 from subagents import parking
+from subagents.errors import NothingToResume
 from subagents.nodes.plan import AgentPlan
 from subagents.scope import CALL_KEY, SCOPE_KEY, CallInfo, RunScope, closing
 
@@ -65,13 +74,25 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[Any]:
         """LangGraph's ``astream`` inside this agent's run scope."""
+        if (saver := self._resume_saver(input, config)) is not None:
+            try:
+                found = await saver.aget_tuple(_thread_only(config)) is not None
+            except Exception:  # cannot tell: LangGraph decides
+                found = True
+            if not found:
+                raise NothingToResume(_thread_id(config))
         plan = self.subagents_plan
         key = parking.park_key(config, plan.path) if plan and plan.background else None
         scope, config = self._open(config, key)
         error: BaseException | None = None
         try:
-            async for chunk in super().astream(input, config, **kwargs):
-                yield chunk
+            try:
+                async for chunk in super().astream(input, config, **kwargs):
+                    yield chunk
+            except EmptyInputError as exc:
+                if input is not None or isinstance(exc, NothingToResume):
+                    raise
+                raise NothingToResume(_thread_id(config)) from exc
         except BaseException as exc:
             error = exc
             raise
@@ -83,6 +104,20 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
                         scope, config, error, nested=bool(key[1]))
                 finally:
                     await scope.aclose(error, key if paused else None)
+
+    def _resume_saver(self, input: Any, config: RunnableConfig | None,
+                      ) -> BaseCheckpointSaver[Any] | None:
+        """The saver to ask whether a root's bare ``Command(resume=...)`` has a checkpoint."""
+        if not (isinstance(input, Command) and input.resume is not None
+                and input.update is None and not input.goto and input.graph is None):
+            return None
+        configurable = (config or {}).get("configurable", {})
+        if configurable.get("checkpoint_ns") or _thread_id(config) is None:
+            return None  # a nested graph's, or no thread: LangGraph decides
+        saver = self.checkpointer
+        if not isinstance(saver, BaseCheckpointSaver):
+            saver = configurable.get(CONFIG_KEY_CHECKPOINTER)
+        return saver if isinstance(saver, BaseCheckpointSaver) else None
 
     async def _ended_paused(self, scope: RunScope, config: RunnableConfig | None,
                             error: BaseException | None, *, nested: bool) -> bool:
@@ -113,6 +148,27 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[Any]:
         """LangGraph's ``stream`` inside this agent's run scope."""
+        if (saver := self._resume_saver(input, config)) is not None:
+            try:
+                found = saver.get_tuple(_thread_only(config)) is not None
+            except Exception:  # cannot tell (an async-only saver): LangGraph decides
+                found = True
+            if not found:
+                raise NothingToResume(_thread_id(config))
         scope, config = self._open(config)
         with closing(scope):
-            yield from super().stream(input, config, **kwargs)
+            try:
+                yield from super().stream(input, config, **kwargs)
+            except EmptyInputError as exc:
+                if input is not None or isinstance(exc, NothingToResume):
+                    raise
+                raise NothingToResume(_thread_id(config)) from exc
+
+
+def _thread_only(config: RunnableConfig | None) -> RunnableConfig:
+    return {"configurable": {"thread_id": _thread_id(config), "checkpoint_ns": ""}}
+
+
+def _thread_id(config: RunnableConfig | None) -> str | None:
+    thread_id = (config or {}).get("configurable", {}).get("thread_id")
+    return None if thread_id is None else str(thread_id)

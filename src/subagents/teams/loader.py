@@ -14,6 +14,7 @@ Shape::
         output_schema: {type: object, properties: {...}, required: [...]}
         answer_check: paths_exist  # built-in answer check (subagents.tools.BUILTIN_CHECKS)
         max_steps: 4
+        tool_timeout: 30      # seconds per call of its tools (Agent.tool_timeout)
 
 Agents are built as a tree from the root: an allow-list entry naming the agent itself or an
 ancestor stays a name (the runtime bounds such cycles by depth), every other entry is built
@@ -46,6 +47,7 @@ AGENT_FIELDS: dict[str, str] = {
     "max_subagent_depth": "max_subagent_depth", "delegation": "delegation",
     "delegation_context": "delegation_context", "persistent": "persistent",
     "max_output_retries": "max_output_retries", "answer_check": "answer_check",
+    "tool_timeout": "tool_timeout",
 }
 """Team-file field -> ``Agent`` field (``prompt`` is the one renamed; ``tools`` and
 ``answer_check`` name built-ins, built for the team's root)."""

@@ -1,8 +1,10 @@
 """Built-in tools and answer checks agents can name in a team file.
 
-Tools: read-only filesystem access; answer checks: ``paths_exist``.
+Tools: read-only filesystem access; answer checks: ``paths_exist``; ``with_timeout(tool, s)``
+limits any tool's calls (also ``subagents.with_timeout``).
 """
 
+from subagents.nodes.tools import with_timeout
 from subagents.tools._check import BUILTIN_CHECKS, builtin_check, paths_exist
 from subagents.tools.fs import (
     BUILTIN_TOOLS,
@@ -23,4 +25,5 @@ __all__ = [
     "list_files_tool",
     "paths_exist",
     "read_file_tool",
+    "with_timeout",
 ]

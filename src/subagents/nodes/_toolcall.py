@@ -1,0 +1,157 @@
+"""Running one call of an agent's own tool: a timeout, and no exit of the process.
+
+Sync tools run in a daemon thread of their own (in sync runs always, in async runs when they
+have a timeout), so a tool that hangs past its timeout is left running there while the run
+goes on, and a Ctrl-C, delivered to the main thread, stays the run's own.
+
+A tool raising ``SystemExit`` (``argparse`` on bad arguments) or ``KeyboardInterrupt`` gets
+it turned into :class:`ToolExit`, an ordinary exception, inside the tool's own task: LangChain
+runs an async tool in a task of its own, and asyncio re-raises those two out of the event loop
+as soon as they leave a task, which would end the whole run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, wait
+from typing import Any
+
+from langchain_core.messages import ToolCall
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool, StructuredTool, Tool
+
+__all__ = ["ToolExit", "ToolTimeout", "acall_tool", "call_tool", "guarded"]
+
+
+class ToolExit(Exception):
+    """A tool raised ``SystemExit`` or ``KeyboardInterrupt`` (``original``)."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(f"{type(original).__name__}: {original}")
+        self.original = original
+
+
+class ToolTimeout(Exception):
+    """A tool call outlived its timeout (``seconds``); ``running``: left in its thread."""
+
+    def __init__(self, name: str, seconds: float, *, running: bool) -> None:
+        fate = ("it cannot be interrupted and may still be running in its thread" if running
+                else "it was cancelled")
+        super().__init__(f"tool '{name}' timed out after {seconds:g} s ({fate})")
+        self.seconds, self.running = seconds, running
+
+
+def guarded(tool: BaseTool) -> BaseTool:
+    """A copy of ``tool`` whose async path raises :class:`ToolExit` instead of an exit.
+
+    The copy's ``_arun`` (an instance attribute; the class's is untouched) wraps the
+    original, keeping its signature, so LangChain still passes ``config`` / ``run_manager``.
+    """
+    copy = tool.model_copy()
+    inner: Callable[..., Any] = getattr(copy, "_arun")  # noqa: B009  (a private hook)
+
+    @functools.wraps(inner)
+    async def _arun(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await inner(*args, **kwargs)
+        except (KeyboardInterrupt, SystemExit) as exc:
+            raise ToolExit(exc) from exc
+
+    object.__setattr__(copy, "_arun", _arun)
+    return copy
+
+
+def _sync_only(tool: BaseTool) -> bool:
+    """Whether the tool has no async implementation (LangChain would use an executor)."""
+    if isinstance(tool, StructuredTool | Tool):
+        return tool.coroutine is None and type(tool)._arun in (StructuredTool._arun, Tool._arun)
+    return type(tool)._arun is BaseTool._arun
+
+
+def _in_thread(tool: BaseTool, tc: ToolCall, config: RunnableConfig) -> Future[Any]:
+    """Start ``tool.invoke(tc, config)`` in a daemon thread (the caller's context copied)."""
+    future: Future[Any] = Future()
+    context = contextvars.copy_context()
+
+    def target() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(context.run(tool.invoke, tc, config))
+        except BaseException as exc:  # carried to the waiting node, exits included
+            future.set_exception(exc)
+
+    threading.Thread(target=target, name=f"subagents-tool-{tool.name}", daemon=True).start()
+    return future
+
+
+def _result(future: Future[Any]) -> Any:
+    try:
+        return future.result()
+    except (KeyboardInterrupt, SystemExit) as exc:  # raised by the tool, in its thread
+        raise ToolExit(exc) from exc
+
+
+def call_tool(tool: BaseTool, tc: ToolCall, config: RunnableConfig,
+              timeout: float | None) -> Any:
+    """Run one tool call synchronously in a daemon thread, waiting at most ``timeout`` s.
+
+    Args:
+        tool: the tool.
+        tc: the tool call (LangChain then returns a ``ToolMessage`` or the raw output).
+        config: the node's config.
+        timeout: seconds to wait; None: no limit.
+
+    Returns:
+        The tool's output.
+
+    Raises:
+        ToolTimeout: the call did not end within ``timeout`` (it is left running).
+        ToolExit: the tool raised ``SystemExit`` or ``KeyboardInterrupt``.
+        Exception: whatever the tool raised (``GraphBubbleUp`` for ``interrupt()``).
+    """
+    future = _in_thread(tool, tc, config)
+    done, _ = wait([future], timeout)
+    if not done:
+        raise ToolTimeout(tool.name, timeout or 0.0, running=True)
+    return _result(future)
+
+
+async def acall_tool(tool: BaseTool, tc: ToolCall, config: RunnableConfig,
+                     timeout: float | None) -> Any:
+    """Run one tool call on the event loop, cancelled after ``timeout`` seconds.
+
+    ``tool`` must come from :func:`guarded`. A sync-only tool with a timeout runs in a daemon
+    thread (LangChain's executor thread would keep the process from exiting if it hangs). An
+    async tool that ignores cancellation or blocks the event loop cannot be stopped.
+
+    Raises:
+        ToolTimeout: the call did not end within ``timeout``.
+        ToolExit: the tool raised ``SystemExit`` or ``KeyboardInterrupt``.
+        Exception: whatever the tool raised (``GraphBubbleUp`` for ``interrupt()``).
+    """
+    if timeout is None:
+        try:
+            return await tool.ainvoke(tc, config)
+        except (KeyboardInterrupt, SystemExit) as exc:  # a sync tool's, from its thread
+            raise ToolExit(exc) from exc
+    if _sync_only(tool):
+        future = _in_thread(tool, tc, config)
+        waiter = asyncio.wrap_future(future)
+        done, _ = await asyncio.wait({waiter}, timeout=timeout)
+        if not done:
+            waiter.cancel()
+            raise ToolTimeout(tool.name, timeout, running=True)
+        return _result(future)
+    deadline = asyncio.timeout(timeout)
+    try:
+        async with deadline:
+            return await tool.ainvoke(tc, config)
+    except TimeoutError:
+        if deadline.expired():
+            raise ToolTimeout(tool.name, timeout, running=False) from None
+        raise
