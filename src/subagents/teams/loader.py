@@ -46,6 +46,7 @@ AGENT_FIELDS: dict[str, str] = {
     "max_subagent_depth": "max_subagent_depth", "delegation": "delegation",
     "delegation_context": "delegation_context", "persistent": "persistent",
     "max_output_retries": "max_output_retries", "answer_check": "answer_check",
+    "retry": "retry", "timeout": "timeout",
 }
 """Team-file field -> ``Agent`` field (``prompt`` is the one renamed; ``tools`` and
 ``answer_check`` name built-ins, built for the team's root)."""
