@@ -14,6 +14,7 @@ from langchain_core.tools import tool
 from langgraph.types import RetryPolicy
 
 from subagents import Agent, DelegationResult, SpecError, Status, compile_agent, observe
+from subagents.cli import delegation_tree, replay_report
 from subagents.dispatch import Dispatcher
 from subagents.events import SubagentEnd, SubagentRetry, SubagentStart
 from subagents.teams import load_team
@@ -163,12 +164,14 @@ async def test_retry_on_decides_and_without_a_policy_nothing_is_retried() -> Non
 # --- timeouts ---------------------------------------------------------------------------
 
 
-def hanging_team(gate: asyncio.Event | threading.Event, *, timeout: float = 0.05,
+def hanging_team(gate: asyncio.Event | threading.Event, *, timeout: float = 0.5,
                  retry: RetryPolicy | None = None, hang_first: int = 99,
                  ) -> tuple[Agent, ScriptedChatModel]:
     """root -> slow (timeout) -> deep, whose tool waits on ``gate``; root -> fast beside it.
 
-    ``slow`` delegates to ``deep`` on its first ``hang_first`` attempts, else answers.
+    ``slow`` delegates to ``deep`` on its first ``hang_first`` attempts, else answers. The
+    hung attempt never ends by itself, so its timeout always fires; ``timeout`` only has to
+    leave room for ``slow`` to reach ``deep`` (a few scripted steps) on a loaded machine.
     """
     if isinstance(gate, asyncio.Event):
         @tool
@@ -300,3 +303,16 @@ def test_spec_rejects_bad_retry_and_timeout() -> None:
         Agent(name="a", retry=RetryPolicy(max_attempts=0))
     with pytest.raises(ValueError, match="timeout"):
         Agent(name="a", timeout=0)
+
+
+async def test_cli_tree_shows_one_node_per_delegation_with_its_attempts() -> None:
+    root, _ = team({"a": 2, "b": 9}, ["a", "b"])
+    events: list[Any] = []
+    _, cfg = observe(on_event=events.append)
+    await compile_agent(root).ainvoke({"messages": [HumanMessage("go")]}, cfg)
+    report = replay_report(events)
+    nodes = sorted((n.objective, n.status, n.attempts, len(n.errors), n.model_calls)
+                   for n in report.tree.children)
+    assert nodes == [("a", "completed", 3, 2, 1), ("b", "failed", 3, 3, 0)]
+    labels = sorted(str(branch.label) for branch in delegation_tree(report).children)
+    assert all("3 attempts" in label for label in labels)
