@@ -88,6 +88,12 @@ class Agent(BaseModel):
     message. It is called synchronously in the model node; exceptions propagate. Agents with
     an ``output_schema`` end by ``final_answer`` and take no ``answer_check``. Ready-made:
     ``subagents.tools.paths_exist(root)`` for file explorers.
+
+    Retries and timeouts: ``retry`` (LangGraph's ``RetryPolicy``, or a dict of its fields)
+    runs a delegation to this agent again, as a fresh task, when an attempt raises or ends
+    ``failed`` or ``timeout``; ``timeout`` (seconds) ends an attempt still running then as
+    ``timeout``, cancelling the child and its descendants. Both hold for sync, parallel and
+    background delegations and for dispatcher jobs; see :mod:`subagents.nodes.retry`.
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
