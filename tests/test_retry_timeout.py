@@ -14,6 +14,7 @@ from langchain_core.tools import tool
 from langgraph.types import RetryPolicy
 
 from subagents import Agent, DelegationResult, SpecError, Status, compile_agent, observe
+from subagents.checkpoints import memory_saver
 from subagents.cli import delegation_tree, replay_report
 from subagents.dispatch import Dispatcher
 from subagents.events import SubagentEnd, SubagentRetry, SubagentStart
@@ -316,3 +317,24 @@ async def test_cli_tree_shows_one_node_per_delegation_with_its_attempts() -> Non
     assert nodes == [("a", "completed", 3, 2, 1), ("b", "failed", 3, 3, 0)]
     labels = sorted(str(branch.label) for branch in delegation_tree(report).children)
     assert all("3 attempts" in label for label in labels)
+
+
+async def test_a_persistent_child_retries_on_its_own_thread_and_keeps_its_history() -> None:
+    flaky = FlakyModel(a=2)
+
+    def policy(messages: list[BaseMessage]) -> AIMessage:
+        reply = flaky([messages[-1]])  # the latest task message decides
+        tasks = [str(m.content) for m in messages if isinstance(m, HumanMessage)]
+        return ai(f"{reply.content}; saw {tasks}")
+
+    worker = Agent(name="w", model=ScriptedChatModel(policy=policy), retry=FAST,
+                   persistent=True)
+    root_model = ScriptedChatModel(steps={"root": [ai(call("task", agent="w", objective="a")),
+                                                   ai("done")]})
+    root = Agent(name="root", model=root_model, subagents=[worker])
+    graph = compile_agent(root, checkpointer=memory_saver())
+    out = await graph.ainvoke({"messages": [HumanMessage("go")]},
+                              {"configurable": {"thread_id": "t1"}})
+    (res,) = results(out).values()
+    assert (res.status, res.attempts, len(res.errors)) == (Status.COMPLETED, 3, 2)
+    assert res.result == "done: a; saw ['a', 'a', 'a']"  # each attempt sent the task again
