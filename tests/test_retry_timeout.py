@@ -338,3 +338,22 @@ async def test_a_persistent_child_retries_on_its_own_thread_and_keeps_its_histor
     (res,) = results(out).values()
     assert (res.status, res.attempts, len(res.errors)) == (Status.COMPLETED, 3, 2)
     assert res.result == "done: a; saw ['a', 'a', 'a']"  # each attempt sent the task again
+
+
+async def test_dispatcher_jobs_time_out_per_attempt(tmp_path: Path) -> None:
+    gate = asyncio.Event()
+
+    @tool
+    async def hang() -> str:
+        """Wait for the gate."""
+        await gate.wait()
+        return "released"
+
+    model = ScriptedChatModel(policy=lambda m: ai("late") if isinstance(m[-1], ToolMessage)
+                              else ai(call("hang")))
+    worker = Agent(name="w", model=model, tools=[hang], timeout=0.2,
+                   retry=RetryPolicy(max_attempts=2, initial_interval=0, jitter=False))
+    async with Dispatcher(tmp_path / "jobs.sqlite", [worker]) as d:
+        done = await d.wait(await d.submit("w", "x"), timeout=20)
+    assert (done["result"]["status"], done["result"]["attempts"]) == ("timeout", 2)
+    assert all("timeout" in e for e in done["result"]["errors"])
