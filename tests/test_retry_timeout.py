@@ -357,3 +357,27 @@ async def test_dispatcher_jobs_time_out_per_attempt(tmp_path: Path) -> None:
         done = await d.wait(await d.submit("w", "x"), timeout=20)
     assert (done["result"]["status"], done["result"]["attempts"]) == ("timeout", 2)
     assert all("timeout" in e for e in done["result"]["errors"])
+
+
+async def test_cancelling_the_run_between_attempts_ends_the_child_cancelled() -> None:
+    slow_backoff = RetryPolicy(max_attempts=3, initial_interval=600, jitter=False)
+    root, flaky = team({"a": 2}, ["a"], retry=slow_backoff)
+    events: list[Any] = []
+    retried = asyncio.Event()
+
+    def on_event(event: Any) -> None:
+        events.append(event)
+        if isinstance(event, SubagentRetry):
+            retried.set()
+
+    _, cfg = observe(on_event=on_event)
+    run = asyncio.create_task(compile_agent(root).ainvoke({"messages": [HumanMessage("go")]},
+                                                          cfg))
+    await retried.wait()  # attempt 1 failed; the policy waits 600 s before attempt 2
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    (end,) = [e for e in events if isinstance(e, SubagentEnd) and e.path == ["root", "w"]]
+    assert (end.status, end.attempts, len(end.errors)) == (Status.CANCELLED, 1, 1)
+    assert end.usage["status"] == "failed"  # the usage of the attempt that ran
+    assert flaky.calls == {"a": 1}  # never run again after the cancellation

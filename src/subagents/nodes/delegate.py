@@ -138,7 +138,7 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
                 assert link.agent.timeout is not None
                 return timed_out(own, link.agent.timeout), None
             except BaseException as exc:
-                return _crashed(link, tc, own, emit, exc, call)
+                return _crashed(exc)
             finally:
                 call.scope = own.scope
 
@@ -150,7 +150,12 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
                                                **_breakpoints(link, config))
             return out
 
-        result = run_attempts(link.agent.retry, call, attempt, _retried(link, tc, lambda: emit))
+        try:
+            result = run_attempts(link.agent.retry, call, attempt,
+                                  _retried(link, tc, lambda: emit))
+        except BaseException as exc:
+            _aborted(link, tc, call, emit, exc)
+            raise
         emit.child_end(link.path, tc, result, call.scope, call)
         return _result(link, tc, result, call)
 
@@ -178,10 +183,14 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
                     return timed_out(call, link.agent.timeout), None
                 return _read(link, state), None
             except BaseException as exc:
-                return _crashed(link, tc, call, emitter()[0], exc)
+                return _crashed(exc)
 
-        result = await arun_attempts(link.agent.retry, call, attempt,
-                                     _retried(link, tc, lambda: emitter()[0]))
+        try:
+            result = await arun_attempts(link.agent.retry, call, attempt,
+                                         _retried(link, tc, lambda: emitter()[0]))
+        except BaseException as exc:
+            _aborted(link, tc, call, emitter()[0], exc)
+            raise
         emitter()[0].child_end(link.path, tc, result, call.scope, call)
         return result
 
@@ -240,25 +249,33 @@ def _read(link: ChildLink, state: dict[str, Any] | str) -> Outcome:
     return child_outcome(link, state)
 
 
-def _crashed(link: ChildLink, tc: ToolCall, call: CallInfo, emit: Emitter,
-             exc: BaseException, record: CallInfo | None = None) -> Attempt:
-    """The attempt of a child run that raised; re-raises what must stop the parent too.
+def _crashed(exc: BaseException) -> Attempt:
+    """The attempt of a child run that raised an ``Exception``: ``failed``, maybe retried.
 
-    Interrupts (``GraphBubbleUp``) and storage failures propagate untouched; cancellation
-    (``Stopped`` too: a timed-out sync ancestor) and any other ``BaseException`` are recorded
-    (``subagent_end``, status cancelled or failed) and then propagate, never retried; any
-    other exception is a ``failed`` attempt.
-    ``record``: the delegation's call record when ``call`` is one attempt's own.
+    What must stop the parent too is re-raised, never retried: interrupts
+    (``GraphBubbleUp``), storage failures, cancellation, ``Stopped`` (a timed-out sync
+    ancestor) and any other ``BaseException``.
+    """
+    if (not isinstance(exc, Exception) or isinstance(exc, GraphBubbleUp | Stopped)
+            or is_storage_error(exc)):
+        raise exc
+    return (Status.FAILED, None, f"{type(exc).__name__}: {exc}"), exc
+
+
+def _aborted(link: ChildLink, tc: ToolCall, call: CallInfo, emit: Emitter,
+             exc: BaseException) -> None:
+    """Record a delegation an exception ends (during an attempt or between attempts).
+
+    Cancellation and ``Stopped`` end it ``cancelled``, other ``BaseException`` s ``failed``
+    (a ``subagent_end`` event); interrupts and storage failures are not recorded (the run
+    pauses or fails and a resume runs the delegation again).
     """
     if isinstance(exc, GraphBubbleUp) or is_storage_error(exc):
-        raise exc
-    if isinstance(exc, Exception) and not isinstance(exc, Stopped):
-        return (Status.FAILED, None, f"{type(exc).__name__}: {exc}"), exc
+        return
     cancelled = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | Stopped)
     result: Outcome = ((Status.CANCELLED, None, "cancelled") if cancelled
                        else (Status.FAILED, None, f"{type(exc).__name__}: {exc}"))
-    emit.child_end(link.path, tc, result, call.scope, record or call)
-    raise exc
+    emit.child_end(link.path, tc, result, call.scope, call)
 
 
 _NEEDS_ASYNC = "background delegation needs an async run (ainvoke/astream) and background=True"

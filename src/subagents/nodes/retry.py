@@ -128,14 +128,12 @@ def _judge(policy: RetryPolicy, call: CallInfo, attempt: Attempt) -> Outcome:
 
 
 def _tenacity(policy: RetryPolicy, call: CallInfo, on_retry: OnRetry) -> dict[str, Any]:
-    """Tenacity's settings for ``policy``; ``before_sleep`` reports and numbers attempts."""
+    """Tenacity's settings for ``policy``; ``before_sleep`` reports a failed attempt."""
 
     def before_sleep(state: RetryCallState) -> None:
         failed = state.outcome.exception() if state.outcome is not None else None
         assert isinstance(failed, _Retry)
         on_retry(call, failed.outcome, state.upcoming_sleep)
-        call.attempt += 1
-        call.scope = None
 
     wait: Any = wait_exponential(multiplier=policy.initial_interval, max=policy.max_interval,
                                  exp_base=policy.backoff_factor)
@@ -144,6 +142,16 @@ def _tenacity(policy: RetryPolicy, call: CallInfo, on_retry: OnRetry) -> dict[st
     return {"stop": stop_after_attempt(policy.max_attempts), "wait": wait,
             "retry": retry_if_exception_type(_Retry), "before_sleep": before_sleep,
             "reraise": True}
+
+
+def _number(call: CallInfo) -> None:
+    """An attempt starts: number it (``call.attempt``: one more than the failed ones).
+
+    From the second on it forgets the failed attempt's scope, readable until then (by the
+    ``subagent_end`` of a delegation cancelled during the wait).
+    """
+    if call.errors:
+        call.attempt, call.scope = len(call.errors) + 1, None
 
 
 async def arun_attempts(policy: RetryPolicy | None, call: CallInfo,
@@ -158,6 +166,7 @@ async def arun_attempts(policy: RetryPolicy | None, call: CallInfo,
         return (await attempt())[0]
 
     async def once() -> Outcome:
+        _number(call)
         return _judge(policy, call, await attempt())
 
     try:
@@ -172,9 +181,13 @@ def run_attempts(policy: RetryPolicy | None, call: CallInfo, attempt: Callable[[
     """Sync :func:`arun_attempts` (waits between attempts with ``time.sleep``)."""
     if policy is None:
         return attempt()[0]
+
+    def once() -> Outcome:
+        _number(call)
+        return _judge(policy, call, attempt())
+
     try:
-        result: Outcome = Retrying(**_tenacity(policy, call, on_retry))(
-            lambda: _judge(policy, call, attempt()))
+        result: Outcome = Retrying(**_tenacity(policy, call, on_retry))(once)
     except _Retry as last:
         return last.outcome
     return result
