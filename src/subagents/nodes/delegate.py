@@ -4,7 +4,8 @@ The node receives ``{"tool_call": ToolCall}`` through a ``Send``, builds the chi
 message from the call's arguments (the child sees nothing else), invokes the child graph, and
 returns exactly one ``ToolMessage`` holding the typed JSON result. Nothing a child does (an
 exception, ``GraphRecursionError``) escapes to the parent, except LangGraph's interrupts
-(``GraphBubbleUp``) and cancellation, which must.
+(``GraphBubbleUp``) and cancellation, which must. The child's ``Agent.retry`` and
+``Agent.timeout`` apply here, per attempt (see :mod:`subagents.nodes.retry`).
 """
 
 from __future__ import annotations
