@@ -121,6 +121,8 @@ class BackgroundJob:
                                "result": self.result, "error": self.error}
         if self.queued:
             out["queued"] = True
+        if getattr(self.link, "retried", False):  # the child has an Agent.retry policy
+            out["attempts"], out["errors"] = self.link.attempt, list(self.link.errors)
         return out
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "RunEnd",
     "SubagentEnd",
     "SubagentEvent",
+    "SubagentRetry",
     "SubagentStart",
     "TextDelta",
     "ToolEnd",
@@ -75,6 +76,9 @@ class SubagentEnd(BaseEvent):
     the child, a repeated call, a duplicate of a call in the same reply, a call beside
     ``final_answer``); ``status`` and ``error`` are those of the tool result the parent
     model got, ``usage`` is empty.
+
+    ``attempts``: how many attempts ran (``Agent.retry``); ``errors``: those of the failed
+    ones; ``usage`` is then the last attempt's (each attempt has its own usage node).
     """
 
     type: Literal["subagent_end"] = "subagent_end"
@@ -83,6 +87,26 @@ class SubagentEnd(BaseEvent):
     error: str | None = None
     usage: dict[str, Any] = Field(default_factory=dict)
     refused: bool = False
+    attempts: int = 1
+    errors: list[str] = Field(default_factory=list)
+
+
+class SubagentRetry(BaseEvent):
+    """An attempt of a delegation failed and the child will be run again (``Agent.retry``).
+
+    Comes between the delegation's ``subagent_start`` and its one ``subagent_end``, at the
+    child's path. ``attempt``: the number of the attempt that failed (1 first); ``status``:
+    how it ended (``failed`` or ``timeout``); ``error``: why; ``delay``: seconds waited
+    before the next attempt (the policy's backoff); ``usage``: the failed attempt's usage
+    node (``UsageNode.to_dict()``).
+    """
+
+    type: Literal["subagent_retry"] = "subagent_retry"
+    attempt: int
+    status: Status
+    error: str | None = None
+    delay: float = 0.0
+    usage: dict[str, Any] = Field(default_factory=dict)
 
 
 class TextDelta(BaseEvent):
@@ -143,7 +167,8 @@ class RunEnd(BaseEvent):
 
 
 SubagentEvent = Annotated[
-    SubagentStart | SubagentEnd | TextDelta | ModelStart | ModelEnd | ToolStart | ToolEnd,
+    SubagentStart | SubagentEnd | SubagentRetry | TextDelta | ModelStart | ModelEnd | ToolStart
+    | ToolEnd,
     Field(discriminator="type"),
 ]
 """Any event (a discriminated union on ``type``)."""

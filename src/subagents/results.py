@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from langchain_core.messages import BaseMessage, ToolMessage
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["DelegationResult", "Status", "json_text", "tool_result"]
 
@@ -35,7 +35,8 @@ class Status(StrEnum):
     FORBIDDEN_TOOL = "forbidden_tool"
     """The named tool was not given to the caller; nothing was run."""
     TIMEOUT = "timeout"
-    """A background child was still running at its ``timeout`` and was cancelled."""
+    """The child was still running at its ``Agent.timeout`` (or a background child at its
+    ``BackgroundConfig.timeout``) and was cancelled with its descendants."""
     CANCELLED = "cancelled"
     """The child was cancelled (``agent_cancel``, auto-cancel, or the root was cancelled)."""
     OVER_BUDGET = "over_budget"
@@ -58,6 +59,10 @@ class DelegationResult(BaseModel):
         result: the child's final text (``str``), its validated output schema as a JSON
             object (``dict``), or ``None``.
         error: a human- and model-readable reason when ``status`` is not ``completed``.
+        attempts: how many attempts ran (1 unless the child has an ``Agent.retry``
+            policy; the JSON holds it only then).
+        errors: the errors of the attempts that failed, in order (the last one too when
+            no attempt succeeded); empty without retries.
     """
 
     model_config = ConfigDict(frozen=True, extra="allow")
@@ -66,6 +71,8 @@ class DelegationResult(BaseModel):
     agent: str
     result: Any = None
     error: str | None = None
+    attempts: int = 1
+    errors: list[str] = Field(default_factory=list)
 
     @classmethod
     def from_message(cls, message: BaseMessage) -> DelegationResult:

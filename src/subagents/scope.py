@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
@@ -29,7 +29,8 @@ from subagents.parking import ParkKey
 from subagents.results import Status
 from subagents.usage import UsageNode
 
-__all__ = ["CALL_KEY", "SCOPE_KEY", "CallInfo", "RunScope", "closing", "observe", "scope_of"]
+__all__ = ["CALL_KEY", "SCOPE_KEY", "CallInfo", "RunScope", "Stopped", "closing", "observe",
+           "scope_of"]
 
 SCOPE_KEY = "__subagents_scope"
 """``configurable`` key of the enclosing agent invocation's ``RunScope``."""
@@ -37,14 +38,38 @@ CALL_KEY = "__subagents_call"
 """``configurable`` key a delegation node sets for the child it invokes (a ``CallInfo``)."""
 
 
+class Stopped(Exception):
+    """Raised by a node of a sync child whose delegation stopped waiting (``Agent.timeout``).
+
+    The child and its descendants end ``cancelled``; it is never retried. (An exception, not
+    ``asyncio.CancelledError``: LangGraph's sync runner turns that into a
+    ``NodeCancelledError``.)
+    """
+
+
 @dataclass(slots=True)
 class CallInfo:
-    """What started a child: the parent's tool call; ``scope`` is set when the child opens."""
+    """What started a child: the parent's tool call; ``scope`` is set when the child opens.
+
+    Attributes:
+        attempt: the attempt running now (1 first; more under ``Agent.retry``); each attempt
+            opens its own scope (its own usage node).
+        errors: the errors of the attempts that failed so far.
+        retried: the child has an ``Agent.retry`` policy: its results report ``attempts``
+            and ``errors``.
+        stopped: set when the delegation stopped waiting for a sync child (its timeout):
+            every node of the child and of its descendants then raises
+            :class:`Stopped` instead of running (see ``RunScope.stopped``).
+    """
 
     tool_call_id: str
     objective: str
     background: bool = False
     scope: RunScope | None = None
+    attempt: int = 1
+    errors: list[str] = field(default_factory=list)
+    retried: bool = False
+    stopped: bool = False
 
 
 Listener = Callable[[list[str], BaseEvent], Any]
@@ -62,6 +87,7 @@ class RunScope:
                  background: BackgroundConfig | None, listener: Listener | None = None,
                  table: BackgroundTable | None = None) -> None:
         self.parent = parent
+        self.call = call
         self.listener = listener
         self.sinks: list[Sink] = []
         self._listens = listener is not None
@@ -79,7 +105,8 @@ class RunScope:
         self.usage = UsageNode(agent=agent, path=path,
                                tool_call_id=call.tool_call_id if call else None,
                                objective=call.objective[:200] if call else None,
-                               background=call.background if call else False)
+                               background=call.background if call else False,
+                               attempt=call.attempt if call else 1)
         if parent is not None:
             parent.usage.add_child(self.usage)
         self._budget = (BudgetTracker(budget, above=self._budget_above)
@@ -106,6 +133,16 @@ class RunScope:
     @listening.setter
     def listening(self, value: bool) -> None:
         self._listens = value
+
+    @property
+    def stopped(self) -> bool:
+        """Whether this invocation or one above it was told to stop (``CallInfo.stopped``)."""
+        scope: RunScope | None = self
+        while scope is not None:
+            if scope.call is not None and scope.call.stopped:
+                return True
+            scope = scope.parent
+        return False
 
     @property
     def budget(self) -> BudgetTracker | None:
@@ -239,7 +276,7 @@ def closing(scope: RunScope | None) -> Iterator[None]:
 def _status_of(error: BaseException | None) -> Status | None:
     if error is None:
         return Status.COMPLETED
-    if isinstance(error, GeneratorExit | asyncio.CancelledError | KeyboardInterrupt):
+    if isinstance(error, GeneratorExit | asyncio.CancelledError | KeyboardInterrupt | Stopped):
         return Status.CANCELLED
     if isinstance(error, GraphBubbleUp):
         return None

@@ -15,12 +15,21 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.tools import BaseTool
 from langchain_core.tools import tool as make_tool
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from langgraph.types import RetryPolicy
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    SkipValidation,
+    field_validator,
+    model_validator,
+)
 
 from subagents.background import BackgroundConfig
 from subagents.budget import Budget
 
-__all__ = ["RESERVED_NAMES", "Agent", "AnswerCheck", "RemoteSpec", "iter_agents"]
+__all__ = ["RESERVED_NAMES", "Agent", "AnswerCheck", "RemoteSpec", "iter_agents", "retry_policy"]
 
 AnswerCheck = Callable[[str, list[BaseMessage]], str | None]
 """``check(answer, messages) -> None | correction``: see ``Agent.answer_check``."""
@@ -79,6 +88,12 @@ class Agent(BaseModel):
     message. It is called synchronously in the model node; exceptions propagate. Agents with
     an ``output_schema`` end by ``final_answer`` and take no ``answer_check``. Ready-made:
     ``subagents.tools.paths_exist(root)`` for file explorers.
+
+    Retries and timeouts: ``retry`` (LangGraph's ``RetryPolicy``, or a dict of its fields)
+    runs a delegation to this agent again, as a fresh task, when an attempt raises or ends
+    ``failed`` or ``timeout``; ``timeout`` (seconds) ends an attempt still running then as
+    ``timeout``, cancelling the child and its descendants. Both hold for sync, parallel and
+    background delegations and for dispatcher jobs; see :mod:`subagents.nodes.retry`.
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
@@ -164,6 +179,17 @@ class Agent(BaseModel):
         description="The agent is a graph deployed on a LangGraph server, run through "
         "LangGraph's RemoteGraph (see Agent.from_remote).",
     )
+    retry: SkipValidation[RetryPolicy | None] = Field(
+        default=None,
+        description="Run a delegation to this agent again when it raises or ends 'failed' "
+        "or 'timeout' (LangGraph's RetryPolicy, or a dict of its fields; see "
+        "subagents.nodes.retry).",
+    )
+    timeout: float | None = Field(
+        default=None, gt=0,
+        description="Seconds one delegation attempt to this agent may run before it ends "
+        "'timeout' and the child and its descendants are cancelled.",
+    )
 
     @classmethod
     def from_remote(cls, url: str, graph_id: str, *, name: str, description: str = "",
@@ -207,6 +233,11 @@ class Agent(BaseModel):
             msg = f"agent name {value!r} is reserved ({', '.join(sorted(RESERVED_NAMES))})"
             raise ValueError(msg)
         return value
+
+    @field_validator("retry", mode="before")
+    @classmethod
+    def _coerce_retry(cls, value: Any) -> Any:
+        return retry_policy(value)
 
     @field_validator("tools", mode="before")
     @classmethod
@@ -276,6 +307,38 @@ def iter_agents(root: Agent) -> Iterator[Agent]:
         seen.add(id(agent))
         yield agent
         stack.extend(reversed([s for s in agent.subagents if isinstance(s, Agent)]))
+
+
+def retry_policy(value: Any) -> RetryPolicy | None:
+    """``value`` as a ``RetryPolicy``: a policy, a dict of its fields (team files) or None.
+
+    Raises:
+        ValueError: an unknown field, a value of the wrong type, ``max_attempts`` below 1, a
+            negative interval or a ``backoff_factor`` below 1.
+    """
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(RetryPolicy._fields))
+        if unknown:
+            msg = (f"unknown retry field {unknown[0]!r} (valid: "
+                   f"{', '.join(RetryPolicy._fields)})")
+            raise ValueError(msg)
+        value = RetryPolicy(**value)
+    if not isinstance(value, RetryPolicy):
+        msg = f"must be a langgraph.types.RetryPolicy or a mapping, got {type(value).__name__}"
+        raise ValueError(msg)
+    numbers = (value.initial_interval, value.backoff_factor, value.max_interval)
+    if (not isinstance(value.max_attempts, int) or isinstance(value.max_attempts, bool)
+            or value.max_attempts < 1):
+        msg = f"retry.max_attempts must be an integer >= 1, got {value.max_attempts!r}"
+        raise ValueError(msg)
+    if not all(isinstance(n, int | float) and not isinstance(n, bool) and n >= 0
+               for n in numbers) or value.backoff_factor < 1:
+        msg = ("retry intervals must be numbers >= 0 and backoff_factor >= 1, got "
+               f"{numbers!r}")
+        raise ValueError(msg)
+    return value
 
 
 def _as_tool(item: Any) -> Any:

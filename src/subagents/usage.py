@@ -21,6 +21,7 @@ class UsageNode:
         tool_call_id: the parent's tool call that started it (None for the root).
         objective: the task message (shortened), None for the root.
         background: started by a background delegation.
+        attempt: which attempt of its delegation this is (1; more under ``Agent.retry``).
         status: how it ended (a ``subagents.Status`` value), None while running.
         model_calls: model calls made by this agent itself.
         input_tokens: input tokens of those calls (from ``usage_metadata``).
@@ -36,6 +37,7 @@ class UsageNode:
     tool_call_id: str | None = None
     objective: str | None = None
     background: bool = False
+    attempt: int = 1
     status: str | None = None
     model_calls: int = 0
     input_tokens: int = 0
@@ -86,6 +88,7 @@ class UsageNode:
         return {
             "agent": self.agent, "path": list(self.path), "tool_call_id": self.tool_call_id,
             "objective": self.objective, "background": self.background, "status": self.status,
+            **({"attempt": self.attempt} if self.attempt > 1 else {}),
             "model_calls": self.model_calls, "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens, "tool_calls": self.tool_calls,
             "seconds": round(self.seconds, 4), "totals": self.totals(),

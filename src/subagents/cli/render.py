@@ -72,6 +72,8 @@ def _label(node: DelegationNode, width: int) -> str:
         calls = "call" if node.model_calls == 1 else "calls"
         parts.append(f"[dim]{node.seconds:.1f} s · {node.model_calls} model {calls} · "
                      f"{node.tokens:,} tokens[/]")
+        if node.attempts > 1:
+            parts.append(f"[yellow]{node.attempts} attempts[/]")
     if node.error and node.status != "completed":
         parts.append(f"[red]{escape(shorten(node.error, width))}[/]")
     elif node.status == "running" and node.text:

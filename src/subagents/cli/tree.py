@@ -10,7 +10,10 @@ agent):
 * ``model_end`` counts model calls, tokens and tool calls; ``text_delta`` / ``model_end``
   keep the tail of what the agent is saying (the live view shows it);
 * a refused delegation (its ``subagent_end`` has ``refused=True``: nothing ran) is a node
-  closed at once with the refusal's status and error, marked ``refused``.
+  closed at once with the refusal's status and error, marked ``refused``;
+* ``subagent_retry`` (``Agent.retry``) keeps the node open and counts the attempt: one node
+  per delegation, whatever the number of attempts, its counts summed over them (the usage
+  tree has one node per attempt, merged here by path and tool call id).
 
 Events about the root itself (path of length 1) go to the root node; a ``subagent_end`` of
 the root (as ``run_team`` gives its ``on_event``) closes the root with the whole usage tree.
@@ -29,6 +32,7 @@ from subagents.events import (
     ModelStart,
     RunEnd,
     SubagentEnd,
+    SubagentRetry,
     SubagentStart,
     TextDelta,
 )
@@ -64,6 +68,8 @@ class DelegationNode:
         duration: seconds it ran, as its usage record says (None: from started/ended).
         children: delegations it made, in the order they started.
         refused: the runtime refused the delegation; nothing ran (``status`` says why).
+        attempts: attempts run so far (``Agent.retry``; 1 without retries).
+        errors: the errors of its failed attempts.
     """
 
     agent: str
@@ -84,6 +90,8 @@ class DelegationNode:
     duration: float | None = None
     children: list[DelegationNode] = field(default_factory=list)
     refused: bool = False
+    attempts: int = 1
+    errors: list[str] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
@@ -167,6 +175,10 @@ class EventTree:
             node.started = event.ts
         elif isinstance(event, SubagentEnd):
             self.close(node, event)
+        elif isinstance(event, SubagentRetry):
+            node.attempts = max(node.attempts, event.attempt + 1)
+            node.errors.append(event.error or event.status.value)
+            node.error, node.text = event.error, f"retrying (attempt {event.attempt + 1})"
         elif isinstance(event, ModelStart):
             self._fresh.add(node.key)
         elif isinstance(event, TextDelta):
@@ -246,6 +258,7 @@ class EventTree:
         """A node ended: status, result, error, and its usage tree when the event has it."""
         node.status, node.ended = str(event.status), event.ts
         node.result, node.error, node.refused = event.result, event.error, event.refused
+        node.attempts, node.errors = max(node.attempts, event.attempts), list(event.errors)
         if event.usage:
             self.apply_usage(node, event.usage)
 
@@ -261,7 +274,7 @@ class EventTree:
             node.duration = float(usage["seconds"])
         if node.status == "running" and usage.get("status"):
             node.status = str(usage["status"])
-        for child in usage.get("children") or []:
+        for child in _merged_attempts(usage.get("children") or []):
             path = tuple(str(p) for p in child.get("path") or ())
             if len(path) < 2:
                 continue
@@ -273,6 +286,26 @@ class EventTree:
                                        background=bool(child.get("background")))
             self._attach(found, node)
             self.apply_usage(found, child)
+
+
+def _merged_attempts(children: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Usage children with the attempts of one delegation merged into one.
+
+    Attempts share a path and a tool call id; the merged entry is the last attempt's, with
+    the counts, seconds and children of all of them.
+    """
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for index, child in enumerate(children):
+        call_id = str(child.get("tool_call_id") or "") or f"#{index}"  # no id: never merged
+        key = (str(child.get("path")), call_id)
+        seen, entry = merged.get(key), dict(child)
+        if seen is not None:
+            for name in ("model_calls", "input_tokens", "output_tokens", "tool_calls",
+                         "seconds"):
+                entry[name] = (seen.get(name) or 0) + (child.get(name) or 0)
+            entry["children"] = [*(seen.get("children") or []), *(child.get("children") or [])]
+        merged[key] = entry
+    return list(merged.values())
 
 
 def replay_report(events: Iterable[BaseEvent]) -> RunReport:

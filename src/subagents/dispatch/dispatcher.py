@@ -30,6 +30,9 @@ from subagents.errors import SpecError
 from subagents.graphs.compile import compile_agent
 from subagents.nodes.delegate import child_outcome
 from subagents.nodes.plan import ChildLink
+from subagents.nodes.retry import Attempt, arun_attempts, awaited, timed_out
+from subagents.results import Status
+from subagents.scope import CallInfo
 from subagents.spec import Agent
 
 __all__ = ["Dispatcher"]
@@ -201,28 +204,46 @@ class Dispatcher:
         return self._graphs[agent]
 
     async def _run(self, job: Job) -> None:
-        """Run (or resume, or read back) one job's child, store its outcome, deliver it."""
+        """Run (or resume, or read back) one job's child, store its outcome, deliver it.
+
+        Under the agent's ``retry`` policy every attempt runs on its own thread (``job-<id>``,
+        then ``job-<id>#<n>``), so after a restart finished attempts are read back, not
+        re-run; ``Agent.timeout`` bounds each attempt (see ``subagents.nodes.retry``).
+        """
         agent = self.agents[job.agent]
-        graph = self._graph(job.agent)
-        cfg = {"configurable": {"thread_id": f"job-{job.id}"}}
-        snap = await graph.aget_state(cfg)
-        try:
-            if snap.values and not snap.next:
-                state = snap.values  # finished before a crash: read, do not re-run
-            else:
-                inputs = None if snap.values else {"messages": [HumanMessage(job.task)]}
-                state = await graph.ainvoke(inputs, cfg, durability="sync")
-            link = ChildLink(agent=agent, node=agent.name, tool="task", graph=graph)
-            status, result, error = child_outcome(link, state)
-        except Exception as exc:  # a failing child is a failed job, never a dead worker
-            status, result, error = None, None, f"{type(exc).__name__}: {exc}"
-        outcome = {"status": status.value if status else "failed", "result": result,
-                   "error": error}
+        call = CallInfo(job.id, job.task, retried=agent.retry is not None)
+        status, result, error = await arun_attempts(
+            agent.retry, call, lambda: self._attempt(job, call), lambda *_: None)
+        outcome = {"status": status.value, "result": result, "error": error}
+        if call.retried:
+            outcome |= {"attempts": call.attempt, "errors": list(call.errors)}
         await self._need_store().move(job.id, "running", "done", result=outcome,
                                       error=error)
         job = await self._need_store().get(job.id) or job
         if job.delivery is not None:
             await self._deliver(job)
+
+    async def _attempt(self, job: Job, call: CallInfo) -> Attempt:
+        """One attempt of a job's child on its own thread: its outcome, and what it raised."""
+        agent = self.agents[job.agent]
+        graph = self._graph(job.agent)
+        thread = f"job-{job.id}" if call.attempt == 1 else f"job-{job.id}#{call.attempt}"
+        cfg = {"configurable": {"thread_id": thread}}
+        try:
+            snap = await graph.aget_state(cfg)
+            if snap.values and not snap.next:
+                state = snap.values  # finished before a crash: read, do not re-run
+            else:
+                inputs = None if snap.values else {"messages": [HumanMessage(job.task)]}
+                state, late = await awaited(agent.timeout,
+                                            graph.ainvoke(inputs, cfg, durability="sync"))
+                if late:
+                    assert agent.timeout is not None
+                    return timed_out(call, agent.timeout), None
+            link = ChildLink(agent=agent, node=agent.name, tool="task", graph=graph)
+            return child_outcome(link, state), None
+        except Exception as exc:  # a failing child is a failed job, never a dead worker
+            return (Status.FAILED, None, f"{type(exc).__name__}: {exc}"), exc
 
     async def _deliver(self, job: Job) -> None:
         target = parse_delivery(job.delivery)

@@ -17,6 +17,7 @@ from subagents.events import (
     ModelEnd,
     ModelStart,
     SubagentEnd,
+    SubagentRetry,
     SubagentStart,
     TextDelta,
     ToolEnd,
@@ -24,7 +25,7 @@ from subagents.events import (
 )
 from subagents.nodes._refuse import Refusal
 from subagents.results import Status
-from subagents.scope import RunScope
+from subagents.scope import CallInfo, RunScope
 
 __all__ = ["Emitter"]
 
@@ -119,13 +120,31 @@ class Emitter:
                                      objective=objective, background=background))
 
     def child_end(self, path: tuple[str, ...], tc: ToolCall, outcome: tuple[Status, Any, Any],
-                  child: RunScope | None) -> None:
-        """A delegated child at ``path`` ended with ``(status, result, error)``."""
+                  child: RunScope | None, call: CallInfo | None = None) -> None:
+        """A delegated child at ``path`` ended with ``(status, result, error)``.
+
+        ``call``: the delegation's record (its ``attempt`` count and failed attempts'
+        ``errors``).
+        """
         if self.scope is not None:
             status, result, error = outcome
             usage = child.usage.to_dict() if child is not None else {}
+            tries = {"attempts": call.attempt, "errors": list(call.errors)} if call else {}
             self._emit(SubagentEnd(path=list(path), agent=path[-1], tool_call_id=tc["id"],
-                                   status=status, result=result, error=error, usage=usage))
+                                   status=status, result=result, error=error, usage=usage,
+                                   **tries))
+
+    def child_retry(self, path: tuple[str, ...], tc: ToolCall, call: CallInfo,
+                    failed: tuple[Status, Any, Any], delay: float) -> None:
+        """Attempt ``call.attempt`` of the child at ``path`` failed and will be retried.
+
+        ``delay``: seconds until the next attempt.
+        """
+        if self.scope is not None:
+            usage = call.scope.usage.to_dict() if call.scope is not None else {}
+            self._emit(SubagentRetry(path=list(path), agent=path[-1], tool_call_id=tc["id"],
+                                     attempt=call.attempt, status=failed[0], error=failed[2],
+                                     delay=delay, usage=usage))
 
     def refusals(self, refused: Sequence[Refusal]) -> None:
         """Delegations the runtime refused (``Outcome.refused``, invalid arguments).

@@ -8,7 +8,7 @@ from typing import Any
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import ensure_config
 
-from subagents.scope import scope_of
+from subagents.scope import Stopped, scope_of
 
 __all__ = ["AgentNode"]
 
@@ -26,7 +26,9 @@ class AgentNode(Runnable[Any, Any]):
 
     Every node of an agent runs through here, so here a run that adopted a paused run's
     background table learns its nodes' stream (``RunScope.node_config``), where its adopted
-    children's events go.
+    children's events go; and a sync child whose delegation stopped waiting for it (its
+    ``Agent.timeout``) stops at its next node: the node raises ``subagents.scope.Stopped``
+    (``RunScope.stopped``), in the child and in every descendant.
 
     Args:
         func: ``func(state, config) -> update`` for ``invoke``.
@@ -52,6 +54,9 @@ class AgentNode(Runnable[Any, Any]):
 
 def _seen(config: RunnableConfig) -> RunnableConfig:
     scope = scope_of(config)
-    if scope is not None and scope.adopted:
-        scope.node_config(config)
+    if scope is not None:
+        if scope.adopted:
+            scope.node_config(config)
+        if scope.stopped:
+            raise Stopped("the delegation stopped waiting for this sub-agent (timeout)")
     return config

@@ -4,7 +4,8 @@ The node receives ``{"tool_call": ToolCall}`` through a ``Send``, builds the chi
 message from the call's arguments (the child sees nothing else), invokes the child graph, and
 returns exactly one ``ToolMessage`` holding the typed JSON result. Nothing a child does (an
 exception, ``GraphRecursionError``) escapes to the parent, except LangGraph's interrupts
-(``GraphBubbleUp``) and cancellation, which must.
+(``GraphBubbleUp``) and cancellation, which must. The child's ``Agent.retry`` and
+``Agent.timeout`` apply here, per attempt (see :mod:`subagents.nodes.retry`).
 """
 
 from __future__ import annotations
@@ -25,9 +26,19 @@ from subagents.nodes._node import AgentNode
 from subagents.nodes._refuse import Refusal
 from subagents.nodes.persistent import arun_persistent, run_persistent
 from subagents.nodes.plan import ChildLink
+from subagents.nodes.retry import (
+    Attempt,
+    OnRetry,
+    SyncTimeoutError,
+    arun_attempts,
+    awaited,
+    run_attempts,
+    run_within,
+    timed_out,
+)
 from subagents.nodes.schemas import task_message
 from subagents.results import Status, tool_result
-from subagents.scope import CALL_KEY, SCOPE_KEY, CallInfo, RunScope, scope_of
+from subagents.scope import CALL_KEY, SCOPE_KEY, CallInfo, RunScope, Stopped, scope_of
 
 __all__ = ["INTERRUPT_BEFORE_KEY", "child_outcome", "make_delegate_node"]
 
@@ -39,11 +50,24 @@ def child_outcome(link: ChildLink, state: dict[str, Any]) -> tuple[Status, Any, 
     return ending(link.agent, last, state.get("structured_response"))
 
 
-def _result(link: ChildLink, tc: ToolCall, status: Status, result: Any,
-            error: str | None) -> dict[str, Any]:
+def _result(link: ChildLink, tc: ToolCall, outcome: Outcome,
+            call: CallInfo | None = None) -> dict[str, Any]:
+    """The parent's update: one ToolMessage (with ``attempts``/``errors`` under a retry)."""
+    status, result, error = outcome
+    extra = ({"attempts": call.attempt, "errors": list(call.errors)}
+             if call is not None and call.retried else {})
     msg = tool_result(status, link.agent.name, tool_call_id=tc["id"] or "", tool_name=tc["name"],
-                      result=result, error=error)
+                      result=result, error=error, **extra)
     return {"messages": [msg]}
+
+
+def _retried(link: ChildLink, tc: ToolCall, emitter: Callable[[], Emitter]) -> OnRetry:
+    """Reports a failed attempt about to be retried (a ``subagent_retry`` event)."""
+
+    def on_retry(call: CallInfo, failed: Outcome, delay: float) -> None:
+        emitter().child_retry(link.path, tc, call, failed, delay)
+
+    return on_retry
 
 
 INTERRUPT_BEFORE_KEY = "subagents_interrupt_before"
@@ -89,7 +113,7 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
             return message
         background = tc["args"].get("background") is True
         call = CallInfo(tool_call_id=tc["id"] or "", objective=str(message.content),
-                        background=background)
+                        background=background, retried=link.agent.retry is not None)
         return {"messages": [message]}, call
 
     def run(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
@@ -104,20 +128,38 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
         task, call = prepared
         if call.background:
             return _refuse(link, tc, emit, _NEEDS_ASYNC)
-        assert graph is not None
         emit.child_start(link.path, tc, call.objective, False)
-        try:
+
+        def attempt() -> Attempt:
+            # its own record: a timed-out attempt's stop flag must not stop the next one
+            own = CallInfo(call.tool_call_id, call.objective, attempt=call.attempt)
+            try:
+                return _read(link, run_within(link.agent.timeout, own,
+                                              lambda: _invoke(own, config))), None
+            except SyncTimeoutError:
+                assert link.agent.timeout is not None
+                return timed_out(own, link.agent.timeout), None
+            except BaseException as exc:
+                return _crashed(exc)
+            finally:
+                call.scope = own.scope
+
+        def _invoke(own: CallInfo, config: RunnableConfig) -> dict[str, Any] | str:
+            assert graph is not None
             if link.agent.persistent and link.agent.remote is None:
-                state = run_persistent(graph, link, task, call, config)
-            else:
-                state = graph.invoke(task, _child_config(link, call, config),
-                                     **_breakpoints(link, config))
-            result = _read(link, state)
+                return run_persistent(graph, link, task, own, config)
+            out: dict[str, Any] = graph.invoke(task, _child_config(link, own, config),
+                                               **_breakpoints(link, config))
+            return out
+
+        try:
+            result = run_attempts(link.agent.retry, call, attempt,
+                                  _retried(link, tc, lambda: emit))
         except BaseException as exc:
-            result = _crash_outcome(link, tc, call, emit, exc)
-        else:
-            emit.child_end(link.path, tc, result, call.scope)
-        return _result(link, tc, *result)
+            _aborted(link, tc, call, emit, exc)
+            raise
+        emit.child_end(link.path, tc, result, call.scope, call)
+        return _result(link, tc, result, call)
 
     async def outcome(tc: ToolCall, task: dict[str, Any], call: CallInfo,
                       emitter: Callable[[], tuple[Emitter, RunnableConfig]]) -> Outcome:
@@ -126,19 +168,32 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
         A background child's parent run changes when a resumed run adopts its table: the
         child then reports to the resumed run.
         """
-        assert graph is not None
-        emit, config = emitter()
-        emit.child_start(link.path, tc, call.objective, call.background)
+        emitter()[0].child_start(link.path, tc, call.objective, call.background)
+
+        async def attempt() -> Attempt:
+            assert graph is not None
+            config = emitter()[1]
+            try:
+                if link.agent.persistent and link.agent.remote is None:
+                    run = arun_persistent(graph, link, task, call, config)
+                else:
+                    run = graph.ainvoke(task, _child_config(link, call, config),
+                                        **_breakpoints(link, config))
+                state, late = await awaited(link.agent.timeout, run)
+                if late:
+                    assert link.agent.timeout is not None
+                    return timed_out(call, link.agent.timeout), None
+                return _read(link, state), None
+            except BaseException as exc:
+                return _crashed(exc)
+
         try:
-            if link.agent.persistent and link.agent.remote is None:
-                state = await arun_persistent(graph, link, task, call, config)
-            else:
-                state = await graph.ainvoke(task, _child_config(link, call, config),
-                                            **_breakpoints(link, config))
-            result = _read(link, state)
+            result = await arun_attempts(link.agent.retry, call, attempt,
+                                         _retried(link, tc, lambda: emitter()[0]))
         except BaseException as exc:
-            return _crash_outcome(link, tc, call, emitter()[0], exc)
-        emitter()[0].child_end(link.path, tc, result, call.scope)
+            _aborted(link, tc, call, emitter()[0], exc)
+            raise
+        emitter()[0].child_end(link.path, tc, result, call.scope, call)
         return result
 
     async def arun(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
@@ -160,7 +215,7 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
                 return await _detach(link, tc, call, table.config, emit)
             return _spawn(link, tc, table, call,
                           lambda: outcome(tc, task, call, lambda: _homed(table, config)))
-        return _result(link, tc, *await outcome(tc, task, call, lambda: (emit, config)))
+        return _result(link, tc, await outcome(tc, task, call, lambda: (emit, config)), call)
 
     return AgentNode(run, arun, name=link.node)
 
@@ -173,7 +228,7 @@ def _refuse(link: ChildLink, tc: ToolCall, emit: Emitter, error: str) -> dict[st
     """
     if emit.scope is not None:
         emit.refusals([Refusal.of(link.path, tc["id"] or "", tc["args"], Status.FAILED, error)])
-    return _result(link, tc, Status.FAILED, None, error)
+    return _result(link, tc, (Status.FAILED, None, error))
 
 
 async def _detach(link: ChildLink, tc: ToolCall, call: CallInfo, bg: BackgroundConfig,
@@ -196,23 +251,33 @@ def _read(link: ChildLink, state: dict[str, Any] | str) -> Outcome:
     return child_outcome(link, state)
 
 
-def _crash_outcome(link: ChildLink, tc: ToolCall, call: CallInfo, emit: Emitter,
-                   exc: BaseException) -> Outcome:
-    """The outcome of a child run that raised; re-raises what must stop the parent too.
+def _crashed(exc: BaseException) -> Attempt:
+    """The attempt of a child run that raised an ``Exception``: ``failed``, maybe retried.
 
-    Interrupts (``GraphBubbleUp``) and storage failures propagate untouched; cancellation is
-    recorded (``subagent_end`` with status cancelled) and then propagates; any other
-    exception becomes a ``failed`` outcome.
+    What must stop the parent too is re-raised, never retried: interrupts
+    (``GraphBubbleUp``), storage failures, cancellation, ``Stopped`` (a timed-out sync
+    ancestor) and any other ``BaseException``.
+    """
+    if (not isinstance(exc, Exception) or isinstance(exc, GraphBubbleUp | Stopped)
+            or is_storage_error(exc)):
+        raise exc
+    return (Status.FAILED, None, f"{type(exc).__name__}: {exc}"), exc
+
+
+def _aborted(link: ChildLink, tc: ToolCall, call: CallInfo, emit: Emitter,
+             exc: BaseException) -> None:
+    """Record a delegation an exception ends (during an attempt or between attempts).
+
+    Cancellation and ``Stopped`` end it ``cancelled``, other ``BaseException`` s ``failed``
+    (a ``subagent_end`` event); interrupts and storage failures are not recorded (the run
+    pauses or fails and a resume runs the delegation again).
     """
     if isinstance(exc, GraphBubbleUp) or is_storage_error(exc):
-        raise exc
-    cancelled = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
+        return
+    cancelled = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | Stopped)
     result: Outcome = ((Status.CANCELLED, None, "cancelled") if cancelled
                        else (Status.FAILED, None, f"{type(exc).__name__}: {exc}"))
-    emit.child_end(link.path, tc, result, call.scope)
-    if not isinstance(exc, Exception):
-        raise exc
-    return result
+    emit.child_end(link.path, tc, result, call.scope, call)
 
 
 _NEEDS_ASYNC = "background delegation needs an async run (ainvoke/astream) and background=True"

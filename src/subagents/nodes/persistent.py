@@ -75,9 +75,15 @@ def _without_streaming(callbacks: Any) -> Any:
     return callbacks
 
 
+def _mine(call: CallInfo) -> str:
+    """The task message id of this call's attempt (``#<n>`` from the second, Agent.retry)."""
+    mine = task_message_id(call.tool_call_id)
+    return mine if call.attempt == 1 else f"{mine}#{call.attempt}"
+
+
 def _task(task: dict[str, Any], call: CallInfo) -> dict[str, Any]:
     message = task["messages"][0]
-    tagged = HumanMessage(content=message.content, id=task_message_id(call.tool_call_id))
+    tagged = HumanMessage(content=message.content, id=_mine(call))
     return {"messages": [tagged]}
 
 
@@ -85,7 +91,7 @@ def _plan(values: dict[str, Any], next_nodes: tuple[str, ...], call: CallInfo,
           ) -> tuple[str, dict[str, Any] | None]:
     """('run' | 'resume' | 'done', the finished call's own state for 'done')."""
     messages: list[AnyMessage] = list(values.get("messages", []))
-    mine = task_message_id(call.tool_call_id)
+    mine = _mine(call)
     index = next((i for i, m in enumerate(messages) if m.id == mine), None)
     if index is None:
         return "run", None

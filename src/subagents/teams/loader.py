@@ -48,6 +48,7 @@ AGENT_FIELDS: dict[str, str] = {
     "delegation_context": "delegation_context", "persistent": "persistent",
     "max_output_retries": "max_output_retries", "answer_check": "answer_check",
     "tool_timeout": "tool_timeout",
+    "retry": "retry", "timeout": "timeout",
 }
 """Team-file field -> ``Agent`` field (``prompt`` is the one renamed; ``tools`` and
 ``answer_check`` name built-ins, built for the team's root)."""
