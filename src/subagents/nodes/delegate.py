@@ -19,6 +19,7 @@ from langgraph.errors import GraphBubbleUp
 
 from subagents.background import BackgroundConfig, BackgroundTable, Outcome
 from subagents.checkpoints.errors import is_storage_error
+from subagents.nodes._approval import approve_delegation
 from subagents.nodes._decide import ending
 from subagents.nodes._emit import Emitter
 from subagents.nodes._node import AgentNode
@@ -77,7 +78,10 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
     parent's side, with the child's ancestry path. A call answered without running a child
     gets ``failed`` with a refused event pair: invalid arguments (no objective, a ``context``
     that is not a string, failing the child's ``input_schema``), a background call under a
-    sync run or without a background table, a detached call the dispatcher rejects.
+    sync run or without a background table, a detached call the dispatcher rejects, a call
+    a human rejected. When the parent's ``needs_approval`` names this delegation tool, every
+    call (sync, background, detached) first waits for a human (``interrupt()``, see
+    ``nodes._approval``); the child starts only after an approval, with any edited objective.
     """
     graph: Runnable[Any, Any] | None = link.graph
 
@@ -91,18 +95,29 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
                         background=background)
         return {"messages": [message]}, call
 
+    def admit(tc: ToolCall) -> tuple[ToolCall, tuple[dict[str, Any], CallInfo] | str]:
+        """``prepare``, then a human's approval when the parent needs one (edits applied)."""
+        prepared = prepare(tc)
+        if isinstance(prepared, str) or not link.approval:
+            return tc, prepared
+        answer = approve_delegation(link.path, tc, prepared[1].objective, prepared[1].background)
+        if isinstance(answer, str):
+            return tc, answer
+        return answer, prepared if answer is tc else prepare(answer)
+
     def run(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         if "tool_calls" in payload:  # the background calls of one turn (see ``_route``)
             return {"messages": [m for tc in payload["tool_calls"]
                                  for m in run({"tool_call": tc}, config)["messages"]]}
         tc: ToolCall = payload["tool_call"]
         emit = Emitter(scope_of(config), config)
-        prepared = prepare(tc)
+        if tc["args"].get("background") is True:  # refused before anyone is asked
+            refused = prepare(tc)
+            return _refuse(link, tc, emit, refused if isinstance(refused, str) else _NEEDS_ASYNC)
+        tc, prepared = admit(tc)
         if isinstance(prepared, str):
             return _refuse(link, tc, emit, prepared)
         task, call = prepared
-        if call.background:
-            return _refuse(link, tc, emit, _NEEDS_ASYNC)
         assert graph is not None
         emit.child_start(link.path, tc, call.objective, False)
         try:
@@ -142,12 +157,16 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
 
     async def arun(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         if "tool_calls" in payload:  # the background calls of one turn (see ``_route``)
-            return {"messages": [m for tc in payload["tool_calls"]
-                                 for m in (await arun({"tool_call": tc}, config))["messages"]]}
-        tc: ToolCall = payload["tool_call"]
+            # every approval first: no child starts before all of them are answered
+            admitted = [admit(tc) for tc in payload["tool_calls"]]
+            return {"messages": [m for tc, prepared in admitted
+                                 for m in (await one(tc, prepared, config))["messages"]]}
+        return await one(*admit(payload["tool_call"]), config)
+
+    async def one(tc: ToolCall, prepared: tuple[dict[str, Any], CallInfo] | str,
+                  config: RunnableConfig) -> dict[str, Any]:
         scope = scope_of(config)
         emit = Emitter(scope, config)
-        prepared = prepare(tc)
         if isinstance(prepared, str):
             return _refuse(link, tc, emit, prepared)
         task, call = prepared

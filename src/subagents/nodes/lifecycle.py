@@ -1,7 +1,8 @@
 """The ``lifecycle`` node: ``agent_status``, ``agent_cancel`` and ``agent_await`` tool calls.
 
 They act on the background children of the calling agent's own run (its ``RunScope``);
-ids of another run or unknown ids are answered with a clear error, never executed.
+ids of another run or unknown ids are answered with a clear error, never executed. A
+lifecycle tool named in the agent's ``needs_approval`` waits for a human first.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from langchain_core.messages import ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
 
 from subagents.background import BackgroundTable
+from subagents.nodes._approval import ask_approval
 from subagents.nodes._node import AgentNode
 from subagents.nodes.plan import AgentPlan
 from subagents.results import json_text
@@ -70,6 +72,11 @@ def make_lifecycle_node(plan: AgentPlan) -> AgentNode:
         scope = scope_of(config)
         if scope is None or scope.background is None:
             return _message(tc, _error(_NEEDS_ASYNC))
+        if tc["name"] in plan.agent.needs_approval:
+            request = {"type": "approval", "path": list(plan.path), "agent": plan.agent.name,
+                       "tool": tc["name"], "args": tc["args"], "tool_call_id": tc["id"]}
+            if isinstance(answer := ask_approval(request, tc, editable=False), str):
+                return _message(tc, _error(answer))
         return _message(tc, await _handle(plan, scope.background, tc))
 
     return AgentNode(run, arun, name="lifecycle")
