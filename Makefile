@@ -39,10 +39,10 @@ type: install
 	$(BIN)/mypy
 
 test-fast: lint type
-	$(BIN)/pytest -m "not real_model"
+	LANGGRAPH_STRICT_MSGPACK=true $(BIN)/pytest -m "not real_model"
 
 test: install-local install-postgres lint type
-	$(BIN)/pytest
+	LANGGRAPH_STRICT_MSGPACK=true $(BIN)/pytest
 
 demo: install-local
 	$(BIN)/subagents run examples/codebase_explorer.yaml "$(DEMO_QUESTION)" \
