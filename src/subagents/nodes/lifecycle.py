@@ -1,8 +1,10 @@
 """The ``lifecycle`` node: ``agent_status``, ``agent_cancel`` and ``agent_await`` tool calls.
 
 They act on the background children of the calling agent's own run (its ``RunScope``);
-ids of another run or unknown ids are answered with a clear error, never executed. A
-lifecycle tool named in the agent's ``needs_approval`` waits for a human first.
+ids of another run or unknown ids are answered with a clear error, never executed.
+``agent_status`` and ``agent_cancel`` also take the job id of a detached child (one handed
+to the agent's dispatcher, ``BackgroundConfig(deliver=...)``). A lifecycle tool named in the
+agent's ``needs_approval`` waits for a human first.
 """
 
 from __future__ import annotations
@@ -51,13 +53,15 @@ async def _handle(plan: AgentPlan, table: BackgroundTable, tc: ToolCall) -> dict
     job_id = args.get("id")
     if not isinstance(job_id, str):
         return _error("'id' must be a background id string")
-    if name == "agent_cancel":
-        return table.cancel(job_id)
     job = table.lookup(job_id)
-    if isinstance(job, str) and table.config.dispatcher is not None:
-        detached = await table.config.dispatcher.status(job_id)
+    dispatcher = table.config.dispatcher
+    if isinstance(job, str) and dispatcher is not None:  # a detached child's job id
+        detached = await (dispatcher.cancel(job_id) if name == "agent_cancel"
+                          else dispatcher.status(job_id))
         if detached is not None:
             return dict(detached)
+    if name == "agent_cancel":
+        return table.cancel(job_id)
     return _error(job) if isinstance(job, str) else job.as_dict()
 
 
