@@ -308,3 +308,24 @@ async def test_agent_status_and_agent_cancel_take_detached_ids(tmp_path: Path) -
     spawned, cancelled, status = results
     assert cancelled["id"] == spawned["id"] and cancelled["status"] == "cancelled"
     assert status["id"] == spawned["id"] and status["status"] == "cancelled"
+
+
+async def test_a_job_table_of_an_earlier_version_gains_the_origin_column(
+        tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "jobs.sqlite"
+    with sqlite3.connect(db) as conn:  # the table as 0.x created it, one job waiting
+        conn.execute(
+            "CREATE TABLE subagent_jobs (id TEXT PRIMARY KEY, agent TEXT NOT NULL, task TEXT "
+            "NOT NULL, delivery TEXT, cron TEXT, run_at REAL NOT NULL, status TEXT NOT NULL, "
+            "result TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 0, next_attempt REAL, "
+            "created REAL NOT NULL, updated REAL NOT NULL)")
+        conn.execute("INSERT INTO subagent_jobs (id, agent, task, delivery, run_at, status, "
+                     "created, updated) VALUES ('old', 'worker', 't=0', "
+                     "'{\"kind\": \"handler\", \"name\": \"done\"}', 0, 'pending', 0, 0)")
+    got: list[dict[str, Any]] = []
+    async with Dispatcher(db, [worker()], handlers={"done": got.append}) as d:
+        final = await d.wait("old", timeout=10)
+    assert final["status"] == "delivered" and final["origin"] is None
+    assert got[0]["result"] == "result of t=0" and got[0]["origin"] is None

@@ -116,8 +116,9 @@ class Dispatcher:
                 own job ``<id>@<epoch>``.
             origin: JSON data delivered with the result as ``origin`` so a handler can route
                 it; a background delegation sets ``{"thread_id", "run_id", "tool_call_id",
-                "path"}`` of the run that asked (``run_id``: the LangGraph server's run id
-                when there is one, else the id of the parent agent's invocation).
+                "path"}`` of the run that asked (``run_id``: the run's
+                ``configurable["run_id"]`` when its caller sets one, else the id of the
+                parent agent's invocation, the owner of its background ids).
 
         Raises:
             SpecError: unknown agent, or an invalid cron expression.
