@@ -57,6 +57,7 @@ async def test_a_delegation_waits_for_approval_and_runs_after_it() -> None:
     graph, cfg, pending = await paused(agent, "ap-1")
     assert pending.value["agent"] == "worker" and pending.value["objective"] == "clean tmp"
     assert pending.value["path"] == ["lead", "worker"] and pending.value["tool"] == "task"
+    assert pending.value["kind"] == "delegation"
     assert model.calls_by("worker") == []
     out = await graph.ainvoke(Command(resume="approve"), cfg)
     assert result_of(out).status is Status.COMPLETED
@@ -170,7 +171,8 @@ async def test_a_lifecycle_tool_in_needs_approval_waits_too() -> None:
     agent, _model = lead(call("agent_cancel", id="bg_x"), background=True,
                         needs_approval=("agent_cancel",))
     graph, cfg, pending = await paused(agent, "ap-life")
-    assert pending.value["tool"] == "agent_cancel"
+    assert pending.value["tool"] == "agent_cancel" and pending.value["kind"] == "tool"
+    assert pending.value["path"] == ["lead"] and pending.value["agent"] == "lead"
     out = await graph.ainvoke(Command(resume="deny"), cfg)
     text = next(m for m in out["messages"] if isinstance(m, ToolMessage)).content
     assert "Rejected by a human" in str(text)
@@ -246,3 +248,21 @@ def test_no_value_outside_the_documented_set_approves(value: Any) -> None:
         assert _documented(value), value
     else:
         assert isinstance(decision.reason, str)
+
+
+async def test_an_edit_of_an_own_tool_call_rejects_it() -> None:
+    shredded: list[str] = []
+
+    @tool
+    def shred_file(path: str) -> str:
+        """Shred a file."""
+        shredded.append(path)
+        return "shredded"
+
+    model = ScriptedChatModel(policy=lambda m: ai(call("shred_file", path="a.txt"))
+                              if isinstance(m[-1], HumanMessage) else ai(str(m[-1].content)))
+    agent = Agent(name="ops", model=model, tools=[shred_file], needs_approval=("shred_file",))
+    graph, cfg, _ = await paused(agent, "ap-tool-edit")
+    out = await graph.ainvoke(Command(resume={"action": "edit", "args": {"path": "b.txt"}}), cfg)
+    assert shredded == []
+    assert "edits apply to delegations only" in out["messages"][-1].content

@@ -14,6 +14,12 @@ approval runs the call:
   the model reads.
 - anything else (``"false"``, ``{"approved": "no"}``, ``1``, a free text) is not understood
   and rejects, with a reason saying so (a free text is quoted in it).
+
+The interrupt's value (what the human sees): for a tool ``{"type": "approval", "kind":
+"tool", "path": <the agent's ancestry path>, "agent", "tool", "args", "tool_call_id"}``; for
+a delegation ``{"type": "approval", "kind": "delegation", "path": <the sub-agent's ancestry
+path>, "agent": <the sub-agent>, "objective", "background", "tool", "args",
+"tool_call_id"}``.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from langchain_core.messages import ToolCall
 from langgraph.types import interrupt
 
 __all__ = ["APPROVE_WORDS", "REJECT_WORDS", "Approval", "approval_decision", "approve_delegation",
-           "ask_approval"]
+           "approve_tool", "ask_approval"]
 
 APPROVE_WORDS = frozenset({"approve", "approved", "yes", "ok"})
 """Strings that approve (compared lower-cased, stripped)."""
@@ -133,6 +139,26 @@ def ask_approval(request: dict[str, Any], tc: ToolCall, *, editable: bool) -> To
         return {**tc, "args": {**tc["args"], **decision.edits}} if decision.edits else tc
     return f"Rejected by a human: the call to '{tc['name']}' was not run." + (
         f" Reason: {reason}" if reason else "")
+
+
+def approve_tool(path: tuple[str, ...], tc: ToolCall) -> str | None:
+    """Ask a human to approve one call of the agent's own or lifecycle tool.
+
+    Args:
+        path: the calling agent's ancestry path (its name last).
+        tc: the tool call.
+
+    Returns:
+        None to run the call as asked, or the rejection text the model reads (an edit
+        rejects: edits apply to delegations only).
+
+    Raises:
+        GraphInterrupt: the run pauses here until it is resumed.
+    """
+    request = {"type": "approval", "kind": "tool", "path": list(path), "agent": path[-1],
+               "tool": tc["name"], "args": tc["args"], "tool_call_id": tc["id"]}
+    answer = ask_approval(request, tc, editable=False)
+    return answer if isinstance(answer, str) else None
 
 
 _FIXED = ("agent", "background")

@@ -15,7 +15,7 @@ from langchain_core.messages import ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
 
 from subagents.background import BackgroundTable
-from subagents.nodes._approval import ask_approval
+from subagents.nodes._approval import approve_tool
 from subagents.nodes._node import AgentNode
 from subagents.nodes.plan import AgentPlan
 from subagents.results import json_text
@@ -76,11 +76,9 @@ def make_lifecycle_node(plan: AgentPlan) -> AgentNode:
         scope = scope_of(config)
         if scope is None or scope.background is None:
             return _message(tc, _error(_NEEDS_ASYNC))
-        if tc["name"] in plan.agent.needs_approval:
-            request = {"type": "approval", "path": list(plan.path), "agent": plan.agent.name,
-                       "tool": tc["name"], "args": tc["args"], "tool_call_id": tc["id"]}
-            if isinstance(answer := ask_approval(request, tc, editable=False), str):
-                return _message(tc, _error(answer))
+        if tc["name"] in plan.agent.needs_approval and (
+                rejected := approve_tool(plan.path, tc)) is not None:
+            return _message(tc, _error(rejected))
         return _message(tc, await _handle(plan, scope.background, tc))
 
     return AgentNode(run, arun, name="lifecycle")

@@ -20,7 +20,7 @@ from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
 from pydantic import ValidationError
 
-from subagents.nodes._approval import approval_decision, ask_approval
+from subagents.nodes._approval import approval_decision, approve_tool
 from subagents.nodes._emit import Emitter
 from subagents.nodes._node import AgentNode
 from subagents.nodes.plan import AgentPlan
@@ -61,12 +61,9 @@ def _ask(plan: AgentPlan, tc: ToolCall) -> dict[str, Any] | None:
     tool = plan.tools[tc["name"]]
     if not ((tool.metadata or {}).get(APPROVAL_KEY) or tc["name"] in plan.agent.needs_approval):
         return None
-    request = {"type": "approval", "path": list(plan.path), "agent": plan.agent.name,
-               "tool": tc["name"], "args": tc["args"], "tool_call_id": tc["id"]}
-    answer = ask_approval(request, tc, editable=False)
-    if not isinstance(answer, str):
+    if (rejected := approve_tool(plan.path, tc)) is None:
         return None
-    msg = ToolMessage(content=answer, tool_call_id=tc["id"] or "", name=tc["name"],
+    msg = ToolMessage(content=rejected, tool_call_id=tc["id"] or "", name=tc["name"],
                       status="error")
     return {"messages": [msg]}
 
