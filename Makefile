@@ -48,10 +48,10 @@ docs: $(VENV)/.installed-docs
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 test-fast: lint type
-	$(BIN)/pytest -m "not real_model"
+	LANGGRAPH_STRICT_MSGPACK=true $(BIN)/pytest -m "not real_model"
 
 test: install-local install-postgres lint type docs
-	$(BIN)/pytest
+	LANGGRAPH_STRICT_MSGPACK=true $(BIN)/pytest
 
 demo: install-local
 	$(BIN)/subagents run examples/codebase_explorer.yaml "$(DEMO_QUESTION)" \

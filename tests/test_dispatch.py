@@ -19,6 +19,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
 from subagents import Agent, BackgroundConfig, SpecError, compile_agent
+from subagents.checkpoints import memory_saver
 from subagents.dispatch import Dispatcher, Handler, Webhook
 from subagents.testing import ScriptedChatModel, ai, call
 
@@ -98,9 +99,11 @@ async def test_background_delegation_outlives_its_parent_and_is_delivered(
         assert hook.posts == []  # the parent run is over; the child is still working
         final = await dispatcher.wait(spawned["id"], timeout=10)
     assert final["status"] == "delivered"
+    origin = {"thread_id": None, "run_id": final["origin"]["run_id"], "path": ["lead", "worker"],
+              "tool_call_id": lead_model.calls_by("lead")[0].reply.tool_calls[0]["id"]}
     assert hook.posts == [(spawned["id"], {"job_id": spawned["id"], "agent": "worker",
                                            "status": "completed", "result": "result of t=0.3",
-                                           "error": None})]
+                                           "error": None, "origin": origin})]
 
 
 async def test_webhook_is_retried_with_backoff(tmp_path: Path) -> None:
@@ -191,3 +194,138 @@ async def test_restart_after_sigkill_finishes_and_delivers_once(
     assert final["status"] == "delivered"
     assert [key for key, _ in hook.posts] == ["long"]
     assert hook.posts[0][1]["result"] == "resumed ok"
+
+
+HANGING: dict[str, asyncio.Event] = {}
+
+
+@tool
+async def hang() -> str:
+    """Start, then wait until cancelled."""
+    HANGING["started"].set()
+    await asyncio.Event().wait()
+    return "never"
+
+
+def hanger() -> Agent:
+    return Agent(name="worker", model=ScriptedChatModel(policy=lambda m: ai(call("hang"))),
+                 tools=[hang])
+
+
+def routed_lead(bg: BackgroundConfig, objective: str = "t=0") -> Agent:
+    model = ScriptedChatModel(policy=lambda m, a: ai(call(
+        "task", agent="worker", objective=objective, background=True))
+        if isinstance(m[-1], HumanMessage) else ai("handed off"))
+    return Agent(name="lead", model=model, subagents=[worker()], background=bg)
+
+
+def first_result(out: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(next(m for m in out["messages"] if isinstance(m, ToolMessage)).content)
+
+
+async def test_the_delivery_carries_where_it_came_from_and_a_run_sets_its_own_target(
+        tmp_path: Path) -> None:
+    got: list[dict[str, Any]] = []
+    async with Dispatcher(tmp_path / "jobs.sqlite", [worker()],
+                          handlers={"inbox": got.append}) as d:
+        lead = routed_lead(BackgroundConfig(dispatcher=d))  # no target of its own
+        graph = compile_agent(lead, checkpointer=memory_saver())
+        for n, target in enumerate([Handler(name="inbox"), {"kind": "handler", "name": "inbox"}]):
+            cfg = {"configurable": {"thread_id": f"conv-{n}", "run_id": f"run-{n}",
+                                    "subagents_delivery": target}}
+            spawned = first_result(await graph.ainvoke({"messages": [HumanMessage("go")]}, cfg))
+            assert spawned["detached"] is True
+            await d.wait(spawned["id"], timeout=10)
+        without = first_result(await graph.ainvoke({"messages": [HumanMessage("go")]},
+                                                   {"configurable": {"thread_id": "c"}}))
+        bad = first_result(await graph.ainvoke({"messages": [HumanMessage("go")]}, {
+            "configurable": {"thread_id": "d", "subagents_delivery": {"kind": "handler"}}}))
+    assert [g["origin"]["thread_id"] for g in got] == ["conv-0", "conv-1"]
+    assert [g["origin"]["run_id"] for g in got] == ["run-0", "run-1"]
+    assert all(g["origin"]["path"] == ["lead", "worker"] and g["origin"]["tool_call_id"]
+               for g in got)
+    assert without["status"] == "running" and "detached" not in without  # in-process child
+    assert bad["status"] == "failed" and "subagents_delivery" in bad["error"]
+
+
+async def test_a_run_target_without_a_dispatcher_is_refused() -> None:
+    lead = routed_lead(BackgroundConfig())
+    out = await compile_agent(lead).ainvoke(
+        {"messages": [HumanMessage("go")]},
+        {"configurable": {"subagents_delivery": Handler(name="x")}})
+    assert first_result(out)["status"] == "failed"
+    assert "dispatcher" in first_result(out)["error"]
+
+
+async def test_cancel_a_pending_and_a_running_job(tmp_path: Path) -> None:
+    got: list[dict[str, Any]] = []
+    HANGING["started"] = asyncio.Event()
+    async with Dispatcher(tmp_path / "jobs.sqlite", [hanger()],
+                          handlers={"done": got.append}) as d:
+        later = await d.submit("worker", "x", deliver=Handler(name="done"), delay=3600)
+        assert (await d.cancel(later))["cancelled"] is True
+        assert (await d.status(later))["status"] == "cancelled"
+        assert (await d.cancel(later))["cancelled"] is False  # ended already
+        assert await d.cancel("no-such-job") is None
+        running = await d.submit("worker", "x", deliver=Handler(name="done"))
+        await asyncio.wait_for(HANGING["started"].wait(), 10)
+        cancelled = await d.cancel(running)
+        assert cancelled is not None and cancelled["cancelled"] is True
+        final = await d.wait(running, timeout=10)
+    assert final["status"] == "cancelled" and got == []
+
+
+async def test_unschedule_stops_a_cron_job(tmp_path: Path) -> None:
+    async with Dispatcher(tmp_path / "jobs.sqlite", [worker()]) as d:
+        cron = await d.submit("worker", "x", cron="0 0 1 1 *", job_id="yearly")
+        once = await d.submit("worker", "x", delay=3600)
+        assert await d.unschedule(cron) is True
+        assert (await d.status(cron))["status"] == "unscheduled"
+        assert await d.unschedule(cron) is False
+        assert await d.unschedule(once) is False and await d.unschedule("nope") is False
+
+
+async def test_agent_status_and_agent_cancel_take_detached_ids(tmp_path: Path) -> None:
+    HANGING["started"] = asyncio.Event()
+
+    def policy(messages: list, agent: str | None) -> AIMessage:
+        last = messages[-1]
+        if isinstance(last, HumanMessage):
+            return ai(call("task", agent="worker", objective="x", background=True))
+        result = json.loads(str(last.content))
+        if result.get("detached"):
+            return ai(call("agent_cancel", id=result["id"]))
+        if "cancelled" in result:
+            return ai(call("agent_status", id=result["id"]))
+        return ai(json.dumps(result))
+
+    async with Dispatcher(tmp_path / "jobs.sqlite", [hanger()]) as d:
+        lead = Agent(name="lead", model=ScriptedChatModel(policy=policy), subagents=[hanger()],
+                     background=BackgroundConfig(dispatcher=d, deliver=Handler(name="none")))
+        graph = compile_agent(lead)
+        out = await graph.ainvoke({"messages": [HumanMessage("go")]})
+    results = [json.loads(str(m.content)) for m in out["messages"] if isinstance(m, ToolMessage)]
+    spawned, cancelled, status = results
+    assert cancelled["id"] == spawned["id"] and cancelled["status"] == "cancelled"
+    assert status["id"] == spawned["id"] and status["status"] == "cancelled"
+
+
+async def test_a_job_table_of_an_earlier_version_gains_the_origin_column(
+        tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "jobs.sqlite"
+    with sqlite3.connect(db) as conn:  # the table as 0.x created it, one job waiting
+        conn.execute(
+            "CREATE TABLE subagent_jobs (id TEXT PRIMARY KEY, agent TEXT NOT NULL, task TEXT "
+            "NOT NULL, delivery TEXT, cron TEXT, run_at REAL NOT NULL, status TEXT NOT NULL, "
+            "result TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 0, next_attempt REAL, "
+            "created REAL NOT NULL, updated REAL NOT NULL)")
+        conn.execute("INSERT INTO subagent_jobs (id, agent, task, delivery, run_at, status, "
+                     "created, updated) VALUES ('old', 'worker', 't=0', "
+                     "'{\"kind\": \"handler\", \"name\": \"done\"}', 0, 'pending', 0, 0)")
+    got: list[dict[str, Any]] = []
+    async with Dispatcher(db, [worker()], handlers={"done": got.append}) as d:
+        final = await d.wait("old", timeout=10)
+    assert final["status"] == "delivered" and final["origin"] is None
+    assert got[0]["result"] == "result of t=0" and got[0]["origin"] is None

@@ -1,4 +1,10 @@
-"""Where a detached delegation's result goes: an HTTP webhook or a named handler."""
+"""Where a detached delegation's result goes: an HTTP webhook or a named handler.
+
+The target is set per agent (``BackgroundConfig(deliver=...)``) or per run: the run's
+``config["configurable"]["subagents_delivery"]`` (:data:`DELIVERY_KEY`; a ``Webhook``, a
+``Handler`` or their JSON form, e.g. from a LangGraph server assistant's config) overrides the
+agent's for every background delegation of that run.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,10 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-__all__ = ["Handler", "Webhook", "deliver"]
+__all__ = ["DELIVERY_KEY", "Handler", "Webhook", "deliver", "run_delivery"]
+
+DELIVERY_KEY = "subagents_delivery"
+"""``configurable`` key of a run's own delivery target (see the module docstring)."""
 
 
 class Webhook(BaseModel):
@@ -93,3 +102,25 @@ def parse_delivery(data: Mapping[str, Any] | None) -> Delivery | None:
     if data.get("kind") == "webhook":
         return Webhook.model_validate(data)
     return Handler.model_validate(data)
+
+
+def run_delivery(configurable: Mapping[str, Any],
+                 default: Delivery | None) -> Delivery | str | None:
+    """The delivery target of a background delegation: the run's, else the agent's.
+
+    Args:
+        configurable: the run's ``config["configurable"]``.
+        default: the agent's ``BackgroundConfig.deliver``.
+
+    Returns:
+        The target, None (not detached), or an error text for an invalid run target.
+    """
+    given = configurable.get(DELIVERY_KEY)
+    if given is None or isinstance(given, Webhook | Handler):
+        return given if given is not None else default
+    if not isinstance(given, Mapping):
+        return f"'{DELIVERY_KEY}' must be a Webhook, a Handler or its JSON object"
+    try:
+        return parse_delivery(given) or default
+    except ValueError as exc:
+        return f"invalid '{DELIVERY_KEY}': {exc}"

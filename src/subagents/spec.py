@@ -168,7 +168,8 @@ class Agent(BaseModel):
         default=None, description="Limits for this agent's whole call tree (with ancestors')."
     )
     needs_approval: tuple[str, ...] = Field(
-        default=(), description="Names of its tools that wait for a human's approval."
+        default=(), description="Names of its tools (own, delegation 'task'/'task_<name>', "
+        "lifecycle) whose every call waits for a human's approval (an interrupt)."
     )
     on_subagent_event: Callable[[list[str], Any], Any] | None = Field(
         default=None,

@@ -46,7 +46,8 @@ class Dispatcher:
         agents: the agents jobs may name (by ``Agent.name``).
         model: model for agents that name none (see ``compile_agent``).
         handlers: completion handlers by name, for ``Handler(name)`` deliveries; a handler
-            receives ``{"job_id", "agent", "status", "result", "error"}``.
+            receives the delivered payload ``{"job_id", "agent", "status", "result",
+            "error", "origin"}`` (``origin``: see ``submit``), as a webhook does.
         poll_interval: seconds between looks for due jobs.
 
     Example:
@@ -103,7 +104,8 @@ class Dispatcher:
 
     async def submit(self, agent: str, objective: str, *, deliver: Delivery | None = None,
                      at: datetime | float | None = None, delay: float | None = None,
-                     cron: str | None = None, job_id: str | None = None) -> str:
+                     cron: str | None = None, job_id: str | None = None,
+                     origin: Mapping[str, Any] | None = None) -> str:
         """Store a job and return its id (submitting the same ``job_id`` twice is a no-op).
 
         Args:
@@ -115,6 +117,11 @@ class Dispatcher:
             job_id: an id of your own (submitting it again is a no-op).
             cron: a cron expression (croniter syntax): run at every occurrence, each as its
                 own job ``<id>@<epoch>``.
+            origin: JSON data delivered with the result as ``origin`` so a handler can route
+                it; a background delegation sets ``{"thread_id", "run_id", "tool_call_id",
+                "path"}`` of the run that asked (``run_id``: the run's
+                ``configurable["run_id"]`` when its caller sets one, else the id of the
+                parent agent's invocation, the owner of its background ids).
 
         Raises:
             SpecError: unknown agent, or an invalid cron expression.
@@ -131,7 +138,8 @@ class Dispatcher:
         await self._need_store().add(job_id, agent, objective,
                                      delivery=deliver.model_dump() if deliver else None,
                                      cron=cron, run_at=when,
-                                     status="scheduled" if cron else "pending")
+                                     status="scheduled" if cron else "pending",
+                                     origin=dict(origin) if origin else None)
         self._changed.set()
         return job_id
 
@@ -140,13 +148,40 @@ class Dispatcher:
         job = await self._need_store().get(job_id)
         return job.public() if job else None
 
+    async def cancel(self, job_id: str) -> dict[str, Any] | None:
+        """Cancel a pending or running job: it ends ``cancelled`` and is not delivered.
+
+        Returns:
+            The job's public state plus ``cancelled`` (False: it had ended already, or is a
+            cron template, see ``unschedule``), or None for an unknown id.
+        """
+        store = self._need_store()
+        job = await store.get(job_id)
+        if job is None:
+            return None
+        done = job.status in ("pending", "running") and await store.move(
+            job_id, job.status, "cancelled", error="cancelled")
+        if done and (task := self._running.get(job_id)) is not None:
+            task.cancel()
+        job = await store.get(job_id) or job
+        return {**job.public(), "cancelled": done}
+
+    async def unschedule(self, cron_id: str) -> bool:
+        """Stop a cron job: no further occurrence starts (those already started go on).
+
+        Returns:
+            True if it was scheduled, False for an unknown id, a job that is no cron
+            template, or one unscheduled already.
+        """
+        return await self._need_store().move(cron_id, "scheduled", "unscheduled")
+
     async def jobs(self, prefix: str = "") -> list[dict[str, Any]]:
         """Every job whose id starts with ``prefix`` (occurrences of a cron job: ``id@``)."""
         rows = await self._need_store().select("id LIKE ?", (prefix + "%",))
         return [j.public() for j in rows]
 
     async def wait(self, job_id: str, *, timeout: float = 60.0) -> dict[str, Any]:
-        """Wait until the job is delivered (or kept, or failed delivery); its public state.
+        """Wait until the job is delivered (or kept, failed delivery, or was cancelled).
 
         Raises:
             TimeoutError: not settled within ``timeout`` seconds.
@@ -154,7 +189,8 @@ class Dispatcher:
         async with asyncio.timeout(timeout):
             while True:
                 job = await self._need_store().get(job_id)
-                if job and job.status in ("delivered", "done", "delivery_failed") and (
+                if job and job.status in ("delivered", "done", "delivery_failed",
+                                          "cancelled") and (
                         job.status != "done" or job.delivery is None):
                     return job.public()
                 await asyncio.sleep(self.poll_interval / 2)
@@ -190,7 +226,7 @@ class Dispatcher:
         if await store.move(template.id, "scheduled", "scheduled", run_at=nxt):
             await store.add(f"{template.id}@{int(template.run_at)}", template.agent,
                             template.task, delivery=template.delivery, cron=None,
-                            run_at=template.run_at, status="pending")
+                            run_at=template.run_at, status="pending", origin=template.origin)
 
     def _launch(self, job: Job) -> None:
         task = asyncio.create_task(self._run(job))
@@ -217,8 +253,9 @@ class Dispatcher:
         outcome = {"status": status.value, "result": result, "error": error}
         if call.retried:
             outcome |= {"attempts": call.attempt, "errors": list(call.errors)}
-        await self._need_store().move(job.id, "running", "done", result=outcome,
-                                      error=error)
+        if not await self._need_store().move(job.id, "running", "done", result=outcome,
+                                             error=error):
+            return  # cancelled meanwhile: kept as cancelled, not delivered
         job = await self._need_store().get(job.id) or job
         if job.delivery is not None:
             await self._deliver(job)
@@ -250,7 +287,7 @@ class Dispatcher:
         if target is None:
             return
         outcome = job.result or {}
-        payload = {"job_id": job.id, "agent": job.agent, **outcome}
+        payload = {"job_id": job.id, "agent": job.agent, **outcome, "origin": job.origin}
         store = self._need_store()
         try:
             await deliver(target, payload, self.handlers)

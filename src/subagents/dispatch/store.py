@@ -5,6 +5,7 @@ with a delivery target, at a time, or recurring by cron. States::
 
     scheduled (cron template) --fire--> pending --claim--> running --> done --> delivered
                                                                         \-> delivery_failed
+    scheduled --unschedule--> unscheduled;   pending / running --cancel--> cancelled
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ CREATE TABLE IF NOT EXISTS subagent_jobs (
 CREATE INDEX IF NOT EXISTS subagent_jobs_due ON subagent_jobs (status, run_at);
 """
 _COLUMNS = ("id", "agent", "task", "delivery", "cron", "run_at", "status", "result", "error",
-            "attempts", "next_attempt", "created", "updated")
+            "attempts", "next_attempt", "created", "updated", "origin")
+_JSON = ("delivery", "result", "origin")
 
 
 @dataclass(slots=True)
@@ -49,12 +51,15 @@ class Job:
     next_attempt: float | None
     created: float
     updated: float
+    origin: dict[str, Any] | None = None
+    """Who asked: the parent run's ``thread_id``, ``run_id``, ``tool_call_id`` and the
+    child's ancestry ``path`` (None for a job submitted directly)."""
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Job:
         """A job from a table row (JSON columns decoded)."""
         data = dict(zip(_COLUMNS, row, strict=True))
-        for key in ("delivery", "result"):
+        for key in _JSON:
             data[key] = json.loads(data[key]) if data[key] else None
         return cls(**data)
 
@@ -62,7 +67,7 @@ class Job:
         """The JSON shape users and parent models read."""
         return {"id": self.id, "agent": self.agent, "status": self.status,
                 "result": self.result, "error": self.error, "run_at": self.run_at,
-                "cron": self.cron, "attempts": self.attempts}
+                "cron": self.cron, "attempts": self.attempts, "origin": self.origin}
 
 
 class JobStore:
@@ -74,17 +79,21 @@ class JobStore:
     async def setup(self) -> None:
         """Create the table (idempotent)."""
         await self.conn.executescript(_SCHEMA)
+        cur = await self.conn.execute("PRAGMA table_info(subagent_jobs)")
+        if "origin" not in {row[1] for row in await cur.fetchall()}:  # a table of 0.x
+            await self.conn.execute("ALTER TABLE subagent_jobs ADD COLUMN origin TEXT")
         await self.conn.commit()
 
     async def add(self, job_id: str, agent: str, task: str, *, delivery: dict[str, Any] | None,
-                  cron: str | None, run_at: float, status: str) -> bool:
+                  cron: str | None, run_at: float, status: str,
+                  origin: dict[str, Any] | None = None) -> bool:
         """Insert a job; False when the id exists already (submissions are idempotent)."""
         now = time.time()
         cur = await self.conn.execute(
             "INSERT OR IGNORE INTO subagent_jobs (id, agent, task, delivery, cron, run_at, "
-            "status, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "status, created, updated, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (job_id, agent, task, json.dumps(delivery) if delivery else None, cron, run_at,
-             status, now, now))
+             status, now, now, json.dumps(origin) if origin else None))
         await self.conn.commit()
         return cur.rowcount == 1
 

@@ -55,7 +55,8 @@ def compile_agent(
 
     Raises:
         SpecError: a sub-agent name refers to no agent among the caller and its ancestors,
-            or a persistent sub-agent has no checkpointer anywhere (none given here, and no
+            a ``needs_approval`` name is no tool of its agent (own, delegation or lifecycle
+            tool), or a persistent sub-agent has no checkpointer anywhere (none given here, and no
             ``persistence`` factory of its own).
         ModelResolutionError: no model could be resolved for an agent.
     """
@@ -119,7 +120,8 @@ def _compile(agent: Agent, lineage: tuple[Agent, ...], depth: int, model: BaseCh
             graph = _compile(child, (*lineage, child), child_depth, child_model, cli_model, None)
         tool = "task" if agent.delegation == "task" else child.delegation_tool_name
         children[child.name] = ChildLink(child, _node_name(path, child), tool, graph,
-                                        (*path, child.name))
+                                        (*path, child.name), tool in agent.needs_approval)
+    _check_approval(agent, children)
     plan = AgentPlan(agent=agent, path=path, model=model,
                      tools={t.name: t for t in agent.tools}, children=children, depth=depth)
     specs = [tool_spec(t) for t in agent.tools]
@@ -133,6 +135,19 @@ def _compile(agent: Agent, lineage: tuple[Agent, ...], depth: int, model: BaseCh
         specs.append(final_answer_spec(agent.output_schema))
     plan.tool_specs.extend(specs)
     return build_agent_graph(plan, checkpointer=checkpointer)
+
+
+def _check_approval(agent: Agent, children: dict[str, ChildLink]) -> None:
+    """Every ``needs_approval`` name must be a tool of the agent (else it would run unasked)."""
+    names = {t.name for t in agent.tools} | {link.tool for link in children.values()}
+    background = agent.background_config
+    if background is not None:
+        names |= {f"agent_{t}" for t in background.tools}
+    unknown = [n for n in agent.needs_approval if n not in names]
+    if unknown:
+        msg = (f"agent {agent.name!r}: field 'needs_approval': {unknown} name no tool of the "
+               f"agent; its tools: {', '.join(sorted(names)) or '(none)'}")
+        raise SpecError(msg)
 
 
 def _node_name(path: tuple[str, ...], child: Agent) -> str:

@@ -20,6 +20,8 @@ from langgraph.errors import GraphBubbleUp
 
 from subagents.background import BackgroundConfig, BackgroundTable, Outcome
 from subagents.checkpoints.errors import is_storage_error
+from subagents.delivery import DELIVERY_KEY, Delivery, run_delivery
+from subagents.nodes._approval import approve_delegation
 from subagents.nodes._decide import ending
 from subagents.nodes._emit import Emitter
 from subagents.nodes._node import AgentNode
@@ -102,7 +104,12 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
     parent's side, with the child's ancestry path. A call answered without running a child
     gets ``failed`` with a refused event pair: invalid arguments (no objective, a ``context``
     that is not a string, failing the child's ``input_schema``), a background call under a
-    sync run or without a background table, a detached call the dispatcher rejects.
+    sync run or without a background table, a detached call the dispatcher rejects (or a
+    run's delivery target, ``configurable["subagents_delivery"]``, that is invalid or has no
+    dispatcher), a call
+    a human rejected. When the parent's ``needs_approval`` names this delegation tool, every
+    call (sync, background, detached) first waits for a human (``interrupt()``, see
+    ``nodes._approval``); the child starts only after an approval, with any edited objective.
     """
     graph: Runnable[Any, Any] | None = link.graph
 
@@ -116,18 +123,30 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
                         background=background, retried=link.agent.retry is not None)
         return {"messages": [message]}, call
 
+    def admit(tc: ToolCall) -> tuple[ToolCall, tuple[dict[str, Any], CallInfo] | str]:
+        """``prepare``, then a human's approval when the parent needs one (edits applied)."""
+        prepared = prepare(tc)
+        if isinstance(prepared, str) or not link.approval:
+            return tc, prepared
+        answer = approve_delegation(link.path, tc, prepared[1].objective, prepared[1].background)
+        if isinstance(answer, str):
+            return tc, answer
+        return answer, prepared if answer is tc else prepare(answer)
+
     def run(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         if "tool_calls" in payload:  # the background calls of one turn (see ``_route``)
             return {"messages": [m for tc in payload["tool_calls"]
                                  for m in run({"tool_call": tc}, config)["messages"]]}
         tc: ToolCall = payload["tool_call"]
         emit = Emitter(scope_of(config), config)
-        prepared = prepare(tc)
+        if tc["args"].get("background") is True:  # refused before anyone is asked
+            refused = prepare(tc)
+            return _refuse(link, tc, emit, refused if isinstance(refused, str) else _NEEDS_ASYNC)
+        tc, prepared = admit(tc)
         if isinstance(prepared, str):
             return _refuse(link, tc, emit, prepared)
         task, call = prepared
-        if call.background:
-            return _refuse(link, tc, emit, _NEEDS_ASYNC)
+        assert graph is not None
         emit.child_start(link.path, tc, call.objective, False)
 
         def attempt() -> Attempt:
@@ -198,12 +217,16 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
 
     async def arun(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         if "tool_calls" in payload:  # the background calls of one turn (see ``_route``)
-            return {"messages": [m for tc in payload["tool_calls"]
-                                 for m in (await arun({"tool_call": tc}, config))["messages"]]}
-        tc: ToolCall = payload["tool_call"]
+            # every approval first: no child starts before all of them are answered
+            admitted = [admit(tc) for tc in payload["tool_calls"]]
+            return {"messages": [m for tc, prepared in admitted
+                                 for m in (await one(tc, prepared, config))["messages"]]}
+        return await one(*admit(payload["tool_call"]), config)
+
+    async def one(tc: ToolCall, prepared: tuple[dict[str, Any], CallInfo] | str,
+                  config: RunnableConfig) -> dict[str, Any]:
         scope = scope_of(config)
         emit = Emitter(scope, config)
-        prepared = prepare(tc)
         if isinstance(prepared, str):
             return _refuse(link, tc, emit, prepared)
         task, call = prepared
@@ -211,8 +234,14 @@ def make_delegate_node(link: ChildLink) -> AgentNode:
             table = scope.background if scope is not None else None
             if table is None:
                 return _refuse(link, tc, emit, _NEEDS_ASYNC)
-            if table.config.deliver is not None:
-                return await _detach(link, tc, call, table.config, emit)
+            conf = config.get("configurable", {})
+            target = run_delivery(conf, table.config.deliver)
+            if isinstance(target, str):
+                return _refuse(link, tc, emit, target)
+            if target is not None:
+                origin = {"thread_id": conf.get("thread_id"), "tool_call_id": tc["id"],
+                          "run_id": conf.get("run_id") or table.owner, "path": list(link.path)}
+                return await _detach(link, tc, call, table.config, target, origin, emit)
             return _spawn(link, tc, table, call,
                           lambda: outcome(tc, task, call, lambda: _homed(table, config)))
         return _result(link, tc, await outcome(tc, task, call, lambda: (emit, config)), call)
@@ -232,10 +261,18 @@ def _refuse(link: ChildLink, tc: ToolCall, emit: Emitter, error: str) -> dict[st
 
 
 async def _detach(link: ChildLink, tc: ToolCall, call: CallInfo, bg: BackgroundConfig,
-                  emit: Emitter) -> dict[str, Any]:
-    """Hand a background child to the durable dispatcher: it outlives this run."""
+                  target: Delivery, origin: dict[str, Any], emit: Emitter) -> dict[str, Any]:
+    """Hand a background child to the durable dispatcher: it outlives this run.
+
+    ``origin`` (the asking run's thread, run, tool call and the child's path) is delivered
+    with the result, so a handler can route it back to that conversation.
+    """
+    if bg.dispatcher is None:
+        return _refuse(link, tc, emit, f"a delivery target ('{DELIVERY_KEY}') needs the "
+                       "agent's BackgroundConfig(dispatcher=...)")
     try:
-        job_id = await bg.dispatcher.submit(link.agent.name, call.objective, deliver=bg.deliver)
+        job_id = await bg.dispatcher.submit(link.agent.name, call.objective, deliver=target,
+                                            origin=origin)
     except Exception as exc:  # an unregistered agent or a closed store: a clear result
         return _refuse(link, tc, emit, f"{type(exc).__name__}: {exc}")
     emit.child_start(link.path, tc, call.objective, True)

@@ -2,6 +2,9 @@
 
 They act on the background children of the calling agent's own run (its ``RunScope``);
 ids of another run or unknown ids are answered with a clear error, never executed.
+``agent_status`` and ``agent_cancel`` also take the job id of a detached child (one handed
+to the agent's dispatcher, ``BackgroundConfig(deliver=...)``). A lifecycle tool named in the
+agent's ``needs_approval`` waits for a human first.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from langchain_core.messages import ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
 
 from subagents.background import BackgroundTable
+from subagents.nodes._approval import approve_tool
 from subagents.nodes._node import AgentNode
 from subagents.nodes.plan import AgentPlan
 from subagents.results import json_text
@@ -49,13 +53,15 @@ async def _handle(plan: AgentPlan, table: BackgroundTable, tc: ToolCall) -> dict
     job_id = args.get("id")
     if not isinstance(job_id, str):
         return _error("'id' must be a background id string")
-    if name == "agent_cancel":
-        return table.cancel(job_id)
     job = table.lookup(job_id)
-    if isinstance(job, str) and table.config.dispatcher is not None:
-        detached = await table.config.dispatcher.status(job_id)
+    dispatcher = table.config.dispatcher
+    if isinstance(job, str) and dispatcher is not None:  # a detached child's job id
+        detached = await (dispatcher.cancel(job_id) if name == "agent_cancel"
+                          else dispatcher.status(job_id))
         if detached is not None:
             return dict(detached)
+    if name == "agent_cancel":
+        return table.cancel(job_id)
     return _error(job) if isinstance(job, str) else job.as_dict()
 
 
@@ -70,6 +76,9 @@ def make_lifecycle_node(plan: AgentPlan) -> AgentNode:
         scope = scope_of(config)
         if scope is None or scope.background is None:
             return _message(tc, _error(_NEEDS_ASYNC))
+        if tc["name"] in plan.agent.needs_approval and (
+                rejected := approve_tool(plan.path, tc)) is not None:
+            return _message(tc, _error(rejected))
         return _message(tc, await _handle(plan, scope.background, tc))
 
     return AgentNode(run, arun, name="lifecycle")

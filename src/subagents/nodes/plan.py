@@ -31,6 +31,8 @@ class ChildLink:
         tool: the tool name the parent model calls (``task`` or ``task_<name>``).
         graph: the child's compiled graph, or None where the parent's depth is exhausted.
         path: the child's ancestry path (the parent's path plus its name).
+        approval: the parent's ``needs_approval`` names this delegation tool: every call
+            waits for a human before the child runs.
     """
 
     agent: Agent
@@ -38,6 +40,7 @@ class ChildLink:
     tool: str
     graph: Runnable[Any, Any] | None
     path: tuple[str, ...] = ()
+    approval: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,20 @@
-"""State schemas of an agent graph (one channel, two with an output schema)."""
+"""State schemas of an agent graph (one channel, two with an output schema).
+
+``typing_extensions.TypedDict`` (not ``typing``'s): pydantic builds the graphs' input and
+output JSON schemas from them on Python < 3.12 too (Studio's input form).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, NotRequired, TypedDict
+from typing import Annotated, Any, NotRequired
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
+from pydantic import BaseModel
+from typing_extensions import TypedDict
 
-__all__ = ["AgentState", "RootState", "StructuredAgentState", "StructuredRootState"]
+__all__ = ["AgentState", "RootState", "StructuredAgentState", "StructuredRootState",
+           "structured_state"]
 
 
 class AgentState(TypedDict):
@@ -47,3 +54,26 @@ class StructuredRootState(StructuredAgentState):
     """State of a root agent with ``output_schema`` (see ``RootState``)."""
 
     usage: NotRequired[dict[str, Any]]
+
+
+def structured_state(schema: type[BaseModel], *, root: bool) -> type[Any]:
+    """The state of an agent whose ``output_schema`` is ``schema``, with the field typed.
+
+    Typed, LangGraph's strict checkpoint serializer (``LANGGRAPH_STRICT_MSGPACK=true``)
+    allows ``schema`` (and the models it nests) in this graph's checkpoints, and the output
+    JSON schema shows it.
+
+    Args:
+        schema: the agent's output schema.
+        root: a root agent's state (with ``usage``).
+
+    Returns:
+        A TypedDict shaped as ``StructuredRootState`` / ``StructuredAgentState``.
+    """
+    fields: dict[str, Any] = {"messages": Annotated[list[AnyMessage], add_messages],
+                              "structured_response": NotRequired[schema]}
+    if root:
+        fields["usage"] = NotRequired[dict[str, Any]]
+    name = "StructuredRootState" if root else "StructuredAgentState"
+    state: type[Any] = TypedDict(name, fields)  # type: ignore[misc]
+    return state

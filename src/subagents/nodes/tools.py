@@ -12,7 +12,8 @@ pairs every result with its call. A returned ``Command`` is not applied (an erro
 
 Tools that need approval (``needs_approval(tool)`` or ``Agent(needs_approval=[...])``) call
 ``interrupt()`` first with an approval request; the resume value decides (see
-:func:`approval_decision`). A rejection reaches the model as an error tool result.
+:func:`approval_decision`: only an explicit approval runs the tool). A rejection reaches the
+model as an error tool result.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from langchain_core.messages import ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
-from langgraph.types import Command, interrupt
+from langgraph.types import Command
 from pydantic import ValidationError
 
 from subagents.errors import SpecError
+from subagents.nodes._approval import approval_decision, approve_tool
 from subagents.nodes._emit import Emitter
 from subagents.nodes._node import AgentNode
 from subagents.nodes._toolcall import ToolExit, ToolTimeout, acall_tool, call_tool, guarded
@@ -118,33 +120,15 @@ def _timeouts(plan: AgentPlan) -> dict[str, float | None]:
     return out
 
 
-def approval_decision(value: Any) -> tuple[bool, str]:
-    """Read an approval resume value: (approved, reason).
-
-    ``True``, ``"approve"``/``"yes"``/``"ok"`` and ``{"approved": true}`` approve; anything
-    else rejects, with ``{"reason": ...}`` or a string as the reason the model reads.
-    """
-    if value is True or (isinstance(value, str) and value.lower() in ("approve", "yes", "ok")):
-        return True, ""
-    if isinstance(value, dict):
-        reason = str(value.get("reason") or value.get("message") or "")
-        return bool(value.get("approved")), reason
-    return False, str(value) if value not in (None, False) else ""
-
-
 def _ask(plan: AgentPlan, tc: ToolCall) -> dict[str, Any] | None:
     """Interrupt for approval when the tool needs it; the rejection result, or None to run."""
     tool = plan.tools[tc["name"]]
     if not ((tool.metadata or {}).get(APPROVAL_KEY) or tc["name"] in plan.agent.needs_approval):
         return None
-    request = {"type": "approval", "path": list(plan.path), "agent": plan.agent.name,
-               "tool": tc["name"], "args": tc["args"], "tool_call_id": tc["id"]}
-    approved, reason = approval_decision(interrupt(request))
-    if approved:
+    if (rejected := approve_tool(plan.path, tc)) is None:
         return None
-    text = f"Rejected by a human: the tool '{tc['name']}' was not run." + (
-        f" Reason: {reason}" if reason else "")
-    msg = ToolMessage(content=text, tool_call_id=tc["id"] or "", name=tc["name"], status="error")
+    msg = ToolMessage(content=rejected, tool_call_id=tc["id"] or "", name=tc["name"],
+                      status="error")
     return {"messages": [msg]}
 
 

@@ -18,23 +18,22 @@ from subagents.nodes import (
     AgentPlan,
     AgentState,
     RootState,
-    StructuredAgentState,
-    StructuredRootState,
     make_delegate_node,
     make_lifecycle_node,
     make_model_node,
     make_tool_node,
 )
+from subagents.nodes.state import structured_state
 from subagents.subgraphs.graph import AgentGraph
 
 __all__ = ["build_agent_graph"]
 
 
 def _state_schema(plan: AgentPlan) -> type[Any]:
-    structured = plan.agent.output_schema is not None
-    if len(plan.path) == 1:
-        return StructuredRootState if structured else RootState
-    return StructuredAgentState if structured else AgentState
+    schema = plan.agent.output_schema
+    if schema is not None:
+        return structured_state(schema, root=len(plan.path) == 1)
+    return RootState if len(plan.path) == 1 else AgentState
 
 
 def build_agent_graph(
