@@ -108,8 +108,11 @@ class Agent(BaseModel):
     tool_name: str | None = Field(default=None, description="Override of 'task_<name>'.")
     tool_description: str | None = Field(default=None, description="Override of the tool text.")
     max_steps: int = Field(default=25, ge=1, description="Model calls per delegation.")
-    max_subagent_depth: int = Field(
-        default=1, ge=0, description="Delegation levels below this agent (1: children only)."
+    max_subagent_depth: int | None = Field(
+        default=None, ge=0,
+        description="Delegation levels below this agent (1: children only, 0: none). None "
+        "inherits what remains of the parent's limit (a root's None means 1); an explicit "
+        "value can only lower the inherited one.",
     )
     delegation: Literal["task", "per_agent"] = Field(
         default="task", description="'task': one task tool; 'per_agent': task_<name> tools."

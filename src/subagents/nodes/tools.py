@@ -69,12 +69,14 @@ def approval_decision(value: Any) -> tuple[bool, str]:
     return False, str(value) if value not in (None, False) else ""
 
 
-def _ask(plan: AgentPlan, tc: ToolCall) -> dict[str, Any] | None:
+def _ask(plan: AgentPlan, tc: ToolCall, config: RunnableConfig) -> dict[str, Any] | None:
     """Interrupt for approval when the tool needs it; the rejection result, or None to run."""
     tool = plan.tools[tc["name"]]
     if not ((tool.metadata or {}).get(APPROVAL_KEY) or tc["name"] in plan.agent.needs_approval):
         return None
-    request = {"type": "approval", "path": list(plan.path), "agent": plan.agent.name,
+    scope = scope_of(config)  # the run's path: a graph may run at several places
+    path = scope.usage.path if scope is not None else plan.path
+    request = {"type": "approval", "path": list(path), "agent": plan.agent.name,
                "tool": tc["name"], "args": tc["args"], "tool_call_id": tc["id"]}
     approved, reason = approval_decision(interrupt(request))
     if approved:
@@ -91,7 +93,7 @@ def make_tool_node(plan: AgentPlan) -> AgentNode:
 
     def run(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         tc: ToolCall = payload["tool_call"]
-        if (rejected := _ask(plan, tc)) is not None:
+        if (rejected := _ask(plan, tc, config)) is not None:
             return rejected
         emit = Emitter(scope_of(config), config)
         emit.tool_start(tc)
@@ -106,7 +108,7 @@ def make_tool_node(plan: AgentPlan) -> AgentNode:
 
     async def arun(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         tc: ToolCall = payload["tool_call"]
-        if (rejected := _ask(plan, tc)) is not None:
+        if (rejected := _ask(plan, tc, config)) is not None:
             return rejected
         emit = Emitter(scope_of(config), config)
         emit.tool_start(tc)

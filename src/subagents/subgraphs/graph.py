@@ -46,19 +46,16 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         plan = self.subagents_plan
         if plan is None:
             return None, config
-        passed = (config or {}).get("configurable", {})
-        ambient = (var_child_runnable_config.get() or {}).get("configurable", {})
-        parent = passed.get(SCOPE_KEY) or ambient.get(SCOPE_KEY)
-        parent = parent if isinstance(parent, RunScope) else None
-        call = passed.get(CALL_KEY) if parent is not None else None
-        scope = RunScope(agent=plan.agent.name, path=plan.path, parent=parent,
-                         call=call if isinstance(call, CallInfo) else None,
+        parent, call, path = _place(plan, config)
+        scope = RunScope(agent=plan.agent.name, path=path, parent=parent, call=call,
                          budget=plan.agent.budget, background=plan.background,
                          listener=plan.agent.on_subagent_event,
                          table=parking.adopt(key) if plan.background else None)
         own: RunnableConfig = {**(config or {})}
-        own["configurable"] = {**passed, SCOPE_KEY: scope}
+        own["configurable"] = {**own.get("configurable", {}), SCOPE_KEY: scope}
         own["configurable"].pop(CALL_KEY, None)  # the call is this scope's, not its children's
+        if path != plan.path:  # a graph shared by several places in the tree: this one's path
+            own["metadata"] = {**(own.get("metadata") or {}), "subagents_path": list(path)}
         return scope, own
 
     async def astream(  # same parameters as LangGraph's, passed through
@@ -66,7 +63,8 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
     ) -> AsyncIterator[Any]:
         """LangGraph's ``astream`` inside this agent's run scope."""
         plan = self.subagents_plan
-        key = parking.park_key(config, plan.path) if plan and plan.background else None
+        key = (parking.park_key(config, _place(plan, config)[2])
+               if plan and plan.background else None)
         scope, config = self._open(config, key)
         error: BaseException | None = None
         try:
@@ -116,3 +114,21 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         scope, config = self._open(config)
         with closing(scope):
             yield from super().stream(input, config, **kwargs)
+
+
+def _place(plan: AgentPlan, config: RunnableConfig | None,
+           ) -> tuple[RunScope | None, CallInfo | None, tuple[str, ...]]:
+    """Where an invocation runs: (parent scope, the parent's call, ancestry path).
+
+    A graph is compiled once per (agent, remaining depth) and may run at several places of
+    the tree, so a delegated run's path is its parent run's path plus its name; a run that no
+    delegation started keeps the compile-time path.
+    """
+    passed = (config or {}).get("configurable", {})
+    ambient = (var_child_runnable_config.get() or {}).get("configurable", {})
+    parent = passed.get(SCOPE_KEY) or ambient.get(SCOPE_KEY)
+    parent = parent if isinstance(parent, RunScope) else None
+    call = passed.get(CALL_KEY) if parent is not None else None
+    if not isinstance(call, CallInfo):
+        return parent, None, plan.path
+    return parent, call, (*parent.usage.path, plan.agent.name) if parent else plan.path
