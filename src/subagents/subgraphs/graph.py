@@ -9,7 +9,9 @@ background children are then auto-cancelled and the usage tree records how it en
 A run that ends PAUSED (a breakpoint, an ``interrupt()``) on a checkpointer thread keeps its
 background children instead: their table is parked (:mod:`subagents.parking`) and the next
 invocation of the same agent on the same thread in this process adopts it, and the
-children then report to it (events, usage, budget: see ``RunScope.adopt``).
+children then report to it (events, usage, budget: see ``RunScope.adopt``). A root run with
+``BackgroundConfig(auto_cancel=False)`` that completes on a thread keeps its table the same
+way for the thread's next turn.
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
                     paused = key is not None and await self._ended_paused(
                         scope, config, error, nested=bool(key[1]))
                 finally:
-                    await scope.aclose(error, key if paused else None)
+                    kept = not paused and _kept_for_next_turn(scope, key, error)
+                    await scope.aclose(error, key if paused or kept else None, finished=kept)
 
     async def _ended_paused(self, scope: RunScope, config: RunnableConfig | None,
                             error: BaseException | None, *, nested: bool) -> bool:
@@ -132,3 +135,15 @@ def _place(plan: AgentPlan, config: RunnableConfig | None,
     if not isinstance(call, CallInfo):
         return parent, None, plan.path
     return parent, call, (*parent.usage.path, plan.agent.name) if parent else plan.path
+
+
+def _kept_for_next_turn(scope: RunScope, key: parking.ParkKey | None,
+                        error: BaseException | None) -> bool:
+    """Whether a completed root turn keeps its background table for the thread's next turn.
+
+    Only with ``auto_cancel=False`` (its children run on), on a thread (``key``), at the
+    root (a nested agent's ``checkpoint_ns`` changes with every call), with children.
+    """
+    table = scope.background
+    return (error is None and key is not None and not key[1] and table is not None
+            and bool(table.jobs) and not table.config.auto_cancel)
