@@ -168,3 +168,33 @@ async def test_a_second_call_to_a_paused_persistent_child_is_refused_not_mixed_i
     assert ends[0] == ("completed", "asker got teal")
     assert ends[1][0] == "failed" and "waiting for an answer" in ends[1][1]
     assert answered == ["teal"] and len(model.calls_by("asker")) == 2
+
+
+@pytest.mark.parametrize("by_id", [True, False])
+async def test_a_persistent_grandchild_interrupt_surfaces_through_a_fresh_child(
+        by_id: bool) -> None:
+    answered.clear()
+
+    def nested(messages: list, agent: str | None) -> AIMessage:
+        last = messages[-1]
+        if agent == "ops":
+            return (ai(call("task", agent="asker", objective="Which day?"))
+                    if isinstance(last, HumanMessage) else ai(f"ops: {last.content}"))
+        if agent == "root" and isinstance(last, HumanMessage):
+            return ai(call("task", agent="ops", objective="plan"))
+        return policy(messages, agent)
+
+    model = ScriptedChatModel(policy=nested)
+    asker = Agent(name="asker", persistent=True, tools=[ask_human])
+    ops = Agent(name="ops", subagents=[asker])
+    graph = compile_agent(Agent(name="root", model=model, subagents=[ops],
+                                max_subagent_depth=2), checkpointer=memory_saver())
+    cfg: RunnableConfig = {"configurable": {"thread_id": f"nested-{by_id}"}}
+    out = await graph.ainvoke({"messages": [HumanMessage("go")]}, cfg)
+    (pending,) = out["__interrupt__"]
+    assert pending.value == {"question": "Which day?"}
+    out = await graph.ainvoke(Command(resume={pending.id: "monday"} if by_id else "monday"),
+                              cfg)
+    assert "asker got monday" in out["messages"][-1].content
+    assert answered == ["monday"]
+    assert [len(model.calls_by(a)) for a in ("root", "ops", "asker")] == [2, 2, 2]

@@ -69,7 +69,7 @@ def compile_agent(
         _check_persistence(agent)
     root_model = _resolve(agent.model, cli_model=model, fallback=None)
     depth = 1 if agent.max_subagent_depth is None else agent.max_subagent_depth
-    return _Compiler(model, checkpointer).compile(agent, (agent,), depth, root_model)
+    return _compile(agent, (agent,), depth, root_model, _Compiler(model, checkpointer))
 
 
 def child_depth(parent_depth: int, child: Agent) -> int:
@@ -134,8 +134,8 @@ class _Compiler:
         self.cli_model, self.checkpointer = cli_model, checkpointer
         self.built: dict[tuple[int, int, int | str], _Graph] = {}
 
-    def compile(self, agent: Agent, lineage: tuple[Agent, ...], depth: int,
-                model: BaseChatModel) -> _Graph:
+    def build(self, agent: Agent, lineage: tuple[Agent, ...], depth: int,
+              model: BaseChatModel) -> _Graph:
         """The graph of ``agent`` at ``lineage`` (root first) with ``depth`` remaining."""
         path = tuple(a.name for a in lineage)
         children: dict[str, ChildLink] = {}
@@ -175,9 +175,15 @@ class _Compiler:
                 _child_ref(ref, (*lineage, child))
         else:
             child_model = _resolve(spec, cli_model=self.cli_model, fallback=model)
-            graph = self.compile(child, (*lineage, child), remaining, child_model)
+            graph = _compile(child, (*lineage, child), remaining, child_model, self)
             self.built[key] = graph
         return graph
+
+
+def _compile(agent: Agent, lineage: tuple[Agent, ...], depth: int, model: BaseChatModel,
+             compiler: _Compiler) -> _Graph:
+    """Build one agent's graph (its children through ``compiler``'s cache)."""
+    return compiler.build(agent, lineage, depth, model)
 
 
 def _node_name(path: tuple[str, ...], child: Agent) -> str:
