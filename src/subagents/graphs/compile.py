@@ -187,7 +187,8 @@ def _compile(agent: Agent, lineage: tuple[Agent, ...], depth: int, model: BaseCh
 
 
 def _node_name(path: tuple[str, ...], child: Agent) -> str:
-    # Unique across the tree (Mermaid and Studio need it): the child's path below the root.
+    # The child's path below the root where its parent's graph is first built (Mermaid and
+    # Studio want distinct names); a graph shared by several places keeps these names.
     return "/".join((*path[1:], child.name))
 
 
