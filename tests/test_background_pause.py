@@ -181,8 +181,8 @@ async def test_parked_children_expire_and_are_cancelled() -> None:
         assert child.status == Status.CANCELLED
         await graph.ainvoke(None, cfg)  # the resume finds no children left
         [res] = tool_json(await graph.aget_state(cfg), "agent_await")
-    assert res["status"] == "failed"
-    assert "belongs to another agent's run" in res["error"]
+    assert res["status"] == "unknown_id" and res["reason"] == "expired"
+    assert "is gone" in res["error"] and "expired" in res["error"]
     assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
 
 

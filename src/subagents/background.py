@@ -26,7 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from subagents.delivery import Handler, Webhook
 from subagents.results import Status
 
-__all__ = ["AwaitMode", "BackgroundConfig", "BackgroundJob", "BackgroundTable", "Outcome"]
+__all__ = ["AwaitMode", "BackgroundConfig", "BackgroundJob", "BackgroundTable", "MissingId",
+           "Outcome", "forget"]
 
 AwaitMode = Literal["all", "allSettled", "any", "race"]
 Outcome = tuple[Status, Any, str | None]
@@ -36,6 +37,47 @@ _settle_order = itertools.count(1)
 _owners: OrderedDict[str, str] = OrderedDict()
 """Recent background ids -> owning run (bounded), to tell "another run's id" from unknown."""
 _MAX_OWNERS = 100_000
+_gone: OrderedDict[str, tuple[str, str]] = OrderedDict()
+"""Ids of kept tables that were dropped -> (reason, text), bounded like ``_owners``."""
+
+
+@dataclass(frozen=True, slots=True)
+class MissingId:
+    """A background id a run cannot use, and why (the typed answer of a failed lookup).
+
+    Attributes:
+        id: the id asked for.
+        status: ``unknown_id`` for an id that is gone (its kept table was dropped), else
+            ``failed`` (an id of another run, or never issued).
+        reason: ``expired``, ``evicted``, ``superseded`` or ``discarded`` (gone), or
+            ``another_run`` or ``unknown``.
+        error: the text the parent model reads.
+    """
+
+    id: str
+    status: str
+    reason: str
+    error: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON shape the parent model reads."""
+        return {"id": self.id, "status": self.status, "reason": self.reason,
+                "error": self.error}
+
+
+def forget(table: BackgroundTable, reason: str, text: str) -> None:
+    """Record that the ids of ``table`` are gone: later lookups answer ``unknown_id``.
+
+    Args:
+        table: a kept (parked) table that is dropped.
+        reason: a short code (``expired``, ``evicted``, ``superseded``, ``discarded``).
+        text: why, for the parent model.
+    """
+    for job_id in table.jobs:
+        _gone[job_id] = (reason, text)
+        _gone.move_to_end(job_id)
+    while len(_gone) > _MAX_OWNERS:
+        _gone.popitem(last=False)
 
 
 class BackgroundConfig(BaseModel):
@@ -51,11 +93,15 @@ class BackgroundConfig(BaseModel):
     )
     auto_cancel: bool = Field(
         default=True, description="Cancel children still running when the parent run ends "
-        "(completes, fails or is cancelled; a pause keeps them, see 'park_ttl')."
+        "(completes, fails or is cancelled; a pause keeps them, see 'park_ttl'). False: "
+        "they run on, and a root run that completes on a checkpointer thread keeps its "
+        "table for the thread's next turn (same ids, same process, for 'park_ttl')."
     )
     park_ttl: float = Field(
         default=3600.0, gt=0, description="Seconds the children of a run paused on a "
-        "checkpointer thread wait for its resume (same process) before they are cancelled.",
+        "checkpointer thread wait for its resume (same process) before they are cancelled; "
+        "and seconds a completed turn's table (auto_cancel=False) is kept for the next turn "
+        "before it is forgotten (its children are not cancelled).",
     )
     tools: tuple[Literal["status", "cancel", "await"], ...] = Field(
         default=("status", "cancel", "await"), description="Lifecycle tools to bind."
@@ -205,22 +251,27 @@ class BackgroundTable:
         finally:
             job.order = next(_settle_order)
 
-    def lookup(self, job_id: str) -> BackgroundJob | str:
-        """The job, or an error text (unknown id, or an id of another agent's run)."""
+    def lookup(self, job_id: str) -> BackgroundJob | MissingId:
+        """The job, or why the id cannot be used (gone, another agent's run, unknown)."""
         if job_id in self.jobs:
             return self.jobs[job_id]
+        if job_id in _gone:
+            reason, text = _gone[job_id]
+            return MissingId(job_id, "unknown_id", reason, f"id {job_id!r} is gone: {text}")
         if job_id in _owners:
-            return (f"id {job_id!r} belongs to another agent's run (or to an earlier run of "
-                    "yours whose children were cancelled or expired); only ids of this run "
-                    "and of the paused run it resumes work")
+            return MissingId(job_id, "failed", "another_run", (
+                f"id {job_id!r} belongs to another agent's run (or to an earlier run of "
+                "yours whose children were cancelled); only ids of this run, of the paused "
+                "run it resumes and of earlier turns of its thread (auto_cancel=False) work"))
         known = ", ".join(self.jobs) or "(none)"
-        return f"unknown id {job_id!r}; your background ids: {known}"
+        return MissingId(job_id, "failed", "unknown",
+                         f"unknown id {job_id!r}; your background ids: {known}")
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         """Cancel one child; settled children are reported as they are."""
         job = self.lookup(job_id)
-        if isinstance(job, str):
-            return {"id": job_id, "status": "failed", "error": job}
+        if isinstance(job, MissingId):
+            return job.as_dict()
         if not job.settled and job.task is not None:
             job.task.cancel()
             job.error = "cancelled by agent_cancel"
@@ -232,8 +283,8 @@ class BackgroundTable:
         jobs: list[BackgroundJob] = []
         for job_id in dict.fromkeys(ids):
             job = self.lookup(job_id)
-            if isinstance(job, str):
-                return {"status": "failed", "mode": mode, "error": job, "results": []}
+            if isinstance(job, MissingId):
+                return {**job.as_dict(), "mode": mode, "results": []}
             jobs.append(job)
         if not jobs:
             return {"status": "failed", "mode": mode, "error": "no ids given", "results": []}

@@ -11,6 +11,13 @@ stream, their usage nodes move to its usage tree (in full, once), their model ca
 its budget. A parked table not adopted within ``BackgroundConfig.park_ttl``
 seconds is dropped and its unsettled children are cancelled, so nothing leaks.
 
+A root run that COMPLETES on a checkpointer thread with ``BackgroundConfig(auto_cancel=False)``
+keeps its table the same way (``finished``): the thread's next turn adopts it, so ids of
+earlier turns keep working there. Such a table is forgotten after ``park_ttl`` seconds (or
+when more than 10,000 tables are kept, oldest first), without cancelling its children
+(``auto_cancel=False`` lets them run). The ids of every dropped table are recorded
+(:func:`subagents.background.forget`): looking one up later answers ``unknown_id`` naming why.
+
 Limit: this lives in the process's memory. It survives a pause and resume within one
 process (``langgraph dev``, one worker), not a process restart nor a resume served by
 another worker; work that must outlive the process needs ``BackgroundConfig(deliver=...,
@@ -27,9 +34,9 @@ from dataclasses import dataclass
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
 
-from subagents.background import BackgroundTable
+from subagents.background import BackgroundTable, forget
 
-__all__ = ["ParkKey", "adopt", "park", "park_key", "parked_count"]
+__all__ = ["ParkKey", "adopt", "discard", "park", "park_key", "parked_count"]
 
 ParkKey = tuple[str, str, tuple[str, ...]]
 """``(thread_id, checkpoint_ns, agent path)`` of one agent invocation on one thread.
@@ -46,6 +53,8 @@ class _Parked:
     table: BackgroundTable
     loop: asyncio.AbstractEventLoop
     timer: asyncio.TimerHandle
+    finished: bool = False
+    ttl: float = 0.0
 
 
 _lock = threading.Lock()
@@ -68,30 +77,46 @@ def park_key(config: RunnableConfig | None, path: tuple[str, ...]) -> ParkKey | 
     return str(thread), str(conf.get("checkpoint_ns") or ""), path
 
 
-def park(key: ParkKey, table: BackgroundTable, ttl: float) -> None:
+def park(key: ParkKey, table: BackgroundTable, ttl: float, *, finished: bool = False) -> None:
     """Keep ``table`` for the next invocation with ``key``, for at most ``ttl`` seconds.
 
     Must run on the event loop of the table's children. A table already parked under the
-    same key (never adopted) is dropped and its children are cancelled; beyond 10,000
-    parked tables the oldest is dropped the same way.
+    same key (never adopted) is dropped; beyond 10,000 parked tables the oldest is dropped.
+    A dropped paused run's table has its unsettled children cancelled; a dropped
+    ``finished`` one is only forgotten.
 
     Args:
         key: from :func:`park_key`.
-        table: the paused run's background table.
-        ttl: seconds (> 0) until it is dropped and its unsettled children are cancelled.
+        table: the paused run's (or completed turn's) background table.
+        ttl: seconds (> 0) until it is dropped.
+        finished: the run completed (``auto_cancel=False``) rather than paused.
     """
     loop = asyncio.get_running_loop()
-    entry = _Parked(table, loop, loop.call_later(ttl, _expire, key, table))
-    dropped: list[_Parked] = []
+    entry = _Parked(table, loop, loop.call_later(ttl, _expire, key, table), finished, ttl)
+    dropped: list[tuple[_Parked, str]] = []
     with _lock:
         old = _parked.pop(key, None)
         if old is not None:
-            dropped.append(old)
+            dropped.append((old, "superseded"))
         _parked[key] = entry
         while len(_parked) > _MAX_PARKED:
-            dropped.append(_parked.popitem(last=False)[1])
-    for old in dropped:
-        _discard(old)
+            dropped.append((_parked.popitem(last=False)[1], "evicted"))
+    for old, reason in dropped:
+        _discard(old, reason)
+
+
+def discard(thread_id: str) -> int:
+    """Drop every table kept for ``thread_id`` (a deleted thread, an operator's cleanup).
+
+    Paused runs' children are cancelled, completed turns' forgotten; their ids then answer
+    ``unknown_id`` (reason ``discarded``). Returns how many tables were dropped.
+    """
+    with _lock:
+        keys = [key for key in _parked if key[0] == thread_id]
+        entries = [_parked.pop(key) for key in keys]
+    for entry in entries:
+        _discard(entry, "discarded")
+    return len(entries)
 
 
 def adopt(key: ParkKey | None) -> BackgroundTable | None:
@@ -111,7 +136,7 @@ def adopt(key: ParkKey | None) -> BackgroundTable | None:
     except RuntimeError:
         same_loop = False
     if not same_loop:
-        _discard(entry)
+        _discard(entry, "other_loop")
         return None
     entry.timer.cancel()
     return entry.table
@@ -123,25 +148,38 @@ def parked_count(thread_id: str | None = None) -> int:
         return sum(1 for key in _parked if thread_id is None or key[0] == thread_id)
 
 
+_WHY = {
+    "expired": "its run's table was kept {ttl:g} s (park_ttl) and expired",
+    "evicted": "more than 10,000 tables were kept and its run's was the oldest",
+    "superseded": "a new run on its thread replaced its run's kept table",
+    "discarded": "its thread's tables were discarded (subagents.parking.discard)",
+    "other_loop": "its run's table was kept on another event loop",
+}
+
+
 def _expire(key: ParkKey, table: BackgroundTable) -> None:
     with _lock:
         entry = _parked.get(key)
         if entry is None or entry.table is not table:
             return
         del _parked[key]
-    table.cancel_all("cancelled: the paused run was not resumed in time")
+    _discard(entry, "expired")
 
 
-def _discard(entry: _Parked) -> None:
-    """Cancel a dropped table's children on their own loop (a closed loop has none left)."""
-    reason = "cancelled: its paused run was superseded"
+def _discard(entry: _Parked, reason: str) -> None:
+    """Forget a dropped table's ids; a paused run's: cancel its children on their loop."""
+    text = _WHY[reason].format(ttl=entry.ttl)
+    forget(entry.table, reason, text)
+    cancel = f"cancelled: {text}"
     if _on_loop(entry.loop):
         entry.timer.cancel()
-        entry.table.cancel_all(reason)
+        if not entry.finished:
+            entry.table.cancel_all(cancel)
         return
     try:
         entry.loop.call_soon_threadsafe(entry.timer.cancel)
-        entry.loop.call_soon_threadsafe(entry.table.cancel_all, reason)
+        if not entry.finished:
+            entry.loop.call_soon_threadsafe(entry.table.cancel_all, cancel)
     except RuntimeError:  # the loop is closed: its tasks are gone with it
         pass
 

@@ -233,18 +233,22 @@ class RunScope:
         if self.usage.ended is None:
             self.usage.ended = time.monotonic()
 
-    async def aclose(self, error: BaseException | None, park: ParkKey | None = None) -> None:
+    async def aclose(self, error: BaseException | None, park: ParkKey | None = None, *,
+                     finished: bool = False) -> None:
         """End of the invocation: settle background children, record how it ended.
 
         Args:
             error: what ended it (None: it returned).
             park: set when the run ended paused on a checkpointer thread: its background
                 children are parked under this key for the resumed run instead of cancelled
-                (see :mod:`subagents.parking`).
+                (see :mod:`subagents.parking`); or, with ``finished``, when a root run with
+                ``auto_cancel=False`` completed: kept for the thread's next turn.
+            finished: the run completed (it did not pause).
         """
         try:
             if self.background is not None and park is not None and self.background.jobs:
-                parking.park(park, self.background, self.background.config.park_ttl)
+                parking.park(park, self.background, self.background.config.park_ttl,
+                             finished=finished)
             elif self.background is not None:
                 await self.background.close()
         finally:

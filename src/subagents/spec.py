@@ -130,8 +130,11 @@ class Agent(BaseModel):
         "tool is cancelled; a sync tool cannot be interrupted and is left running in its "
         "thread while the run goes on. with_timeout(tool, s) overrides it per tool.",
     )
-    max_subagent_depth: int = Field(
-        default=1, ge=0, description="Delegation levels below this agent (1: children only)."
+    max_subagent_depth: int | None = Field(
+        default=None, ge=0,
+        description="Delegation levels below this agent (1: children only, 0: none). None "
+        "inherits what remains of the parent's limit (a root's None means 1); an explicit "
+        "value can only lower the inherited one.",
     )
     delegation: Literal["task", "per_agent"] = Field(
         default="task", description="'task': one task tool; 'per_agent': task_<name> tools."

@@ -1,9 +1,15 @@
 """``compile_agent``: turn an :class:`~subagents.spec.Agent` tree into compiled subgraphs.
 
-Each agent is compiled once per place in the tree (its ancestry path), children first, so a
-parent's delegation nodes receive their children already compiled. The remaining depth at
-each place is ``min(parent's - 1, child.max_subagent_depth)``; at depth 0 no delegation node
-or tool exists, which also bounds self-delegation and cycles.
+Depth counts down from the root: the root's remaining delegation depth is its
+``max_subagent_depth`` (None: 1), a child's is its parent's minus one, lowered to the child's
+own ``max_subagent_depth`` when that is set. At depth 0 no delegation node or tool exists,
+which also bounds self-delegation and cycles.
+
+Children are compiled first, so a parent's delegation nodes receive their children already
+compiled, and each agent is compiled once per (agent, remaining depth, model): the graph does
+not depend on where in the tree it runs (a run learns its ancestry path from its parent's run
+scope), so a team with cycles builds a number of graphs linear in the depth instead of one per
+path.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from subagents.spec import Agent, iter_agents
 from subagents.subgraphs import build_agent_graph
 from subagents.subgraphs.remote import remote_child
 
-__all__ = ["compile_agent"]
+__all__ = ["child_depth", "compile_agent"]
 
 
 def compile_agent(
@@ -63,7 +69,24 @@ def compile_agent(
     if checkpointer is None:
         _check_persistence(agent)
     root_model = _resolve(agent.model, cli_model=model, fallback=None)
-    return _compile(agent, (agent,), agent.max_subagent_depth, root_model, model, checkpointer)
+    depth = 1 if agent.max_subagent_depth is None else agent.max_subagent_depth
+    return _compile(agent, (agent,), depth, root_model, _Compiler(model, checkpointer))
+
+
+def child_depth(parent_depth: int, child: Agent) -> int:
+    """The remaining delegation depth of ``child`` called from a parent at ``parent_depth``.
+
+    Args:
+        parent_depth: the parent's remaining depth (>= 1 where it may delegate).
+        child: the child's spec; its ``max_subagent_depth`` (None: inherit) can only lower
+            the inherited ``parent_depth - 1``.
+
+    Returns:
+        The child's remaining depth, >= 0 (0: it binds no delegation tools).
+    """
+    inherited = max(parent_depth - 1, 0)
+    own = child.max_subagent_depth
+    return inherited if own is None else min(inherited, own)
 
 
 def _resolve(spec: BaseChatModel | str | None, *, cli_model: BaseChatModel | str | None,
@@ -104,37 +127,65 @@ def _child_ref(ref: Agent | str, lineage: tuple[Agent, ...]) -> Agent:
 _Graph = CompiledStateGraph[Any, Any, Any, Any]
 
 
+class _Compiler:
+    """One ``compile_agent`` call: builds each (agent, depth, model) graph once."""
+
+    def __init__(self, cli_model: BaseChatModel | str | None,
+                 checkpointer: BaseCheckpointSaver[Any] | Literal[True] | None) -> None:
+        self.cli_model, self.checkpointer = cli_model, checkpointer
+        self.built: dict[tuple[int, int, int | str], _Graph] = {}
+
+    def build(self, agent: Agent, lineage: tuple[Agent, ...], depth: int,
+              model: BaseChatModel) -> _Graph:
+        """The graph of ``agent`` at ``lineage`` (root first) with ``depth`` remaining."""
+        path = tuple(a.name for a in lineage)
+        children: dict[str, ChildLink] = {}
+        for ref in agent.subagents:
+            child = _child_ref(ref, lineage)
+            tool = "task" if agent.delegation == "task" else child.delegation_tool_name
+            graph = self._child_graph(child, lineage, depth, model) if depth > 0 else None
+            children[child.name] = ChildLink(child, _node_name(path, child), tool, graph,
+                                            (*path, child.name), tool in agent.needs_approval)
+        _check_approval(agent, children)
+        plan = AgentPlan(agent=agent, path=path, model=model,
+                         tools={t.name: t for t in agent.tools}, children=children, depth=depth)
+        specs = [tool_spec(t) for t in agent.tools]
+        if plan.can_delegate:
+            specs.extend(_delegation_specs(agent, children,
+                                           background=plan.background is not None))
+        if plan.background is not None:
+            lifecycle = lifecycle_specs(plan.background)
+            specs.extend(lifecycle)
+            plan = replace(plan, lifecycle=tuple(s["function"]["name"] for s in lifecycle))
+        if agent.output_schema is not None:
+            specs.append(final_answer_spec(agent.output_schema))
+        plan.tool_specs.extend(specs)
+        return build_agent_graph(plan, checkpointer=self.checkpointer if len(path) == 1
+                                 else None)
+
+    def _child_graph(self, child: Agent, lineage: tuple[Agent, ...], depth: int,
+                     model: BaseChatModel) -> Runnable[Any, Any]:
+        if child.remote is not None:
+            return remote_child(child)  # a graph on a LangGraph server, via RemoteGraph
+        remaining = child_depth(depth, child)
+        spec = child.model
+        key = (id(child), remaining, id(model) if spec is None else
+               spec if isinstance(spec, str) else id(spec))
+        graph = self.built.get(key)
+        if graph is not None:  # built at another place: its names must resolve here too
+            for ref in child.subagents:
+                _child_ref(ref, (*lineage, child))
+        else:
+            child_model = _resolve(spec, cli_model=self.cli_model, fallback=model)
+            graph = _compile(child, (*lineage, child), remaining, child_model, self)
+            self.built[key] = graph
+        return graph
+
+
 def _compile(agent: Agent, lineage: tuple[Agent, ...], depth: int, model: BaseChatModel,
-             cli_model: BaseChatModel | str | None,
-             checkpointer: BaseCheckpointSaver[Any] | Literal[True] | None) -> _Graph:
-    path = tuple(a.name for a in lineage)
-    children: dict[str, ChildLink] = {}
-    for ref in agent.subagents:
-        child = _child_ref(ref, lineage)
-        graph: Runnable[Any, Any] | None = None
-        if depth > 0 and child.remote is not None:
-            graph = remote_child(child)  # a graph on a LangGraph server, via RemoteGraph
-        elif depth > 0:
-            child_model = _resolve(child.model, cli_model=cli_model, fallback=model)
-            child_depth = min(depth - 1, child.max_subagent_depth)
-            graph = _compile(child, (*lineage, child), child_depth, child_model, cli_model, None)
-        tool = "task" if agent.delegation == "task" else child.delegation_tool_name
-        children[child.name] = ChildLink(child, _node_name(path, child), tool, graph,
-                                        (*path, child.name), tool in agent.needs_approval)
-    _check_approval(agent, children)
-    plan = AgentPlan(agent=agent, path=path, model=model,
-                     tools={t.name: t for t in agent.tools}, children=children, depth=depth)
-    specs = [tool_spec(t) for t in agent.tools]
-    if plan.can_delegate:
-        specs.extend(_delegation_specs(agent, children, background=plan.background is not None))
-    if plan.background is not None:
-        lifecycle = lifecycle_specs(plan.background)
-        specs.extend(lifecycle)
-        plan = replace(plan, lifecycle=tuple(s["function"]["name"] for s in lifecycle))
-    if agent.output_schema is not None:
-        specs.append(final_answer_spec(agent.output_schema))
-    plan.tool_specs.extend(specs)
-    return build_agent_graph(plan, checkpointer=checkpointer)
+             compiler: _Compiler) -> _Graph:
+    """Build one agent's graph (its children through ``compiler``'s cache)."""
+    return compiler.build(agent, lineage, depth, model)
 
 
 def _check_approval(agent: Agent, children: dict[str, ChildLink]) -> None:
@@ -151,7 +202,8 @@ def _check_approval(agent: Agent, children: dict[str, ChildLink]) -> None:
 
 
 def _node_name(path: tuple[str, ...], child: Agent) -> str:
-    # Unique across the tree (Mermaid and Studio need it): the child's path below the root.
+    # The child's path below the root where its parent's graph is first built (Mermaid and
+    # Studio want distinct names); a graph shared by several places keeps these names.
     return "/".join((*path[1:], child.name))
 
 

@@ -112,10 +112,19 @@ class Emitter:
             self._emit(ToolEnd(**_ids(self.scope), name=tc["name"], call_id=tc["id"] or "",
                                status=status, content=str(msg.content)[:2000]))
 
+    def child_path(self, path: tuple[str, ...]) -> tuple[str, ...]:
+        """A child's ancestry path under this run (``path``: its compile-time one).
+
+        A graph may run at several places of the tree: the child's path is this run's path
+        plus the child's name.
+        """
+        return (*self.scope.usage.path, path[-1]) if self.scope is not None else path
+
     def child_start(self, path: tuple[str, ...], tc: ToolCall, objective: str,
                     background: bool) -> None:
         """A delegation starts a child at ``path``."""
         if self.scope is not None:
+            path = self.child_path(path)
             self._emit(SubagentStart(path=list(path), agent=path[-1], tool_call_id=tc["id"],
                                      objective=objective, background=background))
 
@@ -128,6 +137,7 @@ class Emitter:
         """
         if self.scope is not None:
             status, result, error = outcome
+            path = self.child_path(path)
             usage = child.usage.to_dict() if child is not None else {}
             tries = {"attempts": call.attempt, "errors": list(call.errors)} if call else {}
             self._emit(SubagentEnd(path=list(path), agent=path[-1], tool_call_id=tc["id"],
@@ -156,6 +166,7 @@ class Emitter:
         if self.scope is None or not refused:
             return
         for r in refused:
-            ids = {"path": list(r.path), "agent": r.path[-1], "tool_call_id": r.tool_call_id}
+            ids = {"path": list(self.child_path(r.path)), "agent": r.path[-1],
+                   "tool_call_id": r.tool_call_id}
             self._emit(SubagentStart(**ids, objective=r.objective, background=r.background))
             self._emit(SubagentEnd(**ids, status=r.status, error=r.error, refused=True))

@@ -1,10 +1,12 @@
 """The ``lifecycle`` node: ``agent_status``, ``agent_cancel`` and ``agent_await`` tool calls.
 
-They act on the background children of the calling agent's own run (its ``RunScope``);
-ids of another run or unknown ids are answered with a clear error, never executed.
-``agent_status`` and ``agent_cancel`` also take the job id of a detached child (one handed
-to the agent's dispatcher, ``BackgroundConfig(deliver=...)``). A lifecycle tool named in the
-agent's ``needs_approval`` waits for a human first.
+They act on the background children of the calling agent's own run (its ``RunScope``): its
+own, those of the paused run it resumes and, with ``auto_cancel=False``, those of earlier
+turns of its thread. Ids of another run or unknown ids are answered ``failed`` with a clear
+error, ids that are gone (their kept table expired or was dropped) ``unknown_id`` with the
+reason, never executed. ``agent_status`` and ``agent_cancel`` also take the job id of a
+detached child (one handed to the agent's dispatcher, ``BackgroundConfig(deliver=...)``). A
+lifecycle tool named in the agent's ``needs_approval`` waits for a human first.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from langchain_core.messages import ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
 
-from subagents.background import BackgroundTable
+from subagents.background import BackgroundTable, MissingId
 from subagents.nodes._approval import approve_tool
 from subagents.nodes._node import AgentNode
 from subagents.nodes.plan import AgentPlan
@@ -27,7 +29,7 @@ _NEEDS_ASYNC = "background sub-agents need an async run (ainvoke/astream)"
 
 
 def _message(tc: ToolCall, payload: dict[str, Any]) -> dict[str, Any]:
-    failed = payload.get("status") == "failed"
+    failed = payload.get("status") in ("failed", "unknown_id")
     msg = ToolMessage(content=json_text(payload),
                       tool_call_id=tc["id"] or "", name=tc["name"],
                       status="error" if failed else "success")
@@ -55,14 +57,14 @@ async def _handle(plan: AgentPlan, table: BackgroundTable, tc: ToolCall) -> dict
         return _error("'id' must be a background id string")
     job = table.lookup(job_id)
     dispatcher = table.config.dispatcher
-    if isinstance(job, str) and dispatcher is not None:  # a detached child's job id
+    if isinstance(job, MissingId) and dispatcher is not None:  # a detached child's job id
         detached = await (dispatcher.cancel(job_id) if name == "agent_cancel"
                           else dispatcher.status(job_id))
         if detached is not None:
             return dict(detached)
     if name == "agent_cancel":
         return table.cancel(job_id)
-    return _error(job) if isinstance(job, str) else job.as_dict()
+    return job.as_dict()
 
 
 def make_lifecycle_node(plan: AgentPlan) -> AgentNode:

@@ -6,6 +6,13 @@ LangGraph's streaming callbacks filtered out so its messages do not leak into th
 ``messages`` stream. Calls on one thread are serialised (a lock per thread id). A call whose
 task message is already in the thread (a parent resumed after a crash) is resumed if it was
 cut short, or answered from the thread if it had finished: no finished child runs twice.
+
+The parent's ``configurable`` values and runtime ``context`` (and store) reach the child as
+they reach a fresh child. An ``interrupt()`` inside the child pauses its own thread and is
+raised again in the parent's delegation node with the child's interrupt objects (same ids,
+same values), so it surfaces at the root like a fresh child's; the resume (``Command(resume=
+{id: value})``, or a bare value for a single interrupt) is passed on to the child's thread,
+which continues from where it paused, once.
 """
 
 from __future__ import annotations
@@ -20,8 +27,17 @@ from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.messages import AnyMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
-from langgraph._internal._constants import CONFIG_KEY_CHECKPOINTER, CONFIG_KEY_DURABILITY
+from langgraph._internal._constants import (
+    CONFIG_KEY_CHECKPOINTER,
+    CONFIG_KEY_DURABILITY,
+    CONFIG_KEY_RESUME_MAP,
+    CONFIG_KEY_RUNTIME,
+    CONFIG_KEY_SCRATCHPAD,
+)
+from langgraph.errors import GraphInterrupt
 from langgraph.pregel._messages import StreamMessagesHandler
+from langgraph.runtime import Runtime
+from langgraph.types import Command, Interrupt
 
 from subagents.checkpoints.threads import persistent_thread_id, task_message_id
 from subagents.nodes.plan import NUDGE_KEY, ChildLink
@@ -35,6 +51,7 @@ _alocks: weakref.WeakValueDictionary[tuple[int, str], asyncio.Lock] = (
 _guard = threading.Lock()
 _OWN_METADATA = frozenset({"lc_agent_name", "subagents_path", "thread_id", "checkpoint_ns",
                            "checkpoint_id", "run_id"})
+_OWN_CONFIGURABLE = frozenset({"thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint_map"})
 
 
 def persistent_config(link: ChildLink, call: CallInfo, config: RunnableConfig,
@@ -54,8 +71,13 @@ def persistent_config(link: ChildLink, call: CallInfo, config: RunnableConfig,
     if saver is None:
         return (f"persistent sub-agent '{link.agent.name}' has no checkpointer: compile with "
                 "compile_agent(checkpointer=...) or give it a persistence factory")
-    own: dict[str, Any] = {"thread_id": thread_id, CONFIG_KEY_CHECKPOINTER: saver,
-                           CALL_KEY: call, SCOPE_KEY: conf.get(SCOPE_KEY)}
+    own: dict[str, Any] = {k: v for k, v in conf.items()  # the caller's own values
+                           if not k.startswith("__") and k not in _OWN_CONFIGURABLE}
+    own.update({"thread_id": thread_id, CONFIG_KEY_CHECKPOINTER: saver, CALL_KEY: call,
+                SCOPE_KEY: conf.get(SCOPE_KEY)})
+    runtime = conf.get(CONFIG_KEY_RUNTIME)
+    if isinstance(runtime, Runtime):  # context and store, not the parent's stream or run
+        own[CONFIG_KEY_RUNTIME] = Runtime(context=runtime.context, store=runtime.store)
     if CONFIG_KEY_DURABILITY in conf:  # the caller's durability mode holds for the child too
         own[CONFIG_KEY_DURABILITY] = conf[CONFIG_KEY_DURABILITY]
     return {"configurable": own, "callbacks": _without_streaming(config.get("callbacks")),
@@ -103,6 +125,58 @@ def _plan(values: dict[str, Any], next_nodes: tuple[str, ...], call: CallInfo,
     return "done", {**values, "messages": messages[index:end]}
 
 
+def _answers(pending: tuple[Interrupt, ...], config: RunnableConfig) -> dict[str, Any] | None:
+    """The resume values the parent's run was given for the child's pending interrupts.
+
+    By interrupt id (``Command(resume={id: value})``), or a bare ``Command(resume=value)``
+    for a single pending interrupt; None when none is answered (the run pauses again).
+    """
+    conf = config.get("configurable", {})
+    given = conf.get(CONFIG_KEY_RESUME_MAP) or {}
+    answers = {i.id: given[i.id] for i in pending if i.id in given}
+    pad = conf.get(CONFIG_KEY_SCRATCHPAD)
+    if not answers and len(pending) == 1 and pad is not None:
+        value = pad.get_null_resume(True)
+        if value is not None:
+            answers = {pending[0].id: value}
+    return answers or None
+
+
+def _input(snap: Any, task: dict[str, Any], call: CallInfo,
+           config: RunnableConfig) -> tuple[Any, dict[str, Any] | str | None]:
+    """The child's input for this call: ``(input, None)`` or ``(None, state or error)``.
+
+    ``state`` is a finished call's own state; ``error`` says why the call cannot run.
+
+    Raises:
+        GraphInterrupt: the child waits on interrupts this run has no answer for.
+    """
+    action, done = _plan(snap.values, snap.next, call)
+    if done is not None:
+        return None, done
+    if action == "run" and snap.interrupts:
+        return None, (f"persistent sub-agent is waiting for an answer to an interrupt of "
+                      f"another call ({len(snap.interrupts)} pending); call it again after "
+                      "that call is resumed")
+    if action == "run":
+        return _task(task, call), None
+    pending = tuple(snap.interrupts or ())
+    if not pending:  # cut short (a crash, a breakpoint): go on from the last step
+        return None, None
+    answers = _answers(pending, config)
+    if answers is None:
+        raise GraphInterrupt(pending)
+    return Command(resume=answers), None
+
+
+def _surface(out: dict[str, Any]) -> dict[str, Any]:
+    """The child's final state; its pause re-raised in the parent (same interrupts)."""
+    pending = out.get("__interrupt__")
+    if pending:
+        raise GraphInterrupt(tuple(pending))
+    return out
+
+
 def run_persistent(graph: Runnable[Any, Any], link: ChildLink, task: dict[str, Any],
                    call: CallInfo, config: RunnableConfig) -> dict[str, Any] | str:
     """Sync: run (or resume, or read) one call of a persistent child; state or error text."""
@@ -116,12 +190,10 @@ def run_persistent(graph: Runnable[Any, Any], link: ChildLink, task: dict[str, A
         ctx = contextvars.copy_context()
         ctx.run(var_child_runnable_config.set, None)
         snap = ctx.run(graph.get_state, cfg)  # type: ignore[attr-defined]
-        action, done = _plan(snap.values, snap.next, call)
+        inputs, done = _input(snap, task, call, config)
         if done is not None:
             return done
-        out: dict[str, Any] = ctx.run(graph.invoke, None if action == "resume"
-                                      else _task(task, call), cfg)
-        return out
+        return _surface(ctx.run(graph.invoke, inputs, cfg))
 
 
 async def arun_persistent(graph: Runnable[Any, Any], link: ChildLink, task: dict[str, Any],
@@ -137,9 +209,7 @@ async def arun_persistent(graph: Runnable[Any, Any], link: ChildLink, task: dict
         ctx = contextvars.copy_context()
         ctx.run(var_child_runnable_config.set, None)
         snap = await asyncio.create_task(graph.aget_state(cfg), context=ctx)  # type: ignore[attr-defined]
-        action, done = _plan(snap.values, snap.next, call)
+        inputs, done = _input(snap, task, call, config)
         if done is not None:
             return done
-        inputs = None if action == "resume" else _task(task, call)
-        out: dict[str, Any] = await asyncio.create_task(graph.ainvoke(inputs, cfg), context=ctx)
-        return out
+        return _surface(await asyncio.create_task(graph.ainvoke(inputs, cfg), context=ctx))

@@ -120,12 +120,14 @@ def _timeouts(plan: AgentPlan) -> dict[str, float | None]:
     return out
 
 
-def _ask(plan: AgentPlan, tc: ToolCall) -> dict[str, Any] | None:
+def _ask(plan: AgentPlan, tc: ToolCall, config: RunnableConfig) -> dict[str, Any] | None:
     """Interrupt for approval when the tool needs it; the rejection result, or None to run."""
     tool = plan.tools[tc["name"]]
     if not ((tool.metadata or {}).get(APPROVAL_KEY) or tc["name"] in plan.agent.needs_approval):
         return None
-    if (rejected := approve_tool(plan.path, tc)) is None:
+    scope = scope_of(config)  # the run's path: a graph may run at several places
+    path = scope.usage.path if scope is not None else plan.path
+    if (rejected := approve_tool(tuple(path), tc)) is None:
         return None
     msg = ToolMessage(content=rejected, tool_call_id=tc["id"] or "", name=tc["name"],
                       status="error")
@@ -143,7 +145,7 @@ def make_tool_node(plan: AgentPlan) -> AgentNode:
 
     def run(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         tc: ToolCall = payload["tool_call"]
-        if (rejected := _ask(plan, tc)) is not None:
+        if (rejected := _ask(plan, tc, config)) is not None:
             return rejected
         emit = Emitter(scope_of(config), config)
         emit.tool_start(tc)
@@ -158,7 +160,7 @@ def make_tool_node(plan: AgentPlan) -> AgentNode:
 
     async def arun(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         tc: ToolCall = payload["tool_call"]
-        if (rejected := _ask(plan, tc)) is not None:
+        if (rejected := _ask(plan, tc, config)) is not None:
             return rejected
         emit = Emitter(scope_of(config), config)
         emit.tool_start(tc)

@@ -9,7 +9,9 @@ background children are then auto-cancelled and the usage tree records how it en
 A run that ends PAUSED (a breakpoint, an ``interrupt()``) on a checkpointer thread keeps its
 background children instead: their table is parked (:mod:`subagents.parking`) and the next
 invocation of the same agent on the same thread in this process adopts it, and the
-children then report to it (events, usage, budget: see ``RunScope.adopt``).
+children then report to it (events, usage, budget: see ``RunScope.adopt``). A root run with
+``BackgroundConfig(auto_cancel=False)`` that completes on a thread keeps its table the same
+way for the thread's next turn.
 
 A resume of a thread that has no checkpoint raises :class:`~subagents.errors.NothingToResume`
 naming the thread: input ``None`` instead of LangGraph's ``EmptyInputError`` ("Received no
@@ -55,19 +57,16 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         plan = self.subagents_plan
         if plan is None:
             return None, config
-        passed = (config or {}).get("configurable", {})
-        ambient = (var_child_runnable_config.get() or {}).get("configurable", {})
-        parent = passed.get(SCOPE_KEY) or ambient.get(SCOPE_KEY)
-        parent = parent if isinstance(parent, RunScope) else None
-        call = passed.get(CALL_KEY) if parent is not None else None
-        scope = RunScope(agent=plan.agent.name, path=plan.path, parent=parent,
-                         call=call if isinstance(call, CallInfo) else None,
+        parent, call, path = _place(plan, config)
+        scope = RunScope(agent=plan.agent.name, path=path, parent=parent, call=call,
                          budget=plan.agent.budget, background=plan.background,
                          listener=plan.agent.on_subagent_event,
                          table=parking.adopt(key) if plan.background else None)
         own: RunnableConfig = {**(config or {})}
-        own["configurable"] = {**passed, SCOPE_KEY: scope}
+        own["configurable"] = {**own.get("configurable", {}), SCOPE_KEY: scope}
         own["configurable"].pop(CALL_KEY, None)  # the call is this scope's, not its children's
+        if path != plan.path:  # a graph shared by several places in the tree: this one's path
+            own["metadata"] = {**(own.get("metadata") or {}), "subagents_path": list(path)}
         return scope, own
 
     async def astream(  # same parameters as LangGraph's, passed through
@@ -82,7 +81,8 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
             if not found:
                 raise NothingToResume(_thread_id(config))
         plan = self.subagents_plan
-        key = parking.park_key(config, plan.path) if plan and plan.background else None
+        key = (parking.park_key(config, _place(plan, config)[2])
+               if plan and plan.background else None)
         scope, config = self._open(config, key)
         error: BaseException | None = None
         try:
@@ -103,7 +103,8 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
                     paused = key is not None and await self._ended_paused(
                         scope, config, error, nested=bool(key[1]))
                 finally:
-                    await scope.aclose(error, key if paused else None)
+                    kept = not paused and _kept_for_next_turn(scope, key, error)
+                    await scope.aclose(error, key if paused or kept else None, finished=kept)
 
     def _resume_saver(self, input: Any, config: RunnableConfig | None,
                       ) -> BaseCheckpointSaver[Any] | None:
@@ -163,6 +164,37 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
                 if input is not None or isinstance(exc, NothingToResume):
                     raise
                 raise NothingToResume(_thread_id(config)) from exc
+
+
+
+def _place(plan: AgentPlan, config: RunnableConfig | None,
+           ) -> tuple[RunScope | None, CallInfo | None, tuple[str, ...]]:
+    """Where an invocation runs: (parent scope, the parent's call, ancestry path).
+
+    A graph is compiled once per (agent, remaining depth) and may run at several places of
+    the tree, so a delegated run's path is its parent run's path plus its name; a run that no
+    delegation started keeps the compile-time path.
+    """
+    passed = (config or {}).get("configurable", {})
+    ambient = (var_child_runnable_config.get() or {}).get("configurable", {})
+    parent = passed.get(SCOPE_KEY) or ambient.get(SCOPE_KEY)
+    parent = parent if isinstance(parent, RunScope) else None
+    call = passed.get(CALL_KEY) if parent is not None else None
+    if not isinstance(call, CallInfo):
+        return parent, None, plan.path
+    return parent, call, (*parent.usage.path, plan.agent.name) if parent else plan.path
+
+
+def _kept_for_next_turn(scope: RunScope, key: parking.ParkKey | None,
+                        error: BaseException | None) -> bool:
+    """Whether a completed root turn keeps its background table for the thread's next turn.
+
+    Only with ``auto_cancel=False`` (its children run on), on a thread (``key``), at the
+    root (a nested agent's ``checkpoint_ns`` changes with every call), with children.
+    """
+    table = scope.background
+    return (error is None and key is not None and not key[1] and table is not None
+            and bool(table.jobs) and not table.config.auto_cancel)
 
 
 def _thread_only(config: RunnableConfig | None) -> RunnableConfig:
