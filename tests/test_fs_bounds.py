@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from langchain_core.messages import HumanMessage, ToolMessage
 
 from _sandbox import CaseCrashed, CaseTimeout, Sandbox
-from subagents.tools import filesystem_tools, paths_exist
+from subagents.tools import _grep, filesystem_tools, paths_exist
 from subagents.tools._check import _PATH, find_paths
 from subagents.tools._grep import UNSUPPORTED
 from subagents.tools._listing import glob_match
@@ -270,3 +270,17 @@ def test_paths_exist_says_the_lookup_was_cut(wide: Path) -> None:
     full = paths_exist(wide)("It is in src/needle.py", [task, seen])
     assert full is not None and "`NeedleThing` is defined in zz_last.py:1." in full
 
+
+
+def test_grep_says_when_its_byte_budget_ran_out(monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    for i in range(5):
+        (tmp_path / f"f{i}.txt").write_text("plain text\n")  # 11 bytes each
+    (tmp_path / "z.txt").write_text("needle\n")
+    monkeypatch.setattr(_grep, "MAX_SEARCH_BYTES", 40)
+    out = grep(tmp_path, "needle")
+    assert out == ("No matches for 'needle' in '.' (searched 3 files; stopped after reading "
+                   "0 MB; 3 files were not searched).")
+    partial = grep(tmp_path, "plain").splitlines()
+    assert partial[0] == "3 matches in 3 files:"
+    assert partial[-1].startswith("(stopped after reading 0 MB; 3 files were not searched")

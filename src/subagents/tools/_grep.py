@@ -23,6 +23,8 @@ MAX_CHARS = 8_000
 MAX_LINE_CHARS = 200
 MAX_FILE_BYTES = 2_000_000
 """Files larger than this are not searched."""
+MAX_SEARCH_BYTES = 256_000_000
+"""Bytes one search strategy reads at most; past it the answer says the rest was not searched."""
 
 BINARY_PROBE = 8_192
 
@@ -103,12 +105,26 @@ def _lines(root: str, path: str) -> Iterator[tuple[int, str]]:
     yield from enumerate(text.splitlines(), start=1)
 
 
-def _search(root: str, files: list[str], match: Matcher) -> list[tuple[str, int, str]]:
+def _search(root: str, files: list[str], match: Matcher
+            ) -> tuple[list[tuple[str, int, str]], int]:
+    """Matching ``(path, line, text)`` rows and how many of ``files`` were searched.
+
+    The search stops before the file that would take it past ``MAX_SEARCH_BYTES`` read.
+    """
     hits: list[tuple[str, int, str]] = []
-    for path in files:
+    budget = MAX_SEARCH_BYTES
+    for count, path in enumerate(files):
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            continue
+        if size <= MAX_FILE_BYTES:
+            budget -= size
+        if budget < 0:
+            return hits, count
         name = rel(root, path)
         hits.extend((name, number, line) for number, line in _lines(root, path) if match(line))
-    return hits
+    return hits, len(files)
 
 
 def _literal(needle: str) -> Matcher:
@@ -140,15 +156,24 @@ def grep(root: str, pattern: str, path: str = ".", max_files: int = MAX_WALK_ENT
     files, cut = _files(root, start, max_files)
     needle = pattern.strip()
     attempts, unsupported = _attempts(needle)
+    searched = len(files)
     for index, (match, note, name) in enumerate(attempts):
-        hits = _search(root, files, match)
+        hits, searched = _search(root, files, match)
+        cut = cut or _budget_note(searched, len(files))
         if hits:
             said = unsupported if index else ""
             tail = f"\n({cut}; narrow the search with path=...)" if cut else ""
             return prefix + said + _format(hits, note, name) + tail
     where = rel(root, start)
-    counted = f"searched {len(files)} files" + (f"; {cut}" if cut else "")
+    counted = f"searched {searched} files" + (f"; {cut}" if cut else "")
     return prefix + unsupported + f"No matches for '{show(needle)}' in '{where}' ({counted})."
+
+
+def _budget_note(searched: int, files: int) -> str:
+    if searched >= files:
+        return ""
+    return (f"stopped after reading {MAX_SEARCH_BYTES // 1_000_000} MB; "
+            f"{files - searched} files were not searched")
 
 
 def _attempts(needle: str) -> tuple[list[tuple[Matcher, str, str | None]], str]:
@@ -241,7 +266,8 @@ def definitions_searched(root: str, name: str, limit: int = 3,
                          ) -> tuple[list[tuple[str, int, str]], str]:
     """:func:`definitions`, and ``""`` or the note that the walk stopped at ``max_files``."""
     files, cut = _files(root, root, max_files)
-    return _search(root, files, definition_matcher(name))[:limit], cut
+    hits, searched = _search(root, files, definition_matcher(name))
+    return hits[:limit], cut or _budget_note(searched, len(files))
 
 
 def missing_file_hint(root: str, wanted: str, max_files: int = MAX_WALK_ENTRIES) -> str:
