@@ -217,6 +217,14 @@ def test_paths_exist_long_answers_finish(sandbox: Sandbox, tmp_path: Path, unit:
     assert out is not None and "`src/app.py` does not exist under the root" in out
 
 
+@pytest.mark.parametrize("output", ["a/" * 20_000 + "x.py", "a.py " * 8_000, "Widget_x " * 5_000])
+def test_paths_exist_long_tool_outputs_finish(sandbox: Sandbox, tmp_path: Path,
+                                              output: str) -> None:
+    answer = "x.py or " + "b/" * 10_000 + "x.py in src/app.py"
+    out = sandbox.run("_fs_cases", "check_with_output", str(tmp_path), answer, output)
+    assert out is not None and "`src/app.py` does not exist under the root" in out
+
+
 # ---------------------------------------------------------------------------- the file cap
 
 

@@ -19,7 +19,13 @@ from subagents.errors import SpecError
 from subagents.nodes.plan import NUDGE_KEY
 from subagents.spec import AnswerCheck
 from subagents.tools._grep import definition_matcher, definitions_searched
-from subagents.tools._paths import MAX_WALK_ENTRIES, ToolPathError, real_root, resolve
+from subagents.tools._paths import (
+    MAX_PATH_CHARS,
+    MAX_WALK_ENTRIES,
+    ToolPathError,
+    real_root,
+    resolve,
+)
 
 __all__ = ["BUILTIN_CHECKS", "PATH_EXTENSIONS", "builtin_check", "find_paths", "paths_exist"]
 
@@ -140,11 +146,16 @@ def _where(base: str, token: str) -> str:
 
 
 def _tails(paths: Iterable[str]) -> set[str]:
-    """Each path and every tail of it after a ``/`` (``a/b.py``: ``a/b.py``, ``b.py``)."""
+    """Each path and every tail of it after a ``/`` (``a/b.py``: ``a/b.py``, ``b.py``).
+
+    Tails of paths over ``MAX_PATH_CHARS`` are left out (no real path is that long), so the
+    set stays linear in the text it came from.
+    """
     tails: set[str] = set()
     for path in paths:
         tails.add(path)
-        tails.update(path[i + 1:] for i, char in enumerate(path) if char == "/")
+        if len(path) <= MAX_PATH_CHARS:
+            tails.update(path[i + 1:] for i, char in enumerate(path) if char == "/")
     return tails
 
 
