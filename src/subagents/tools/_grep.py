@@ -134,7 +134,12 @@ def _literal(needle: str) -> Matcher:
 
 def _any_word(words: list[str]) -> Matcher:
     folded = [w.casefold() for w in words]
-    return lambda line: any(w in line.casefold() for w in folded)
+
+    def match(line: str) -> bool:
+        text = line.casefold()  # once per line, not once per word
+        return any(w in text for w in folded)
+
+    return match
 
 
 def grep(root: str, pattern: str, path: str = ".", max_files: int = MAX_WALK_ENTRIES) -> str:
