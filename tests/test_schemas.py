@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -30,7 +32,8 @@ def _exported(name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)
-    return getattr(module, factory)()
+    graph = getattr(module, factory)()
+    return asyncio.run(graph) if inspect.iscoroutine(graph) else graph  # an async factory
 
 
 def _messages_schema(schema: dict[str, Any]) -> None:

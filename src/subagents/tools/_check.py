@@ -18,15 +18,29 @@ from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
 from subagents.errors import SpecError
 from subagents.nodes.plan import NUDGE_KEY
 from subagents.spec import AnswerCheck
-from subagents.tools._grep import definition_matcher, definitions
-from subagents.tools._paths import ToolPathError, real_root, resolve
+from subagents.tools._grep import definition_matcher, definitions_searched
+from subagents.tools._paths import (
+    MAX_PATH_CHARS,
+    MAX_WALK_ENTRIES,
+    ToolPathError,
+    real_root,
+    resolve,
+)
 
-__all__ = ["BUILTIN_CHECKS", "PATH_EXTENSIONS", "builtin_check", "paths_exist"]
+__all__ = ["BUILTIN_CHECKS", "PATH_EXTENSIONS", "builtin_check", "find_paths", "paths_exist"]
 
 PATH_EXTENSIONS = ("py", "js", "ts", "go", "rs", "java", "md", "toml", "yaml", "yml", "json")
 """File extensions whose names the check treats as paths."""
 
 _PATH = re.compile(r"[\w./-]*\w\.(?:" + "|".join(PATH_EXTENSIONS) + r")\b(?![\w/-])")
+"""The path-token shape; quadratic as a search on long runs, so :func:`find_paths` finds
+its matches in linear time instead (the property suite checks they agree)."""
+_RUN = re.compile(r"[\w./-]+")
+_PATH_END = re.compile(r"(?<=\w)\.(?:" + "|".join(PATH_EXTENSIONS) + r")(?![\w/-])")
+MAX_ANSWER_PATHS = 100
+"""Path tokens of one answer checked at most (the first ones, duplicates dropped)."""
+MAX_CODE_NAMES = 20
+"""Code names of the task used to rank suggestions at most."""
 _CODE_NAME = re.compile(r"\b(?:[A-Za-z]\w*_\w+|_\w+|[a-z]+[A-Z]\w*|[A-Z][a-z0-9]+[A-Z]\w*)\b")
 _ROW = re.compile(r"^[^:\s]+:\d+: ?(.*)$")
 """A grep row ``path:LINE: text``; group 1 is the text."""
@@ -36,7 +50,23 @@ MAX_LOOKUPS = 2
 definition."""
 
 
-def paths_exist(root: str | Path) -> AnswerCheck:
+def find_paths(text: str) -> list[str]:
+    """The path tokens of ``text``: ``_PATH.findall(text)``, in time linear in ``len(text)``.
+
+    Each maximal run of path characters holds at most one token: the run's start up to
+    its last ``.ext`` end (the greedy search's match), found by a constant-work scan.
+    """
+    found: list[str] = []
+    for run in _RUN.finditer(text):
+        end = None
+        for ext in _PATH_END.finditer(run[0]):
+            end = ext.end()
+        if end is not None:
+            found.append(run[0][:end])
+    return found
+
+
+def paths_exist(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> AnswerCheck:
     """Build an answer check rejecting file paths that exist neither under ``root`` nor above.
 
     A token of the answer like ``graph/state.py`` (one of ``PATH_EXTENSIONS``; a leading
@@ -47,8 +77,14 @@ def paths_exist(root: str | Path) -> AnswerCheck:
     honestly against the root with the file tools' confinement (symlinks followed, nothing
     outside ``root`` accepted; the answer's paths are only looked up, never opened).
 
+    Work is bounded: path tokens are found in linear time, at most ``MAX_ANSWER_PATHS``
+    (100) of an answer are checked, at most ``MAX_CODE_NAMES`` (20) task names rank the
+    suggestions, and a definition lookup walks at most ``max_files`` entries (the note
+    says when it stopped there).
+
     Args:
         root: the folder the explorer's file tools are confined to.
+        max_files: directory entries one definition lookup walks at most.
 
     Returns:
         ``check(answer, messages) -> None | correction``, for ``Agent(answer_check=...)``.
@@ -72,17 +108,19 @@ def paths_exist(root: str | Path) -> AnswerCheck:
         raise SpecError(f"answer check root '{root}' is not an existing directory") from exc
 
     def check(answer: str, messages: list[BaseMessage]) -> str | None:
-        tokens = list(dict.fromkeys(_strip(t) for t in _PATH.findall(answer)))
+        tokens = list(dict.fromkeys(_strip(t) for t in find_paths(answer)))
         if not tokens:
             return None
         seen, task, failed = _read(messages)
-        bad = [t for t in tokens if not _named(t, seen) and not _named(t, task)
+        known = _tails([*seen, *task])
+        bad = [t for t in tokens[:MAX_ANSWER_PATHS] if t not in known
                and _where(base, t) != ""]
         if not bad:
             return None
         problems = [f"`{t}` {_where(base, t)}" + _said(t, failed) for t in bad[:3]]
-        hints, defined = _suggest(base, seen, messages, answer)
+        hints, defined, missed = _suggest(base, seen, messages, answer, max_files)
         found = "".join(f" `{name}` is defined in {where}." for name, where in defined)
+        found += missed
         advice = (" Answer only with paths that appear in the tool results above"
                   + (" or in this note" if defined else "")
                   + (f", e.g. {', '.join(hints)}." if hints else
@@ -107,9 +145,18 @@ def _where(base: str, token: str) -> str:
     return "" if os.path.exists(real) else "does not exist under the root"
 
 
-def _named(token: str, paths: Iterable[str]) -> bool:
-    tail = "/" + token
-    return any(p == token or p.endswith(tail) for p in paths)
+def _tails(paths: Iterable[str]) -> set[str]:
+    """Each path and every tail of it after a ``/`` (``a/b.py``: ``a/b.py``, ``b.py``).
+
+    Tails of paths over ``MAX_PATH_CHARS`` are left out (no real path is that long), so the
+    set stays linear in the text it came from.
+    """
+    tails: set[str] = set()
+    for path in paths:
+        tails.add(path)
+        if len(path) <= MAX_PATH_CHARS:
+            tails.update(path[i + 1:] for i, char in enumerate(path) if char == "/")
+    return tails
 
 
 def _text(message: BaseMessage) -> str:
@@ -125,13 +172,13 @@ def _read(messages: Sequence[BaseMessage]) -> tuple[dict[str, None], set[str], d
         if isinstance(msg, ToolMessage):
             text = _text(msg)
             ok = msg.status != "error" and not text.lstrip().startswith("Error")
-            for token in _PATH.findall(text):
+            for token in find_paths(text):
                 if ok:
                     seen.setdefault(_strip(token), None)
                 else:
                     failed.setdefault(_strip(token), msg.name or "a tool")
         elif isinstance(msg, HumanMessage) and not msg.additional_kwargs.get(NUDGE_KEY):
-            task.update(_strip(t) for t in _PATH.findall(_text(msg)))
+            task.update(_strip(t) for t in find_paths(_text(msg)))
     return seen, task, failed
 
 
@@ -141,7 +188,8 @@ def _said(token: str, failed: dict[str, str]) -> str:
 
 
 def _suggest(base: str, seen: dict[str, None], messages: Sequence[BaseMessage],
-             answer: str) -> tuple[list[str], list[tuple[str, str]]]:
+             answer: str, max_files: int
+             ) -> tuple[list[str], list[tuple[str, str]], str]:
     """Paths to suggest, and where the task's identifiers are defined if no output showed it.
 
     Seen paths on tool-output lines defining a code name of the task (``create_react_agent``,
@@ -152,6 +200,7 @@ def _suggest(base: str, seen: dict[str, None], messages: Sequence[BaseMessage],
     task = next((_text(m) for m in reversed(messages) if isinstance(m, HumanMessage)
                  and not m.additional_kwargs.get(NUDGE_KEY)), "")
     names = sorted(set(_CODE_NAME.findall(task)) or set(_CODE_NAME.findall(answer)))
+    names = names[:MAX_CODE_NAMES]
     defines: dict[str, None] = {}
     mentions: dict[str, None] = {}
     if names and seen:
@@ -164,18 +213,21 @@ def _suggest(base: str, seen: dict[str, None], messages: Sequence[BaseMessage],
                     continue
                 row = _ROW.match(line)
                 into = defines if row and any(m(row[1]) for m in matchers) else mentions
-                for token in _PATH.findall(line):
+                for token in find_paths(line):
                     into.setdefault(_strip(token), None)
     defined: list[tuple[str, str]] = []
+    missed: list[str] = []
     looked: dict[str, None] = {}
     if not any(p in seen for p in defines):
         for name in names[:MAX_LOOKUPS]:
-            rows = definitions(base, name, limit=2)
+            rows, cut = definitions_searched(base, name, 2, max_files)
             if rows:
                 defined.append((name, ", ".join(f"{path}:{line}" for path, line, _ in rows)))
                 looked.update(dict.fromkeys(path for path, _, _ in rows))
+            elif cut:
+                missed.append(f" Looking up `{name}` {cut}.")
     ranked = dict.fromkeys([*looked, *(p for p in [*defines, *mentions] if p in seen), *seen])
-    return list(ranked)[:MAX_SUGGESTIONS], defined
+    return list(ranked)[:MAX_SUGGESTIONS], defined, "".join(missed)
 
 BUILTIN_CHECKS: dict[str, Callable[[Path], AnswerCheck]] = {"paths_exist": paths_exist}
 """Built-in answer-check factories by name (``answer_check:`` in a team file); each takes the

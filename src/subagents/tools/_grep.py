@@ -6,13 +6,16 @@ import os
 import re
 from collections.abc import Callable, Iterator
 
+import re2
+
 from subagents.tools._paths import (
+    MAX_WALK_ENTRIES,
     ToolPathError,
+    Walk,
     open_confined,
     rel,
     resolve,
     show,
-    walk,
 )
 
 MAX_MATCHES = 30
@@ -20,13 +23,19 @@ MAX_CHARS = 8_000
 MAX_LINE_CHARS = 200
 MAX_FILE_BYTES = 2_000_000
 """Files larger than this are not searched."""
+MAX_SEARCH_BYTES = 256_000_000
+"""Bytes one search strategy reads at most; past it the answer says the rest was not searched."""
 
 BINARY_PROBE = 8_192
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _WORD = re.compile(r"\w{3,}")
 _REGEX_HINT = re.compile(r"[.^$*+?()\[\]{}|\\]")
-_NESTED_QUANTIFIER = re.compile(r"\([^)]*[*+][^)]*\)\s*[*+{]")
+MAX_REGEX_MEMORY = 8 << 20
+"""Bytes RE2 may use for one compiled pattern (larger ones are not run as a regex)."""
+UNSUPPORTED = ("(not run as a regex: it uses lookaround or backreferences, which the "
+               "linear-time regex engine does not support; searched it as text)")
+"""First output line when ``pattern`` is a valid Python regex that RE2 cannot run."""
 
 Matcher = Callable[[str], bool]
 
@@ -43,24 +52,42 @@ def definition_matcher(name: str) -> Matcher:
     return lambda line: compiled.search(line[:1000]) is not None
 
 
-def _regex_matcher(pattern: str) -> Matcher | None:
-    """Compile ``pattern`` as a case-insensitive regex if that looks intended and safe."""
-    if not _REGEX_HINT.search(pattern) or _NESTED_QUANTIFIER.search(pattern):
+def _regex_matcher(pattern: str) -> Matcher | str | None:
+    """Compile ``pattern`` as a case-insensitive RE2 regex if it has regex characters.
+
+    RE2 matches in time linear in the line, whatever the pattern (no catastrophic
+    backtracking), so no shape of pattern can stall the search. Returns None when the
+    pattern is no regex (or not a valid one), and ``UNSUPPORTED`` when it is a valid
+    Python regex using what RE2 lacks (lookaround, backreferences).
+    """
+    if not _REGEX_HINT.search(pattern):
         return None
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
+    options.max_mem = MAX_REGEX_MEMORY
     try:
-        compiled = re.compile(pattern, re.IGNORECASE)
-    except (re.error, RecursionError, OverflowError):
-        return None
+        compiled = re2.compile(pattern, options)
+    except re2.error:
+        return UNSUPPORTED if _python_regex(pattern) else None
     return lambda line: compiled.search(line[:1000]) is not None
 
 
-def _files(root: str, start: str) -> Iterator[str]:
+def _python_regex(pattern: str) -> bool:
+    """Whether Python's ``re`` compiles ``pattern`` (compiling only; nothing is matched)."""
+    try:
+        re.compile(pattern)
+    except (re.error, RecursionError, OverflowError, ValueError):
+        return False
+    return True
+
+
+def _files(root: str, start: str, max_files: int = MAX_WALK_ENTRIES) -> tuple[list[str], str]:
+    """The files to search under ``start`` and ``""`` or the walk's truncation note."""
     if os.path.isfile(start):
-        yield start
-        return
-    for path, is_dir in walk(root, start):
-        if not is_dir:
-            yield path
+        return [start], ""
+    tree = Walk(root, start, max_entries=max_files)
+    return [path for path, is_dir in tree if not is_dir], tree.note()
 
 
 def _lines(root: str, path: str) -> Iterator[tuple[int, str]]:
@@ -78,12 +105,26 @@ def _lines(root: str, path: str) -> Iterator[tuple[int, str]]:
     yield from enumerate(text.splitlines(), start=1)
 
 
-def _search(root: str, files: list[str], match: Matcher) -> list[tuple[str, int, str]]:
+def _search(root: str, files: list[str], match: Matcher
+            ) -> tuple[list[tuple[str, int, str]], int]:
+    """Matching ``(path, line, text)`` rows and how many of ``files`` were searched.
+
+    The search stops before the file that would take it past ``MAX_SEARCH_BYTES`` read.
+    """
     hits: list[tuple[str, int, str]] = []
-    for path in files:
+    budget = MAX_SEARCH_BYTES
+    for count, path in enumerate(files):
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            continue
+        if size <= MAX_FILE_BYTES:
+            budget -= size
+        if budget < 0:
+            return hits, count
         name = rel(root, path)
         hits.extend((name, number, line) for number, line in _lines(root, path) if match(line))
-    return hits
+    return hits, len(files)
 
 
 def _literal(needle: str) -> Matcher:
@@ -93,10 +134,15 @@ def _literal(needle: str) -> Matcher:
 
 def _any_word(words: list[str]) -> Matcher:
     folded = [w.casefold() for w in words]
-    return lambda line: any(w in line.casefold() for w in folded)
+
+    def match(line: str) -> bool:
+        text = line.casefold()  # once per line, not once per word
+        return any(w in text for w in folded)
+
+    return match
 
 
-def grep(root: str, pattern: str, path: str = ".") -> str:
+def grep(root: str, pattern: str, path: str = ".", max_files: int = MAX_WALK_ENTRIES) -> str:
     """Search files under ``root``/``path`` for ``pattern``; see ``fs.grep`` for the rules."""
     if not isinstance(pattern, str) or not pattern.strip():
         return "Error: pattern is empty; give a word or text to search for"
@@ -112,13 +158,36 @@ def grep(root: str, pattern: str, path: str = ".") -> str:
         # ... and do not echo the invented path: the model tends to copy it into its answer
         prefix = "(that path does not exist; searched all files instead)\n"
         start = resolve(root, ".")
-    files = list(_files(root, start))
+    files, cut = _files(root, start, max_files)
     needle = pattern.strip()
+    attempts, unsupported = _attempts(needle)
+    searched = len(files)
+    for index, (match, note, name) in enumerate(attempts):
+        hits, searched = _search(root, files, match)
+        cut = cut or _budget_note(searched, len(files))
+        if hits:
+            said = unsupported if index else ""
+            tail = f"\n({cut}; narrow the search with path=...)" if cut else ""
+            return prefix + said + _format(hits, note, name) + tail
+    where = rel(root, start)
+    counted = f"searched {searched} files" + (f"; {cut}" if cut else "")
+    return prefix + unsupported + f"No matches for '{show(needle)}' in '{where}' ({counted})."
+
+
+def _budget_note(searched: int, files: int) -> str:
+    if searched >= files:
+        return ""
+    return (f"stopped after reading {MAX_SEARCH_BYTES // 1_000_000} MB; "
+            f"{files - searched} files were not searched")
+
+
+def _attempts(needle: str) -> tuple[list[tuple[Matcher, str, str | None]], str]:
+    """The strategies in order ``(matcher, note, identifier)`` and the unsupported-regex line."""
     attempts: list[tuple[Matcher, str, str | None]] = [
         (_literal(needle), "", needle if _IDENT.fullmatch(needle) else None)
     ]
     regex = _regex_matcher(needle)
-    if regex is not None:
+    if callable(regex):
         attempts.append(
             (regex, f"No literal matches for '{show(needle)}'; matched it as a regex", None)
         )
@@ -143,12 +212,7 @@ def grep(root: str, pattern: str, path: str = ".") -> str:
                 None,
             )
         )
-    for match, note, name in attempts:
-        hits = _search(root, files, match)
-        if hits:
-            return prefix + _format(hits, note, name)
-    where = rel(root, start)
-    return prefix + f"No matches for '{show(needle)}' in '{where}' (searched {len(files)} files)."
+    return attempts, (regex + "\n" if isinstance(regex, str) else "")
 
 
 def _split_identifier(word: str) -> list[str]:
@@ -193,22 +257,35 @@ def _format(hits: list[tuple[str, int, str]], note: str, ident: str | None = Non
     return "\n".join(lines)
 
 
-def definitions(root: str, name: str, limit: int = 3) -> list[tuple[str, int, str]]:
-    """Up to ``limit`` ``(path, line, text)`` lines under ``root`` that define ``name``."""
-    files = list(_files(root, root))
-    return _search(root, files, definition_matcher(name))[:limit]
+def definitions(root: str, name: str, limit: int = 3,
+                max_files: int = MAX_WALK_ENTRIES) -> list[tuple[str, int, str]]:
+    """Up to ``limit`` ``(path, line, text)`` lines under ``root`` that define ``name``.
+
+    Only the first ``max_files`` entries of the tree are searched.
+    """
+    return definitions_searched(root, name, limit, max_files)[0]
 
 
-def missing_file_hint(root: str, wanted: str) -> str:
+def definitions_searched(root: str, name: str, limit: int = 3,
+                         max_files: int = MAX_WALK_ENTRIES
+                         ) -> tuple[list[tuple[str, int, str]], str]:
+    """:func:`definitions`, and ``""`` or the note that the walk stopped at ``max_files``."""
+    files, cut = _files(root, root, max_files)
+    hits, searched = _search(root, files, definition_matcher(name))
+    return hits[:limit], cut or _budget_note(searched, len(files))
+
+
+def missing_file_hint(root: str, wanted: str, max_files: int = MAX_WALK_ENTRIES) -> str:
     """For a missing file named like an identifier (``src/StateGraph.py``): where it is defined.
 
     Small models invent a path from the name they look for; the definition's real file is
-    the path they wanted. Empty when the stem is no identifier or nothing defines it.
+    the path they wanted. Empty when the stem is no identifier or nothing defines it (in
+    the first ``max_files`` entries of the tree).
     """
     stem = wanted.replace("\\", "/").rsplit("/", 1)[-1].split(".", 1)[0]
     if not _IDENT.fullmatch(stem) or len(stem) < 3:
         return ""
-    found = definitions(root, stem)
+    found = definitions(root, stem, max_files=max_files)
     if not found:
         return ""
     rows = "; ".join(

@@ -6,21 +6,31 @@ import fnmatch
 import os
 from pathlib import Path
 
-from subagents.tools._paths import rel, walk
+from subagents.tools._paths import MAX_WALK_ENTRIES, Walk, rel
 
 MAX_PATTERN = 200
 
 
 def glob_match(parts: list[str], pats: list[str]) -> bool:
-    if not pats:
-        return not parts
-    if pats[0] == "**":
-        return glob_match(parts, pats[1:]) or (bool(parts) and glob_match(parts[1:], pats))
-    return (
-        bool(parts)
-        and fnmatch.fnmatchcase(parts[0].casefold(), pats[0].casefold())
-        and glob_match(parts[1:], pats[1:])
-    )
+    """Whether path segments ``parts`` match glob segments ``pats`` (``**``: any depth).
+
+    Bottom-up dynamic programming over (segment, pattern segment) positions: at most
+    ``len(parts) * len(pats)`` segment matches whatever the number of ``**`` segments (a
+    naive recursion is exponential in them on deep trees). Case-insensitive.
+    """
+    folded = [p.casefold() for p in parts]
+    count = len(folded)
+    later = [i == count for i in range(count + 1)]  # parts[i:] vs no pattern left
+    for pat in reversed([p.casefold() for p in pats]):
+        here = [False] * (count + 1)
+        for i in range(count, -1, -1):
+            if pat == "**":
+                here[i] = later[i] or (i < count and here[i + 1])
+            else:
+                here[i] = (i < count and later[i + 1]
+                           and fnmatch.fnmatchcase(folded[i], pat))
+        later = here
+    return later[0]
 
 
 def split_pattern(pattern: str) -> list[str] | str:
@@ -39,11 +49,20 @@ def split_pattern(pattern: str) -> list[str] | str:
     return pats or ["*"]
 
 
-def collect(base: str, start: str, pats: list[str]) -> list[str]:
+def collect(base: str, start: str, pats: list[str],
+            max_entries: int = MAX_WALK_ENTRIES) -> tuple[list[str], str]:
+    """Paths under ``start`` matching ``pats`` (relative to ``base``, folders with ``/``).
+
+    Returns:
+        The matches in walk order, and ``""`` or a note that the walk stopped at
+        ``max_entries`` entries.
+
+    """
     recursive = len(pats) > 1 or pats[0] == "**"
     found: list[str] = []
-    for real, is_dir in walk(base, start, recursive=recursive):
+    tree = Walk(base, start, recursive=recursive, max_entries=max_entries)
+    for real, is_dir in tree:
         parts = Path(os.path.relpath(real, start)).parts
         if glob_match(list(parts), pats):
             found.append(rel(base, real) + ("/" if is_dir else ""))
-    return found
+    return found, tree.note()

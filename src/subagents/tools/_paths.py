@@ -151,51 +151,94 @@ def skip_name(name: str) -> bool:
     return name.startswith(".") or name in SKIP_DIRS
 
 
-def walk(root: str, start: str, *, recursive: bool = True) -> Iterator[tuple[str, bool]]:
-    """Yield ``(real_path, is_dir)`` below ``start``, sorted per folder, confined to root.
+class Walk:
+    """Entries below ``start``, sorted per folder, confined to ``root``; iterate once.
 
-    Hidden entries and ``SKIP_DIRS`` are skipped, symlinks whose target is outside
-    ``root`` are dropped, symlinked folders are listed but not descended into, and the
-    walk stops after ``MAX_WALK_ENTRIES`` entries.
+    Iterating yields ``(real_path, is_dir)``. Hidden entries and ``SKIP_DIRS`` are
+    skipped, symlinks whose target is outside ``root`` are dropped, symlinked folders are
+    listed but not descended into, and the walk stops after ``max_entries`` directory
+    entries (skipped ones included); then :attr:`truncated` is True, so a tool can say
+    its answer covers only part of the tree.
+
+    Args:
+        root: The real root directory.
+        start: The real folder to walk.
+        recursive: Descend into sub-folders.
+        max_entries: Entries visited at most (``MAX_WALK_ENTRIES`` by default).
+
     """
-    stack = [start]
-    seen = 0
-    while stack:
-        folder = stack.pop()
-        try:
-            with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except OSError:
-            continue
-        subdirs: list[str] = []
-        for entry in entries:
-            seen += 1
-            if seen > MAX_WALK_ENTRIES:
-                return
-            if skip_name(entry.name):
-                continue
+
+    def __init__(self, root: str, start: str, *, recursive: bool = True,
+                 max_entries: int = MAX_WALK_ENTRIES) -> None:
+        self.root = root
+        self.start = start
+        self.recursive = recursive
+        self.max_entries = max_entries
+        self.truncated = False
+
+    def __iter__(self) -> Iterator[tuple[str, bool]]:
+        stack = [self.start]
+        seen = 0
+        while stack:
+            folder = stack.pop()
             try:
-                is_link = entry.is_symlink()
-                is_dir = entry.is_dir()
+                with os.scandir(folder) as it:
+                    entries = sorted(it, key=lambda e: e.name)
             except OSError:
                 continue
-            if is_link and not is_inside(root, os.path.realpath(entry.path)):
-                continue
-            yield entry.path, is_dir
-            if recursive and is_dir and not is_link:
-                subdirs.append(entry.path)
-        stack.extend(reversed(subdirs))
+            subdirs: list[str] = []
+            for entry in entries:
+                seen += 1
+                if seen > self.max_entries:
+                    self.truncated = True
+                    return
+                found = self._keep(entry)
+                if found is None:
+                    continue
+                yield entry.path, found
+                if self.recursive and found and not entry.is_symlink():
+                    subdirs.append(entry.path)
+            stack.extend(reversed(subdirs))
+
+    def _keep(self, entry: os.DirEntry[str]) -> bool | None:
+        """``is_dir`` for an entry to yield, None to skip it."""
+        if skip_name(entry.name):
+            return None
+        try:
+            is_link = entry.is_symlink()
+            is_dir = entry.is_dir()
+        except OSError:
+            return None
+        if is_link and not is_inside(self.root, os.path.realpath(entry.path)):
+            return None
+        return is_dir
+
+    def note(self) -> str:
+        """``""``, or a clause saying the walk stopped at its entry cap."""
+        if not self.truncated:
+            return ""
+        return (f"stopped at the {self.max_entries}-entry limit; "
+                "the rest of the tree was not searched")
 
 
-def not_found(root: str, path: str, real: str) -> str:
+def walk(root: str, start: str, *, recursive: bool = True,
+         max_entries: int = MAX_WALK_ENTRIES) -> Iterator[tuple[str, bool]]:
+    """Yield ``(real_path, is_dir)`` below ``start``; see :class:`Walk` (no truncation flag)."""
+    return iter(Walk(root, start, recursive=recursive, max_entries=max_entries))
+
+
+def not_found(root: str, path: str, real: str, max_entries: int = MAX_WALK_ENTRIES) -> str:
     """Build ``Error: no such file '...'; close matches: ...`` for a missing path.
 
     Up to 5 suggestions: files with the same name anywhere under root first, then
     :func:`difflib.get_close_matches` over relative paths and file names (only close ones:
     a small model takes any listed path for the answer, so loose guesses are left out).
+    Only the first ``max_entries`` entries of the tree are looked at; when the tree is
+    larger, the message says so.
     """
     wanted = rel(root, real)
-    files = [rel(root, p) for p, is_dir in walk(root, root) if not is_dir]
+    tree = Walk(root, root, max_entries=max_entries)
+    files = [rel(root, p) for p, is_dir in tree if not is_dir]
     base = wanted.rsplit("/", 1)[-1].lower()
     picks = [f for f in files if f.rsplit("/", 1)[-1].lower() == base]
     picks += difflib.get_close_matches(wanted, files, n=5, cutoff=CLOSE_PATH)
@@ -206,6 +249,7 @@ def not_found(root: str, path: str, real: str) -> str:
         picks += by_name[name]
     unique = list(dict.fromkeys(picks))[:5]
     message = f"Error: no such file '{show(path)}'"
+    cut = f" ({tree.note()})" if tree.truncated else ""
     if unique:
-        return f"{message}; close matches: {', '.join(unique)}"
-    return f"{message}; find the right path with grep or list_files"
+        return f"{message}; close matches: {', '.join(unique)}{cut}"
+    return f"{message}; find the right path with grep or list_files{cut}"

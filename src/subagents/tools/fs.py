@@ -21,6 +21,7 @@ from subagents.errors import SpecError
 from subagents.tools import _grep
 from subagents.tools._listing import collect, split_pattern
 from subagents.tools._paths import (
+    MAX_WALK_ENTRIES,
     ToolPathError,
     not_found,
     open_confined,
@@ -47,7 +48,8 @@ MAX_ENTRIES = 200
 BINARY_PROBE = 8_192
 
 
-def list_files(root: str | Path, path: str = ".", pattern: str = "*") -> str:
+def list_files(root: str | Path, path: str = ".", pattern: str = "*",
+               max_files: int = MAX_WALK_ENTRIES) -> str:
     """List files and folders under ``root``/``path`` whose path matches ``pattern``.
 
     Args:
@@ -56,6 +58,9 @@ def list_files(root: str | Path, path: str = ".", pattern: str = "*") -> str:
         pattern: Glob relative to ``path``, case-insensitive: ``*`` (default) lists one
             level, ``**/*.py`` recurses, ``src/*.py`` matches one level down. A
             one-level pattern that matches nothing is retried as ``**/<pattern>``.
+            Matching is linear in the number of ``**`` segments.
+        max_files: Directory entries walked at most; past it the listing ends with a
+            note that the rest of the tree was not searched.
 
     Returns:
         Paths relative to ``root``, sorted, one per line, folders ending with ``/``;
@@ -70,20 +75,22 @@ def list_files(root: str | Path, path: str = ".", pattern: str = "*") -> str:
     except ToolPathError as exc:
         return str(exc)
     if not os.path.exists(start):
-        return not_found(base, path, start)
+        return not_found(base, path, start, max_files)
     if not os.path.isdir(start):
         return f"{rel(base, start)} (file, {os.path.getsize(start)} bytes)"
     pats = split_pattern(pattern)
     if isinstance(pats, str):
         return pats
     note = ""
-    found = collect(base, start, pats)
+    found, cut = collect(base, start, pats, max_files)
     if not found and len(pats) == 1 and pats != ["*"]:
-        found = collect(base, start, ["**", *pats])
+        found, cut = collect(base, start, ["**", *pats], max_files)
         if found:
             note = f"Nothing matches '{pats[0]}' directly here; matches in subfolders:\n"
     where = rel(base, start)
     if not found:
+        if cut:
+            return f"No files matching '{show(pattern)}' in '{where}' ({cut})."
         if pats == ["*"]:
             return f"'{where}' is an empty folder (hidden files are not listed)."
         return f"No files matching '{show(pattern)}' in '{where}'."
@@ -93,13 +100,16 @@ def list_files(root: str | Path, path: str = ".", pattern: str = "*") -> str:
         lines.append(
             f"... {len(found) - MAX_ENTRIES} more entries not shown; narrow with path= or pattern="
         )
+    if cut:
+        lines.append(f"(listing incomplete: {cut}; narrow with path=)")
     return note + "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------- read_file
 
 
-def read_file(root: str | Path, path: str, start_line: int = 1, end_line: int | None = None) -> str:
+def read_file(root: str | Path, path: str, start_line: int = 1, end_line: int | None = None,
+              max_files: int = MAX_WALK_ENTRIES) -> str:
     """Return lines ``start_line``..``end_line`` of a text file under ``root``, numbered.
 
     Args:
@@ -108,16 +118,18 @@ def read_file(root: str | Path, path: str, start_line: int = 1, end_line: int | 
         start_line: First line, 1-based (values below 1 mean 1).
         end_line: Last line, inclusive; ``None`` reads to the cap. Swapped with
             ``start_line`` if smaller.
+        max_files: Directory entries walked at most when a missing path is looked up.
 
     Returns:
         A header ``path, lines A-B of N:`` then ``N: text`` lines. At most ``MAX_LINES``
         (200) lines / ``MAX_CHARS`` (8000) characters, each line cut at 500 characters,
         with a note saying which ``start_line`` reads on. Files with a NUL byte in the
         first 8 KiB give ``path: binary file, N bytes``. Only the requested range is
-        kept in memory. Folders, missing files and bad paths give ``Error: ...``; for a
-        missing file named like an identifier (``src/LastValue.java``) the error names the
-        file that defines it (``class LastValue`` in ``channels/last_value.py``), else
-        close matches.
+        kept in memory, and at most the first 32 MB / 1,000,000 lines of a file are read
+        (a ``start_line`` beyond that gets an ``Error:`` saying so). Folders, missing
+        files and bad paths give ``Error: ...``; for a missing file named like an
+        identifier (``src/LastValue.java``) the error names the file that defines it
+        (``class LastValue`` in ``channels/last_value.py``), else close matches.
 
     """
     base = real_root(root)
@@ -126,10 +138,10 @@ def read_file(root: str | Path, path: str, start_line: int = 1, end_line: int | 
     except ToolPathError as exc:
         return str(exc)
     if not os.path.exists(real):
-        hint = _grep.missing_file_hint(base, rel(base, real))
+        hint = _grep.missing_file_hint(base, rel(base, real), max_files)
         if hint:
             return f"Error: no such file '{show(path)}'; {hint}"
-        return not_found(base, path, real)
+        return not_found(base, path, real, max_files)
     name = rel(base, real)
     if os.path.isdir(real):
         return f"Error: '{name}' is a folder, not a file; use list_files(path='{name}')"
@@ -151,13 +163,17 @@ def read_file(root: str | Path, path: str, start_line: int = 1, end_line: int | 
 # --------------------------------------------------------------------------------- grep
 
 
-def grep(root: str | Path, pattern: str, path: str = ".") -> str:
+def grep(root: str | Path, pattern: str, path: str = ".",
+         max_files: int = MAX_WALK_ENTRIES) -> str:
     """Search text files under ``root``/``path`` for ``pattern``, case-insensitively.
 
     Strategy, first one with results wins (its note is the first output line):
     1. ``pattern`` as literal text;
-    2. ``pattern`` as a regex, only if it has regex characters, compiles and has no
-       nested quantifier (guards against catastrophic backtracking);
+    2. ``pattern`` as a regex, only if it has regex characters and compiles with RE2
+       (``google-re2``: matching is linear in the line length for every pattern, so no
+       pattern can stall the search; a valid Python regex RE2 lacks features for, such
+       as lookaround or a backreference, is searched as text with a first line saying
+       so);
     3. the longest identifier in ``pattern`` (e.g. ``load_spec`` from ``def load_spec(``);
     4. any of the pattern's words of 3+ characters.
 
@@ -165,6 +181,8 @@ def grep(root: str | Path, pattern: str, path: str = ".") -> str:
         root: The directory the tool is confined to.
         pattern: Text to find (under 1000 characters).
         path: Folder or file to search, relative to ``root``.
+        max_files: Directory entries walked at most; past it the answer says the rest of
+            the tree was not searched.
 
     Returns:
         ``N matches in M files:`` then ``relative/path.py:LINE: text`` rows, at most
@@ -173,7 +191,7 @@ def grep(root: str | Path, pattern: str, path: str = ".") -> str:
         are skipped. Bad paths give ``Error: ...``.
 
     """
-    return _grep.grep(real_root(root), pattern, path)
+    return _grep.grep(real_root(root), pattern, path, max_files)
 
 
 # -------------------------------------------------------------------------------- tools
@@ -223,8 +241,10 @@ def _checked_root(root: str | Path) -> str:
         raise SpecError(f"tool root '{root}' is not an existing directory") from exc
 
 
-def list_files_tool(root: str | Path) -> BaseTool:
+def list_files_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> BaseTool:
     """Build the ``list_files(path='.', pattern='*')`` tool confined to ``root``.
+
+    ``max_files`` caps the directory entries one call walks (see :func:`list_files`).
 
     Raises:
         SpecError: ``root`` is not an existing directory.
@@ -236,12 +256,14 @@ def list_files_tool(root: str | Path) -> BaseTool:
         "List files and folders (folders end with '/'). Paths are relative to the project "
         "root. Use pattern='**/*.py' to search all subfolders.",
         _ListFilesArgs,
-        lambda path=".", pattern="*": list_files(base, path, pattern),
+        lambda path=".", pattern="*": list_files(base, path, pattern, max_files),
     )
 
 
-def read_file_tool(root: str | Path) -> BaseTool:
+def read_file_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> BaseTool:
     """Build the ``read_file(path, start_line=1, end_line=None)`` tool confined to ``root``.
+
+    ``max_files`` caps the directory entries a missing-path lookup walks.
 
     Raises:
         SpecError: ``root`` is not an existing directory.
@@ -253,12 +275,16 @@ def read_file_tool(root: str | Path) -> BaseTool:
         "Read a text file with line numbers (at most 200 lines per call; use start_line "
         "and end_line for other parts).",
         _ReadFileArgs,
-        lambda path, start_line=1, end_line=None: read_file(base, path, start_line, end_line),
+        lambda path, start_line=1, end_line=None: read_file(
+            base, path, start_line, end_line, max_files
+        ),
     )
 
 
-def grep_tool(root: str | Path) -> BaseTool:
+def grep_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> BaseTool:
     """Build the ``grep(pattern, path='.')`` tool confined to ``root``.
+
+    ``max_files`` caps the directory entries one call walks (see :func:`grep`).
 
     Raises:
         SpecError: ``root`` is not an existing directory.
@@ -269,7 +295,7 @@ def grep_tool(root: str | Path) -> BaseTool:
         "grep",
         "Search file contents for text (case-insensitive). Returns 'path:LINE: text' lines.",
         _GrepArgs,
-        lambda pattern, path=".": grep(base, pattern, path),
+        lambda pattern, path=".": grep(base, pattern, path, max_files),
     )
 
 
@@ -300,7 +326,7 @@ def builtin_tool(name: str, root: str | Path) -> BaseTool:
     return factory(Path(root))
 
 
-def filesystem_tools(root: str | Path) -> list[BaseTool]:
+def filesystem_tools(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> list[BaseTool]:
     """Return the read-only ``list_files``, ``read_file`` and ``grep`` tools for ``root``.
 
     Each is a :class:`~langchain_core.tools.StructuredTool` with a sync function and an
@@ -309,9 +335,19 @@ def filesystem_tools(root: str | Path) -> list[BaseTool]:
 
     Args:
         root: Directory the tools may read; resolved with :func:`os.path.realpath` once.
+        max_files: Directory entries (files and folders, skipped ones included) one call
+            walks at most (default 20,000); a ``grep``/``list_files`` answer or a
+            missing-path message built from a cut walk says the rest was not searched.
 
     Raises:
-        SpecError: ``root`` is not an existing directory.
+        SpecError: ``root`` is not an existing directory; ``ValueError``: ``max_files``
+            is below 1.
 
     """
-    return [factory(Path(root)) for factory in BUILTIN_TOOLS.values()]
+    if max_files < 1:
+        raise ValueError(f"max_files must be at least 1, got {max_files}")
+    return [
+        list_files_tool(root, max_files),
+        read_file_tool(root, max_files),
+        grep_tool(root, max_files),
+    ]
