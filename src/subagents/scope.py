@@ -117,6 +117,11 @@ class RunScope:
             scope = scope.parent
         return None
 
+    @property
+    def own_budget(self) -> BudgetTracker | None:
+        """This invocation's own tracker (its agent's ``budget``), None without one."""
+        return self._budget
+
     def _budget_above(self) -> BudgetTracker | None:
         return self.parent.budget if self.parent is not None else None
 

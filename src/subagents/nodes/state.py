@@ -7,7 +7,10 @@ from typing import Annotated, Any, NotRequired, TypedDict
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 
-__all__ = ["AgentState", "RootState", "StructuredAgentState", "StructuredRootState"]
+__all__ = ["SPENT_KEY", "AgentState", "RootState", "StructuredAgentState", "StructuredRootState"]
+
+SPENT_KEY = "budget_spent"
+"""State key of a root agent with a budget: its tracker's spent counters (see ``RootState``)."""
 
 
 class AgentState(TypedDict):
@@ -38,12 +41,17 @@ class RootState(AgentState):
     Attributes:
         usage: ``UsageNode.to_dict()`` of the root: per agent invocation model calls, tokens,
             tool calls, seconds and status, with totals summed up the tree.
+        budget_spent: a root with a ``Budget``: ``{"model_calls", "tool_rounds", "tokens"}``
+            spent by the whole tree as of the root's last model node, written with each of its
+            updates; a resumed run (input None or a ``Command``) starts its budget from it.
     """
 
     usage: NotRequired[dict[str, Any]]
+    budget_spent: NotRequired[dict[str, int]]
 
 
 class StructuredRootState(StructuredAgentState):
     """State of a root agent with ``output_schema`` (see ``RootState``)."""
 
     usage: NotRequired[dict[str, Any]]
+    budget_spent: NotRequired[dict[str, int]]

@@ -20,6 +20,7 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.types import interrupt
 from pydantic import ValidationError
 
+from subagents.budget import deadline
 from subagents.nodes._emit import Emitter
 from subagents.nodes._node import AgentNode
 from subagents.nodes.plan import AgentPlan
@@ -108,10 +109,12 @@ def make_tool_node(plan: AgentPlan) -> AgentNode:
         tc: ToolCall = payload["tool_call"]
         if (rejected := _ask(plan, tc)) is not None:
             return rejected
-        emit = Emitter(scope_of(config), config)
+        scope = scope_of(config)
+        emit = Emitter(scope, config)
         emit.tool_start(tc)
-        try:
-            out = _ok(tc, await tools[tc["name"]].ainvoke(tc, config))
+        try:  # cancelled at the budget's max_seconds deadline (BudgetDeadline: an error result)
+            async with deadline(scope.budget if scope is not None else None, "a tool call"):
+                out = _ok(tc, await tools[tc["name"]].ainvoke(tc, config))
         except GraphBubbleUp:
             raise
         except Exception as exc:  # a tool failure becomes a result the model reads

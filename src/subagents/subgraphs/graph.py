@@ -10,20 +10,26 @@ A run that ends PAUSED (a breakpoint, an ``interrupt()``) on a checkpointer thre
 background children instead: their table is parked (:mod:`subagents.parking`) and the next
 invocation of the same agent on the same thread in this process adopts it, and the
 children then report to it (events, usage, budget: see ``RunScope.adopt``).
+
+A root with a ``Budget`` that resumes its thread (input None or a ``Command``: after an
+``interrupt()``, an approval pause or a crash) starts its budget from the spent counters its
+model node wrote to the checkpoint (``budget_spent``), not from zero.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
 from langgraph.errors import GraphInterrupt
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command, StateSnapshot
 
 from subagents import parking
 from subagents.nodes.plan import AgentPlan
+from subagents.nodes.state import SPENT_KEY
 from subagents.scope import CALL_KEY, SCOPE_KEY, CallInfo, RunScope, closing
 
 __all__ = ["AgentGraph"]
@@ -61,6 +67,15 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         own["configurable"].pop(CALL_KEY, None)  # the call is this scope's, not its children's
         return scope, own
 
+    def _resumes(self, scope: RunScope | None, input: Any) -> bool:
+        """Whether this run is a root with a budget resuming its thread.
+
+        Resuming: input None or a ``Command``; its spent counters are then read back from
+        the checkpoint (one state read).
+        """
+        return (scope is not None and scope.own_budget is not None
+                and len(scope.usage.path) == 1 and (input is None or isinstance(input, Command)))
+
     async def astream(  # same parameters as LangGraph's, passed through
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[Any]:
@@ -68,6 +83,8 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         plan = self.subagents_plan
         key = parking.park_key(config, plan.path) if plan and plan.background else None
         scope, config = self._open(config, key)
+        if self._resumes(scope, input):
+            _restore(scope, await _values(self.aget_state(config or {})))
         error: BaseException | None = None
         try:
             async for chunk in super().astream(input, config, **kwargs):
@@ -114,5 +131,25 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
     ) -> Iterator[Any]:
         """LangGraph's ``stream`` inside this agent's run scope."""
         scope, config = self._open(config)
+        if self._resumes(scope, input):
+            try:
+                values = self.get_state(config or {}).values
+            except Exception:  # no checkpointer: nothing to resume from
+                values = {}
+            _restore(scope, values)
         with closing(scope):
             yield from super().stream(input, config, **kwargs)
+
+
+async def _values(snapshot: Awaitable[StateSnapshot]) -> Mapping[str, Any]:
+    try:
+        return (await snapshot).values
+    except Exception:  # no checkpointer: nothing to resume from
+        return {}
+
+
+def _restore(scope: RunScope | None, values: Mapping[str, Any]) -> None:
+    """Start a resumed run's budget from the spent counters its checkpoint holds."""
+    spent = values.get(SPENT_KEY) if isinstance(values, Mapping) else None
+    if scope is not None and scope.own_budget is not None and isinstance(spent, Mapping):
+        scope.own_budget.restore(spent)
