@@ -1,0 +1,126 @@
+"""Budgets under concurrency, at the ``max_seconds`` deadline and across resumes.
+
+Each overshoot is reproduced deterministically: the workers' model calls wait at a barrier
+until every worker is inside its call (or until no further call could start: the token
+limit is fully reserved), so on a runtime that only checks limits before a call, all of
+them pass the check before any of them is counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.runnables.config import var_child_runnable_config
+from langchain_core.tools import tool
+from langgraph.types import Command
+
+from subagents import Agent, Budget, DelegationResult, Status, compile_agent, needs_approval
+from subagents.budget import prompt_tokens
+from subagents.checkpoints import memory_saver
+from subagents.scope import scope_of
+from subagents.testing import ScriptedChatModel, ai, call
+
+WORKERS = 4
+MAX_OUT = 8
+"""``max_tokens`` of the test model: the output tokens a call reserves."""
+RUN_TIMEOUT = 20.0
+probed: list[int] = []
+
+
+@tool
+def probe(n: int) -> str:
+    """Probe something."""
+    probed.append(n)
+    return f"probed {n}"
+
+
+def fan_out_policy(messages: list[BaseMessage], agent: str | None) -> AIMessage:
+    """The root sends WORKERS workers in one reply; each worker probes forever."""
+    turns = sum(isinstance(m, AIMessage) for m in messages)
+    if agent == "root":
+        if turns == 0:
+            return ai(*[call("task", agent="worker", objective=f"job {i}")
+                        for i in range(WORKERS)])
+        return ai("root done")
+    return ai(call("probe", n=turns))
+
+
+class BarrierModel(ScriptedChatModel):
+    """Holds each worker's first call until all WORKERS are in theirs, or until no other
+    call could start before one settles (the tree's calls or tokens are fully reserved)."""
+
+    max_tokens: int = MAX_OUT
+
+    def model_post_init(self, context: Any) -> None:
+        super().model_post_init(context)
+        self._arrived = 0
+        self._all_in = asyncio.Event()
+
+    async def _agenerate(self, messages: list[BaseMessage], stop: Any = None,
+                         run_manager: Any = None, **kwargs: Any) -> Any:
+        agent = run_manager.metadata.get("lc_agent_name") if run_manager else None
+        if agent == "worker" and not any(isinstance(m, AIMessage) for m in messages):
+            self._arrived += 1
+            if self._arrived == WORKERS or _budget_full():
+                self._all_in.set()
+            await self._all_in.wait()
+        return await super()._agenerate(messages, stop, run_manager, **kwargs)
+
+
+def _budget_full() -> bool:
+    """No further model call could start now: the calls or the tokens are fully reserved."""
+    scope = scope_of(var_child_runnable_config.get())
+    tracker = scope.budget if scope is not None else None
+    while tracker is not None:
+        lim = tracker.limits
+        if lim.max_model_calls is not None and tracker.model_calls >= lim.max_model_calls:
+            return True
+        reserved = getattr(tracker, "reserved", 0)
+        if lim.max_tokens is not None and tracker.tokens + reserved >= lim.max_tokens:
+            return True
+        tracker = tracker.up()
+    return False
+
+
+async def run_fan_out(budget: Budget) -> tuple[dict[str, Any], BarrierModel]:
+    model = BarrierModel(policy=fan_out_policy)
+    worker = Agent(name="worker", tools=[probe], max_steps=50)
+    root = Agent(name="root", model=model, subagents=[worker], budget=budget, max_steps=50)
+    out = await asyncio.wait_for(compile_agent(root).ainvoke(
+        {"messages": [HumanMessage("go")]}), RUN_TIMEOUT)
+    return out, model
+
+
+async def test_parallel_workers_never_overshoot_max_tool_rounds() -> None:
+    probed.clear()
+    out, model = await run_fan_out(Budget(max_tool_rounds=2))
+    assert len(probed) == 1  # the root's round plus one worker's: 2
+    results = [DelegationResult.from_message(m) for m in out["messages"]
+               if isinstance(m, ToolMessage)]
+    assert {r.status for r in results} == {Status.OVER_BUDGET}
+    refused = [r for r in results if "max_tool_rounds=2" in (r.error or "")]
+    assert len(refused) == WORKERS  # each worker ended on the exhausted rounds
+    worker_replies = [c for c in model.calls_by("worker") if c.reply and c.reply.tool_calls]
+    assert len(worker_replies) >= 2  # replies beyond the budget: their calls were not run
+    assert out["usage"]["status"] == "over_budget"
+    assert "max_tool_rounds=2" in str(out["messages"][-1].content)
+
+
+async def test_parallel_workers_never_overshoot_max_model_calls() -> None:
+    out, model = await run_fan_out(Budget(max_model_calls=3))
+    assert len(model.calls) == 3
+    assert out["usage"]["totals"]["model_calls"] == 3
+
+
+async def test_parallel_workers_spend_at_most_one_call_over_max_tokens() -> None:
+    out, model = await run_fan_out(Budget(max_tokens=45))
+    spent = [c.reply.usage_metadata["total_tokens"] for c in model.calls
+             if c.reply and c.reply.usage_metadata]
+    assert spent[0] == 43  # the root's call: the workers start under the limit
+    # one call may cross the limit (it started while spent + in flight < limit), by no more
+    # than its reservation (prompt estimate + max_tokens)
+    reservation = max(prompt_tokens(c.messages) + MAX_OUT for c in model.calls)
+    assert 45 <= sum(spent) <= 45 + reservation
+    assert out["usage"]["status"] == "over_budget"
