@@ -18,7 +18,7 @@ from langgraph.types import Command
 
 from subagents import Agent, Budget, DelegationResult, Status, compile_agent, needs_approval
 from subagents.budget import prompt_tokens
-from subagents.checkpoints import memory_saver
+from subagents.checkpoints import memory_saver, sqlite_saver
 from subagents.scope import scope_of
 from subagents.testing import ScriptedChatModel, ai, call
 
@@ -124,3 +124,137 @@ async def test_parallel_workers_spend_at_most_one_call_over_max_tokens() -> None
     reservation = max(prompt_tokens(c.messages) + MAX_OUT for c in model.calls)
     assert 45 <= sum(spent) <= 45 + reservation
     assert out["usage"]["status"] == "over_budget"
+
+
+# --------------------------------------------------------------------------- max_seconds
+
+
+class StuckModel(ScriptedChatModel):
+    """Replies normally, except that the agents in ``stuck`` never get an answer."""
+
+    stuck: frozenset[str] = frozenset()
+
+    async def _agenerate(self, messages: list[BaseMessage], stop: Any = None,
+                         run_manager: Any = None, **kwargs: Any) -> Any:
+        agent = run_manager.metadata.get("lc_agent_name") if run_manager else None
+        if agent in self.stuck:
+            await asyncio.Event().wait()  # never set: only the deadline ends this call
+        return await super()._agenerate(messages, stop, run_manager, **kwargs)
+
+
+@tool
+async def stall() -> str:
+    """Wait for something that never happens."""
+    await asyncio.Event().wait()
+    return "never"
+
+
+def stuck_policy(messages: list[BaseMessage], agent: str | None) -> AIMessage:
+    turns = sum(isinstance(m, AIMessage) for m in messages)
+    if agent == "root" and turns == 0:
+        return ai(call("task", agent="worker", objective="w"), call("stall"))
+    return ai(f"{agent} done")
+
+
+async def run_stuck(stuck: set[str], root_tools: list[Any]) -> dict[str, Any]:
+    model = StuckModel(policy=stuck_policy, stuck=frozenset(stuck))
+    root = Agent(name="root", model=model, tools=root_tools, budget=Budget(max_seconds=0.3),
+                 subagents=[Agent(name="worker")])
+    out: dict[str, Any] = await asyncio.wait_for(compile_agent(root).ainvoke(
+        {"messages": [HumanMessage("go")]}), RUN_TIMEOUT)
+    return out
+
+
+async def test_max_seconds_cancels_a_model_call_in_flight() -> None:
+    out = await run_stuck({"root"}, [])
+    assert out["usage"]["status"] == "over_budget"
+    text = str(out["messages"][-1].content)
+    assert "max_seconds=0.3" in text and "during a model call" in text
+
+
+async def test_max_seconds_cancels_tool_calls_and_sub_agents_in_flight() -> None:
+    out = await run_stuck({"worker"}, [stall])
+    assert out["usage"]["status"] == "over_budget"
+    answers = {m.name: m for m in out["messages"] if isinstance(m, ToolMessage)}
+    assert answers["stall"].status == "error"
+    assert "max_seconds=0.3" in str(answers["stall"].content)
+    worker = DelegationResult.from_message(answers["task"])
+    assert worker.status is Status.OVER_BUDGET and "max_seconds=0.3" in (worker.error or "")
+    assert "max_seconds=0.3" in str(out["messages"][-1].content)
+
+
+# --------------------------------------------------------------------------- resumes
+
+RESUMES = 10
+
+
+@tool
+def careful(n: int) -> str:
+    """Do something a human approves first."""
+    return f"careful {n}"
+
+
+def approval_policy(looper: str) -> Any:
+    """The root delegates once; the agent named ``looper`` calls ``careful`` forever."""
+    def reply(messages: list[BaseMessage], agent: str | None) -> AIMessage:
+        turns = sum(isinstance(m, AIMessage) for m in messages)
+        if agent == looper:
+            return ai(call("careful", n=turns))
+        if agent == "root" and turns == 0:
+            return ai(call("task", agent="worker", objective="w"))
+        return ai(f"{agent} done")
+
+    return reply
+
+
+def approval_team(looper: str) -> tuple[Agent, ScriptedChatModel]:
+    model = ScriptedChatModel(policy=approval_policy(looper))
+    tools = [needs_approval(careful)]
+    worker = Agent(name="worker", tools=tools if looper == "worker" else [], max_steps=50)
+    root = Agent(name="root", model=model, tools=tools if looper == "root" else [],
+                 subagents=[worker], budget=Budget(max_model_calls=3), max_steps=50)
+    return root, model
+
+
+async def approve_until_done(graph: Any, thread: str) -> tuple[dict[str, Any], int]:
+    cfg = {"configurable": {"thread_id": thread}}
+    out: dict[str, Any] = await graph.ainvoke({"messages": [HumanMessage("go")]}, cfg)
+    pauses = 0
+    while "__interrupt__" in out and pauses < RESUMES:
+        pauses += 1
+        out = await graph.ainvoke(Command(resume=True), cfg)
+    return out, pauses
+
+
+async def test_budget_counts_across_approval_resumes_of_the_root() -> None:
+    root, model = approval_team("root")
+    out, pauses = await approve_until_done(compile_agent(root, checkpointer=memory_saver()),
+                                           "budget-resume-root")
+    assert len(model.calls) == 3 and pauses == 3
+    assert "__interrupt__" not in out
+    assert "max_model_calls=3 (used 3)" in str(out["messages"][-1].content)
+
+
+async def test_budget_counts_across_approval_resumes_inside_a_sub_agent() -> None:
+    root, model = approval_team("worker")
+    out, pauses = await approve_until_done(compile_agent(root, checkpointer=memory_saver()),
+                                           "budget-resume-child")
+    assert len(model.calls) == 3 and pauses == 2  # root 1, worker 2 (each then paused)
+    assert "__interrupt__" not in out
+    result = DelegationResult.from_message(
+        next(m for m in out["messages"] if isinstance(m, ToolMessage)))
+    assert result.status is Status.OVER_BUDGET
+
+
+def test_budget_counts_across_resumes_on_sqlite_sync(tmp_path: Any) -> None:
+    root, model = approval_team("root")
+    cfg = {"configurable": {"thread_id": "budget-resume-sync"}}
+    with sqlite_saver(tmp_path / "cp.sqlite") as saver:
+        graph = compile_agent(root, checkpointer=saver)
+        out = graph.invoke({"messages": [HumanMessage("go")]}, cfg)
+        pauses = 0
+        while "__interrupt__" in out and pauses < RESUMES:
+            pauses += 1
+            out = graph.invoke(Command(resume=True), cfg)
+    assert len(model.calls) == 3 and pauses == 3
+    assert "max_model_calls=3 (used 3)" in str(out["messages"][-1].content)

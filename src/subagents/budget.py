@@ -244,18 +244,19 @@ class BudgetTracker:
                 if t.limits.max_seconds is not None]
         return max(0.0, min(ends) - time.monotonic()) if ends else None
 
-    def spent(self) -> dict[str, int]:
-        """This tracker's counters (for the checkpoint): model_calls, tool_rounds, tokens."""
-        with _LOCK:
-            return {"model_calls": self.model_calls, "tool_rounds": self.tool_rounds,
-                    "tokens": self.tokens}
-
     def restore(self, spent: Mapping[str, Any]) -> None:
-        """Add counters read back from a checkpoint (a resumed run; see ``spent``)."""
+        """Add counters read back from a checkpoint here and in every enclosing tracker.
+
+        Args:
+            spent: ``{"model_calls", "tool_rounds", "tokens"}`` a paused or crashed run had
+                spent (missing keys count 0).
+        """
+        chain = self.chain()
         with _LOCK:
-            self.model_calls += int(spent.get("model_calls", 0))
-            self.tool_rounds += int(spent.get("tool_rounds", 0))
-            self.tokens += int(spent.get("tokens", 0))
+            for tracker in chain:
+                tracker.model_calls += int(spent.get("model_calls", 0))
+                tracker.tool_rounds += int(spent.get("tool_rounds", 0))
+                tracker.tokens += int(spent.get("tokens", 0))
 
 
 @asynccontextmanager

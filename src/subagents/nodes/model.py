@@ -118,8 +118,7 @@ class _ModelStep:
             ai: AIMessage = runnable.invoke(request, emit.model_config())
             used = _tokens(ai)
         finally:
-            if held is not None:
-                held.settle(used)
+            _settle(scope, held, used)
         self.record(scope, ai, emit)
         return ai
 
@@ -141,8 +140,7 @@ class _ModelStep:
         except BudgetDeadline as exc:
             return over_budget(self.plan.agent, str(exc))
         finally:
-            if isinstance(held, Reservation):
-                held.settle(used)
+            _settle(scope, held, used)
         self.record(scope, ai, emit)
         return ai
 
@@ -161,11 +159,11 @@ class _ModelStep:
 
         Without one the agent ends ``over_budget``, those calls answered "not run".
         """
-        budget = scope.budget if scope is not None else None
-        if not out.sends or budget is None:
+        if not out.sends or scope is None or scope.budget is None:
             return out
-        reason = budget.reserve_round()
+        reason = scope.budget.reserve_round()
         if reason is None:
+            scope.add_spent(tool_rounds=1)
             return out
         calls = [tc for send in out.sends for tc in _calls_of(send)]
         skipped = not_run(self.plan, calls, (f"Not run: {reason}.", f"not run: {reason}"))
@@ -179,13 +177,12 @@ class _ModelStep:
     def end(self, scope: RunScope | None, out: Outcome) -> Command[Any]:
         """The node's Command; at the end, record the status (and the usage on the root).
 
-        A root with a budget also writes its spent counters (``SPENT_KEY``) with every
-        update, so a resumed run goes on from them.
+        Under a budget it also writes the invocation's spent counters (``SPENT_KEY``) with
+        every update, so a resumed run goes on from them.
         """
         command = out.command()
-        own = scope.own_budget if scope is not None and self.root else None
-        if own is not None and isinstance(command.update, dict):
-            command.update[SPENT_KEY] = own.spent()
+        if scope is not None and scope.budget is not None and isinstance(command.update, dict):
+            command.update[SPENT_KEY] = scope.spent_record()
         if not out.done or scope is None:
             return command
         last = next((m for m in reversed(out.messages) if isinstance(m, AIMessage)), None)
@@ -200,6 +197,13 @@ class _ModelStep:
         if ai.name is None:  # a fresh reply of this call: naming it in place spares a copy
             ai.name = name
         return ai if ai.name == name else ai.model_copy(update={"name": name})
+
+
+def _settle(scope: RunScope | None, held: Reservation | str | None, used: int) -> None:
+    """Settle a model call's reservation with the tokens it used (counted in the scope)."""
+    if isinstance(held, Reservation) and scope is not None:
+        held.settle(used)
+        scope.add_spent(model_calls=1, tokens=used)
 
 
 def _tokens(ai: AIMessage) -> int:
@@ -230,6 +234,8 @@ def make_model_node(plan: AgentPlan) -> AgentNode:
 
     def model(state: dict[str, Any], config: RunnableConfig) -> Command[Any]:
         messages, scope = state["messages"], scope_of(config)
+        if scope is not None and not scope.restored and not step.root:
+            scope.restore(state.get(SPENT_KEY))  # a resumed sub-agent goes on from its counters
         emit = Emitter(scope, config)
         turn, forced, runnable, request = step.request(messages)
         got = step.call(scope, runnable, request, emit)
@@ -242,6 +248,8 @@ def make_model_node(plan: AgentPlan) -> AgentNode:
 
     async def amodel(state: dict[str, Any], config: RunnableConfig) -> Command[Any]:
         messages, scope = state["messages"], scope_of(config)
+        if scope is not None and not scope.restored and not step.root:
+            scope.restore(state.get(SPENT_KEY))  # a resumed sub-agent goes on from its counters
         emit = Emitter(scope, config)
         turn, forced, runnable, request = step.request(messages)
         got = await step.acall(scope, runnable, request, emit)

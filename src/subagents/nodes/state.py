@@ -10,7 +10,7 @@ from langgraph.graph.message import add_messages
 __all__ = ["SPENT_KEY", "AgentState", "RootState", "StructuredAgentState", "StructuredRootState"]
 
 SPENT_KEY = "budget_spent"
-"""State key of a root agent with a budget: its tracker's spent counters (see ``RootState``)."""
+"""State key of the spent counters of an agent under a budget (see ``AgentState``)."""
 
 
 class AgentState(TypedDict):
@@ -19,9 +19,14 @@ class AgentState(TypedDict):
     Attributes:
         messages: the agent's own history (task message, AI turns, tool results). It never
             holds a parent's or a child's messages.
+        budget_spent: under a ``Budget``: ``{"model_calls", "tool_rounds", "tokens",
+            "tool_call_id"}`` spent by this invocation and its sub-agents as of its last model
+            node, written with each of its updates. A resumed run goes on from it (see
+            ``RunScope.restore``) instead of from zero.
     """
 
     messages: Annotated[list[AnyMessage], add_messages]
+    budget_spent: NotRequired[dict[str, Any]]
 
 
 class StructuredAgentState(AgentState):
@@ -41,17 +46,12 @@ class RootState(AgentState):
     Attributes:
         usage: ``UsageNode.to_dict()`` of the root: per agent invocation model calls, tokens,
             tool calls, seconds and status, with totals summed up the tree.
-        budget_spent: a root with a ``Budget``: ``{"model_calls", "tool_rounds", "tokens"}``
-            spent by the whole tree as of the root's last model node, written with each of its
-            updates; a resumed run (input None or a ``Command``) starts its budget from it.
     """
 
     usage: NotRequired[dict[str, Any]]
-    budget_spent: NotRequired[dict[str, int]]
 
 
 class StructuredRootState(StructuredAgentState):
     """State of a root agent with ``output_schema`` (see ``RootState``)."""
 
     usage: NotRequired[dict[str, Any]]
-    budget_spent: NotRequired[dict[str, int]]

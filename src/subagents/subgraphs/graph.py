@@ -11,9 +11,10 @@ background children instead: their table is parked (:mod:`subagents.parking`) an
 invocation of the same agent on the same thread in this process adopts it, and the
 children then report to it (events, usage, budget: see ``RunScope.adopt``).
 
-A root with a ``Budget`` that resumes its thread (input None or a ``Command``: after an
+A root under a ``Budget`` that resumes its thread (input None or a ``Command``: after an
 ``interrupt()``, an approval pause or a crash) starts its budget from the spent counters its
-model node wrote to the checkpoint (``budget_spent``), not from zero.
+model node wrote to the checkpoint (``budget_spent``), not from zero; so does each resumed
+sub-agent, at its first model node (see ``RunScope.restore``).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         Resuming: input None or a ``Command``; its spent counters are then read back from
         the checkpoint (one state read).
         """
-        return (scope is not None and scope.own_budget is not None
+        return (scope is not None and scope.budget is not None
                 and len(scope.usage.path) == 1 and (input is None or isinstance(input, Command)))
 
     async def astream(  # same parameters as LangGraph's, passed through
@@ -150,6 +151,5 @@ async def _values(snapshot: Awaitable[StateSnapshot]) -> Mapping[str, Any]:
 
 def _restore(scope: RunScope | None, values: Mapping[str, Any]) -> None:
     """Start a resumed run's budget from the spent counters its checkpoint holds."""
-    spent = values.get(SPENT_KEY) if isinstance(values, Mapping) else None
-    if scope is not None and scope.own_budget is not None and isinstance(spent, Mapping):
-        scope.own_budget.restore(spent)
+    if scope is not None:
+        scope.restore(values.get(SPENT_KEY) if isinstance(values, Mapping) else None)
