@@ -44,6 +44,12 @@ class Budget(BaseModel):
     Children draw from their parent's budget; an agent may also set a smaller budget of its
     own, and then both apply. A model call is made only after it reserved its place in every
     enclosing budget; when a limit is reached the agent ends with status ``over_budget``.
+
+    ``max_seconds`` is a deadline per run (a resumed run starts a new clock): in async runs
+    in-flight model and tool calls are cancelled at it and the agent ends ``over_budget`` with
+    an error naming ``max_seconds``; sync runs check it before each model call only (a
+    blocked sync call cannot be interrupted). Spent calls, rounds and tokens are
+    checkpointed and go on across resumes (see ``subagents.nodes.state.AgentState``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

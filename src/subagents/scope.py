@@ -124,11 +124,6 @@ class RunScope:
             scope = scope.parent
         return None
 
-    @property
-    def own_budget(self) -> BudgetTracker | None:
-        """This invocation's own tracker (its agent's ``budget``), None without one."""
-        return self._budget
-
     def add_spent(self, **counts: int) -> None:
         """Count spending (``model_calls``, ``tool_rounds``, ``tokens``) here and above."""
         with _SPENT_LOCK:
