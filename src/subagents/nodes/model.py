@@ -126,12 +126,16 @@ class _ModelStep:
                     request: list[Any], emit: Emitter) -> AIMessage | Outcome:
         """``call`` for async runs: cancelled at the budget's ``max_seconds`` deadline."""
         budget = scope.budget if scope is not None else None
+        if budget is None:  # the common case: nothing to reserve, no deadline
+            emit.model_start(len(request))
+            reply: AIMessage = await runnable.ainvoke(request, emit.model_config())
+            self.record(scope, reply, emit)
+            return reply
         held: Reservation | str | None = None
         used = 0
         try:
             async with deadline(budget, "a model call"):
-                held = await budget.areserve_call(
-                    lambda: self.estimate(request)) if budget else None
+                held = await budget.areserve_call(lambda: self.estimate(request))
                 if isinstance(held, str):
                     return over_budget(self.plan.agent, held)
                 emit.model_start(len(request))
