@@ -16,9 +16,18 @@ from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tools import tool
 from langgraph.types import Command
 
-from subagents import Agent, Budget, DelegationResult, Status, compile_agent, needs_approval
+from subagents import (
+    Agent,
+    Budget,
+    DelegationResult,
+    Status,
+    compile_agent,
+    needs_approval,
+    observe,
+)
 from subagents.budget import prompt_tokens
 from subagents.checkpoints import memory_saver, sqlite_saver
+from subagents.events import BaseEvent, SubagentEnd
 from subagents.scope import scope_of
 from subagents.testing import ScriptedChatModel, ai, call
 
@@ -258,3 +267,32 @@ def test_budget_counts_across_resumes_on_sqlite_sync(tmp_path: Any) -> None:
             out = graph.invoke(Command(resume=True), cfg)
     assert len(model.calls) == 3 and pauses == 3
     assert "max_model_calls=3 (used 3)" in str(out["messages"][-1].content)
+
+
+def nested_policy(messages: list[BaseMessage], agent: str | None) -> AIMessage:
+    """The root sends WORKERS workers; each worker delegates to a leaf forever."""
+    turns = sum(isinstance(m, AIMessage) for m in messages)
+    if agent == "worker":
+        return ai(call("task", agent="leaf", objective=f"leaf job {turns}"))
+    if agent == "leaf":
+        return ai("leaf done")
+    return fan_out_policy(messages, agent)
+
+
+async def test_delegations_of_a_reply_beyond_the_rounds_are_answered_over_budget() -> None:
+    model = BarrierModel(policy=nested_policy)
+    worker = Agent(name="worker", subagents=[Agent(name="leaf")], max_steps=50)
+    root = Agent(name="root", model=model, subagents=[worker], budget=Budget(max_tool_rounds=2),
+                 max_steps=50, max_subagent_depth=2)
+    events: list[BaseEvent] = []
+    _, cfg = observe(on_event=events.append)
+    await asyncio.wait_for(compile_agent(root).ainvoke(
+        {"messages": [HumanMessage("go")]}, cfg), RUN_TIMEOUT)
+    ends = [e for e in events if isinstance(e, SubagentEnd) and e.agent == "leaf"]
+    ran = [e for e in ends if not e.refused]
+    unrun = [e for e in ends if e.refused]
+    assert len(ran) == 1  # the root's round, then one worker's
+    assert len(unrun) == WORKERS - 1
+    assert all(e.status is Status.OVER_BUDGET and "max_tool_rounds=2" in (e.error or "")
+               for e in unrun)
+    assert model.calls_by("leaf") == []  # the rounds are spent: no model call starts

@@ -31,6 +31,7 @@ from subagents.nodes._turn import Turn, read_turn
 from subagents.nodes.plan import AgentPlan
 from subagents.nodes.schemas import final_answer_spec
 from subagents.nodes.state import SPENT_KEY
+from subagents.results import Status
 from subagents.scope import RunScope, scope_of
 
 __all__ = ["LIMIT_NUDGE", "REPEAT_NUDGE", "make_model_node"]
@@ -161,7 +162,8 @@ class _ModelStep:
     def rounds(self, scope: RunScope | None, out: Outcome) -> Outcome:
         """Reserve a tool round for a reply whose calls are to run.
 
-        Without one the agent ends ``over_budget``, those calls answered "not run".
+        Without one the agent ends ``over_budget``, those calls answered "not run" (a
+        delegation with a typed ``over_budget`` result).
         """
         if not out.sends or scope is None or scope.budget is None:
             return out
@@ -170,7 +172,8 @@ class _ModelStep:
             scope.add_spent(tool_rounds=1)
             return out
         calls = [tc for send in out.sends for tc in _calls_of(send)]
-        skipped = not_run(self.plan, calls, (f"Not run: {reason}.", f"not run: {reason}"))
+        skipped = not_run(self.plan, calls, (f"Not run: {reason}.", f"not run: {reason}"),
+                          Status.OVER_BUDGET)
         end = over_budget(self.plan.agent, reason)
         end.messages = [*out.messages, *skipped, *end.messages]
         reply = out.messages[0]
