@@ -168,16 +168,21 @@ class BudgetTracker:
                 return f"budget exhausted: max_seconds={lim.max_seconds} (spent {spent:.1f} s)"
         return None
 
-    def _try_call(self, chain: list[BudgetTracker], estimate: Callable[[], int],
-                  ) -> Reservation | str:
+    @staticmethod
+    def _estimate(chain: list[BudgetTracker], estimate: Callable[[], int]) -> int:
+        """The tokens to reserve: ``estimate()`` when a tracker limits tokens, else 0."""
+        return estimate() if any(t.limits.max_tokens is not None for t in chain) else 0
+
+    @staticmethod
+    def _try_call(chain: list[BudgetTracker], tokens: int) -> Reservation | str:
         """Under ``_LOCK``: a reservation, a reason (refused), or ``_WAIT``."""
         for tracker in chain:
             if reason := tracker._own_reason():
                 return reason
-        limited = [t for t in chain if t.limits.max_tokens is not None]
-        if any(t.tokens + t.reserved >= (t.limits.max_tokens or 0) for t in limited):
-            return _WAIT  # tokens < limit (else a reason above): some are in flight
-        tokens = estimate() if limited else 0
+        for t in chain:
+            limit = t.limits.max_tokens
+            if limit is not None and t.tokens + t.reserved >= limit:
+                return _WAIT  # tokens < limit (else a reason above): some are in flight
         for tracker in chain:
             tracker.model_calls += 1
             tracker.reserved += tokens
@@ -201,18 +206,20 @@ class BudgetTracker:
             The reservation, or why the call may not be made (nothing is claimed then).
         """
         chain = self.chain()
+        tokens = self._estimate(chain, estimate)
         with _SETTLED:
-            while (got := self._try_call(chain, estimate)) == _WAIT:
+            while (got := self._try_call(chain, tokens)) == _WAIT:
                 _SETTLED.wait(timeout=self._left(chain))
         return got
 
     async def areserve_call(self, estimate: Callable[[], int]) -> Reservation | str:
         """``reserve_call`` for async callers: waits without blocking the event loop."""
         chain = self.chain()
+        tokens = self._estimate(chain, estimate)
         loop = asyncio.get_running_loop()
         while True:
             with _LOCK:
-                got = self._try_call(chain, estimate)
+                got = self._try_call(chain, tokens)
                 if got != _WAIT:
                     return got
                 fut: asyncio.Future[None] = loop.create_future()
