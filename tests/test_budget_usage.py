@@ -1,4 +1,5 @@
-"""Tree-wide budgets (exact at the boundary) and the usage report."""
+"""Tree-wide budgets at the boundary (sequential runs; see test_budget_exact for parallel
+ones) and the usage report."""
 
 from __future__ import annotations
 

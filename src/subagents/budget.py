@@ -2,39 +2,107 @@
 
 Project88's "at most 5 tool-call rounds across the full call tree" is
 ``Agent(budget=Budget(max_tool_rounds=5))`` on the root.
+
+Counters are reservations, taken atomically in every enclosing tracker before the work they
+count: a model call reserves its place (and its tokens) before it is made, a reply's tool
+calls run only after a tool round was reserved. So parallel children never overshoot
+``max_model_calls`` or ``max_tool_rounds``, and ``max_tokens`` by at most one call's
+reservation (see :meth:`BudgetTracker.reserve_call`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Budget", "BudgetTracker"]
+__all__ = ["DEFAULT_MAX_OUTPUT_TOKENS", "Budget", "BudgetDeadline", "BudgetTracker",
+           "Reservation", "deadline", "max_output_tokens", "prompt_tokens"]
 
-_BUDGET_LOCK = threading.RLock()
-"""One lock for reservations across a tree (a reservation checks and counts every level)."""
+DEFAULT_MAX_OUTPUT_TOKENS = 4096
+"""Output tokens reserved for a model call when the model sets no ``max_tokens``."""
+
+_LOCK = threading.RLock()
+"""One lock for reservations across every tree (a reservation checks and counts every level)."""
+_SETTLED = threading.Condition(_LOCK)
+"""Notified when a token reservation settles (sync callers waiting for room)."""
+_ASYNC_WAITERS: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+"""Async callers waiting for a token reservation to settle (guarded by ``_LOCK``)."""
+_WAIT = "wait"  # not a reason: wait for in-flight token reservations to settle
 
 
 class Budget(BaseModel):
     """Limits for one agent's whole call tree (None: no limit).
 
     Children draw from their parent's budget; an agent may also set a smaller budget of its
-    own, and then both apply. When a limit is reached, the model call that would exceed it is
-    not made and the agent ends with status ``over_budget``.
+    own, and then both apply. A model call is made only after it reserved its place in every
+    enclosing budget; when a limit is reached the agent ends with status ``over_budget``.
+
+    ``max_seconds`` is a deadline per run (a resumed run starts a new clock): in async runs
+    in-flight model and tool calls are cancelled at it and the agent ends ``over_budget`` with
+    an error naming ``max_seconds``; sync runs check it before each model call only (a
+    blocked sync call cannot be interrupted). Spent calls, rounds and tokens are
+    checkpointed and go on across resumes (see ``subagents.nodes.state.AgentState``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_model_calls: int | None = Field(default=None, ge=0, description="Model calls.")
     max_tool_rounds: int | None = Field(
-        default=None, ge=0, description="Model turns that asked for one or more tool calls."
-    )
-    max_tokens: int | None = Field(default=None, ge=0, description="Input + output tokens.")
-    max_seconds: float | None = Field(default=None, gt=0, description="Wall-clock seconds.")
+        default=None, ge=0,
+        description="Model replies whose tool calls are run (one round per reply).")
+    max_tokens: int | None = Field(
+        default=None, ge=0, description="Input + output tokens; a call starts only while "
+        "spent + in-flight reservations < max_tokens.")
+    max_seconds: float | None = Field(
+        default=None, gt=0, description="Wall-clock seconds of one run (a deadline: in-flight "
+        "async model and tool calls are cancelled at it).")
+
+
+class BudgetDeadline(Exception):
+    """Raised by :func:`deadline` when ``max_seconds`` passed during the block."""
+
+
+@dataclass(slots=True)
+class Reservation:
+    """One model call's claim in every tracker of a chain (see ``reserve_call``).
+
+    Attributes:
+        chain: the trackers it was counted in, innermost first.
+        tokens: tokens reserved in each of them (0 when none has ``max_tokens``).
+    """
+
+    chain: list[BudgetTracker]
+    tokens: int
+    settled: bool = False
+
+    def settle(self, used: int) -> None:
+        """Replace the token reservation by ``used`` tokens (idempotent; wakes waiters)."""
+        with _LOCK:
+            if self.settled:
+                return
+            self.settled = True
+            for tracker in self.chain:
+                tracker.reserved -= self.tokens
+                tracker.tokens += used
+            _SETTLED.notify_all()
+            waiters = list(_ASYNC_WAITERS)
+            _ASYNC_WAITERS.clear()
+        for loop, fut in waiters:
+            with contextlib.suppress(RuntimeError):  # a closed loop: no one left to wake
+                loop.call_soon_threadsafe(_wake, fut)
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 @dataclass(slots=True)
@@ -46,6 +114,13 @@ class BudgetTracker:
     ``above`` returns the enclosing tracker (None at the top); it is asked at each use, not
     stored, because a run scope's parent can change (a background child adopted by a resumed
     run draws from that run's budget).
+
+    Attributes:
+        model_calls: model calls reserved (made or in flight).
+        tool_rounds: tool rounds reserved.
+        tokens: tokens spent by settled calls.
+        reserved: tokens reserved by calls in flight.
+        started: ``time.monotonic()`` when the run opened (seconds).
     """
 
     limits: Budget
@@ -53,26 +128,29 @@ class BudgetTracker:
     model_calls: int = 0
     tool_rounds: int = 0
     tokens: int = 0
+    reserved: int = 0
     started: float = field(default_factory=time.monotonic)
-
-    def exhausted(self, *, tool_round: bool = False) -> str | None:
-        """Why one more model call is not allowed here or above, or None if it is.
-
-        Args:
-            tool_round: the next call is a tool round (its tools are bound); rounds are
-                counted when a reply asks for tools, so this is only informative.
-        """
-        tracker: BudgetTracker | None = self
-        while tracker is not None:
-            reason = tracker._own_reason()
-            if reason:
-                return reason
-            tracker = tracker.up()
-        return None
 
     def up(self) -> BudgetTracker | None:
         """The enclosing tracker (``above()``), or None at the top."""
         return self.above() if self.above is not None else None
+
+    def chain(self) -> list[BudgetTracker]:
+        """This tracker and every enclosing one, innermost first."""
+        out: list[BudgetTracker] = []
+        tracker: BudgetTracker | None = self
+        while tracker is not None:
+            out.append(tracker)
+            tracker = tracker.up()
+        return out
+
+    def exhausted(self) -> str | None:
+        """Why no model call may start now, here or above, or None if one may."""
+        with _LOCK:
+            for tracker in self.chain():
+                if reason := tracker._own_reason():
+                    return reason
+        return None
 
     def _own_reason(self) -> str | None:
         lim = self.limits
@@ -90,43 +168,160 @@ class BudgetTracker:
                 return f"budget exhausted: max_seconds={lim.max_seconds} (spent {spent:.1f} s)"
         return None
 
-    def try_reserve(self) -> str | None:
-        """Atomically claim one model call here and in every enclosing tracker.
+    @staticmethod
+    def _estimate(chain: list[BudgetTracker], estimate: Callable[[], int]) -> int:
+        """The tokens to reserve: ``estimate()`` when a tracker limits tokens, else 0."""
+        return estimate() if any(t.limits.max_tokens is not None for t in chain) else 0
+
+    @staticmethod
+    def _try_call(chain: list[BudgetTracker], tokens: int) -> Reservation | str:
+        """Under ``_LOCK``: a reservation, a reason (refused), or ``_WAIT``."""
+        for tracker in chain:
+            if reason := tracker._own_reason():
+                return reason
+        for t in chain:
+            limit = t.limits.max_tokens
+            if limit is not None and t.tokens + t.reserved >= limit:
+                return _WAIT  # tokens < limit (else a reason above): some are in flight
+        for tracker in chain:
+            tracker.model_calls += 1
+            tracker.reserved += tokens
+        return Reservation(chain, tokens)
+
+    def reserve_call(self, estimate: Callable[[], int]) -> Reservation | str:
+        """Claim one model call here and in every enclosing tracker (sync; may wait).
+
+        The call is counted at once, so parallel children never overshoot
+        ``max_model_calls``. With a ``max_tokens`` limit, ``estimate()`` tokens (the
+        request's prompt estimate plus its max output tokens) are reserved until the call
+        settles (:meth:`Reservation.settle`); a call starts only while spent + in-flight
+        reservations < max_tokens, and otherwise waits for an in-flight call to settle. So
+        the tokens spent exceed ``max_tokens`` by at most one call's reservation, as long as
+        no call uses more than it reserved.
+
+        Args:
+            estimate: the tokens to reserve (called only when a tracker limits tokens).
 
         Returns:
-            None when the call may be made (and is counted now, so parallel children can
-            never overshoot ``max_model_calls``), else why not (nothing is claimed then).
+            The reservation, or why the call may not be made (nothing is claimed then).
         """
-        chain: list[BudgetTracker] = []
-        tracker: BudgetTracker | None = self
-        while tracker is not None:
-            chain.append(tracker)
-            tracker = tracker.up()
-        with _BUDGET_LOCK:
-            for item in chain:
-                reason = item._own_reason()
-                if reason:
-                    return reason
-            for item in chain:
-                item.model_calls += 1
+        chain = self.chain()
+        tokens = self._estimate(chain, estimate)
+        with _SETTLED:
+            while (got := self._try_call(chain, tokens)) == _WAIT:
+                _SETTLED.wait(timeout=self._left(chain))
+        return got
+
+    async def areserve_call(self, estimate: Callable[[], int]) -> Reservation | str:
+        """``reserve_call`` for async callers: waits without blocking the event loop."""
+        chain = self.chain()
+        tokens = self._estimate(chain, estimate)
+        loop = asyncio.get_running_loop()
+        while True:
+            with _LOCK:
+                got = self._try_call(chain, tokens)
+                if got != _WAIT:
+                    return got
+                fut: asyncio.Future[None] = loop.create_future()
+                _ASYNC_WAITERS.append((loop, fut))
+            try:
+                async with asyncio.timeout(self._left(chain)):
+                    await fut
+            except TimeoutError:
+                pass  # the deadline passed: the next check says so
+
+    def reserve_round(self) -> str | None:
+        """Claim one tool round here and in every enclosing tracker.
+
+        Returns:
+            None when the reply's tool calls may run (counted now), else why not.
+        """
+        chain = self.chain()
+        with _LOCK:
+            for tracker in chain:
+                lim = tracker.limits.max_tool_rounds
+                if lim is not None and tracker.tool_rounds >= lim:
+                    return f"budget exhausted: max_tool_rounds={lim} (used {tracker.tool_rounds})"
+            for tracker in chain:
+                tracker.tool_rounds += 1
         return None
 
-    def tool_rounds_left(self) -> bool:
-        """Whether a reply may still ask for tools (False: bind no tools)."""
-        tracker: BudgetTracker | None = self
-        while tracker is not None:
-            lim = tracker.limits.max_tool_rounds
-            if lim is not None and tracker.tool_rounds >= lim:
-                return False
-            tracker = tracker.up()
-        return True
+    def deadline(self) -> tuple[float, float] | None:
+        """The earliest ``max_seconds`` deadline here or above: (monotonic time, limit)."""
+        ends = [(t.started + t.limits.max_seconds, t.limits.max_seconds)
+                for t in self.chain() if t.limits.max_seconds is not None]
+        return min(ends) if ends else None
 
-    def charge(self, *, model_calls: int = 0, tool_rounds: int = 0, tokens: int = 0) -> None:
-        """Add usage here and to every enclosing tracker."""
-        tracker: BudgetTracker | None = self
-        while tracker is not None:
-            with _BUDGET_LOCK:
-                tracker.model_calls += model_calls
-                tracker.tool_rounds += tool_rounds
-                tracker.tokens += tokens
-            tracker = tracker.up()
+    def _left(self, chain: list[BudgetTracker]) -> float | None:
+        ends = [t.started + t.limits.max_seconds for t in chain
+                if t.limits.max_seconds is not None]
+        return max(0.0, min(ends) - time.monotonic()) if ends else None
+
+    def restore(self, spent: Mapping[str, Any]) -> None:
+        """Add counters read back from a checkpoint here and in every enclosing tracker.
+
+        Args:
+            spent: ``{"model_calls", "tool_rounds", "tokens"}`` a paused or crashed run had
+                spent (missing keys count 0).
+        """
+        chain = self.chain()
+        with _LOCK:
+            for tracker in chain:
+                tracker.model_calls += int(spent.get("model_calls", 0))
+                tracker.tool_rounds += int(spent.get("tool_rounds", 0))
+                tracker.tokens += int(spent.get("tokens", 0))
+
+
+@asynccontextmanager
+async def deadline(tracker: BudgetTracker | None, what: str) -> AsyncIterator[None]:
+    """Cancel the block at the earliest ``max_seconds`` deadline of ``tracker``'s chain.
+
+    Args:
+        tracker: the budget tracker of the run (None: no deadline).
+        what: what the block does, for the error ("a model call", "a tool call").
+
+    Raises:
+        BudgetDeadline: the deadline passed during the block (its message names
+            ``max_seconds``).
+    """
+    end = tracker.deadline() if tracker is not None else None
+    if end is None:
+        yield
+        return
+    timeout = asyncio.timeout_at(end[0])
+    try:
+        async with timeout:
+            yield
+    except TimeoutError as exc:
+        if not timeout.expired():
+            raise
+        msg = f"budget exhausted: max_seconds={end[1]} (deadline reached during {what})"
+        raise BudgetDeadline(msg) from exc
+
+
+def max_output_tokens(model: Any) -> int:
+    """The most output tokens a model may return (reserved per call).
+
+    Its ``max_tokens`` or ``max_completion_tokens`` attribute when set, else
+    ``DEFAULT_MAX_OUTPUT_TOKENS``.
+    """
+    for name in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
+        value = getattr(model, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return DEFAULT_MAX_OUTPUT_TOKENS
+
+
+def prompt_tokens(messages: Sequence[Any]) -> int:
+    """A cheap estimate of a request's prompt tokens: characters / 4, plus one per message.
+
+    Characters of every message's content and tool calls are counted; tool schemas are
+    not. No tokenizer is run (``get_num_tokens_from_messages`` may be slow or unavailable).
+    """
+    chars = 0
+    for msg in messages:
+        chars += len(str(getattr(msg, "content", msg)))
+        calls = getattr(msg, "tool_calls", None)
+        if calls:
+            chars += len(str(calls))
+    return chars // 4 + len(messages)

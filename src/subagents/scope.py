@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -77,6 +78,8 @@ Listener = Callable[[list[str], BaseEvent], Any]
 Sink = Callable[[BaseEvent], Any]
 """A receiver of every event of a run (``observe(on_event=...)``)."""
 _log = logging.getLogger("subagents")
+_SPENT_LOCK = threading.Lock()
+SPENT_FIELDS = ("model_calls", "tool_rounds", "tokens")
 
 
 class RunScope:
@@ -111,6 +114,10 @@ class RunScope:
             parent.usage.add_child(self.usage)
         self._budget = (BudgetTracker(budget, above=self._budget_above)
                         if budget is not None else None)
+        self.spent = dict.fromkeys(SPENT_FIELDS, 0)
+        """Budget counters spent by this invocation and its sub-agents (under a budget)."""
+        self.restored = False
+        """Its counters were restored from a checkpoint (or there was nothing to restore)."""
         self.background = table if table is not None else (
             BackgroundTable(background, uuid.uuid4().hex) if background else None
         )
@@ -153,6 +160,38 @@ class RunScope:
                 return scope._budget
             scope = scope.parent
         return None
+
+    def add_spent(self, **counts: int) -> None:
+        """Count spending (``model_calls``, ``tool_rounds``, ``tokens``) here and above."""
+        with _SPENT_LOCK:
+            scope: RunScope | None = self
+            while scope is not None:
+                for key, value in counts.items():
+                    scope.spent[key] += value
+                scope = scope.parent
+
+    def spent_record(self) -> dict[str, Any]:
+        """The counters to checkpoint (``SPENT_KEY``), tagged with the starting tool call."""
+        with _SPENT_LOCK:
+            return {**self.spent, "tool_call_id": self.usage.tool_call_id}
+
+    def restore(self, record: Any) -> None:
+        """Go on from the counters a paused or crashed run of this invocation checkpointed.
+
+        Runs once per scope. ``record`` (``spent_record()`` as read back) counts only when it
+        was written for the same tool call (a persistent child's next delegation starts at
+        zero); its counters are added here, above, and to every enclosing budget tracker.
+        """
+        if self.restored:
+            return
+        self.restored = True
+        budget = self.budget
+        if (budget is None or not isinstance(record, dict)
+                or record.get("tool_call_id") != self.usage.tool_call_id):
+            return
+        counts = {k: int(record.get(k) or 0) for k in SPENT_FIELDS}
+        self.add_spent(**counts)
+        budget.restore(counts)
 
     def _budget_above(self) -> BudgetTracker | None:
         return self.parent.budget if self.parent is not None else None

@@ -92,14 +92,15 @@ def addressed(name: str, args: Any, delegation: Mapping[str, ChildLink | None]) 
     return name.removeprefix("task_")
 
 
-def not_run(plan: AgentPlan, calls: Sequence[ToolCall], why: Why) -> list[ToolMessage]:
-    """Answer calls that are not run: a delegation a typed ``failed``, any other the text."""
+def not_run(plan: AgentPlan, calls: Sequence[ToolCall], why: Why,
+            status: Status = Status.FAILED) -> list[ToolMessage]:
+    """Answer calls that are not run: a delegation a typed ``status``, any other the text."""
     delegation = plan.delegation_tools if calls else {}
     out: list[ToolMessage] = []
     for tc in calls:
         name, tid = tc["name"], tc["id"] or ""
         if delegates(name, delegation):
-            out.append(tool_result(Status.FAILED, addressed(name, tc["args"], delegation),
+            out.append(tool_result(status, addressed(name, tc["args"], delegation),
                                    tool_call_id=tid, tool_name=name, error=why[1]))
         else:
             out.append(ToolMessage(content=why[0], tool_call_id=tid, name=name, status="error"))

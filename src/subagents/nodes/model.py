@@ -12,16 +12,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolCall
 from langchain_core.runnables import Runnable, RunnableConfig
-from langgraph.types import Command
+from langgraph.types import Command, Send
 
+from subagents.budget import (
+    BudgetDeadline,
+    Reservation,
+    deadline,
+    max_output_tokens,
+    prompt_tokens,
+)
 from subagents.nodes._decide import Outcome, decide, ending, over_budget
 from subagents.nodes._emit import Emitter
 from subagents.nodes._node import AgentNode
+from subagents.nodes._refuse import not_run, refusals
 from subagents.nodes._turn import Turn, read_turn
 from subagents.nodes.plan import AgentPlan
 from subagents.nodes.schemas import final_answer_spec
+from subagents.nodes.state import SPENT_KEY
+from subagents.results import Status
 from subagents.scope import RunScope, scope_of
 
 __all__ = ["LIMIT_NUDGE", "REPEAT_NUDGE", "make_model_node"]
@@ -55,6 +65,8 @@ class _ModelStep:
             if agent.output_schema is not None
             else plan.model
         )
+        self.root = len(plan.path) == 1
+        self.max_output = max_output_tokens(plan.model)
         self.system: list[AnyMessage] = (
             [SystemMessage(content=agent.system_prompt)] if agent.system_prompt else []
         )
@@ -71,52 +83,119 @@ class _ModelStep:
     def forced_request(self, messages: list[AnyMessage], out: Outcome) -> list[Any]:
         return [*self.system, *messages, *out.messages, _nudge(REPEAT_NUDGE)]
 
-    def decide(self, turn: Turn, ai: AIMessage, *, forced: bool) -> Outcome:
-        return decide(self.plan, turn, self._named(ai), forced=forced)
+    def decide(self, scope: RunScope | None, turn: Turn, ai: AIMessage, forced: bool,
+               emit: Emitter) -> Outcome:
+        """What follows a reply (its tool calls run only with a tool round reserved)."""
+        out = self.rounds(scope, decide(self.plan, turn, self._named(ai), forced=forced))
+        emit.refusals(out.refused)
+        return out
 
-    def finish(self, out: Outcome, final_ai: AIMessage) -> Outcome:
-        """End after the forced last call that followed ``out`` (a repeated tool call)."""
+    def finish(self, out: Outcome, final_ai: AIMessage | Outcome) -> Outcome:
+        """End after the forced last call that followed ``out`` (a repeated tool call).
+
+        ``final_ai`` is an Outcome when the budget refused that call.
+        """
+        if isinstance(final_ai, Outcome):
+            final_ai.messages = [*out.messages, *final_ai.messages]
+            return final_ai
         done = decide(self.plan, Turn(), self._named(final_ai), forced=True,
                       reason=out.stop or "repeated_tool_call")
         done.messages = [*out.messages, *done.messages]
         return done
 
-    def gate(self, scope: RunScope | None, after: Outcome | None = None) -> Outcome | None:
-        """Reserve one model call in the tree's budget, or end without it when exhausted.
+    def call(self, scope: RunScope | None, runnable: Runnable[Any, Any], request: list[Any],
+             emit: Emitter) -> AIMessage | Outcome:
+        """One model call, made only after it reserved its place in the tree's budget.
 
-        ``after``: the outcome whose messages come first (a forced last call was due).
+        Returns the reply, or the ``over_budget`` ending when the budget refused the call.
         """
-        if scope is None or scope.budget is None:
-            return None
-        reason = scope.budget.try_reserve()
-        if not reason:
-            return None
-        out = over_budget(self.plan.agent, reason)
-        if after is not None:
-            out.messages = [*after.messages, *out.messages]
-        return out
+        budget = scope.budget if scope is not None else None
+        held = budget.reserve_call(lambda: self.estimate(request)) if budget else None
+        if isinstance(held, str):
+            return over_budget(self.plan.agent, held)
+        emit.model_start(len(request))
+        used = 0
+        try:
+            ai: AIMessage = runnable.invoke(request, emit.model_config())
+            used = _tokens(ai)
+        finally:
+            _settle(scope, held, used)
+        self.record(scope, ai, emit)
+        return ai
 
-    def charge(self, scope: RunScope | None, ai: AIMessage, emit: Emitter) -> None:
-        """Record one model reply in the usage tree, the budget and the event stream."""
+    async def acall(self, scope: RunScope | None, runnable: Runnable[Any, Any],
+                    request: list[Any], emit: Emitter) -> AIMessage | Outcome:
+        """``call`` for async runs: cancelled at the budget's ``max_seconds`` deadline."""
+        budget = scope.budget if scope is not None else None
+        if budget is None:  # the common case: nothing to reserve, no deadline
+            emit.model_start(len(request))
+            reply: AIMessage = await runnable.ainvoke(request, emit.model_config())
+            self.record(scope, reply, emit)
+            return reply
+        held: Reservation | str | None = None
+        used = 0
+        try:
+            async with deadline(budget, "a model call"):
+                held = await budget.areserve_call(lambda: self.estimate(request))
+                if isinstance(held, str):
+                    return over_budget(self.plan.agent, held)
+                emit.model_start(len(request))
+                ai: AIMessage = await runnable.ainvoke(request, emit.model_config())
+                used = _tokens(ai)
+        except BudgetDeadline as exc:
+            return over_budget(self.plan.agent, str(exc))
+        finally:
+            _settle(scope, held, used)
+        self.record(scope, ai, emit)
+        return ai
+
+    def estimate(self, request: list[Any]) -> int:
+        """Tokens to reserve for a request: its prompt estimate plus the max output tokens."""
+        return prompt_tokens(request) + self.max_output
+
+    def record(self, scope: RunScope | None, ai: AIMessage, emit: Emitter) -> None:
+        """Record one model reply in the usage tree and the event stream."""
         emit.model_end(ai)
-        if scope is None:
-            return
-        usage = ai.usage_metadata
-        scope.usage.record_model_call(usage, len(ai.tool_calls))
-        if scope.budget is not None:
-            tokens = usage["total_tokens"] if usage else 0
-            scope.budget.charge(tokens=int(tokens),
-                                tool_rounds=1 if ai.tool_calls else 0)
+        if scope is not None:
+            scope.usage.record_model_call(ai.usage_metadata, len(ai.tool_calls))
+
+    def rounds(self, scope: RunScope | None, out: Outcome) -> Outcome:
+        """Reserve a tool round for a reply whose calls are to run.
+
+        Without one the agent ends ``over_budget``, those calls answered "not run" (a
+        delegation with a typed ``over_budget`` result).
+        """
+        if not out.sends or scope is None or scope.budget is None:
+            return out
+        reason = scope.budget.reserve_round()
+        if reason is None:
+            scope.add_spent(tool_rounds=1)
+            return out
+        calls = [tc for send in out.sends for tc in _calls_of(send)]
+        skipped = not_run(self.plan, calls, (f"Not run: {reason}.", f"not run: {reason}"),
+                          Status.OVER_BUDGET)
+        end = over_budget(self.plan.agent, reason)
+        end.messages = [*out.messages, *skipped, *end.messages]
+        reply = out.messages[0]
+        if isinstance(reply, AIMessage):
+            end.refused = refusals(self.plan, reply, end.messages)
+        return end
 
     def end(self, scope: RunScope | None, out: Outcome) -> Command[Any]:
-        """The node's Command; at the end, record the status (and the usage on the root)."""
+        """The node's Command; at the end, record the status (and the usage on the root).
+
+        Under a budget it also writes the invocation's spent counters (``SPENT_KEY``) with
+        every update, so a resumed run goes on from them.
+        """
         command = out.command()
+        if scope is not None and scope.budget is not None and isinstance(command.update, dict):
+            command.update[SPENT_KEY] = scope.spent_record()
         if not out.done or scope is None:
             return command
         last = next((m for m in reversed(out.messages) if isinstance(m, AIMessage)), None)
         status, _, _ = ending(self.plan.agent, last, out.structured)
         scope.finish(status)
-        if len(self.plan.path) == 1 and isinstance(command.update, dict):
+        if self.root and isinstance(command.update, dict):
             command.update["usage"] = scope.usage.to_dict()
         return command
 
@@ -127,58 +206,65 @@ class _ModelStep:
         return ai if ai.name == name else ai.model_copy(update={"name": name})
 
 
+def _settle(scope: RunScope | None, held: Reservation | str | None, used: int) -> None:
+    """Settle a model call's reservation with the tokens it used (counted in the scope)."""
+    if isinstance(held, Reservation) and scope is not None:
+        held.settle(used)
+        scope.add_spent(model_calls=1, tokens=used)
+
+
+def _tokens(ai: AIMessage) -> int:
+    usage = ai.usage_metadata
+    return int(usage["total_tokens"]) if usage else 0
+
+
+def _calls_of(send: Send) -> list[ToolCall]:
+    """The tool calls one ``Send`` of the model node carries."""
+    arg = send.arg if isinstance(send.arg, dict) else {}
+    calls: list[ToolCall] = arg["tool_calls"] if "tool_calls" in arg else [arg["tool_call"]]
+    return calls
+
+
 def make_model_node(plan: AgentPlan) -> AgentNode:
     """Build the sync+async ``model`` node of one agent.
 
     The node reads ``state["messages"]``, calls the model (system prompt first), and returns a
     ``Command``: ``goto=END`` when the agent is done, a list of ``Send`` for its tool calls, or
-    ``goto="model"`` when every call was refused or a correction was sent back. Before each
-    model call it checks the tree's budget (ending ``over_budget`` without the call); after
-    it, it records usage. When the agent ends, its unsettled background children are
-    auto-cancelled (``BackgroundConfig.auto_cancel``) before the usage is reported.
+    ``goto="model"`` when every call was refused or a correction was sent back. Each model
+    call first reserves its place in the tree's budget (ending ``over_budget`` without the
+    call), and a reply's tool calls run only once a tool round is reserved (else the agent
+    ends ``over_budget``, its calls answered "not run"). Async model calls are cancelled at
+    the budget's ``max_seconds`` deadline. When the agent ends, its unsettled background
+    children are auto-cancelled (``BackgroundConfig.auto_cancel``) before the usage is reported.
     """
     step = _ModelStep(plan)
 
     def model(state: dict[str, Any], config: RunnableConfig) -> Command[Any]:
         messages, scope = state["messages"], scope_of(config)
+        if scope is not None and not scope.restored and not step.root:
+            scope.restore(state.get(SPENT_KEY))  # a resumed sub-agent goes on from its counters
         emit = Emitter(scope, config)
-        out = step.gate(scope)
-        if out is None:
-            turn, forced, runnable, request = step.request(messages)
-            emit.model_start(len(request))
-            ai = runnable.invoke(request, emit.model_config())
-            step.charge(scope, ai, emit)
-            out = step.decide(turn, ai, forced=forced)
-            emit.refusals(out.refused)
-        if out.force_final:
-            out = step.gate(scope, after=out) or out
+        turn, forced, runnable, request = step.request(messages)
+        got = step.call(scope, runnable, request, emit)
+        out = got if isinstance(got, Outcome) else step.decide(scope, turn, got, forced, emit)
         if out.force_final:
             request = step.forced_request(messages, out)
-            emit.model_start(len(request))
-            final_ai = step.final.invoke(request, emit.model_config())
-            step.charge(scope, final_ai, emit)
-            out = step.finish(out, final_ai)
+            got = step.call(scope, step.final, request, emit)
+            out = step.finish(out, got)
         return step.end(scope, out)
 
     async def amodel(state: dict[str, Any], config: RunnableConfig) -> Command[Any]:
         messages, scope = state["messages"], scope_of(config)
+        if scope is not None and not scope.restored and not step.root:
+            scope.restore(state.get(SPENT_KEY))  # a resumed sub-agent goes on from its counters
         emit = Emitter(scope, config)
-        out = step.gate(scope)
-        if out is None:
-            turn, forced, runnable, request = step.request(messages)
-            emit.model_start(len(request))
-            ai = await runnable.ainvoke(request, emit.model_config())
-            step.charge(scope, ai, emit)
-            out = step.decide(turn, ai, forced=forced)
-            emit.refusals(out.refused)
-        if out.force_final:
-            out = step.gate(scope, after=out) or out
+        turn, forced, runnable, request = step.request(messages)
+        got = await step.acall(scope, runnable, request, emit)
+        out = got if isinstance(got, Outcome) else step.decide(scope, turn, got, forced, emit)
         if out.force_final:
             request = step.forced_request(messages, out)
-            emit.model_start(len(request))
-            final_ai = await step.final.ainvoke(request, emit.model_config())
-            step.charge(scope, final_ai, emit)
-            out = step.finish(out, final_ai)
+            got = await step.acall(scope, step.final, request, emit)
+            out = step.finish(out, got)
         if out.done and scope is not None and scope.background is not None:
             await scope.background.close()
         return step.end(scope, out)

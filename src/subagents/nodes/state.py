@@ -13,8 +13,11 @@ from langgraph.graph.message import add_messages
 from pydantic import BaseModel
 from typing_extensions import TypedDict
 
-__all__ = ["AgentState", "RootState", "StructuredAgentState", "StructuredRootState",
+__all__ = ["SPENT_KEY", "AgentState", "RootState", "StructuredAgentState", "StructuredRootState",
            "structured_state"]
+
+SPENT_KEY = "budget_spent"
+"""State key of the spent counters of an agent under a budget (see ``AgentState``)."""
 
 
 class AgentState(TypedDict):
@@ -23,9 +26,14 @@ class AgentState(TypedDict):
     Attributes:
         messages: the agent's own history (task message, AI turns, tool results). It never
             holds a parent's or a child's messages.
+        budget_spent: under a ``Budget``: ``{"model_calls", "tool_rounds", "tokens",
+            "tool_call_id"}`` spent by this invocation and its sub-agents as of its last model
+            node, written with each of its updates. A resumed run goes on from it (see
+            ``RunScope.restore``) instead of from zero.
     """
 
     messages: Annotated[list[AnyMessage], add_messages]
+    budget_spent: NotRequired[dict[str, Any]]
 
 
 class StructuredAgentState(AgentState):

@@ -28,6 +28,7 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.types import Command
 from pydantic import ValidationError
 
+from subagents.budget import deadline
 from subagents.errors import SpecError
 from subagents.nodes._approval import approval_decision, approve_tool
 from subagents.nodes._emit import Emitter
@@ -162,10 +163,13 @@ def make_tool_node(plan: AgentPlan) -> AgentNode:
         tc: ToolCall = payload["tool_call"]
         if (rejected := _ask(plan, tc, config)) is not None:
             return rejected
-        emit = Emitter(scope_of(config), config)
+        scope = scope_of(config)
+        emit = Emitter(scope, config)
         emit.tool_start(tc)
-        try:
-            out = _ok(tc, await acall_tool(tools[tc["name"]], tc, config, timeouts[tc["name"]]))
+        try:  # cancelled at the budget's max_seconds deadline (BudgetDeadline: an error result)
+            async with deadline(scope.budget if scope is not None else None, "a tool call"):
+                out = _ok(tc, await acall_tool(tools[tc["name"]], tc, config,
+                                               timeouts[tc["name"]]))
         except GraphBubbleUp:
             raise
         except Exception as exc:  # a tool failure becomes a result the model reads

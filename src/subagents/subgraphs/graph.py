@@ -17,11 +17,16 @@ A resume of a thread that has no checkpoint raises :class:`~subagents.errors.Not
 naming the thread: input ``None`` instead of LangGraph's ``EmptyInputError`` ("Received no
 input for __start__"), and a bare ``Command(resume=...)``, which LangGraph would run as a
 new run with no input, when the thread's checkpointer can be asked (before the run starts).
+
+A root under a ``Budget`` that resumes its thread (input None or a ``Command``: after an
+``interrupt()``, an approval pause or a crash) starts its budget from the spent counters its
+model node wrote to the checkpoint (``budget_spent``), not from zero; so does each resumed
+sub-agent, at its first model node (see ``RunScope.restore``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -30,11 +35,12 @@ from langgraph._internal._constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.errors import EmptyInputError, GraphInterrupt
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command
+from langgraph.types import Command, StateSnapshot
 
 from subagents import parking
 from subagents.errors import NothingToResume
 from subagents.nodes.plan import AgentPlan
+from subagents.nodes.state import SPENT_KEY
 from subagents.scope import CALL_KEY, SCOPE_KEY, CallInfo, RunScope, closing
 
 __all__ = ["AgentGraph"]
@@ -69,6 +75,15 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
             own["metadata"] = {**(own.get("metadata") or {}), "subagents_path": list(path)}
         return scope, own
 
+    def _resumes(self, scope: RunScope | None, input: Any) -> bool:
+        """Whether this run is a root with a budget resuming its thread.
+
+        Resuming: input None or a ``Command``; its spent counters are then read back from
+        the checkpoint (one state read).
+        """
+        return (scope is not None and scope.budget is not None
+                and len(scope.usage.path) == 1 and (input is None or isinstance(input, Command)))
+
     async def astream(  # same parameters as LangGraph's, passed through
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[Any]:
@@ -84,6 +99,8 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         key = (parking.park_key(config, _place(plan, config)[2])
                if plan and plan.background else None)
         scope, config = self._open(config, key)
+        if self._resumes(scope, input):
+            _restore(scope, await _values(self.aget_state(config or {})))
         error: BaseException | None = None
         try:
             try:
@@ -157,6 +174,12 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
             if not found:
                 raise NothingToResume(_thread_id(config))
         scope, config = self._open(config)
+        if self._resumes(scope, input):
+            try:
+                values = self.get_state(config or {}).values
+            except Exception:  # no checkpointer: nothing to resume from
+                values = {}
+            _restore(scope, values)
         with closing(scope):
             try:
                 yield from super().stream(input, config, **kwargs)
@@ -204,3 +227,16 @@ def _thread_only(config: RunnableConfig | None) -> RunnableConfig:
 def _thread_id(config: RunnableConfig | None) -> str | None:
     thread_id = (config or {}).get("configurable", {}).get("thread_id")
     return None if thread_id is None else str(thread_id)
+
+
+async def _values(snapshot: Awaitable[StateSnapshot]) -> Mapping[str, Any]:
+    try:
+        return (await snapshot).values
+    except Exception:  # no checkpointer: nothing to resume from
+        return {}
+
+
+def _restore(scope: RunScope | None, values: Mapping[str, Any]) -> None:
+    """Start a resumed run's budget from the spent counters its checkpoint holds."""
+    if scope is not None:
+        scope.restore(values.get(SPENT_KEY) if isinstance(values, Mapping) else None)
