@@ -9,6 +9,7 @@ from subagents.background import BackgroundConfig
 from subagents.budget import Budget
 from subagents.errors import LocalModelError, ModelResolutionError, SpecError, SubagentsError
 from subagents.graphs import compile_agent, delegate_node
+from subagents.guard import LoopGuard
 from subagents.nodes.tools import needs_approval
 from subagents.results import DelegationResult, Status
 from subagents.scope import observe
@@ -22,6 +23,7 @@ __all__ = [
     "Budget",
     "DelegationResult",
     "LocalModelError",
+    "LoopGuard",
     "ModelResolutionError",
     "SpecError",
     "Status",

@@ -4,8 +4,8 @@ The node returns ``Command(goto=[Send(...), ...])``: one ``Send`` per tool call,
 ``tools`` node or to the delegation node of a child, so each delegation is its own LangGraph
 task (its own pending write, resumed on its own ``tool_call_id`` after a crash). Refused
 calls are answered inline with a typed tool result and never executed. Loop guards live here,
-not in prompts: at the step limit, or when the model repeats an identical tool call, it gets
-one last call without tools and must answer from what it has.
+not in prompts: at the step limit, or when the loop guard sees a tool call that keeps getting
+the same result, it gets one last call without tools and must answer from what it has.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemM
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.types import Command
 
-from subagents.nodes._decide import Outcome, decide, ending, over_budget
+from subagents.nodes._decide import LOOP_STOP, Outcome, decide, ending, over_budget
 from subagents.nodes._emit import Emitter
 from subagents.nodes._node import AgentNode
 from subagents.nodes._turn import Turn, read_turn
@@ -30,8 +30,8 @@ LIMIT_NUDGE = (
     "Step limit reached: do not call any more tools. Answer now from the results above."
 )
 REPEAT_NUDGE = (
-    "You repeated a tool call you already made; its result is above. Do not call any more "
-    "tools. Answer now from the results above."
+    "You repeated a tool call that already gave the same result several times; its result "
+    "is above. Do not call any more tools. Answer now from the results above."
 )
 
 
@@ -75,9 +75,9 @@ class _ModelStep:
         return decide(self.plan, turn, self._named(ai), forced=forced)
 
     def finish(self, out: Outcome, final_ai: AIMessage) -> Outcome:
-        """End after the forced last call that followed ``out`` (a repeated tool call)."""
+        """End after the forced last call that followed ``out`` (the loop guard's)."""
         done = decide(self.plan, Turn(), self._named(final_ai), forced=True,
-                      reason=out.stop or "repeated_tool_call")
+                      reason=out.stop or LOOP_STOP, error=out.error)
         done.messages = [*out.messages, *done.messages]
         return done
 
