@@ -61,7 +61,8 @@ ANSWER_CHECK = "answer_check"
 """Stop reason of an agent whose text answer its ``answer_check`` still rejected at the bound."""
 
 ERROR_KEY = "subagents_error"
-"""``response_metadata`` key holding why an agent could not produce its output schema."""
+"""``response_metadata`` key holding why the runtime ended an agent short of an answer (no
+valid output schema, the loop guard's reason)."""
 LOOP_STOP = "repeated_tool_call"
 """Stop reason of an agent the loop guard stopped."""
 _POLLS = frozenset(LIFECYCLE.values())
