@@ -116,7 +116,7 @@ async def test_loop_guard_forces_an_answer_and_fails_the_child() -> None:
     res = result_of(await run(Agent(name="root", model=model, subagents=[worker])), c)
     assert (res.status, res.result) == (Status.FAILED, "answer from what I have")
     assert res.error == ('stopped by the loop guard: echo {"text": "same"} got the same result '
-                         "1 times; the agent answered without tools")
+                         "once; the agent answered without tools")
     assert model.calls_by("worker")[-1].messages[-1].content == REPEAT_NUDGE
     assert model.calls_by("worker")[-1].tools == []
 

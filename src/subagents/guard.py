@@ -14,12 +14,15 @@ __all__ = ["LoopGuard"]
 class LoopGuard(BaseModel):
     """Stops an agent that repeats a tool call without progress.
 
-    A tool call is refused, and the agent makes one last call without tools, only when the
-    same call (same name, same arguments as canonical JSON) already got the same result
-    ``max_repeats`` times in the current task. Never refused: ``agent_status``,
-    ``agent_await`` and ``agent_cancel`` (their results change over time), and a call whose
-    previous identical call ended in an error (a tool error, a delegation ``failed`` or
-    ``timeout``): that is a retry, bounded by ``max_steps``, budgets and retry policies.
+    The guard fires on a tool call only when the same call (same name, same arguments as
+    canonical JSON) already got the same result ``max_repeats`` times in the current task.
+    Then none of the reply's calls run (each gets a "not run" result), the agent makes one
+    last call without tools and ends ``failed`` with the error "stopped by the loop guard:
+    ..." (a schema agent whose last call gives a valid ``final_answer`` ends ``completed``).
+    It never fires on ``agent_status``, ``agent_await`` and ``agent_cancel`` (their results
+    change over time), nor on a call whose previous identical call ended in an error (a tool
+    error, a delegation ``failed`` or ``timeout``): that is a retry, bounded by ``max_steps``,
+    budgets and retry policies.
 
     Example:
         >>> Agent(name="poller", loop_guard=LoopGuard(max_repeats=5))  # doctest: +SKIP

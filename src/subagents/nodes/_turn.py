@@ -34,8 +34,9 @@ class Loop:
         args = call_key(self.call["name"], self.call["args"])[1]
         if len(args) > 200:
             args = args[:200] + "..."
+        times = "once" if self.times == 1 else f"{self.times} times"
         return (f"stopped by the loop guard: {self.call['name']} {args} got the same result "
-                f"{self.times} times; the agent answered without tools")
+                f"{times}; the agent answered without tools")
 
 
 @dataclass(slots=True)
