@@ -34,10 +34,11 @@ from langchain_core.tools import tool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SkipValidation, ValidationError
 
 from _strategies import HUGE, SPECIAL, args_like, names, strings, values
-from subagents import Agent, DelegationResult, Status, compile_agent, observe
+from subagents import Agent, DelegationResult, LoopGuard, Status, compile_agent, observe
 from subagents.events import BaseEvent, SubagentEnd, SubagentStart
 from subagents.nodes.model import LIMIT_NUDGE, REPEAT_NUDGE
 from subagents.nodes.plan import STOP_KEY
+from subagents.nodes.schemas import LIFECYCLE
 from subagents.testing import ScriptedChatModel, ai
 
 TIMEOUT = 20.0
@@ -49,6 +50,9 @@ GENERATED: Counter[str] = Counter()
 JOB_STATUSES = {s.value for s in Status} - {"forbidden_tool", "unknown_agent",
                                              "depth_exceeded", "over_budget"}
 REPEATED = "Not run: repeated call."
+GUARD = LoopGuard(max_repeats=1)
+"""The loop guard of the graphs ``check_run`` checks: the strictest, so that a second turn
+repeating a call of the first (with a result that is no error) is refused."""
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -251,15 +255,37 @@ def duplicate_text(first: str) -> str:
     return f"Not run: duplicate of call {first} in this reply."
 
 
-def repeats(turns: list[AIMessage]) -> list[bool]:
-    """Per turn: whether it repeats a call of an earlier turn (the runtime's loop guard)."""
-    seen: set[tuple[str, str]] = set()
+def repeats(turns: list[tuple[AIMessage, dict[str, ToolMessage]]],
+            max_repeats: int = GUARD.max_repeats) -> list[bool]:
+    """Per answered turn: whether the loop guard refused it: one of its calls (not a lifecycle
+    tool) repeats a call whose earlier identical calls (the first of each reply) already got
+    the latest one's result ``max_repeats`` times, that latest result being no error (a text
+    error, a typed ``failed`` or ``timeout`` is retried)."""
+    seen: dict[tuple[str, str], list[str | None]] = {}
     out = []
-    for turn in turns:
-        keys = {call_key(c["name"], c["args"]) for c in turn.tool_calls}
-        out.append(bool(keys & seen))
-        seen |= keys
+    for turn, answers in turns:
+        keys = [call_key(c["name"], c["args"]) for c in turn.tool_calls
+                if c["name"] not in LIFECYCLE.values()]
+        guard = any(seen.get(k) and seen[k][-1] is not None
+                    and seen[k].count(seen[k][-1]) >= max_repeats for k in keys)
+        out.append(guard)
+        firsts: dict[tuple[str, str], ToolCall] = {}
+        for c in turn.tool_calls:
+            firsts.setdefault(call_key(c["name"], c["args"]), c)
+        for key, c in firsts.items():
+            seen.setdefault(key, []).append(result_text(answers.get(c["id"] or "")))
     return out
+
+
+def result_text(answer: ToolMessage | None) -> str | None:
+    """A call's result for the loop guard: None for a retry-worthy error."""
+    if answer is None:
+        return None
+    if answer.status == "error":
+        typed = isinstance(answer.artifact, dict) and "status" in answer.artifact
+        if not typed or answer.artifact["status"] in ("failed", "timeout"):
+            return None
+    return str(answer.content)
 
 
 def delegates(name: str, oracle: dict[str, Any]) -> bool:
@@ -381,7 +407,7 @@ ROOT_MODEL = RawModel(policy=TURNS.policy("root"))
 ALPHA = Agent(name="alpha", description="first", model=CHILD)
 BETA = Agent(name="beta", description="second", model=CHILD)
 TASK_GRAPH = compile_agent(Agent(name="root", model=ROOT_MODEL, tools=[probe],
-                                 subagents=[ALPHA, BETA]))
+                                 subagents=[ALPHA, BETA], loop_guard=GUARD))
 TASK_ORACLE: dict[str, Any] = {"root_tools": {"probe"}, "lifecycle": set(), "background": False,
                                "children": {"task:alpha": "alpha", "task:beta": "beta"}}
 
@@ -400,7 +426,7 @@ def check_run(out: dict[str, Any], model: RawModel, root: str, oracle: dict[str,
     messages = out["messages"]
     turns = answered_turns(messages)
     same_calls(model.log[start:], root, [m for m in messages if isinstance(m, AIMessage)])
-    repeated = repeats([t for t, _ in turns])
+    repeated = repeats(turns)
     completed = 0
     probe_ok: list[str] = []
     want_refused: Counter[Refused] = Counter()

@@ -13,7 +13,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from rich.console import Console
 from typer.testing import CliRunner
 
-from subagents import Agent, Status
+from subagents import Agent, LoopGuard, Status
 from subagents.checkpoints.events_log import EventLog
 from subagents.cli import (
     DelegationNode,
@@ -137,9 +137,10 @@ async def test_a_refused_delegation_is_one_line_with_its_status() -> None:
                  ai(call("task", agent="w", objective="work")), ai("done")],
         "w": [ai("worked")],
     })
-    report = await run_team(Agent(name="root", subagents=[Agent(name="w")]), "go", model=model)
+    root = Agent(name="root", subagents=[Agent(name="w")], loop_guard=LoopGuard(max_repeats=1))
+    report = await run_team(root, "go", model=model)
     lines = tree_lines(report)
-    assert lines[0].startswith('✓ root  "go"  completed  ')
+    assert lines[0].startswith('✗ root  "go"  failed  ')  # stopped by the loop guard
     ghost, worked, repeated = lines[1:]
     assert ghost == ("├── ⊘ ghost  \"boo\"  unknown_agent  refused  'ghost' is not a sub-agent "
                      "root may delegate to; allowed: w")

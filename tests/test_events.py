@@ -14,6 +14,7 @@ from subagents import (
     Agent,
     BackgroundConfig,
     DelegationResult,
+    LoopGuard,
     Status,
     compile_agent,
     observe,
@@ -157,7 +158,8 @@ def refusing_team(**dev_kwargs: object) -> tuple[Agent, dict[str, str]]:
         "mid": [ai(deeper), ai("mid done")],
     })
     mid = Agent(name="mid", subagents=[Agent(name="leaf")])
-    dev = Agent(name="dev", model=model, tools=[grep], subagents=[mid], **dev_kwargs)
+    dev = Agent(name="dev", model=model, tools=[grep], subagents=[mid],
+                loop_guard=LoopGuard(max_repeats=1), **dev_kwargs)
     return dev, {"ghost": ghost["id"] or "", "bad": "bad1", "again": again["id"] or "",
                  "deeper": deeper["id"] or ""}
 

@@ -9,7 +9,7 @@ from langchain_core.messages import AIMessage, HumanMessage, InvalidToolCall, To
 from langchain_core.tools import tool
 from pydantic import BaseModel
 
-from subagents import Agent, Budget, DelegationResult, Status, compile_agent
+from subagents import Agent, Budget, DelegationResult, LoopGuard, Status, compile_agent
 from subagents.nodes._decide import ANSWER_CHECK, ERROR_KEY
 from subagents.nodes.model import LIMIT_NUDGE, REPEAT_NUDGE
 from subagents.nodes.plan import NUDGE_KEY, STOP_KEY
@@ -105,16 +105,18 @@ async def test_limit_call_that_still_calls_tools_is_not_executed() -> None:
     assert (res.status, res.result) == (Status.MAX_STEPS, "half done")
 
 
-async def test_repeated_identical_call_forces_an_answer() -> None:
+async def test_loop_guard_forces_an_answer_and_fails_the_child() -> None:
     c = call("task", agent="worker", objective="x")
     model = ScriptedChatModel(steps={
         "root": [ai(c), ai("done")],
         "worker": [ai(call("echo", text="same")), ai(call("echo", text="same")),
                    ai("answer from what I have")],
     })
-    worker = Agent(name="worker", tools=[echo])
+    worker = Agent(name="worker", tools=[echo], loop_guard=LoopGuard(max_repeats=1))
     res = result_of(await run(Agent(name="root", model=model, subagents=[worker])), c)
-    assert (res.status, res.result) == (Status.COMPLETED, "answer from what I have")
+    assert (res.status, res.result) == (Status.FAILED, "answer from what I have")
+    assert res.error == ('stopped by the loop guard: echo {"text": "same"} got the same result '
+                         "once; the agent answered without tools")
     assert model.calls_by("worker")[-1].messages[-1].content == REPEAT_NUDGE
     assert model.calls_by("worker")[-1].tools == []
 
@@ -256,7 +258,8 @@ async def test_repeated_delegation_gets_a_typed_result_own_tool_a_text() -> None
     again = [call("task", agent="child", objective="look"), call("echo", text="b")]
     model = ScriptedChatModel(steps={"root": [ai(*first), ai(*again), ai("answer")],
                                      "child": [ai("seen it")]})
-    out = await run(Agent(name="root", model=model, tools=[echo], subagents=[Agent(name="child")]))
+    out = await run(Agent(name="root", model=model, tools=[echo], subagents=[Agent(name="child")],
+                          loop_guard=LoopGuard(max_repeats=1)))
     assert result_of(out, first[0]).status is Status.COMPLETED
     res = result_of(out, again[0])
     assert (res.status, res.agent, res.result) == (Status.FAILED, "child", None)
@@ -367,7 +370,8 @@ async def test_identical_per_agent_background_and_lifecycle_calls_run_once() -> 
 async def test_duplicates_of_an_earlier_call_are_repeats() -> None:
     first, again = call("echo", text="a"), [call("echo", text="a"), call("echo", text="a")]
     model = ScriptedChatModel(steps={"root": [ai(first), ai(*again), ai("answer")]})
-    out = await run(Agent(name="root", model=model, tools=[echo]))
+    out = await run(Agent(name="root", model=model, tools=[echo],
+                          loop_guard=LoopGuard(max_repeats=1)))
     one_answer_each(out)
     assert [answers(out, c["id"]).content for c in again] == ["Not run: repeated call."] * 2
     assert model.calls_by("root")[-1].messages[-1].content == REPEAT_NUDGE
@@ -486,9 +490,10 @@ async def test_answer_check_not_called_when_forced_or_over_budget() -> None:
         "root": [ai(c), ai("done")],
         "worker": [ai(call("echo", text="same")), ai(call("echo", text="same")), ai("bad")],
     })
-    worker = Agent(name="worker", tools=[echo], answer_check=check)
+    worker = Agent(name="worker", tools=[echo], answer_check=check,
+                   loop_guard=LoopGuard(max_repeats=1))
     res = result_of(await run(Agent(name="root", model=repeat, subagents=[worker])), c)
-    assert (res.status, res.result) == (Status.COMPLETED, "bad")
+    assert (res.status, res.result) == (Status.FAILED, "bad")
     assert check.calls == []
 
     broke = ScriptedChatModel(steps={"root": [ai(c), ai("done")]})

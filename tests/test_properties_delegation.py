@@ -14,6 +14,7 @@ from _properties_support import (
     CHILD,
     EXECUTED,
     GENERATED,
+    GUARD,
     PER_AGENT_FIELDS,
     ROOT_MODEL,
     SETTINGS,
@@ -48,7 +49,8 @@ BOSS_MODEL = RawModel(policy=BOSS_TURNS.policy("boss"))
 WRITER = Agent(name="writer", model=CHILD)
 SEARCHER = Agent(name="searcher", model=CHILD, input_schema=Query)
 PER_AGENT_GRAPH = compile_agent(Agent(name="boss", model=BOSS_MODEL, tools=[probe],
-                                      subagents=[WRITER, SEARCHER], delegation="per_agent"))
+                                      subagents=[WRITER, SEARCHER], delegation="per_agent",
+                                      loop_guard=GUARD))
 PER_AGENT_ORACLE: dict[str, Any] = {
     "root_tools": {"probe"}, "lifecycle": set(), "background": False,
     "children": {"task_writer": "writer", "task_searcher": "searcher"}}

@@ -16,6 +16,7 @@ from _properties_support import (
     CHILD,
     EXECUTED,
     GENERATED,
+    GUARD,
     SETTINGS,
     TASK_GRAPH,
     TURNS,
@@ -55,11 +56,12 @@ LEAF = Agent(name="leaf")
 HOLDER = Agent(name="holder", tools=[secret])
 MID = Agent(name="mid", subagents=[LEAF])
 DEPTH_GRAPH = compile_agent(Agent(name="top", model=D_MODEL, tools=[probe],
-                                  subagents=[MID, HOLDER], max_subagent_depth=1))
+                                  subagents=[MID, HOLDER], max_subagent_depth=1, loop_guard=GUARD))
 FLAT_TURNS = Turns()
 FLAT_MODEL = RawModel(policy=FLAT_TURNS.policy("flat"))
 FLAT_GRAPH = compile_agent(Agent(name="flat", model=FLAT_MODEL, tools=[probe],
-                                 subagents=[Agent(name="leaf2")], max_subagent_depth=0))
+                                 subagents=[Agent(name="leaf2")], max_subagent_depth=0,
+                                 loop_guard=GUARD))
 OBJ = {"objective": "do it"}
 objective_args = args_like({"objective": objectives, "context": strings}) | st.just(OBJ)
 

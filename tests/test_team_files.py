@@ -10,7 +10,7 @@ import pytest
 from langchain_core.messages import HumanMessage
 from pydantic import BaseModel, ValidationError
 
-from subagents import Agent, SpecError, compile_agent
+from subagents import Agent, LoopGuard, SpecError, compile_agent
 from subagents.teams import (
     load_team,
     model_from_json_schema,
@@ -192,6 +192,16 @@ def test_python_example_matches_the_yaml_team(tmp_path: Path) -> None:
     ("""
      agents:
        - name: dev
+         loop_guard: 3
+     """, "3: agent 'dev': field 'loop_guard' must be a mapping such as {max_repeats: 3}"),
+    ("""
+     agents:
+       - name: dev
+         loop_guard: {max_repeats: 0}
+     """, "3: agent 'dev': field 'loop_guard': Input should be greater than or equal to 1"),
+    ("""
+     agents:
+       - name: dev
          subagents: [a, b]
        - name: a
          subagents: [s]
@@ -220,6 +230,23 @@ def test_mapping_input_and_default_root_is_the_first_agent() -> None:
     assert [s.name for s in dev.subagents if isinstance(s, Agent)] == ["helper"]
     with pytest.raises(SpecError, match=r"^<mapping>: agent 'dev': unknown tool 'x'"):
         load_team({"agents": [{"name": "dev", "tools": ["x"]}]})
+
+
+def test_loop_guard_per_agent(tmp_path: Path) -> None:
+    dev = load_team(write(tmp_path, """
+        agents:
+          - name: dev
+            loop_guard: {max_repeats: 5}
+            subagents: [quiet, unset, plain]
+          - name: quiet
+            loop_guard: false
+          - name: unset
+            loop_guard: null
+          - name: plain
+        """))
+    assert dev.loop_guard == LoopGuard(max_repeats=5)
+    guards = {s.name: s.loop_guard for s in dev.subagents if isinstance(s, Agent)}
+    assert guards == {"quiet": None, "unset": None, "plain": LoopGuard()}
 
 
 def test_forward_references_self_reference_and_cycles(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from subagents.errors import (
     SubagentsError,
 )
 from subagents.graphs import as_tool, compile_agent, delegate_node
+from subagents.guard import LoopGuard
 from subagents.nodes.tools import needs_approval, with_timeout
 from subagents.results import DelegationResult, Status
 from subagents.scope import observe
@@ -29,6 +30,7 @@ __all__ = [
     "Budget",
     "DelegationResult",
     "LocalModelError",
+    "LoopGuard",
     "ModelEndpointError",
     "ModelResolutionError",
     "NothingToResume",

@@ -73,7 +73,7 @@ class SubagentEnd(BaseEvent):
 
     ``refused``: the runtime answered the delegation call itself and no child ran (an agent
     outside the allow list, the depth limit, arguments that are not JSON or not valid for
-    the child, a repeated call, a duplicate of a call in the same reply, a call beside
+    the child, the loop guard, a duplicate of a call in the same reply, a call beside
     ``final_answer``); ``status`` and ``error`` are those of the tool result the parent
     model got, ``usage`` is empty.
 

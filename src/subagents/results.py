@@ -24,8 +24,9 @@ class Status(StrEnum):
     COMPLETED = "completed"
     """The child finished and returned its final text or validated output."""
     FAILED = "failed"
-    """The child raised, hit its recursion limit, got invalid arguments or broke its schema;
-    or the call was not run (arguments not JSON, a repeated call, a call beside final_answer)."""
+    """The child raised, hit its recursion limit, got invalid arguments, broke its schema or
+    was stopped by the loop guard (``result``: its forced answer); or the call was not run
+    (arguments not JSON, refused by the loop guard, a call beside final_answer)."""
     MAX_STEPS = "max_steps"
     """The child reached ``max_steps`` model calls; ``result`` holds its partial answer."""
     DEPTH_EXCEEDED = "depth_exceeded"

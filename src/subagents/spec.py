@@ -28,6 +28,7 @@ from pydantic import (
 
 from subagents.background import BackgroundConfig
 from subagents.budget import Budget
+from subagents.guard import LoopGuard
 
 __all__ = ["RESERVED_NAMES", "Agent", "AnswerCheck", "RemoteSpec", "iter_agents", "retry_policy"]
 
@@ -78,8 +79,8 @@ class Agent(BaseModel):
 
     Answer checks: ``answer_check`` is a callable ``(answer: str, messages:
     list[BaseMessage]) -> str | None`` run when the agent ends with a text answer (a reply
-    without tool calls; not after the forced last call of ``max_steps`` or the repeated-call
-    guard, not when the budget ends it). ``answer`` is the reply's text, ``messages`` the
+    without tool calls; not after the forced last call of ``max_steps`` or the loop guard,
+    not when the budget ends it). ``answer`` is the reply's text, ``messages`` the
     agent's history with that reply last. ``None`` accepts the answer; a string is sent back
     to the agent as a correction (a runtime-marked ``HumanMessage``, like the output-schema
     nudge) and the agent goes on. After ``max_output_retries`` corrections (shared with
@@ -169,6 +170,11 @@ class Agent(BaseModel):
     )
     budget: Budget | None = Field(
         default=None, description="Limits for this agent's whole call tree (with ancestors')."
+    )
+    loop_guard: LoopGuard | None = Field(
+        default_factory=LoopGuard,
+        description="Stops a task that repeats an identical tool call with an identical result "
+        "max_repeats times (the agent ends failed, 'stopped by the loop guard'); None: off.",
     )
     needs_approval: tuple[str, ...] = Field(
         default=(), description="Names of its tools (own, delegation 'task'/'task_<name>', "
@@ -272,7 +278,7 @@ class Agent(BaseModel):
         if self.remote is not None:
             extra = [f for f in ("model", "tools", "subagents", "persistence", "background",
                                  "budget", "needs_approval", "system_prompt", "answer_check",
-                                 "tool_timeout")
+                                 "tool_timeout", "loop_guard")
                      if f in self.model_fields_set and getattr(self, f)]
             if extra:
                 msg = (f"agent {self.name!r}: field 'remote': a remote agent runs on its "

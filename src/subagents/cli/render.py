@@ -90,7 +90,7 @@ def delegation_tree(report: RunReport, *, width: int = 40) -> Tree:
     tokens; then the error when it did not complete, or, while it runs, the tail of what it
     is saying. A delegation the runtime refused is one line too, ``refused`` in place of
     the counts: ``⊘ ghost "find x"  unknown_agent  refused  'ghost' is not a sub-agent ...``
-    (a refusal with status ``failed``, e.g. a repeated call, shows ✗).
+    (a refusal with status ``failed``, e.g. one the loop guard refused, shows ✗).
     """
     tree = Tree(_label(report.tree, width), guide_style="dim")
 

@@ -11,9 +11,13 @@ short error text when not run (LangChain's convention for tool errors); names it
 get the typed ``forbidden_tool``. ``final_answer`` corrections stay text: the model fixes its
 schema from them.
 
-A reply repeating a call of an earlier reply of the task runs none of its calls and forces a
-last answer; a call identical to an earlier call of the same reply (same name, same arguments:
-small local models do this) is not run, its first occurrence is.
+The loop guard (``Agent.loop_guard``, see :class:`subagents.guard.LoopGuard`): a reply with a
+call whose identical earlier calls of the task already got the same result ``max_repeats``
+times runs none of its calls and forces a last answer; the agent then ends ``failed`` with the
+error "stopped by the loop guard: ..." (a schema agent that still gives a valid
+``final_answer`` ends ``completed``). Lifecycle tools and retries of a call that ended in an
+error are never refused. A call identical to an earlier call of the same reply (same name,
+same arguments: small local models do this) is not run, its first occurrence is.
 
 A text answer (no tool calls, not forced) of an agent with ``answer_check`` ends only when the
 check returns None; its correction is sent back like the output-schema nudge, at most
@@ -46,18 +50,23 @@ from subagents.nodes._refuse import (
 )
 from subagents.nodes._turn import Turn
 from subagents.nodes.plan import NUDGE_KEY, STOP_KEY, AgentPlan, ChildLink
-from subagents.nodes.schemas import FINAL_ANSWER, validation_text
+from subagents.nodes.schemas import FINAL_ANSWER, LIFECYCLE, validation_text
 from subagents.results import Status, tool_result
 from subagents.spec import Agent, AnswerCheck
 
-__all__ = ["ANSWER_CHECK", "ERROR_KEY", "Outcome", "Refusal", "decide", "ending", "mark_stop",
-           "over_budget"]
+__all__ = ["ANSWER_CHECK", "ERROR_KEY", "LOOP_STOP", "Outcome", "Refusal", "decide", "ending",
+           "mark_stop", "over_budget"]
 
 ANSWER_CHECK = "answer_check"
 """Stop reason of an agent whose text answer its ``answer_check`` still rejected at the bound."""
 
 ERROR_KEY = "subagents_error"
-"""``response_metadata`` key holding why an agent could not produce its output schema."""
+"""``response_metadata`` key holding why the runtime ended an agent short of an answer (no
+valid output schema, the loop guard's reason)."""
+LOOP_STOP = "repeated_tool_call"
+"""Stop reason of an agent the loop guard stopped."""
+_POLLS = frozenset(LIFECYCLE.values())
+"""Tools the loop guard never refuses: their results change over time."""
 _UNSET: Any = object()
 _SCHEMA_NUDGE = "You must finish by calling the final_answer tool with your answer."
 
@@ -71,8 +80,9 @@ class Outcome:
         sends: one ``Send`` per tool call to execute.
         done: the agent has ended.
         structured: the validated output schema instance, when accepted.
-        force_final: make one last call without tools before ending (repeated call guard).
+        force_final: make one last call without tools before ending (the loop guard).
         stop: the runtime reason the agent ended, if any (``max_steps``, ...).
+        error: why, when the runtime says more than the stop reason (the loop guard's call).
         refused: the delegation calls answered with a refusal in ``messages``.
     """
 
@@ -83,6 +93,7 @@ class Outcome:
     force_final: bool = False
     stop: str | None = None
     refused: list[Refusal] = field(default_factory=list)
+    error: str | None = None
 
     def command(self) -> Command[Any]:
         """The node's ``Command``: END, the sends, or back to the model."""
@@ -156,7 +167,7 @@ def _final_answer(plan: AgentPlan, tc: ToolCall) -> tuple[Any, str | None]:
         return None, validation_text(exc)
 
 
-def _forced(plan: AgentPlan, ai: AIMessage, reason: str) -> Outcome:
+def _forced(plan: AgentPlan, ai: AIMessage, reason: str, error: str | None) -> Outcome:
     """End now: accept a valid final_answer, otherwise keep the text as the partial result."""
     if plan.agent.output_schema is not None:
         for tc in ai.tool_calls:
@@ -169,7 +180,7 @@ def _forced(plan: AgentPlan, ai: AIMessage, reason: str) -> Outcome:
                                    done=True, structured=value)
     text_only = ai.model_copy(update={"tool_calls": [], "invalid_tool_calls": []})
     messages: list[AnyMessage] = [text_only]
-    mark_stop(messages, reason)
+    mark_stop(messages, reason, error)
     return Outcome(messages, done=True, stop=reason)
 
 
@@ -201,7 +212,7 @@ def _schema_step(plan: AgentPlan, turn: Turn, ai: AIMessage, fixes: list[ToolMes
 
 
 def decide(plan: AgentPlan, turn: Turn, ai: AIMessage, *, forced: bool,
-           reason: str = "max_steps") -> Outcome:
+           reason: str = "max_steps", error: str | None = None) -> Outcome:
     """Decide what follows one model reply (see the module docstring of ``model``).
 
     Args:
@@ -210,12 +221,13 @@ def decide(plan: AgentPlan, turn: Turn, ai: AIMessage, *, forced: bool,
         ai: the model's reply.
         forced: this was the last call (no tools): end now.
         reason: why it was forced (the stop reason recorded).
+        error: the error recorded with it (None: the stop reason says it all).
 
     Returns:
         The outcome; ``Outcome.refused`` lists the delegation calls refused inline.
     """
     if forced:
-        return _forced(plan, ai, reason)
+        return _forced(plan, ai, reason, error)
     ai, fixes = _normalise(plan, ai)
     out = _answer(plan, turn, ai, fixes)
     if len(out.messages) > 1:  # only tool messages and nudges follow the reply
@@ -232,9 +244,11 @@ def _answer(plan: AgentPlan, turn: Turn, ai: AIMessage, fixes: list[ToolMessage]
     if not ai.tool_calls and not fixes:
         check = plan.agent.answer_check
         return Outcome([ai], done=True) if check is None else _checked(plan, turn, ai, check)
-    if turn.repeats(ai.tool_calls):
+    guard = plan.agent.loop_guard
+    loop = None if guard is None else turn.looping(ai.tool_calls, guard.max_repeats, _POLLS)
+    if loop is not None:
         return Outcome([ai, *fixes, *not_run(plan, ai.tool_calls, REPEATED)],
-                       force_final=True, stop="repeated_tool_call")
+                       force_final=True, stop=LOOP_STOP, error=loop.reason())
     return _route(plan, ai, fixes)
 
 
@@ -322,6 +336,8 @@ def ending(agent: Agent, last: AIMessage | None, structured: Any) -> tuple[Statu
         (status, result, error): ``result`` is the validated output schema as a JSON object
         when the agent has one, else its last AI text. ``error`` is None for ``completed``
         except after an answer check rejected the last answer at its bound (its complaint).
+        An agent the loop guard stopped ends ``failed`` with its forced answer as ``result``
+        (None when empty) and the guard's reason as ``error``.
     """
     text = last.text if last is not None else ""
     meta = last.response_metadata if last is not None else {}
@@ -333,11 +349,13 @@ def ending(agent: Agent, last: AIMessage | None, structured: Any) -> tuple[Statu
             data = structured.model_dump(mode="json") if hasattr(structured, "model_dump") \
                 else structured
             return Status.COMPLETED, data, None
-        if stop in ("max_steps", "repeated_tool_call"):
+        if stop == "max_steps":
             return Status.MAX_STEPS, text, "ended before a valid final_answer"
         return Status.FAILED, text or None, error or "no valid final_answer"
     if stop == "max_steps":
         return Status.MAX_STEPS, text, f"stopped after max_steps={agent.max_steps}"
+    if stop == LOOP_STOP:  # cut off: the forced answer is kept as a partial result
+        return Status.FAILED, text or None, error or "stopped by the loop guard"
     if stop == ANSWER_CHECK:  # completed, the check's last complaint kept for the parent
         return Status.COMPLETED, text, error
     return Status.COMPLETED, text, None

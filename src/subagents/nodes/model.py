@@ -4,8 +4,8 @@ The node returns ``Command(goto=[Send(...), ...])``: one ``Send`` per tool call,
 ``tools`` node or to the delegation node of a child, so each delegation is its own LangGraph
 task (its own pending write, resumed on its own ``tool_call_id`` after a crash). Refused
 calls are answered inline with a typed tool result and never executed. Loop guards live here,
-not in prompts: at the step limit, or when the model repeats an identical tool call, it gets
-one last call without tools and must answer from what it has.
+not in prompts: at the step limit, or when the loop guard sees a tool call that keeps getting
+the same result, it gets one last call without tools and must answer from what it has.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from subagents.budget import (
     max_output_tokens,
     prompt_tokens,
 )
-from subagents.nodes._decide import Outcome, decide, ending, over_budget
+from subagents.nodes._decide import LOOP_STOP, Outcome, decide, ending, over_budget
 from subagents.nodes._emit import Emitter
 from subagents.nodes._node import AgentNode
 from subagents.nodes._refuse import not_run, refusals
@@ -40,8 +40,8 @@ LIMIT_NUDGE = (
     "Step limit reached: do not call any more tools. Answer now from the results above."
 )
 REPEAT_NUDGE = (
-    "You repeated a tool call you already made; its result is above. Do not call any more "
-    "tools. Answer now from the results above."
+    "You repeated a tool call that already gave the same result several times; its result "
+    "is above. Do not call any more tools. Answer now from the results above."
 )
 
 
@@ -91,7 +91,7 @@ class _ModelStep:
         return out
 
     def finish(self, out: Outcome, final_ai: AIMessage | Outcome) -> Outcome:
-        """End after the forced last call that followed ``out`` (a repeated tool call).
+        """End after the forced last call that followed ``out`` (the loop guard's).
 
         ``final_ai`` is an Outcome when the budget refused that call.
         """
@@ -99,7 +99,7 @@ class _ModelStep:
             final_ai.messages = [*out.messages, *final_ai.messages]
             return final_ai
         done = decide(self.plan, Turn(), self._named(final_ai), forced=True,
-                      reason=out.stop or "repeated_tool_call")
+                      reason=out.stop or LOOP_STOP, error=out.error)
         done.messages = [*out.messages, *done.messages]
         return done
 

@@ -16,7 +16,7 @@ __all__ = ["NUDGE_KEY", "STOP_KEY", "AgentPlan", "ChildLink"]
 
 STOP_KEY = "subagents_stop"
 """``response_metadata`` key on a final AI message that ended for a runtime reason
-(``"max_steps"``, ``"repeated_tool_call"``)."""
+(``"max_steps"``, ``"repeated_tool_call"``: the loop guard)."""
 NUDGE_KEY = "subagents_nudge"
 """``additional_kwargs`` key marking a runtime-written HumanMessage (not a new task)."""
 

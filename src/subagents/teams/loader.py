@@ -15,6 +15,7 @@ Shape::
         answer_check: paths_exist  # built-in answer check (subagents.tools.BUILTIN_CHECKS)
         max_steps: 4
         tool_timeout: 30      # seconds per call of its tools (Agent.tool_timeout)
+        loop_guard: {max_repeats: 3}  # -> Agent.loop_guard (LoopGuard); false or null: off
 
 Agents are built as a tree from the root: an allow-list entry naming the agent itself or an
 ancestor stays a name (the runtime bounds such cycles by depth), every other entry is built
@@ -49,6 +50,7 @@ AGENT_FIELDS: dict[str, str] = {
     "max_output_retries": "max_output_retries", "answer_check": "answer_check",
     "tool_timeout": "tool_timeout",
     "retry": "retry", "timeout": "timeout",
+    "loop_guard": "loop_guard",
 }
 """Team-file field -> ``Agent`` field (``prompt`` is the one renamed; ``tools`` and
 ``answer_check`` name built-ins, built for the team's root)."""
@@ -159,6 +161,10 @@ class _Builder:
             checks = sorted(BUILTIN_CHECKS)
             raise self._fail(("agents", index, "answer_check"), f"unknown answer check "
                              f"{check!r}" + _suggest(str(check), checks), name)
+        guard = entry.get("loop_guard", {})
+        if guard is not None and guard is not False and not isinstance(guard, Mapping):
+            raise self._fail(("agents", index, "loop_guard"), "field 'loop_guard' must be a "
+                             "mapping such as {max_repeats: 3}, or false to turn it off", name)
         model = entry.get("model")
         if model is not None and not isinstance(model, str):
             raise self._fail(("agents", index, "model"), "field 'model' must be a model "
@@ -202,6 +208,8 @@ class _Builder:
                                   if k not in ("tools", "subagents", "output_schema",
                                                "input_schema", "answer_check")}
         kwargs["subagents"] = refs
+        if entry.get("loop_guard", {}) is False:
+            kwargs["loop_guard"] = None
         kwargs["tools"] = [builtin_tool(t, self.root) for t in entry.get("tools", [])]
         if entry.get("answer_check") is not None:
             kwargs["answer_check"] = builtin_check(entry["answer_check"], self.root)
