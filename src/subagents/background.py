@@ -44,17 +44,21 @@ class BackgroundConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     max_concurrent: int | None = Field(
-        default=None, ge=1, description="Children running at once; more wait in FIFO order."
+        default=None, ge=1, strict=True,
+        description="Children running at once; more wait in FIFO order."
     )
     timeout: float | None = Field(
-        default=None, gt=0, description="Seconds a child may run before it ends 'timeout'."
+        default=None, gt=0, strict=True,
+        description="Seconds a child may run before it ends 'timeout'."
     )
     auto_cancel: bool = Field(
-        default=True, description="Cancel children still running when the parent run ends "
+        default=True, strict=True, description="Cancel children still running when the parent "
+        "run ends "
         "(completes, fails or is cancelled; a pause keeps them, see 'park_ttl')."
     )
     park_ttl: float = Field(
-        default=3600.0, gt=0, description="Seconds the children of a run paused on a "
+        default=3600.0, gt=0, strict=True, description="Seconds the children of a run paused "
+        "on a "
         "checkpointer thread wait for its resume (same process) before they are cancelled.",
     )
     tools: tuple[Literal["status", "cancel", "await"], ...] = Field(

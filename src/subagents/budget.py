@@ -27,7 +27,7 @@ class Budget(BaseModel):
     not made and the agent ends with status ``over_budget``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     max_model_calls: int | None = Field(default=None, ge=0, description="Model calls.")
     max_tool_rounds: int | None = Field(
