@@ -22,7 +22,7 @@ MAX_TEAM_BYTES = 1024 * 1024
 """Largest team file in bytes (1 MiB; a team of a hundred agents is a few KiB)."""
 MAX_DEPTH = 64
 """Deepest nesting of mappings and lists in a team."""
-MAX_NODES = 100_000
+MAX_NODES = 20_000
 """Most values (scalars, mappings, lists) in a team, counting each alias as the whole value
 it repeats: a few hundred bytes of nested aliases can stand for billions of values."""
 
@@ -173,6 +173,13 @@ class _BoundedLoader(yaml.SafeLoader):
         if self._total > MAX_NODES:
             raise self._fail(mark, f"the document expands to more than {MAX_NODES} values "
                              "(aliases count as the values they repeat)")
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        # The scanner keeps one possible simple key per open '[' / '{' and scans them all for
+        # every token: bound the open ones here, before the composer sees any of them.
+        if self.flow_level >= MAX_DEPTH:
+            raise self._fail(self.get_mark(), f"nested deeper than {MAX_DEPTH} levels")
+        super().fetch_flow_collection_start(TokenClass)  # type: ignore[no-untyped-call]
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         event: Any = self.peek_event()  # type: ignore[no-untyped-call]
