@@ -179,7 +179,7 @@ class _BoundedLoader(yaml.SafeLoader):
         # every token: bound the open ones here, before the composer sees any of them.
         if self.flow_level >= MAX_DEPTH:
             raise self._fail(self.get_mark(), f"nested deeper than {MAX_DEPTH} levels")
-        super().fetch_flow_collection_start(TokenClass)  # type: ignore[no-untyped-call]
+        super().fetch_flow_collection_start(TokenClass)
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         event: Any = self.peek_event()  # type: ignore[no-untyped-call]
