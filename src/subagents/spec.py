@@ -343,7 +343,8 @@ def _strict_scalar(model: type[BaseModel], value: Any, info: ValidationInfo) -> 
     ok = (bool in scalars if isinstance(value, bool)
           else bool(scalars & {int, float}) if isinstance(value, int)
           else float in scalars if isinstance(value, float)
-          else len(scalars) < len([a for a in args if a is not type(None)]))
+          else len(scalars) < len([a for a in args if a is not type(None)])
+          and (str in args or not isinstance(value, str | bytes | bytearray)))
     if not ok:
         kinds = " or ".join(sorted(t.__name__ for t in scalars))
         msg = f"must be {kinds} (not converted), got {type(value).__name__} {value!r}"
