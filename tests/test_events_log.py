@@ -97,3 +97,26 @@ def test_cli_run_exits_1_when_the_event_log_lost_events(
     message = " ".join(result.stderr.split())
     assert re.search(r"the event log in \S+ lost 1 event\(s\) of run [0-9a-f]{32}", message)
     assert "refused by the test" in message
+
+
+FAILING = """
+from subagents import Agent
+from subagents.testing import ScriptedChatModel
+
+def build():
+    return Agent(name="lead",
+                 model=ScriptedChatModel(steps={"lead": [RuntimeError("model exploded")]}))
+"""
+
+
+def test_cli_reports_the_event_log_after_a_failed_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "team.py").write_text(FAILING)
+    db = tmp_path / "state.db"
+    refuse(db, "subagent_start")
+    result = CliRunner().invoke(app, ["run", "team.py:build", "hi", "--db", str(db)])
+    assert result.exit_code == 1, result.output
+    message = " ".join(result.stderr.split())
+    assert message.index("the run failed: RuntimeError: model exploded") < message.index(
+        "lost 1 event(s)"), message

@@ -115,9 +115,11 @@ def run(
     live: dict[str, RunReport] = {}
     show = not quiet and out.is_terminal
     log_errors: list[str] = []
+    finished = False
     try:
         report = asyncio.run(_run(agent, question, chosen, db, detail, live,
                                   out if show else None, err, quiet, log_errors))
+        finished = True
     except KeyboardInterrupt:
         err.print("[yellow]Interrupted: the run was stopped.[/]")
         if "report" in live and not quiet:
@@ -130,6 +132,9 @@ def run(
             raise
         raise _fail(err, f"the run failed: {type(exc).__name__}: {exc} "
                     "(set SUBAGENTS_DEBUG=1 for a traceback)") from None
+    finally:
+        if not finished and log_errors:  # the run's own error comes first; this one too
+            err.print(f"[bold red]error:[/] {escape(log_errors[0])}", highlight=False)
     if quiet:
         typer.echo(report.answer or "")
     else:
