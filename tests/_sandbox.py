@@ -29,8 +29,9 @@ from subagents.teams import load_team
 __all__ = ["CASE_MEMORY", "CASE_SECONDS", "Outcome", "hog", "load_in_sandbox", "run_case",
            "spin"]
 
-CASE_SECONDS = 60.0
-"""Deadline of one case in seconds (a case takes milliseconds; this only stops a hang)."""
+CASE_SECONDS = 20.0
+"""Deadline of one case in seconds (a case takes milliseconds, a 1 MiB file about a second
+on a loaded machine; this only stops a hang)."""
 CASE_MEMORY = 512 * 1024 * 1024
 """Address space a case may add to the forked child's, in bytes (RLIMIT_AS)."""
 
