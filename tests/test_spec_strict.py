@@ -53,7 +53,7 @@ def test_tool_name_may_not_hide_a_sibling(first: dict[str, Any], second: dict[st
         Agent(name="lead", delegation="per_agent",
               subagents=[Agent(**first), Agent(**second)])
     assert "sub-agent 'b' is delegated to by tool" in str(info.value)
-    assert "sub-agent 'a''s tool_name" in str(info.value)
+    assert "sub-agent 'a''s delegation tool" in str(info.value)
 
 
 def test_tool_name_clash_through_a_cycle_name() -> None:

@@ -311,14 +311,16 @@ def _check_tool_clashes(agent: Agent, tree: dict[str, Agent]) -> None:
 
     One of the two would be unreachable.
     """
-    taken = {t.name: f"{agent.name}'s tool {t.name!r}" for t in agent.tools}
+    taken: dict[str, tuple[str | None, str]] = {
+        t.name: (None, f"{agent.name}'s tool {t.name!r}") for t in agent.tools}
     for ref in agent.subagents:
         child = tree.get(ref) if isinstance(ref, str) else ref
         if child is None:
             continue
         tool = child.delegation_tool_name
-        other = taken.setdefault(tool, f"sub-agent {child.name!r}'s tool_name")
-        if not other.startswith(f"sub-agent {child.name!r}"):
+        owner, other = taken.setdefault(
+            tool, (child.name, f"sub-agent {child.name!r}'s delegation tool"))
+        if owner != child.name:
             msg = (f"agent {agent.name!r}: field 'subagents': sub-agent {child.name!r} is "
                    f"delegated to by tool {tool!r}, the name of {other} (rename one)")
             raise ValueError(msg)
