@@ -220,7 +220,7 @@ def test_errors_name_the_line_and_the_agent(tmp_path: Path, text: str, expected:
 def test_missing_file_and_non_mapping(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"nope\.yaml: cannot read the team file"):
         load_team(tmp_path / "nope.yaml")
-    with pytest.raises(SpecError, match=r"team\.yaml: a team must be a mapping"):
+    with pytest.raises(SpecError, match=r"team\.yaml:1: a team must be a mapping"):
         load_team(write(tmp_path, ""))
 
 

@@ -86,19 +86,22 @@ class BackgroundConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     max_concurrent: int | None = Field(
-        default=None, ge=1, description="Children running at once; more wait in FIFO order."
+        default=None, ge=1, strict=True,
+        description="Children running at once; more wait in FIFO order."
     )
     timeout: float | None = Field(
-        default=None, gt=0, description="Seconds a child may run before it ends 'timeout'."
+        default=None, gt=0, strict=True,
+        description="Seconds a child may run before it ends 'timeout'."
     )
     auto_cancel: bool = Field(
-        default=True, description="Cancel children still running when the parent run ends "
-        "(completes, fails or is cancelled; a pause keeps them, see 'park_ttl'). False: "
+        default=True, strict=True,
+        description="Cancel children still running when the parent run ends (completes, "
+        "fails or is cancelled; a pause keeps them, see 'park_ttl'). False: "
         "they run on, and a root run that completes on a checkpointer thread keeps its "
         "table for the thread's next turn (same ids, same process, for 'park_ttl')."
     )
     park_ttl: float = Field(
-        default=3600.0, gt=0, description="Seconds the children of a run paused on a "
+        default=3600.0, gt=0, strict=True, description="Seconds the children of a run paused on a "
         "checkpointer thread wait for its resume (same process) before they are cancelled; "
         "and seconds a completed turn's table (auto_cancel=False) is kept for the next turn "
         "before it is forgotten (its children are not cancelled).",

@@ -52,7 +52,7 @@ class Budget(BaseModel):
     checkpointed and go on across resumes (see ``subagents.nodes.state.AgentState``).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     max_model_calls: int | None = Field(default=None, ge=0, description="Model calls.")
     max_tool_rounds: int | None = Field(

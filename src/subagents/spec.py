@@ -8,8 +8,9 @@ compiled LangGraph subgraphs. Invalid specs raise ``pydantic.ValidationError`` (
 from __future__ import annotations
 
 import re
+import types
 from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
@@ -22,6 +23,7 @@ from pydantic import (
     Field,
     SecretStr,
     SkipValidation,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -35,11 +37,14 @@ __all__ = ["RESERVED_NAMES", "Agent", "AnswerCheck", "RemoteSpec", "iter_agents"
 AnswerCheck = Callable[[str, list[BaseMessage]], str | None]
 """``check(answer, messages) -> None | correction``: see ``Agent.answer_check``."""
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 RESERVED_NAMES = frozenset(
     {"model", "tools", "lifecycle", "final_answer", "task", "__start__", "__end__"}
 )
 """Names no agent may take: they are node or tool names of every agent graph."""
+_RUNTIME_TOOLS = frozenset({"task", "final_answer", "agent_status", "agent_cancel", "agent_await"})
+"""Tool names the runtime binds on agents: no ``tool_name`` may take them."""
 
 
 class RemoteSpec(BaseModel):
@@ -64,6 +69,11 @@ class RemoteSpec(BaseModel):
     timeout: float | None = Field(default=None, gt=0)
     configurable: dict[str, Any] | None = None
     cancel_timeout: float = Field(default=5.0, gt=0)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return _strict_scalar(cls, value, info)
 
 
 class Agent(BaseModel):
@@ -233,10 +243,27 @@ class Agent(BaseModel):
             return BackgroundConfig()
         return self.background or None
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return _strict_scalar(cls, value, info)
+
+    @field_validator("tool_name")
+    @classmethod
+    def _check_tool_name(cls, value: str | None) -> str | None:
+        if value is not None and not _TOOL_NAME.fullmatch(value):
+            msg = f"invalid tool name {value!r}: use letters, digits, '_' or '-' (max 64)"
+            raise ValueError(msg)
+        if value in _RUNTIME_TOOLS:
+            msg = (f"tool name {value!r} is a tool the runtime binds "
+                   f"({', '.join(sorted(_RUNTIME_TOOLS))})")
+            raise ValueError(msg)
+        return value
+
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
-        if not _NAME.match(value):
+        if not _NAME.fullmatch(value):
             msg = f"invalid agent name {value!r}: use letters, digits, '_' or '-' (max 64)"
             raise ValueError(msg)
         if value in RESERVED_NAMES:
@@ -298,6 +325,8 @@ class Agent(BaseModel):
                     f"{agent.name!r} in the tree (names must be unique)"
                 )
                 raise ValueError(msg)
+        for agent in seen.values():
+            _check_tool_clashes(agent, seen)
         return self
 
     @property
@@ -347,6 +376,54 @@ def retry_policy(value: Any) -> RetryPolicy | None:
                for n in numbers) or value.backoff_factor < 1:
         msg = ("retry intervals must be numbers >= 0 and backoff_factor >= 1, got "
                f"{numbers!r}")
+        raise ValueError(msg)
+    return value
+
+
+def _check_tool_clashes(agent: Agent, tree: dict[str, Agent]) -> None:
+    """Refuse a child delegation tool named like a parent's tool or another child's.
+
+    One of the two would be unreachable.
+    """
+    taken: dict[str, tuple[str | None, str]] = {
+        t.name: (None, f"{agent.name}'s tool {t.name!r}") for t in agent.tools}
+    for ref in agent.subagents:
+        child = tree.get(ref) if isinstance(ref, str) else ref
+        if child is None:
+            continue
+        tool = child.delegation_tool_name
+        owner, other = taken.setdefault(
+            tool, (child.name, f"sub-agent {child.name!r}'s delegation tool"))
+        if owner != child.name:
+            msg = (f"agent {agent.name!r}: field 'subagents': sub-agent {child.name!r} is "
+                   f"delegated to by tool {tool!r}, the name of {other} (rename one)")
+            raise ValueError(msg)
+
+
+def _strict_scalar(model: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
+    """Before-validator of every field: ints, floats and bools are not coerced.
+
+    A field typed ``int`` takes an int (not a bool, str or float), ``float`` an int or a
+    float, ``bool`` a bool; values for the other types of a union (the ``BackgroundConfig``
+    of ``bool | BackgroundConfig``) are left to pydantic.
+    """
+    field = model.model_fields.get(info.field_name or "")
+    if field is None:
+        return value
+    annotation = field.annotation
+    args = get_args(annotation) if get_origin(annotation) in (Union, types.UnionType) else (
+        annotation,)
+    scalars = {a for a in args if a in (int, float, bool)}
+    if not scalars or value is None:
+        return value
+    ok = (bool in scalars if isinstance(value, bool)
+          else bool(scalars & {int, float}) if isinstance(value, int)
+          else float in scalars if isinstance(value, float)
+          else len(scalars) < len([a for a in args if a is not type(None)])
+          and (str in args or not isinstance(value, str | bytes | bytearray)))
+    if not ok:
+        kinds = " or ".join(sorted(t.__name__ for t in scalars))
+        msg = f"must be {kinds} (not converted), got {type(value).__name__} {value!r}"
         raise ValueError(msg)
     return value
 

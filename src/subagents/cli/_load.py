@@ -19,7 +19,7 @@ __all__ = ["load_team_ref"]
 _YAML = (".yaml", ".yml")
 
 
-def load_team_ref(ref: str, *, root: Path) -> Agent:
+def load_team_ref(ref: str, *, root: Path, trusted: bool = True) -> Agent:
     """Load the team a CLI argument names.
 
     Args:
@@ -27,17 +27,23 @@ def load_team_ref(ref: str, *, root: Path) -> Agent:
             ``attr`` is an ``Agent`` or a function returning one; a function that has a
             ``root`` parameter is called with ``root=root``, else with no arguments.
         root: the folder built-in tools are confined to.
+        trusted: False: only a YAML file is accepted, loaded with ``load_team(...,
+            trusted=False)`` (no ``python:`` models); a ``module:attr`` is refused.
 
     Returns:
         The root agent.
 
     Raises:
         SpecError: the file or module is missing, the attribute is not an ``Agent`` (or a
-            function returning one), or the team is invalid.
+            function returning one), the team is invalid, or ``trusted`` is False and
+            ``ref`` names Python code.
     """
     path = Path(ref)
     if path.suffix.lower() in _YAML or (path.is_file() and path.suffix != ".py"):
-        return load_team(path, root=root)
+        return load_team(path, root=root, trusted=trusted)
+    if not trusted:
+        raise SpecError(f"{ref}: an untrusted team must be a YAML file (.yaml/.yml); "
+                        "'module:attr' runs Python code")
     module_name, sep, attr = ref.rpartition(":")
     if not sep or not module_name or not attr:
         msg = (f"{ref}: TEAM must be a YAML file (.yaml/.yml) or 'module:attr' naming an Agent "

@@ -53,6 +53,9 @@ app = typer.Typer(
 TeamArg = Annotated[str, typer.Argument(
     help="A YAML team file, or 'module:attr' / 'file.py:attr' naming an Agent (or a "
     "function returning one).", show_default=False)]
+UntrustedOpt = Annotated[bool, typer.Option(
+    "--untrusted", help="The team comes from an untrusted source: accept only a YAML file "
+    "and refuse its 'python:' models (nothing it names is imported).")]
 
 
 def _version(value: bool) -> None:
@@ -83,9 +86,9 @@ def _fail(err: Console, message: str, code: int = EXIT_ERROR) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _load(team: str, root: Path | None, err: Console) -> Agent:
+def _load(team: str, root: Path | None, err: Console, untrusted: bool = False) -> Agent:
     try:
-        return load_team_ref(team, root=(root or Path.cwd()).resolve())
+        return load_team_ref(team, root=(root or Path.cwd()).resolve(), trusted=not untrusted)
     except SubagentsError as exc:
         raise _fail(err, str(exc)) from None
 
@@ -118,19 +121,24 @@ def run(
     detail: Annotated[Detail, typer.Option(
         help="Live view detail: 'summary' shows sub-agents' starts and ends only, 'all' also "
         "their model calls and streaming text.", case_sensitive=False)] = Detail.SUMMARY,
+    untrusted: UntrustedOpt = False,
 ) -> None:
     """Ask a team a question: a live delegation tree, then the usage table and the answer.
 
-    The live tree is shown only when stdout is a terminal.
+    The live tree is shown only when stdout is a terminal. Exits 1 after the answer when the
+    event log (``--db``) could not write some events.
     """
     out, err = Console(), Console(stderr=True)
-    agent = _load(team, root, err)
+    agent = _load(team, root, err, untrusted)
     chosen: BaseChatModel | str | None = model if model is not None else DEFAULT_MODEL
     live: dict[str, RunReport] = {}
     show = not quiet and out.is_terminal
+    log_errors: list[str] = []
+    finished = False
     try:
         report = asyncio.run(_run(agent, question, chosen, db, detail, live,
-                                  out if show else None, err, quiet))
+                                  out if show else None, err, quiet, log_errors))
+        finished = True
     except KeyboardInterrupt:
         err.print("[yellow]Interrupted: the run was stopped.[/]")
         if "report" in live and not quiet:
@@ -143,17 +151,22 @@ def run(
             raise
         raise _fail(err, f"the run failed: {type(exc).__name__}: {exc} "
                     "(set SUBAGENTS_DEBUG=1 for a traceback)") from None
+    finally:
+        if not finished and log_errors:  # the run's own error comes first; this one too
+            err.print(f"[bold red]error:[/] {escape(log_errors[0])}", highlight=False)
     if quiet:
         typer.echo(report.answer or "")
-        return
-    out.print(usage_table(report.tree))
-    out.rule(style="dim")
-    out.print(escape(report.answer or "(no answer)"), highlight=False)
+    else:
+        out.print(usage_table(report.tree))
+        out.rule(style="dim")
+        out.print(escape(report.answer or "(no answer)"), highlight=False)
+    if log_errors:
+        raise _fail(err, log_errors[0])
 
 
 async def _run(agent: Agent, question: str, model: BaseChatModel | str | None, db: Path | None,
                detail: Detail, live: dict[str, RunReport], screen: Console | None,
-               err: Console, quiet: bool) -> RunReport:
+               err: Console, quiet: bool, log_errors: list[str]) -> RunReport:
     """Run the team; with ``screen`` (a terminal), redraw the delegation tree live on it."""
     def on_update(report: RunReport) -> None:
         live["report"] = report
@@ -165,7 +178,7 @@ async def _run(agent: Agent, question: str, model: BaseChatModel | str | None, d
 
     display = None if screen is None else Live(
         console=screen, get_renderable=current, refresh_per_second=8, transient=False)
-    async with _storage(db, err, quiet) as (saver, thread_id, sink):
+    async with _storage(db, err, quiet, log_errors) as (saver, thread_id, sink):
         if display is not None:
             display.start()
         try:
@@ -182,9 +195,12 @@ async def _run(agent: Agent, question: str, model: BaseChatModel | str | None, d
 
 
 @contextlib.asynccontextmanager
-async def _storage(db: Path | None, err: Console, quiet: bool
+async def _storage(db: Path | None, err: Console, quiet: bool, log_errors: list[str]
                    ) -> AsyncIterator[tuple[Any, str | None, Callable[[BaseEvent], Any] | None]]:
-    """``(checkpointer, run id, event sink)``: all None without ``--db``."""
+    """``(checkpointer, run id, event sink)``: all None without ``--db``.
+
+    Events the log could not write are reported on ``err`` and added to ``log_errors``.
+    """
     if db is None:
         yield None, None, None
         return
@@ -199,6 +215,10 @@ async def _storage(db: Path | None, err: Console, quiet: bool
             yield saver, run_id, log.sink(run_id)
         finally:
             log.close()
+            if log.lost:
+                log_errors.append(f"the event log in {db} lost {log.lost} event(s) of run "
+                                  f"{run_id} (replay may be incomplete): "
+                                  + "; ".join(log.errors))
 
 
 @app.command()
@@ -244,10 +264,11 @@ def graph(
     root: Annotated[Path | None, typer.Option(
         help="Folder the file tools would read (default: the current directory).",
         file_okay=False)] = None,
+    untrusted: UntrustedOpt = False,
 ) -> None:
     """Print the delegation graph (allow lists); cycles are dashed and reported on stderr."""
     err = Console(stderr=True)
-    agent = _load(team, root, err)
+    agent = _load(team, root, err, untrusted)
     render: Callable[[Agent], str] = team_dot if fmt is GraphFormat.DOT else team_mermaid
     sys.stdout.write(render(agent))
     for cycle in team_graph_cycles(agent):

@@ -7,12 +7,16 @@ Example:
         %% cycle: dev -> dev
 """
 
+from subagents.teams._located import MAX_DEPTH, MAX_NODES, MAX_TEAM_BYTES
 from subagents.teams._schema import SchemaError, model_from_json_schema
 from subagents.teams.graph import team_dot, team_edges, team_graph_cycles, team_mermaid
 from subagents.teams.loader import AGENT_FIELDS, load_team
 
 __all__ = [
     "AGENT_FIELDS",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "MAX_TEAM_BYTES",
     "SchemaError",
     "load_team",
     "model_from_json_schema",

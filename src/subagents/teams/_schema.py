@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 __all__ = ["SchemaError", "model_from_json_schema"]
 
@@ -27,7 +27,13 @@ _CONSTRAINTS = {
 }
 _KEYS = frozenset({"type", "properties", "required", "items", "enum", "description", "title",
                    "default", "additionalProperties", "examples", "$schema", *_CONSTRAINTS})
-_IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_APPLIES: dict[str, tuple[str, ...]] = {
+    "minimum": ("integer", "number"), "maximum": ("integer", "number"),
+    "exclusiveMinimum": ("integer", "number"), "exclusiveMaximum": ("integer", "number"),
+    "minLength": ("string",), "maxLength": ("string",), "pattern": ("string",),
+    "minItems": ("array",), "maxItems": ("array",),
+}
 
 
 class SchemaError(ValueError):
@@ -97,15 +103,43 @@ def _annotation(schema: Any, path: tuple[str | int, ...], name: str) -> Any:
         base = _SCALARS[kind]
     else:
         raise SchemaError((*path, "type"), f"unknown type {kind!r} (valid: {', '.join(_TYPES)})")
-    field_args: dict[str, Any] = {}
-    for key, arg in _CONSTRAINTS.items():
-        if key in schema:
-            field_args[arg] = schema[key]
-    if isinstance(schema.get("description"), str):
+    field_args = _constraints(schema, path, kind)
+    for key in ("description", "title"):
+        if key in schema and not isinstance(schema[key], str):
+            raise SchemaError((*path, key), f"{key!r} must be a string")
+    if "description" in schema:
         field_args["description"] = schema["description"]
     if field_args:
         base = Annotated[base, Field(**field_args)]
     return base | None if nullable else base
+
+
+def _constraints(schema: Mapping[str, Any], path: tuple[str | int, ...],
+                 kind: str | None) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    for key, arg in _CONSTRAINTS.items():
+        if key not in schema:
+            continue
+        value, where = schema[key], (*path, key)
+        if "enum" in schema or kind not in _APPLIES[key]:
+            got = "an enum" if "enum" in schema else f"type {kind!r}"
+            raise SchemaError(where, f"{key!r} applies to type {' or '.join(_APPLIES[key])} "
+                              f"only, not to {got}")
+        if key == "pattern":
+            if not isinstance(value, str):
+                raise SchemaError(where, "'pattern' must be a string")
+            try:
+                TypeAdapter(Annotated[str, Field(pattern=value)])
+            except Exception as exc:  # pydantic's regex engine: a SchemaError or ValueError
+                reason = str(exc).strip().splitlines()[-1]
+                raise SchemaError(where, f"invalid 'pattern' {value!r}: {reason}") from None
+        elif arg.endswith("_length"):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise SchemaError(where, f"{key!r} must be a non-negative integer")
+        elif not isinstance(value, int | float) or isinstance(value, bool):
+            raise SchemaError(where, f"{key!r} must be a number")
+        args[arg] = value
+    return args
 
 
 def _check_keys(schema: Mapping[str, Any], path: tuple[str | int, ...]) -> None:
@@ -151,30 +185,70 @@ def _object(schema: Mapping[str, Any], path: tuple[str | int, ...], name: str) -
     if not isinstance(extra, bool):
         raise SchemaError((*path, "additionalProperties"),
                           "'additionalProperties' must be true or false")
+    keys = _field_keys(props, path)
     fields: dict[str, Any] = {}
-    for index, (prop, sub) in enumerate(props.items()):
+    for (prop, sub), key in zip(props.items(), keys, strict=True):
         where = (*path, "properties", str(prop))
         annotation = _annotation(sub, where, name + _camel(str(prop)))
-        alias = None if _plain(str(prop)) else str(prop)
-        key = str(prop) if alias is None else f"field_{index}"
-        if prop in required:
+        if str(prop) in required:
             default: Any = ...
         else:
             default = sub.get("default") if isinstance(sub, Mapping) else None
             if default is None:
                 annotation = annotation | None
+            else:
+                default = _check_default(annotation, default, (*where, "default"))
+        alias = None if key == str(prop) else str(prop)
         fields[key] = (annotation, Field(default, alias=alias))
     config = ConfigDict(extra="forbid" if extra is False else "ignore",
                         populate_by_name=True, serialize_by_alias=True)
-    model: type[BaseModel] = create_model(name, __config__=config, **fields)
+    try:
+        model: type[BaseModel] = create_model(name, __config__=config, **fields)
+    except Exception as exc:  # pydantic rejects the combination: report it, never crash
+        raise SchemaError(path, f"cannot build a model: {type(exc).__name__}: {exc}") from None
     if isinstance(schema.get("description"), str):
         model.__doc__ = schema["description"]
     return model
 
 
+def _field_keys(props: Mapping[Any, Any], path: tuple[str | int, ...]) -> list[str]:
+    """Python field names of the properties (JSON names that collide are an error).
+
+    A plain identifier is its own name, any other gets a fresh ``field_<index>`` and the
+    JSON name becomes its alias.
+    """
+    texts = [str(prop) for prop in props]
+    first: dict[str, Any] = {}
+    for prop, text in zip(props, texts, strict=True):
+        other = first.setdefault(text, prop)
+        if other is not prop:
+            raise SchemaError((*path, "properties", text), f"properties {other!r} and "
+                              f"{prop!r} are both {text!r} in JSON")
+    used = {text for text in texts if _plain(text)}
+    keys: list[str] = []
+    for index, text in enumerate(texts):
+        key = text
+        if not _plain(text):
+            key = f"field_{index}"
+            while key in used:
+                key += "_"
+            used.add(key)
+        keys.append(key)
+    return keys
+
+
+def _check_default(annotation: Any, default: Any, path: tuple[str | int, ...]) -> Any:
+    try:
+        return TypeAdapter(annotation).validate_python(default, strict=True)
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"]
+        raise SchemaError(path, f"default {default!r} does not match the schema: "
+                          f"{problem}") from None
+
+
 def _plain(prop: str) -> bool:
     shadows = prop.startswith("model_") or hasattr(BaseModel, prop)
-    return bool(_IDENT.match(prop)) and not keyword.iskeyword(prop) and not shadows
+    return bool(_IDENT.fullmatch(prop)) and not keyword.iskeyword(prop) and not shadows
 
 
 def _camel(text: str) -> str:

@@ -14,7 +14,7 @@ MAX_CYCLES = 100
 
 _MERMAID_WORDS = frozenset({"end", "graph", "subgraph", "style", "class", "classDef", "click",
                             "flowchart", "linkStyle", "default", "direction"})
-_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def team_edges(team: Agent) -> list[tuple[str, str, bool]]:
@@ -78,7 +78,7 @@ def team_mermaid(team: Agent) -> str:
     self-delegation), and every cycle is listed as a ``%% cycle: a -> b -> a`` comment.
     """
     agents = list(iter_agents(team))
-    ids = {a.name: (a.name if _ID.match(a.name) and a.name not in _MERMAID_WORDS
+    ids = {a.name: (a.name if _ID.fullmatch(a.name) and a.name not in _MERMAID_WORDS
                     else f"agent_{i}") for i, a in enumerate(agents)}
     lines = ["graph TD"]
     lines += [f"    %% cycle: {' -> '.join(c)}" for c in team_graph_cycles(team)]

@@ -32,9 +32,17 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from subagents.errors import SpecError
+from subagents.errors import ModelResolutionError, TeamFileError
+from subagents.models import parse_model_string
 from subagents.spec import Agent
-from subagents.teams._located import Key, Source, load_yaml
+from subagents.teams._located import (
+    MAX_TEAM_BYTES,
+    Key,
+    Source,
+    check_plain,
+    decode_team,
+    load_yaml,
+)
 from subagents.teams._schema import SchemaError, model_from_json_schema
 from subagents.tools import BUILTIN_CHECKS, BUILTIN_TOOLS, builtin_check, builtin_tool
 
@@ -59,33 +67,50 @@ _TOP_FIELDS = ("root", "agents")
 
 
 def load_team(path_or_mapping: str | os.PathLike[str] | Mapping[str, Any], *,
-              root: str | os.PathLike[str] | None = None) -> Agent:
+              root: str | os.PathLike[str] | None = None, trusted: bool = True) -> Agent:
     """Load a team and return its root agent, ready for ``compile_agent``.
+
+    The one field that runs code named by the file is ``model: "python:pkg.module:attr"``
+    (it imports the module and calls ``attr`` when the agent is compiled); ``tools`` and
+    ``answer_check`` name built-ins only. Files are bounded: at most ``MAX_TEAM_BYTES``,
+    ``MAX_DEPTH`` levels and ``MAX_NODES`` values with aliases expanded
+    (``subagents.teams``).
 
     Args:
         path_or_mapping: a YAML file path, or the already parsed mapping (same shape).
         root: the folder built-in tools are confined to; None: the current directory.
+        trusted: False for a team from an untrusted source: a ``python:`` model (or any
+            model string that does not parse) is an error instead of an import.
 
     Returns:
         The root ``Agent`` (its sub-agents nested, shared agents the same object).
 
     Raises:
-        SpecError: the file is missing or not YAML, or the team is invalid: unknown fields,
-            tool names or agent names, duplicate names, bad values, a JSON schema that cannot
-            be converted. The message starts with ``FILE:LINE:`` and names the agent, e.g.
-            ``team.yaml:12: agent 'explore': unknown tool 'gerp' (valid: grep, ...)``.
+        TeamFileError: (a ``SpecError``) the file is missing, too large, not UTF-8 or not
+            YAML, or the team is invalid: unknown fields, tool names or agent names, duplicate
+            names or keys, bad values, a JSON schema that cannot be converted, a refused
+            ``python:`` model. The message starts with ``FILE:LINE:`` and names the agent,
+            e.g. ``team.yaml:12: agent 'explore': unknown tool 'gerp' (valid: grep, ...)``;
+            ``file`` and ``line`` hold the same.
     """
     if isinstance(path_or_mapping, Mapping):
         data: Any = path_or_mapping
         source = Source("<mapping>")
+        check_plain(data, source.name)
     else:
         name = os.fspath(path_or_mapping)
-        try:
-            text = Path(name).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SpecError(f"{name}: cannot read the team file ({exc.strerror or exc})") from exc
-        data, source = load_yaml(text, name)
-    return _Builder(data, source, Path.cwd() if root is None else Path(root)).build()
+        data, source = load_yaml(decode_team(_read(name), name), name)
+    folder = Path.cwd() if root is None else Path(root)
+    return _Builder(data, source, folder, trusted).build()
+
+
+def _read(name: str) -> bytes:
+    try:
+        with open(name, "rb") as file:
+            return file.read(MAX_TEAM_BYTES + 1)
+    except OSError as exc:
+        raise TeamFileError(name, None, f"cannot read the team file "
+                            f"({exc.strerror or exc})") from exc
 
 
 def _suggest(word: str, valid: list[str]) -> str:
@@ -95,9 +120,10 @@ def _suggest(word: str, valid: list[str]) -> str:
 
 
 class _Builder:
-    def __init__(self, data: Any, source: Source, root: Path) -> None:
+    def __init__(self, data: Any, source: Source, root: Path, trusted: bool) -> None:
         self.source = source
         self.root = root
+        self.trusted = trusted
         self.entries: dict[str, tuple[int, Mapping[str, Any]]] = {}
         self.built: dict[str, Agent] = {}
         self.free: dict[str, frozenset[str]] = {}
@@ -105,7 +131,8 @@ class _Builder:
 
     # ------------------------------------------------------------------ static checks
 
-    def _fail(self, path: tuple[Key, ...], message: str, agent: str | None = None) -> SpecError:
+    def _fail(self, path: tuple[Key, ...], message: str,
+              agent: str | None = None) -> TeamFileError:
         prefix = f"agent {agent!r}: " if agent is not None else ""
         return self.source.error(path, prefix + message)
 
@@ -125,6 +152,9 @@ class _Builder:
         for index, entry in self.entries.values():
             self._check_refs(index, entry)
         root = data.get("root", next(iter(self.entries)))
+        if not isinstance(root, str):
+            raise self._fail(("root",), f"'root' must be an agent name (a string), got "
+                             f"{type(root).__name__}")
         if root not in self.entries:
             raise self._fail(("root",), f"root {root!r} is no agent"
                              + _suggest(str(root), sorted(self.entries)))
@@ -169,6 +199,18 @@ class _Builder:
         if model is not None and not isinstance(model, str):
             raise self._fail(("agents", index, "model"), "field 'model' must be a model "
                              "string such as 'local' or 'openai:gpt-4o-mini'", name)
+        if model is not None and not self.trusted:
+            self._check_untrusted_model(index, name, model)
+
+    def _check_untrusted_model(self, index: int, name: str, model: str) -> None:
+        try:
+            provider, _ = parse_model_string(model)
+        except ModelResolutionError as exc:
+            raise self._fail(("agents", index, "model"), f"field 'model': {exc}", name) from None
+        if provider == "python":
+            raise self._fail(("agents", index, "model"), f"field 'model': {model!r} imports "
+                             "and runs Python code, refused in an untrusted team file "
+                             "(load it with trusted=True only if you trust its source)", name)
 
     def _check_refs(self, index: int, entry: Mapping[str, Any]) -> None:
         for i, ref in enumerate(entry.get("subagents", [])):
@@ -232,7 +274,7 @@ class _Builder:
             raise self._fail(("agents", index, key, *exc.path), f"field {key!r}: {exc}",
                              name) from None
 
-    def _validation(self, index: int, name: str, exc: ValidationError) -> SpecError:
+    def _validation(self, index: int, name: str, exc: ValidationError) -> TeamFileError:
         error = exc.errors()[0]
         loc = [str(part) for part in error["loc"]]
         field = next((k for k, v in AGENT_FIELDS.items() if loc and v == loc[0]), None)
