@@ -39,6 +39,10 @@ __all__ = ["CHAT_TEMPLATE", "LocalServer", "chat_template_path", "ensure_server"
 _HOST = HOST
 
 
+_REPACK_CRASHED: set[Path] = set()
+"""Binaries that crashed while warming up with weight repacking (see ``LocalServer``)."""
+
+
 class LocalServer:
     """A ``llama-server`` child process serving one GGUF model on loopback.
 
@@ -197,6 +201,8 @@ class LocalServer:
                 return self
             binary = find_server_binary()
             model_file = self._model_file or model_path(self.size)
+            if binary in _REPACK_CRASHED and "--no-repack" not in self.extra_args:
+                self.extra_args = (*self.extra_args, "--no-repack")
             last_error: LocalModelError | None = None
             for _attempt in range(3):  # more tries: losing the picked port, a repack crash
                 try:
@@ -207,6 +213,7 @@ class LocalServer:
                     crashed = self._proc is not None and (self._proc.poll() or 0) < 0
                     self._terminate()
                     if crashed and "--no-repack" not in self.extra_args:
+                        _REPACK_CRASHED.add(binary)  # later servers start without it at once
                         self.extra_args = (*self.extra_args, "--no-repack")
                     elif "bind" not in str(exc).lower():
                         raise
