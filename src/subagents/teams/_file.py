@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from subagents.background import AwaitMode, BackgroundConfig
 from subagents.budget import Budget
 from subagents.guard import LoopGuard
-from subagents.spec import Agent, RemoteSpec
+from subagents.spec import Agent
 from subagents.tools import BUILTIN_CHECKS, BUILTIN_TOOLS
 from subagents.tools._paths import MAX_WALK_ENTRIES
 
@@ -75,7 +75,8 @@ class RemoteEntry(BaseModel):
     model_config = _FORBID
 
     url: str = Field(min_length=1, description="Base URL of the LangGraph server.")
-    graph_id: str = Field(min_length=1, description=_doc(RemoteSpec, "graph_id"))
+    graph_id: str = Field(min_length=1, description="A graph id of the "
+                          "server's langgraph.json, or an assistant id.")
     headers: dict[str, str] | None = Field(
         None, description="Extra HTTP headers for every request.")
     timeout: float | None = Field(
@@ -164,7 +165,9 @@ class AgentEntry(BaseModel):
     tool_timeout: float | None = Field(
         None, gt=0, description="Seconds each call of its own tools may take (unset: no "
         "limit); a call still running then ends as an error tool result.")
-    retry: RetryEntry | None = Field(None, description=_doc(Agent, "retry"))
+    retry: RetryEntry | None = Field(
+        None, description="Run a delegation to this agent again, as a fresh task, when it "
+        "raises or ends 'failed' or 'timeout' (LangGraph's RetryPolicy fields).")
     timeout: float | None = Field(None, gt=0, description=_doc(Agent, "timeout"))
     loop_guard: LoopGuard | Literal[False] | None = Field(
         None, description="Loop guard settings ({max_repeats: 3} by default); false or null: "
