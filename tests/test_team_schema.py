@@ -205,3 +205,21 @@ def test_cli_schema_prints_the_schema() -> None:
     result = CliRunner().invoke(app, ["schema"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == team_json_schema()
+
+
+def test_the_docs_team_files_pass_the_schema_and_load(tmp_path: Path) -> None:
+    page = (REPO / "docs" / "team-files.md").read_text(encoding="utf-8")
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", page, re.S)]
+    teams = [b for b in blocks if b is not None]
+    assert len(teams) >= 2
+    for team in teams:
+        jsonschema.validate(team, team_json_schema())
+        assert isinstance(load_team(team, root=tmp_path), Agent)
+
+
+def test_untrusted_team_files_name_no_remote_server(tmp_path: Path) -> None:
+    text = "agents:\n  - name: a\n    remote: {url: 'http://x', graph_id: g}\n"
+    (tmp_path / "team.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(SpecError, match=r"team.yaml:3: agent 'a': field 'remote' sends"):
+        load_team(tmp_path / "team.yaml", trusted=False)
+    assert load_team(tmp_path / "team.yaml").remote is not None

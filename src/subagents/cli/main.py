@@ -56,7 +56,8 @@ TeamArg = Annotated[str, typer.Argument(
     "function returning one).", show_default=False)]
 UntrustedOpt = Annotated[bool, typer.Option(
     "--untrusted", help="The team comes from an untrusted source: accept only a YAML file "
-    "and refuse its 'python:' models (nothing it names is imported).")]
+    "and refuse its 'python:' models (nothing it names is imported) and its 'remote:' "
+    "agents.")]
 
 
 def _version(value: bool) -> None:

@@ -81,7 +81,8 @@ def load_team(path_or_mapping: str | os.PathLike[str] | Mapping[str, Any], *,
         path_or_mapping: a YAML file path, or the already parsed mapping (same shape).
         root: the folder built-in tools are confined to; None: the current directory.
         trusted: False for a team from an untrusted source: a ``python:`` model (or any
-            model string that does not parse) is an error instead of an import.
+            model string that does not parse) is an error instead of an import, and a
+            ``remote:`` agent (tasks sent to a server the file names) is an error.
 
     Returns:
         The root ``Agent`` (its sub-agents nested, shared agents the same object).
@@ -211,6 +212,11 @@ class _Builder:
                              "string such as 'local' or 'openai:gpt-4o-mini'", name)
         if model is not None and not self.trusted:
             self._check_untrusted_model(index, name, model)
+        if entry.get("remote") is not None and not self.trusted:
+            raise self._fail(("agents", index, "remote"), "field 'remote' sends the agent's "
+                             "tasks to a server the file names, refused in an untrusted team "
+                             "file (load it with trusted=True only if you trust its source)",
+                             name)
 
     def _check_untrusted_model(self, index: int, name: str, model: str) -> None:
         try:
