@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sqlite3
 import sys
@@ -29,7 +30,7 @@ from subagents.cli.runner import RunReport, replay_report, run_team
 from subagents.errors import SubagentsError
 from subagents.events import BaseEvent
 from subagents.spec import Agent
-from subagents.teams import team_dot, team_graph_cycles, team_mermaid
+from subagents.teams import team_dot, team_graph_cycles, team_json_schema, team_mermaid
 
 __all__ = ["DEFAULT_MODEL", "EXIT_ERROR", "EXIT_INTERRUPTED", "Detail", "app"]
 
@@ -55,7 +56,8 @@ TeamArg = Annotated[str, typer.Argument(
     "function returning one).", show_default=False)]
 UntrustedOpt = Annotated[bool, typer.Option(
     "--untrusted", help="The team comes from an untrusted source: accept only a YAML file "
-    "and refuse its 'python:' models (nothing it names is imported).")]
+    "and refuse its 'python:' models (nothing it names is imported) and its 'remote:' "
+    "agents.")]
 
 
 def _version(value: bool) -> None:
@@ -274,3 +276,9 @@ def graph(
     for cycle in team_graph_cycles(agent):
         err.print(f"[yellow]cycle:[/] {escape(' -> '.join(cycle))} (allowed; bounded by "
                   "max_subagent_depth)", highlight=False)
+
+
+@app.command()
+def schema() -> None:
+    """Print the team file's JSON Schema (draft 2020-12), for editors and validators."""
+    sys.stdout.write(json.dumps(team_json_schema(), indent=2) + "\n")

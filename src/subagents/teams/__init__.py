@@ -7,6 +7,7 @@ Example:
         %% cycle: dev -> dev
 """
 
+from subagents.teams._file import AgentEntry, TeamFile, team_json_schema
 from subagents.teams._located import MAX_DEPTH, MAX_NODES, MAX_TEAM_BYTES
 from subagents.teams._schema import SchemaError, model_from_json_schema
 from subagents.teams.graph import team_dot, team_edges, team_graph_cycles, team_mermaid
@@ -14,14 +15,17 @@ from subagents.teams.loader import AGENT_FIELDS, load_team
 
 __all__ = [
     "AGENT_FIELDS",
+    "AgentEntry",
     "MAX_DEPTH",
     "MAX_NODES",
     "MAX_TEAM_BYTES",
     "SchemaError",
+    "TeamFile",
     "load_team",
     "model_from_json_schema",
     "team_dot",
     "team_edges",
     "team_graph_cycles",
+    "team_json_schema",
     "team_mermaid",
 ]

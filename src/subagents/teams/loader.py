@@ -35,6 +35,8 @@ from pydantic import BaseModel, ValidationError
 from subagents.errors import ModelResolutionError, TeamFileError
 from subagents.models import parse_model_string
 from subagents.spec import Agent
+from subagents.teams._checks import check_entry_extras, check_max_files, settings_model
+from subagents.teams._file import AGENT_RENAMES, LOADER_ONLY, AgentEntry, TeamFile
 from subagents.teams._located import (
     MAX_TEAM_BYTES,
     Key,
@@ -45,25 +47,24 @@ from subagents.teams._located import (
 )
 from subagents.teams._schema import SchemaError, model_from_json_schema
 from subagents.tools import BUILTIN_CHECKS, BUILTIN_TOOLS, builtin_check, builtin_tool
+from subagents.tools._paths import MAX_WALK_ENTRIES
 
 __all__ = ["AGENT_FIELDS", "load_team"]
 
-AGENT_FIELDS: dict[str, str] = {
-    "name": "name", "description": "description", "prompt": "system_prompt", "model": "model",
-    "tools": "tools", "subagents": "subagents", "output_schema": "output_schema",
-    "input_schema": "input_schema", "tool_name": "tool_name",
-    "tool_description": "tool_description", "max_steps": "max_steps",
-    "max_subagent_depth": "max_subagent_depth", "delegation": "delegation",
-    "delegation_context": "delegation_context", "persistent": "persistent",
-    "max_output_retries": "max_output_retries", "answer_check": "answer_check",
-    "tool_timeout": "tool_timeout",
-    "retry": "retry", "timeout": "timeout",
-    "loop_guard": "loop_guard",
+AGENT_FIELDS: dict[str, str | None] = {
+    field: None if field in LOADER_ONLY else AGENT_RENAMES.get(field, field)
+    for field in AgentEntry.model_fields
 }
-"""Team-file field -> ``Agent`` field (``prompt`` is the one renamed; ``tools`` and
-``answer_check`` name built-ins, built for the team's root)."""
+"""Team-file field -> ``Agent`` field (derived from ``AgentEntry``): ``prompt`` and
+``system_prompt`` both set ``system_prompt``; ``max_files`` (None) has no ``Agent`` field, it
+bounds the built-in file tools; ``tools`` and ``answer_check`` name built-ins, built for the
+team's root."""
 
-_TOP_FIELDS = ("root", "agents")
+_TOP_FIELDS = tuple(TeamFile.model_fields)
+_BUILT_FIELDS = frozenset({"tools", "subagents", "output_schema", "input_schema",
+                           "answer_check", "max_files", "budget", "background", "remote"})
+"""Fields the builder turns into objects itself (the others go to ``Agent`` as they are)."""
+_TO_AGENT = {key: field for key, field in AGENT_FIELDS.items() if field is not None}
 
 
 def load_team(path_or_mapping: str | os.PathLike[str] | Mapping[str, Any], *,
@@ -80,7 +81,8 @@ def load_team(path_or_mapping: str | os.PathLike[str] | Mapping[str, Any], *,
         path_or_mapping: a YAML file path, or the already parsed mapping (same shape).
         root: the folder built-in tools are confined to; None: the current directory.
         trusted: False for a team from an untrusted source: a ``python:`` model (or any
-            model string that does not parse) is an error instead of an import.
+            model string that does not parse) is an error instead of an import, and a
+            ``remote:`` agent (tasks sent to a server the file names) is an error.
 
     Returns:
         The root ``Agent`` (its sub-agents nested, shared agents the same object).
@@ -144,6 +146,13 @@ class _Builder:
             if key not in _TOP_FIELDS:
                 raise self._fail((str(key),), f"unknown field {key!r}"
                                  + _suggest(str(key), list(_TOP_FIELDS)))
+        if "mcp_servers" in data:
+            raise self._fail(("mcp_servers",), "'mcp_servers' is in the team-file schema but "
+                             "this version does not load MCP servers from a team file yet; "
+                             "use subagents.tools.mcp.mcp_tools in Python")
+        if data.get("max_files") is not None:
+            check_max_files(data["max_files"], lambda text: self._fail(("max_files",), text))
+        self.max_files: int = data.get("max_files") or MAX_WALK_ENTRIES
         agents = data.get("agents")
         if not isinstance(agents, list) or not agents:
             raise self._fail(("agents",), "'agents' must be a non-empty list of agents")
@@ -181,6 +190,8 @@ class _Builder:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise self._fail(("agents", index, key), f"field {key!r} must be a list of "
                                  f"names", name)
+        check_entry_extras(entry, lambda path, text: self._fail(("agents", index, *path),
+                                                                 text, name))
         tools = sorted(BUILTIN_TOOLS)
         for i, tool in enumerate(entry.get("tools", [])):
             if tool not in BUILTIN_TOOLS:
@@ -201,6 +212,11 @@ class _Builder:
                              "string such as 'local' or 'openai:gpt-4o-mini'", name)
         if model is not None and not self.trusted:
             self._check_untrusted_model(index, name, model)
+        if entry.get("remote") is not None and not self.trusted:
+            raise self._fail(("agents", index, "remote"), "field 'remote' sends the agent's "
+                             "tasks to a server the file names, refused in an untrusted team "
+                             "file (load it with trusted=True only if you trust its source)",
+                             name)
 
     def _check_untrusted_model(self, index: int, name: str, model: str) -> None:
         try:
@@ -246,22 +262,28 @@ class _Builder:
                 child = self._agent(ref, lineage, ("agents", index, "subagents", i))
                 refs.append(child)
                 free |= self.free[ref]
-        kwargs: dict[str, Any] = {AGENT_FIELDS[k]: v for k, v in entry.items()
-                                  if k not in ("tools", "subagents", "output_schema",
-                                               "input_schema", "answer_check")}
+        kwargs: dict[str, Any] = {_TO_AGENT[k]: v for k, v in entry.items()
+                                  if k not in _BUILT_FIELDS}
         kwargs["subagents"] = refs
         if entry.get("loop_guard", {}) is False:
             kwargs["loop_guard"] = None
-        kwargs["tools"] = [builtin_tool(t, self.root) for t in entry.get("tools", [])]
+        max_files = entry.get("max_files") or self.max_files
+        kwargs["tools"] = [builtin_tool(t, self.root, max_files) for t in entry.get("tools", [])]
         if entry.get("answer_check") is not None:
-            kwargs["answer_check"] = builtin_check(entry["answer_check"], self.root)
+            kwargs["answer_check"] = builtin_check(entry["answer_check"], self.root, max_files)
+        for key in ("budget", "background", "remote"):
+            if isinstance(entry.get(key), Mapping):
+                kwargs[key] = settings_model(key, entry[key], lambda path, text: self._fail(
+                    ("agents", index, *path), text, name))
+            elif key in entry:
+                kwargs[key] = entry[key]
         for key, suffix in (("output_schema", "Output"), ("input_schema", "Input")):
             if entry.get(key) is not None:
                 kwargs[key] = self._schema(index, name, key, entry[key], suffix)
         try:
             agent = Agent(**kwargs)
         except ValidationError as exc:
-            raise self._validation(index, name, exc) from None
+            raise self._validation(index, name, entry, exc) from None
         self.built[name] = agent
         self.free[name] = frozenset(free - {name})
         return agent
@@ -274,14 +296,16 @@ class _Builder:
             raise self._fail(("agents", index, key, *exc.path), f"field {key!r}: {exc}",
                              name) from None
 
-    def _validation(self, index: int, name: str, exc: ValidationError) -> TeamFileError:
+    def _validation(self, index: int, name: str, entry: Mapping[str, Any],
+                    exc: ValidationError) -> TeamFileError:
         error = exc.errors()[0]
         loc = [str(part) for part in error["loc"]]
-        field = next((k for k, v in AGENT_FIELDS.items() if loc and v == loc[0]), None)
+        fields = [k for k, v in AGENT_FIELDS.items() if loc and v == loc[0]]
+        field = next((k for k in fields if k in entry), fields[0] if fields else None)
         path: tuple[Key, ...] = ("agents", index) if field is None else ("agents", index, field)
         message = str(error["msg"]).removeprefix("Value error, ").removeprefix(f"agent {name!r}: ")
         text = message if field is None else f"field {field!r}: {message}"
-        if field is not None and "input" in error and not isinstance(error["input"], list):
+        if field is not None and isinstance(error.get("input"), str | int | float | bool):
             text += f" (got {error['input']!r})"
         return self._fail(path, text, name)
 

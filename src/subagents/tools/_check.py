@@ -229,13 +229,15 @@ def _suggest(base: str, seen: dict[str, None], messages: Sequence[BaseMessage],
     ranked = dict.fromkeys([*looked, *(p for p in [*defines, *mentions] if p in seen), *seen])
     return list(ranked)[:MAX_SUGGESTIONS], defined, "".join(missed)
 
-BUILTIN_CHECKS: dict[str, Callable[[Path], AnswerCheck]] = {"paths_exist": paths_exist}
+BUILTIN_CHECKS: dict[str, Callable[[Path, int], AnswerCheck]] = {"paths_exist": paths_exist}
 """Built-in answer-check factories by name (``answer_check:`` in a team file); each takes the
-root the agent's file tools are confined to."""
+root the agent's file tools are confined to and ``max_files``."""
 
 
-def builtin_check(name: str, root: str | Path) -> AnswerCheck:
+def builtin_check(name: str, root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> AnswerCheck:
     """Build the built-in answer check called ``name`` for ``root``.
+
+    ``max_files`` caps the directory entries one definition lookup walks.
 
     Raises:
         SpecError: ``name`` is unknown (the message lists the valid names) or ``root`` is
@@ -245,4 +247,4 @@ def builtin_check(name: str, root: str | Path) -> AnswerCheck:
     if factory is None:
         valid = ", ".join(sorted(BUILTIN_CHECKS))
         raise SpecError(f"unknown answer check {name!r}; valid names: {valid}")
-    return factory(Path(root))
+    return factory(Path(root), max_files)

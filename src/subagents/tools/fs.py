@@ -299,20 +299,22 @@ def grep_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> BaseTool:
     )
 
 
-BUILTIN_TOOLS: dict[str, Callable[[Path], BaseTool]] = {
+BUILTIN_TOOLS: dict[str, Callable[[Path, int], BaseTool]] = {
     "list_files": list_files_tool,
     "read_file": read_file_tool,
     "grep": grep_tool,
 }
-"""Built-in tool factories by name (as written in a team YAML file); each takes the root."""
+"""Built-in tool factories by name (as written in a team YAML file); each takes the root and
+``max_files``."""
 
 
-def builtin_tool(name: str, root: str | Path) -> BaseTool:
+def builtin_tool(name: str, root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> BaseTool:
     """Build the built-in tool called ``name`` confined to ``root``.
 
     Args:
         name: One of ``BUILTIN_TOOLS`` (``list_files``, ``read_file``, ``grep``).
         root: Directory the tool may read.
+        max_files: Directory entries one call walks at most (see :func:`filesystem_tools`).
 
     Raises:
         SpecError: ``name`` is unknown (the message lists the valid names) or ``root``
@@ -323,7 +325,7 @@ def builtin_tool(name: str, root: str | Path) -> BaseTool:
     if factory is None:
         valid = ", ".join(sorted(BUILTIN_TOOLS))
         raise SpecError(f"unknown built-in tool {name!r}; valid names: {valid}")
-    return factory(Path(root))
+    return factory(Path(root), max_files)
 
 
 def filesystem_tools(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> list[BaseTool]:
