@@ -113,7 +113,7 @@ def test_python_example_matches_the_yaml_team(tmp_path: Path) -> None:
     ("""
      agent:
        - name: dev
-     """, "1: unknown field 'agent' (valid: root, agents); did you mean 'agents'?"),
+     """, "1: unknown field 'agent' (valid: root, agents, mcp_servers); did you mean 'agents'?"),
     ("""
      root: boss
      agents:
