@@ -181,3 +181,19 @@ def test_untrusted_files_refuse_command_servers_but_not_urls(tmp_path: Path) -> 
     dev = load_team(write(tmp_path, "mcp_servers:\n  web: {url: 'http://127.0.0.1:9/mcp'}\n"
                                     "agents:\n  - name: dev\n"), root=tmp_path, trusted=False)
     assert list(dev.tools) == []
+
+
+async def test_a_dead_server_restarts_on_the_next_call_and_a_hung_call_times_out(
+        tmp_path: Path) -> None:
+    team = CALC + ("    call_timeout: 5\n"
+                   "agents:\n"
+                   "  - {name: lead, subagents: [worker]}\n"
+                   "  - {name: worker, tools: [calc.crash, calc.add, calc.hang]}\n")
+    lead = load_team(write(tmp_path, team), root=tmp_path)
+    model = delegating(("crash", {}), ("add", {"a": 1, "b": 2}), ("hang", {}))
+    graph = compile_agent(lead.model_copy(update={"model": model}))
+    out = await asyncio.wait_for(graph.ainvoke({"messages": [HumanMessage("go")]}), BOUND)
+    crash, add, hang = json.loads(out["messages"][-1].content)["result"].split(" | ")
+    assert crash.startswith("error: MCP server 'calc': tool 'crash' failed")
+    assert add == "success: 3"  # a fresh session (and process) per call
+    assert hang == "error: MCP server 'calc': tool 'hang' timed out after 5.0 s"
