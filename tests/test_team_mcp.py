@@ -4,21 +4,26 @@ The server (``tests/fakes/mcp_server.py``, the ``mcp`` SDK) is started by the lo
 its tools and once per tool call. A team's sub-agent calls the tools it lists; one it does not
 list gets ``forbidden_tool``; an MCP error is an error tool result naming the server; a server
 that fails to start at load, an unknown tool or server and a malformed entry are
-``TeamFileError``s at their lines; ``trusted=False`` refuses ``command`` servers.
+``TeamFileError``s at their lines; ``trusted=False`` refuses ``command`` servers. The same
+server also runs in-process as a streamable HTTP server for a ``url`` entry.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import sys
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
+from fakes.mcp_server import server as calc_server
 from subagents import Agent, compile_agent
 from subagents.errors import TeamFileError
 from subagents.teams import load_team
@@ -197,3 +202,27 @@ async def test_a_dead_server_restarts_on_the_next_call_and_a_hung_call_times_out
     assert crash.startswith("error: MCP server 'calc': tool 'crash' failed")
     assert add == "success: 3"  # a fresh session (and process) per call
     assert hang == "error: MCP server 'calc': tool 'hang' timed out after 5.0 s"
+
+
+def test_a_streamable_http_server_by_url(tmp_path: Path) -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()  # bound and listening before the server runs: clients queue, no wait needed
+    port = sock.getsockname()[1]
+    web = uvicorn.Server(uvicorn.Config(calc_server.streamable_http_app(), log_level="warning"))
+    thread = threading.Thread(target=web.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        dev = load_team(write(tmp_path, f"""\
+            mcp_servers:
+              calc: {{url: "http://127.0.0.1:{port}/mcp", headers: {{X-Test: "1"}}}}
+            agents:
+              - {{name: dev, tools: [calc.add, calc.divide]}}
+            """), root=tmp_path, trusted=False)
+        add, divide = dev.tools
+        assert add.invoke({"a": 40, "b": 2}) == "42"
+        assert "MCP server 'calc': " in divide.invoke({"a": 1, "b": 0})
+    finally:
+        web.should_exit = True
+        thread.join(BOUND)
+        sock.close()
