@@ -111,6 +111,10 @@ class McpStdioServer(BaseModel):
     args: list[str] = Field([], description="Its arguments.")
     env: dict[str, str] | None = Field(None, description="Its environment (unset: inherited).")
     cwd: str | None = Field(None, description="Its working directory.")
+    start_timeout: float = Field(30.0, gt=0, description="Seconds it may take to start and "
+                                 "list its tools (at load).")
+    call_timeout: float = Field(60.0, gt=0, description="Seconds one tool call may take "
+                                "(a session per call: the program starts every call).")
 
 
 class McpHttpServer(BaseModel):
@@ -120,6 +124,9 @@ class McpHttpServer(BaseModel):
 
     url: str = Field(min_length=1, description="The server's URL.")
     headers: dict[str, str] | None = Field(None, description="HTTP headers of every request.")
+    start_timeout: float = Field(30.0, gt=0, description="Seconds it may take to answer and "
+                                 "list its tools (at load).")
+    call_timeout: float = Field(60.0, gt=0, description="Seconds one tool call may take.")
 
 
 class AgentEntry(BaseModel):

@@ -9,13 +9,16 @@ Shape::
         prompt: |             # -> Agent.system_prompt
           You are ...
         model: local          # optional model string
-        tools: [grep]         # built-in tools (subagents.tools.BUILTIN_TOOLS)
+        tools: [grep]         # built-in tools, "pkg.module:attr" and "server.tool" (teams._tools)
         subagents: [explore]  # allow list by agent name (itself / ancestors: cycles)
         output_schema: {type: object, properties: {...}, required: [...]}
         answer_check: paths_exist  # built-in answer check (subagents.tools.BUILTIN_CHECKS)
         max_steps: 4
         tool_timeout: 30      # seconds per call of its tools (Agent.tool_timeout)
         loop_guard: {max_repeats: 3}  # -> Agent.loop_guard (LoopGuard); false or null: off
+
+    mcp_servers:              # optional; name -> {command, args, env, cwd} or {url, headers}
+      calc: {command: python, args: [calc_server.py]}
 
 Agents are built as a tree from the root: an allow-list entry naming the agent itself or an
 ancestor stays a name (the runtime bounds such cycles by depth), every other entry is built
@@ -46,7 +49,8 @@ from subagents.teams._located import (
     load_yaml,
 )
 from subagents.teams._schema import SchemaError, model_from_json_schema
-from subagents.tools import BUILTIN_CHECKS, BUILTIN_TOOLS, builtin_check, builtin_tool
+from subagents.teams._tools import TeamTools
+from subagents.tools import BUILTIN_CHECKS, builtin_check
 from subagents.tools._paths import MAX_WALK_ENTRIES
 
 __all__ = ["AGENT_FIELDS", "load_team"]
@@ -71,9 +75,11 @@ def load_team(path_or_mapping: str | os.PathLike[str] | Mapping[str, Any], *,
               root: str | os.PathLike[str] | None = None, trusted: bool = True) -> Agent:
     """Load a team and return its root agent, ready for ``compile_agent``.
 
-    The one field that runs code named by the file is ``model: "python:pkg.module:attr"``
-    (it imports the module and calls ``attr`` when the agent is compiled); ``tools`` and
-    ``answer_check`` name built-ins only. Files are bounded: at most ``MAX_TEAM_BYTES``,
+    Fields that run code named by the file: ``model: "python:pkg.module:attr"`` (it imports
+    the module and calls ``attr`` when the agent is compiled), ``tools`` entries
+    ``"pkg.module:attr"`` (imported at load) and ``mcp_servers`` with a ``command`` (started
+    at load to list its tools, and once per tool call: see ``subagents.teams._tools``);
+    ``answer_check`` names built-ins only. Files are bounded: at most ``MAX_TEAM_BYTES``,
     ``MAX_DEPTH`` levels and ``MAX_NODES`` values with aliases expanded
     (``subagents.teams``).
 
@@ -81,8 +87,9 @@ def load_team(path_or_mapping: str | os.PathLike[str] | Mapping[str, Any], *,
         path_or_mapping: a YAML file path, or the already parsed mapping (same shape).
         root: the folder built-in tools are confined to; None: the current directory.
         trusted: False for a team from an untrusted source: a ``python:`` model (or any
-            model string that does not parse) is an error instead of an import, and a
-            ``remote:`` agent (tasks sent to a server the file names) is an error.
+            model string that does not parse), an import-path tool and a stdio MCP server
+            are errors instead of imports and programs, and a ``remote:`` agent (tasks sent
+            to a server the file names) is an error.
 
     Returns:
         The root ``Agent`` (its sub-agents nested, shared agents the same object).
@@ -91,8 +98,10 @@ def load_team(path_or_mapping: str | os.PathLike[str] | Mapping[str, Any], *,
         TeamFileError: (a ``SpecError``) the file is missing, too large, not UTF-8 or not
             YAML, or the team is invalid: unknown fields, tool names or agent names, duplicate
             names or keys, bad values, a JSON schema that cannot be converted, a refused
-            ``python:`` model. The message starts with ``FILE:LINE:`` and names the agent,
-            e.g. ``team.yaml:12: agent 'explore': unknown tool 'gerp' (valid: grep, ...)``;
+            ``python:`` model, a tool that fails to import or is no tool, an MCP server that
+            fails to start (at its line) or has no such tool. The message starts with
+            ``FILE:LINE:`` and names the agent, e.g.
+            ``team.yaml:12: agent 'explore': unknown tool 'gerp' (valid: grep, ...)``;
             ``file`` and ``line`` hold the same.
     """
     if isinstance(path_or_mapping, Mapping):
@@ -129,6 +138,8 @@ class _Builder:
         self.entries: dict[str, tuple[int, Mapping[str, Any]]] = {}
         self.built: dict[str, Agent] = {}
         self.free: dict[str, frozenset[str]] = {}
+        servers = data.get("mcp_servers") if isinstance(data, Mapping) else None
+        self.tools = TeamTools(servers, source, root, trusted)
         self.root_name = self._check_top(data)
 
     # ------------------------------------------------------------------ static checks
@@ -146,10 +157,6 @@ class _Builder:
             if key not in _TOP_FIELDS:
                 raise self._fail((str(key),), f"unknown field {key!r}"
                                  + _suggest(str(key), list(_TOP_FIELDS)))
-        if "mcp_servers" in data:
-            raise self._fail(("mcp_servers",), "'mcp_servers' is in the team-file schema but "
-                             "this version does not load MCP servers from a team file yet; "
-                             "use subagents.tools.mcp.mcp_tools in Python")
         if data.get("max_files") is not None:
             check_max_files(data["max_files"], lambda text: self._fail(("max_files",), text))
         self.max_files: int = data.get("max_files") or MAX_WALK_ENTRIES
@@ -192,11 +199,7 @@ class _Builder:
                                  f"names", name)
         check_entry_extras(entry, lambda path, text: self._fail(("agents", index, *path),
                                                                  text, name))
-        tools = sorted(BUILTIN_TOOLS)
-        for i, tool in enumerate(entry.get("tools", [])):
-            if tool not in BUILTIN_TOOLS:
-                raise self._fail(("agents", index, "tools", i), f"unknown tool {tool!r}"
-                                 + _suggest(tool, tools), name)
+        self.tools.check(entry.get("tools", []), ("agents", index, "tools"), name)
         check = entry.get("answer_check")
         if check is not None and (not isinstance(check, str) or check not in BUILTIN_CHECKS):
             checks = sorted(BUILTIN_CHECKS)
@@ -268,7 +271,7 @@ class _Builder:
         if entry.get("loop_guard", {}) is False:
             kwargs["loop_guard"] = None
         max_files = entry.get("max_files") or self.max_files
-        kwargs["tools"] = [builtin_tool(t, self.root, max_files) for t in entry.get("tools", [])]
+        kwargs["tools"] = self.tools.build(entry.get("tools", []), max_files)
         if entry.get("answer_check") is not None:
             kwargs["answer_check"] = builtin_check(entry["answer_check"], self.root, max_files)
         for key in ("budget", "background", "remote"):

@@ -21,9 +21,10 @@ MCP tools are async: agents that use them run with ``ainvoke``/``astream``. Inst
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from langchain_mcp_adapters.client import MultiServerMCPClient
@@ -32,7 +33,9 @@ from langchain_mcp_adapters.tools import load_mcp_tools
 
 from subagents.errors import SubagentsError
 
-__all__ = ["MCPServerError", "mcp_tools"]
+__all__ = ["MCPServerError", "bounded", "in_worker_thread", "mcp_tools"]
+
+T = TypeVar("T")
 
 
 class MCPServerError(SubagentsError, RuntimeError):
@@ -47,8 +50,37 @@ def _text(content: Any) -> Any:
     return content
 
 
-def _bounded(tool: BaseTool, server: str, call_timeout: float) -> BaseTool:
-    """``tool`` whose failures and overruns are ``ToolException``s naming ``server``."""
+def in_worker_thread(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to its end on a fresh event loop in a worker thread.
+
+    Works whether or not the calling thread runs an event loop (``asyncio.run`` cannot be
+    called from one). The caller's thread blocks until the coroutine ends: bound it inside
+    (``asyncio.timeout``).
+
+    Returns:
+        The coroutine's result; its exception is raised in the caller.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="subagents-mcp") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def bounded(tool: BaseTool, server: str, call_timeout: float, *,
+            sync: bool = False) -> BaseTool:
+    """``tool`` whose failures and overruns are ``ToolException``s naming ``server``.
+
+    Args:
+        tool: an MCP tool from ``langchain_mcp_adapters.tools.load_mcp_tools`` (async).
+        server: the server's name, for messages and ``metadata["mcp_server"]``.
+        call_timeout: seconds one call may take (session start included when the tool
+            opens a session per call) before it is an error result.
+        sync: also give the tool a sync function that runs the call on its own event
+            loop in a worker thread: only for tools that open a session per call (a shared
+            session belongs to the event loop that opened it).
+
+    Returns:
+        A ``StructuredTool`` with ``handle_tool_error=True``: the agent's model reads
+        ``MCP server 'NAME': ...`` as an error tool result and goes on.
+    """
 
     async def call(**kwargs: Any) -> Any:
         try:
@@ -64,9 +96,12 @@ def _bounded(tool: BaseTool, server: str, call_timeout: float) -> BaseTool:
                    f"{type(exc).__name__}: {exc}")
             raise ToolException(msg) from exc
 
+    def call_sync(**kwargs: Any) -> Any:
+        return in_worker_thread(call(**kwargs))
+
     return StructuredTool.from_function(
-        coroutine=call, name=tool.name, description=tool.description,
-        args_schema=tool.args_schema, handle_tool_error=True,
+        func=call_sync if sync else None, coroutine=call, name=tool.name,
+        description=tool.description, args_schema=tool.args_schema, handle_tool_error=True,
         metadata={**(tool.metadata or {}), "mcp_server": server})
 
 
@@ -109,6 +144,6 @@ async def mcp_tools(servers: Mapping[str, Connection], *, tools: Iterable[str] |
                 msg = (f"MCP server {name!r} failed to start or list its tools within "
                        f"{start_timeout} s: {type(exc).__name__}: {exc}")
                 raise MCPServerError(msg) from exc
-            selected += [_bounded(t, name, call_timeout) for t in loaded
+            selected += [bounded(t, name, call_timeout) for t in loaded
                          if _wanted(wanted, name, t.name)]
         yield selected
