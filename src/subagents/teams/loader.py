@@ -16,6 +16,8 @@ Shape::
         max_steps: 4
         tool_timeout: 30      # seconds per call of its tools (Agent.tool_timeout)
         loop_guard: {max_repeats: 3}  # -> Agent.loop_guard (LoopGuard); false or null: off
+      - name: helper          # an own graph (Agent.from_graph; trusted files only):
+        graph: "pkg.module:attr"  # a compiled graph / Runnable, or a function returning one
 
 Agents are built as a tree from the root: an allow-list entry naming the agent itself or an
 ancestor stays a name (the runtime bounds such cycles by depth), every other entry is built
@@ -58,7 +60,7 @@ AGENT_FIELDS: dict[str, str] = {
     "max_output_retries": "max_output_retries", "answer_check": "answer_check",
     "tool_timeout": "tool_timeout",
     "retry": "retry", "timeout": "timeout",
-    "loop_guard": "loop_guard",
+    "loop_guard": "loop_guard", "graph": "graph",
 }
 """Team-file field -> ``Agent`` field (``prompt`` is the one renamed; ``tools`` and
 ``answer_check`` name built-ins, built for the team's root)."""
@@ -201,6 +203,12 @@ class _Builder:
                              "string such as 'local' or 'openai:gpt-4o-mini'", name)
         if model is not None and not self.trusted:
             self._check_untrusted_model(index, name, model)
+        graph = entry.get("graph")
+        if graph is not None and (not isinstance(graph, str) or not self.trusted):
+            raise self._fail(("agents", index, "graph"), "field 'graph' must be a "
+                             "'package.module:attr' string" if self.trusted else
+                             f"field 'graph': {graph!r} imports and runs Python code, refused "
+                             "in an untrusted team file", name)
 
     def _check_untrusted_model(self, index: int, name: str, model: str) -> None:
         try:
