@@ -42,6 +42,18 @@ class OverBudget(Exception):
     """Raised inside a foreign graph's model call when the tree's budget is out."""
 
 
+class _Quiet:
+    """Skips the callbacks neither handler reads (every node's chain events, retrievers).
+
+    Not ``ignore_agent``: it also gates the tool callbacks.
+    """
+
+    ignore_chain = True
+    ignore_retriever = True
+    ignore_custom_event = True
+    ignore_retry = True
+
+
 class _Core:
     """What both handlers do, sync parts (``scope``: the child's run scope)."""
 
@@ -128,7 +140,7 @@ def _flat(messages: list[list[BaseMessage]]) -> list[BaseMessage]:
     return messages[0] if messages else []
 
 
-class GraphUsage(BaseCallbackHandler):
+class GraphUsage(_Quiet, BaseCallbackHandler):
     """Sync handler: usage, budget and events of a foreign graph (see module docstring)."""
 
     raise_error = True
@@ -166,7 +178,7 @@ class GraphUsage(BaseCallbackHandler):
         self.core.tool_ended(run_id, f"{type(error).__name__}: {error}", error=True)
 
 
-class AsyncGraphUsage(AsyncCallbackHandler):
+class AsyncGraphUsage(_Quiet, AsyncCallbackHandler):
     """Async twin of :class:`GraphUsage`: waits for budget room without blocking the loop."""
 
     raise_error = True
