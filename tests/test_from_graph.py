@@ -315,3 +315,21 @@ def test_untrusted_team_file_refuses_graph() -> None:
     with pytest.raises(TeamFileError, match="untrusted"):
         load_team({"agents": [{"name": "boss", "subagents": ["s"]},
                               {"name": "s", "graph": "_graphs:SHOUT"}]}, trusted=False)
+
+
+def test_a_stopped_delegation_stops_the_graph_at_its_next_call() -> None:
+    from uuid import uuid4
+
+    from subagents.scope import CallInfo, RunScope, Stopped
+    from subagents.subgraphs._graph_usage import usage_handler
+
+    call_info = CallInfo(tool_call_id="c1", objective="x")
+    scope = RunScope(agent="helper", path=("boss", "helper"), parent=None, call=call_info,
+                     budget=None, background=None)
+    handler = usage_handler(scope, {}, is_async=False)
+    handler.on_chat_model_start({}, [[HumanMessage("x")]], run_id=uuid4())  # runs
+    call_info.stopped = True  # the delegation's sync timeout passed
+    with pytest.raises(Stopped):
+        handler.on_chat_model_start({}, [[HumanMessage("x")]], run_id=uuid4())
+    with pytest.raises(Stopped):
+        handler.on_tool_start({"name": "lookup"}, "x", run_id=uuid4())

@@ -13,6 +13,9 @@ every chat model and tool run at any depth of the graph and
 - emits ``model_start`` / ``model_end`` / ``text_delta`` / ``tool_start`` / ``tool_end``
   through the child's run scope, so they carry the child's ancestry path.
 
+A sync child whose delegation stopped waiting (``Agent.timeout``) raises ``Stopped`` at its
+next model or tool call, as a native child's nodes do.
+
 Handlers are raising (``raise_error``) and inline (``run_inline``): an ``OverBudget`` stops
 the graph, and events keep their order. :class:`AsyncGraphUsage` waits for budget room
 without blocking the event loop.
@@ -33,7 +36,7 @@ from langchain_core.tracers._streaming import _StreamingCallbackHandler
 from subagents.budget import Reservation, max_output_tokens, prompt_tokens
 from subagents.events import TextDelta
 from subagents.nodes._emit import Emitter
-from subagents.scope import RunScope
+from subagents.scope import RunScope, Stopped
 
 __all__ = ["AsyncGraphUsage", "GraphUsage", "OverBudget", "usage_handler"]
 
@@ -76,6 +79,11 @@ class _Core:
             setattr(probe, key, value)
         return prompt_tokens(messages) + max_output_tokens(probe)
 
+    def check(self) -> None:
+        """Raise ``Stopped`` when the delegation stopped waiting (a sync child's timeout)."""
+        if self.scope.stopped:
+            raise Stopped
+
     def started(self, run_id: UUID, messages: list[Any], held: Reservation | str | None) -> None:
         if isinstance(held, str):
             raise OverBudget(held)
@@ -117,6 +125,7 @@ class _Core:
 
     def tool_started(self, run_id: UUID, serialized: dict[str, Any], inputs: Any,
                      kwargs: dict[str, Any]) -> None:
+        self.check()
         name = str((serialized or {}).get("name") or kwargs.get("name") or "tool")
         call_id = kwargs.get("tool_call_id") or str(run_id)
         tc = ToolCall(name=name, args=dict(inputs) if isinstance(inputs, dict) else {},
@@ -152,6 +161,7 @@ class GraphUsage(_Quiet, BaseCallbackHandler):
     def on_chat_model_start(self, serialized: dict[str, Any],
                             messages: list[list[BaseMessage]], *, run_id: UUID,
                             **kwargs: Any) -> Any:
+        self.core.check()
         msgs = _flat(messages)
         budget = self.core.scope.budget
         params = kwargs.get("invocation_params")
@@ -190,6 +200,7 @@ class AsyncGraphUsage(_Quiet, AsyncCallbackHandler):
     async def on_chat_model_start(self, serialized: dict[str, Any],
                                   messages: list[list[BaseMessage]], *, run_id: UUID,
                                   **kwargs: Any) -> Any:
+        self.core.check()
         msgs = _flat(messages)
         budget = self.core.scope.budget
         params = kwargs.get("invocation_params")

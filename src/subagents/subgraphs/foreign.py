@@ -111,6 +111,7 @@ class GraphChild(Runnable[Any, Any]):
         own["metadata"] = {**(ambient.get("metadata") or {}), **(passed.get("metadata") or {}),
                            "lc_agent_name": self.agent_name, "subagents_path": path}
         own["tags"] = [*(own.get("tags") or []), f"subagent:{self.agent_name}"]
+        own["run_name"] = self.agent_name
         if scope is not None:
             handler = usage_handler(scope, _event_config(config), is_async=is_async)
             own["callbacks"] = _with_handler(own.get("callbacks"), handler)
