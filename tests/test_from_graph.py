@@ -333,3 +333,28 @@ def test_a_stopped_delegation_stops_the_graph_at_its_next_call() -> None:
         handler.on_chat_model_start({}, [[HumanMessage("x")]], run_id=uuid4())
     with pytest.raises(Stopped):
         handler.on_tool_start({"name": "lookup"}, "x", run_id=uuid4())
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+def test_streamed_tokens_are_text_deltas_under_the_child(is_async: bool) -> None:
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+
+    model = GenericFakeChatModel(messages=iter([AIMessage("hello big world")]))
+
+    async def atalk(state: Ask) -> Ask:
+        return {"messages": [await model.ainvoke(state["messages"])]}
+
+    def talk(state: Ask) -> Ask:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    builder = StateGraph(Ask)
+    builder.add_node("talk", atalk if is_async else talk)
+    builder.add_edge(START, "talk")
+    events: list[BaseEvent] = []
+    _, cfg = observe(on_event=events.append)
+    out = run(boss(Agent.from_graph(builder.compile(), name="talker")), ASK, cfg,
+              is_async=is_async)
+    assert result_of(out).result == "hello big world"
+    deltas = [e for e in events if e.type == "text_delta"]
+    assert deltas and all(e.path == ["boss", "talker"] for e in deltas)
+    assert "".join(e.text for e in deltas) == "hello big world"  # type: ignore[attr-defined]
