@@ -292,7 +292,9 @@ def test_spec_refuses_what_a_graph_decides() -> None:
     with pytest.raises(ValidationError, match="compiled LangGraph graph or a Runnable"):
         Agent.from_graph(42, name="g")
     with pytest.raises(ValidationError, match="no 'input' mapping"):
-        Agent.from_graph(RunnableLambda(str), name="g", input=str, persistent=True)
+        Agent.from_graph(qa_graph([]), name="g", input=str, persistent=True)
+    with pytest.raises(ValidationError, match="must be a compiled LangGraph graph"):
+        Agent.from_graph(RunnableLambda(str), name="g", persistent=True)
     with pytest.raises(ValidationError, match=r"package\.module:attr"):
         Agent.from_graph("no_colon", name="g")
 

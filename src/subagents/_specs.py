@@ -206,8 +206,19 @@ def check_foreign(agent: Any) -> None:
                 else "an own-graph agent runs its graph")
         msg = f"agent {agent.name!r}: field {field!r}: {what} and takes no {', '.join(extra)}"
         raise ValueError(msg)
-    if field == "graph" and agent.persistent and agent.graph is not None \
-            and agent.graph.input is not None:
+    if field == "graph" and agent.persistent:
+        _check_persistent_graph(agent)
+
+
+def _check_persistent_graph(agent: Any) -> None:
+    """A persistent own graph is a compiled graph with the ``messages`` default."""
+    from langgraph.pregel import Pregel
+
+    if not isinstance(agent.graph.graph, Pregel):
+        msg = (f"agent {agent.name!r}: field 'persistent': a persistent own graph must be a "
+               "compiled LangGraph graph (its history lives on a checkpoint thread)")
+        raise ValueError(msg)
+    if agent.graph.input is not None:
         msg = (f"agent {agent.name!r}: field 'persistent': a persistent graph keeps its "
                "history in 'messages': it takes no 'input' mapping")
         raise ValueError(msg)
