@@ -24,6 +24,7 @@ without blocking the event loop.
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
@@ -70,14 +71,11 @@ class _Core:
 
     @staticmethod
     def estimate(messages: list[Any], params: dict[str, Any] | None) -> int:
-        """Tokens to reserve: the prompt estimate plus the call's max output tokens."""
-        class _P:  # max_output_tokens reads attributes
-            pass
+        """Tokens to reserve: the prompt estimate plus the call's max output tokens.
 
-        probe = _P()
-        for key, value in (params or {}).items():
-            setattr(probe, key, value)
-        return prompt_tokens(messages) + max_output_tokens(probe)
+        ``params``: the call's invocation parameters (``max_tokens`` and the like, when set).
+        """
+        return prompt_tokens(messages) + max_output_tokens(SimpleNamespace(**(params or {})))
 
     def check(self) -> None:
         """Raise ``Stopped`` when the delegation stopped waiting (a sync child's timeout)."""
