@@ -14,6 +14,10 @@ Run: ``.venv/bin/python benchmarks/delegation.py [--quick] [--iterations N] [--p
    the ratio of the two medians and the CPU-time ratio are printed beside it.
 2. Fan-out: 100 parallel sub-agents in one model turn with 200 ms model latency (async),
    against the critical path (3 model calls = 0.6 s) and a hand-written ``asyncio.gather``.
+3. Own graphs: the same root delegating to the hand-written child graph as an own-graph
+   sub-agent (``Agent.from_graph``: usage, budget and events read through callbacks) against
+   the native child; same work (one model call per child), in memory, sync and async; the
+   per-extra-delegation ratio own/native is judged against the same target.
 
 A report, not a test: it exits 0 even when a target is missed (printed as MISS).
 """
@@ -327,6 +331,60 @@ def profile_ours(rounds: int) -> str:
     return out.getvalue()
 
 
+# --------------------------------------------------------------------------- scenario 3
+
+
+def build_foreign(model: ScriptedChatModel, *, is_async: bool) -> CompiledStateGraph:
+    """The root delegating to the hand-written child as an own-graph sub-agent."""
+    child = Agent.from_graph(hand.build_child(model, is_async=is_async), name="child",
+                             description="Answers one subtask.")
+    return compile_agent(Agent(name="root", model=model, subagents=[child]))
+
+
+def run_foreign(iterations: int, warmup: int) -> dict[str, dict[str, Samples]]:
+    """Own graph vs native child, per mode: samples ``own1/native1/own5/native5``."""
+    out: dict[str, dict[str, Samples]] = {}
+    for mode in ("async", "sync"):
+        model = ScriptedChatModel(policy=policy)
+        own, native = build_foreign(model, is_async=mode == "async"), build_ours(model, None)
+        for graph in (own, native):  # parity: same kinds and model calls
+            before = len(model.calls)
+            state = (asyncio.run(graph.ainvoke(_inp(5))) if mode == "async"
+                     else graph.invoke(_inp(5)))
+            assert _kinds(state) == "H" + "AT" * 5 + "A", _kinds(state)
+            assert len(model.calls) - before == 11
+        if mode == "async":
+            def avariant(graph: CompiledStateGraph, n: int) -> Callable[[], Any]:
+                return lambda: graph.ainvoke(_inp(n))
+            out[mode] = asyncio.run(interleave_async(
+                {f"{k}{n}": avariant(g, n) for n in (1, 5)
+                 for k, g in (("own", own), ("native", native))},
+                iterations=iterations, warmup=warmup))
+        else:
+            def variant(graph: CompiledStateGraph, n: int) -> Callable[[], Any]:
+                return lambda: graph.invoke(_inp(n))
+            out[mode] = interleave(
+                {f"{k}{n}": variant(g, n) for n in (1, 5)
+                 for k, g in (("own", own), ("native", native))},
+                iterations=iterations, warmup=warmup)
+    return out
+
+
+def report_foreign(foreign: dict[str, dict[str, Samples]]) -> list[tuple[str, bool, str]]:
+    rows, verdicts = [], []
+    for mode, s in foreign.items():
+        o1, n1, o5, n5 = s["own1"], s["native1"], s["own5"], s["native5"]
+        rex = extra_ratio((o1, n1), (o5, n5))
+        rows.append([mode, fmt_ms(o1.median), fmt_ms(n1.median), fmt_ratio(o1.ratio_to(n1)),
+                     fmt_ms((o5.median - o1.median) / 4), fmt_ms((n5.median - n1.median) / 4),
+                     fmt_ratio(rex)])
+        verdicts.append((f"own graph {mode} (per extra delegation) own/native {rex:.2f}x "
+                         f"<= {RATIO_TARGET:.2f}x", rex <= RATIO_TARGET, ""))
+    print(render_table(["mode", "own 1 ms", "native 1 ms", "own/native", "own extra ms",
+                        "native extra ms", "extra own/native"], rows))
+    return verdicts
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -392,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 run_sync_scenario(sc, tmp, iterations, warmup)
         fan = asyncio.run(run_fanout(repeats))
+        foreign = run_foreign(iterations, warmup)
         prof_text = profile_ours(100 if not args.quick else 10) if args.profile else ""
 
     print("\n== 1. Per-delegation overhead: subagents vs hand-written LangGraph "
@@ -424,6 +483,9 @@ def main(argv: list[str] | None = None) -> int:
           f"cpu {o.ratio_to(h, cpu=True):.3f}x; Send graph/gather {sd.ratio_to(h):.3f}x")
     verdicts.append((f"fan-out ours/gather {fr:.3f}x <= {FANOUT_TARGET:.2f}x",
                      fr <= FANOUT_TARGET, ""))
+
+    print("\n== 3. Own graph (Agent.from_graph) vs native child, same work, in memory ==")
+    verdicts.extend(report_foreign(foreign))
 
     if prof_text:
         print("\n== cProfile: sync, in memory, 5 delegations ==")

@@ -182,3 +182,21 @@ def test_malformed_chunks_are_logged_and_skipped(caplog: pytest.LogCaptureFixtur
     attach_usage(child, {"usage": "garbage"})
     attach_usage(child, {"usage": {"model_calls": "x"}})
     assert child.usage.model_calls == 0
+
+
+def test_a_foreign_remote_graph_usage_is_read_from_its_messages() -> None:
+    """A remote graph that writes no ``usage`` (a ``create_agent`` graph): its AI messages."""
+    parent = RunScope(agent="boss", path=("boss",), parent=None, call=None, budget=None,
+                      background=None)
+    child = RunScope(agent="research", path=(*LOCAL,), parent=parent, call=None,
+                     budget=None, background=None)
+    reply = AIMessage(content="", tool_calls=[ToolCall(name="lookup", args={}, id="c1")],
+                      usage_metadata={"input_tokens": 10, "output_tokens": 2,
+                                      "total_tokens": 12})
+    final = AIMessage(content="done", usage_metadata={"input_tokens": 20, "output_tokens": 5,
+                                                      "total_tokens": 25})
+    attach_usage(child, {"messages": [HumanMessage("task"), reply, final]})
+    node = child.usage
+    assert (node.model_calls, node.input_tokens, node.output_tokens, node.tool_calls) == (
+        2, 30, 7, 1)
+    assert parent.usage.totals()["model_calls"] == 2

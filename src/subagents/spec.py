@@ -8,9 +8,8 @@ compiled LangGraph subgraphs. Invalid specs raise ``pydantic.ValidationError`` (
 from __future__ import annotations
 
 import re
-import types
 from collections.abc import Callable, Iterator
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
@@ -21,18 +20,20 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SecretStr,
     SkipValidation,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from subagents._specs import GraphSpec, RemoteSpec, check_foreign, retry_policy
+from subagents._specs import strict_scalar as _strict_scalar
 from subagents.background import BackgroundConfig
 from subagents.budget import Budget
 from subagents.guard import LoopGuard
 
-__all__ = ["RESERVED_NAMES", "Agent", "AnswerCheck", "RemoteSpec", "iter_agents", "retry_policy"]
+__all__ = ["RESERVED_NAMES", "Agent", "AnswerCheck", "GraphSpec", "RemoteSpec", "iter_agents",
+           "retry_policy"]
 
 AnswerCheck = Callable[[str, list[BaseMessage]], str | None]
 """``check(answer, messages) -> None | correction``: see ``Agent.answer_check``."""
@@ -45,35 +46,6 @@ RESERVED_NAMES = frozenset(
 """Names no agent may take: they are node or tool names of every agent graph."""
 _RUNTIME_TOOLS = frozenset({"task", "final_answer", "agent_status", "agent_cancel", "agent_await"})
 """Tool names the runtime binds on agents: no ``tool_name`` may take them."""
-
-
-class RemoteSpec(BaseModel):
-    """Where a remote sub-agent runs (``Agent.from_remote``).
-
-    Attributes:
-        url: base URL of the LangGraph server (``http://127.0.0.1:2024``).
-        graph_id: a graph id of the server's ``langgraph.json`` or an assistant id.
-        headers: extra HTTP headers for every request.
-        api_key: the server's API key (default: ``LANGGRAPH_API_KEY`` / ``LANGSMITH_API_KEY``).
-        timeout: HTTP timeout in seconds for the server's client (None: the SDK's default).
-        configurable: extra ``configurable`` values sent with every run (primitives only).
-        cancel_timeout: seconds spent cancelling the remote run when the parent is cancelled.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    url: str = Field(min_length=1)
-    graph_id: str = Field(min_length=1)
-    headers: dict[str, str] | None = None
-    api_key: SecretStr | None = None
-    timeout: float | None = Field(default=None, gt=0)
-    configurable: dict[str, Any] | None = None
-    cancel_timeout: float = Field(default=5.0, gt=0)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _strict_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        return _strict_scalar(cls, value, info)
 
 
 class Agent(BaseModel):
@@ -199,6 +171,11 @@ class Agent(BaseModel):
         description="The agent is a graph deployed on a LangGraph server, run through "
         "LangGraph's RemoteGraph (see Agent.from_remote).",
     )
+    graph: GraphSpec | None = Field(
+        default=None,
+        description="The agent is a compiled LangGraph graph or a Runnable of your own, run "
+        "in-process (see Agent.from_graph); a 'package.module:attr' string is imported.",
+    )
     retry: SkipValidation[RetryPolicy | None] = Field(
         default=None,
         description="Run a delegation to this agent again when it raises or ends 'failed' "
@@ -236,6 +213,43 @@ class Agent(BaseModel):
         rest = {k: v for k, v in options.items() if k not in remote_keys}
         return cls(name=name, description=description, remote=spec, **rest)
 
+    @classmethod
+    def from_graph(cls, graph: Any, *, name: str, description: str = "",
+                   input: Callable[[str], Any] | None = None,
+                   output: Callable[[Any], Any] | None = None, **options: Any) -> Agent:
+        """Declare a sub-agent that is a compiled LangGraph graph or any ``Runnable``.
+
+        The graph sees only the task: ``{"messages": [task message]}`` (a graph whose state
+        has ``messages``), or ``input(task_text)``; the parent gets only the result: the final
+        state's ``structured_response`` when set, else its last AI message's text, or
+        ``output(final_state)``. Its model and tool calls count in the usage tree and the
+        tree's budget and appear as events under the child's ancestry path (see
+        :mod:`subagents.subgraphs.foreign`).
+
+        Args:
+            graph: a compiled graph (``create_agent``, a ``StateGraph`` of your own), any
+                ``Runnable``, or a ``"package.module:attr"`` reference to one (or to a
+                function of no arguments returning one).
+            name: the agent's name in the parent's tree.
+            description: what the parent model reads about it.
+            input: ``input(task_text) -> graph input`` for a graph without ``messages``.
+            output: ``output(final_state) -> result`` (JSON-ready) for such a graph.
+            **options: the ``Agent`` fields that make sense for a graph (``max_steps``:
+                its recursion limit is ``2 * max_steps + 6``; ``persistent``, ``retry``,
+                ``timeout``, ``tool_name``, ``tool_description``, ``input_schema``).
+
+        Raises:
+            pydantic.ValidationError: ``graph`` is no Runnable, or a field a graph cannot
+                take (``model``, ``tools``, ``subagents``, ``output_schema``, ...) is set.
+
+        Example:
+            >>> from langchain_core.runnables import RunnableLambda
+            >>> echo = Agent.from_graph(RunnableLambda(lambda text: text.upper()), name="echo",
+            ...                         input=lambda text: text)
+        """
+        spec = GraphSpec(graph=graph, input=input, output=output)
+        return cls(name=name, description=description, graph=spec, **options)
+
     @property
     def background_config(self) -> BackgroundConfig | None:
         """The effective background settings, or None when background delegation is off."""
@@ -271,6 +285,13 @@ class Agent(BaseModel):
             raise ValueError(msg)
         return value
 
+    @field_validator("graph", mode="before")
+    @classmethod
+    def _coerce_graph(cls, value: Any) -> Any:
+        if value is None or isinstance(value, GraphSpec | dict):
+            return value
+        return GraphSpec(graph=value)
+
     @field_validator("retry", mode="before")
     @classmethod
     def _coerce_retry(cls, value: Any) -> Any:
@@ -302,15 +323,7 @@ class Agent(BaseModel):
         if clash:
             msg = f"agent {self.name!r}: field 'tools': reserved tool names {clash}"
             raise ValueError(msg)
-        if self.remote is not None:
-            extra = [f for f in ("model", "tools", "subagents", "persistence", "background",
-                                 "budget", "needs_approval", "system_prompt", "answer_check",
-                                 "tool_timeout", "loop_guard")
-                     if f in self.model_fields_set and getattr(self, f)]
-            if extra:
-                msg = (f"agent {self.name!r}: field 'remote': a remote agent runs on its "
-                       f"server and takes no {', '.join(extra)}")
-                raise ValueError(msg)
+        check_foreign(self)
         if self.answer_check is not None and self.output_schema is not None:
             msg = (f"agent {self.name!r}: field 'answer_check': an agent with output_schema "
                    "ends by final_answer, which its schema validates; answer_check checks text "
@@ -348,38 +361,6 @@ def iter_agents(root: Agent) -> Iterator[Agent]:
         stack.extend(reversed([s for s in agent.subagents if isinstance(s, Agent)]))
 
 
-def retry_policy(value: Any) -> RetryPolicy | None:
-    """``value`` as a ``RetryPolicy``: a policy, a dict of its fields (team files) or None.
-
-    Raises:
-        ValueError: an unknown field, a value of the wrong type, ``max_attempts`` below 1, a
-            negative interval or a ``backoff_factor`` below 1.
-    """
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        unknown = sorted(set(value) - set(RetryPolicy._fields))
-        if unknown:
-            msg = (f"unknown retry field {unknown[0]!r} (valid: "
-                   f"{', '.join(RetryPolicy._fields)})")
-            raise ValueError(msg)
-        value = RetryPolicy(**value)
-    if not isinstance(value, RetryPolicy):
-        msg = f"must be a langgraph.types.RetryPolicy or a mapping, got {type(value).__name__}"
-        raise ValueError(msg)
-    numbers = (value.initial_interval, value.backoff_factor, value.max_interval)
-    if (not isinstance(value.max_attempts, int) or isinstance(value.max_attempts, bool)
-            or value.max_attempts < 1):
-        msg = f"retry.max_attempts must be an integer >= 1, got {value.max_attempts!r}"
-        raise ValueError(msg)
-    if not all(isinstance(n, int | float) and not isinstance(n, bool) and n >= 0
-               for n in numbers) or value.backoff_factor < 1:
-        msg = ("retry intervals must be numbers >= 0 and backoff_factor >= 1, got "
-               f"{numbers!r}")
-        raise ValueError(msg)
-    return value
-
-
 def _check_tool_clashes(agent: Agent, tree: dict[str, Agent]) -> None:
     """Refuse a child delegation tool named like a parent's tool or another child's.
 
@@ -398,34 +379,6 @@ def _check_tool_clashes(agent: Agent, tree: dict[str, Agent]) -> None:
             msg = (f"agent {agent.name!r}: field 'subagents': sub-agent {child.name!r} is "
                    f"delegated to by tool {tool!r}, the name of {other} (rename one)")
             raise ValueError(msg)
-
-
-def _strict_scalar(model: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
-    """Before-validator of every field: ints, floats and bools are not coerced.
-
-    A field typed ``int`` takes an int (not a bool, str or float), ``float`` an int or a
-    float, ``bool`` a bool; values for the other types of a union (the ``BackgroundConfig``
-    of ``bool | BackgroundConfig``) are left to pydantic.
-    """
-    field = model.model_fields.get(info.field_name or "")
-    if field is None:
-        return value
-    annotation = field.annotation
-    args = get_args(annotation) if get_origin(annotation) in (Union, types.UnionType) else (
-        annotation,)
-    scalars = {a for a in args if a in (int, float, bool)}
-    if not scalars or value is None:
-        return value
-    ok = (bool in scalars if isinstance(value, bool)
-          else bool(scalars & {int, float}) if isinstance(value, int)
-          else float in scalars if isinstance(value, float)
-          else len(scalars) < len([a for a in args if a is not type(None)])
-          and (str in args or not isinstance(value, str | bytes | bytearray)))
-    if not ok:
-        kinds = " or ".join(sorted(t.__name__ for t in scalars))
-        msg = f"must be {kinds} (not converted), got {type(value).__name__} {value!r}"
-        raise ValueError(msg)
-    return value
 
 
 def _as_tool(item: Any) -> Any:

@@ -33,6 +33,7 @@ from subagents.nodes.schemas import (
 )
 from subagents.spec import Agent, iter_agents
 from subagents.subgraphs import build_agent_graph
+from subagents.subgraphs.foreign import graph_child
 from subagents.subgraphs.remote import remote_child
 
 __all__ = ["child_depth", "compile_agent"]
@@ -167,6 +168,8 @@ class _Compiler:
                      model: BaseChatModel) -> Runnable[Any, Any]:
         if child.remote is not None:
             return remote_child(child)  # a graph on a LangGraph server, via RemoteGraph
+        if child.graph is not None:
+            return graph_child(child)  # a graph or Runnable of the user's own
         remaining = child_depth(depth, child)
         spec = child.model
         key = (id(child), remaining, id(model) if spec is None else

@@ -24,6 +24,7 @@ from subagents.delivery import DELIVERY_KEY, Delivery, run_delivery
 from subagents.nodes._approval import approve_delegation
 from subagents.nodes._decide import ending
 from subagents.nodes._emit import Emitter
+from subagents.nodes._foreign import foreign_outcome
 from subagents.nodes._node import AgentNode
 from subagents.nodes._refuse import Refusal
 from subagents.nodes.persistent import arun_persistent, run_persistent
@@ -46,7 +47,12 @@ __all__ = ["INTERRUPT_BEFORE_KEY", "child_outcome", "make_delegate_node"]
 
 
 def child_outcome(link: ChildLink, state: dict[str, Any]) -> tuple[Status, Any, str | None]:
-    """Read a child's final state: (status, result, error); see ``ending``."""
+    """Read a child's final state: (status, result, error); see ``ending``.
+
+    An own-graph child's (``Agent.from_graph``): see ``nodes._foreign.foreign_outcome``.
+    """
+    if link.agent.graph is not None:
+        return foreign_outcome(link.agent.graph, state)
     last = next((m for m in reversed(state.get("messages", [])) if isinstance(m, AIMessage)),
                 None)
     return ending(link.agent, last, state.get("structured_response"))

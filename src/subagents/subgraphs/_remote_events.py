@@ -14,7 +14,10 @@ local ``custom`` stream see one tree. A malformed chunk is logged and skipped.
 
 Usage: after the run, the remote root's final ``usage`` state value (root graphs write it)
 becomes the child's usage node (its model calls, tokens, tool calls) and children, rebased
-the same way, so the local totals include the remote work.
+the same way, so the local totals include the remote work. A remote graph that is no
+subagents graph (a ``create_agent`` graph) writes no ``usage``: the child's node then counts
+the AI messages of the delegation's own part of its final ``messages`` (one model call each,
+their ``usage_metadata`` tokens and tool calls).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
 from langgraph._internal._constants import CONFIG_KEY_STREAM
@@ -183,7 +187,10 @@ def attach_usage(scope: RunScope | None, state: dict[str, Any]) -> dict[str, Any
     (the child's node keeps zero counts).
     """
     usage = state.get("usage")
-    if scope is None or usage is None:
+    if scope is None:
+        return state
+    if usage is None:  # a graph of someone else's (create_agent): read its AI messages
+        _count_messages(scope, state.get("messages") or [])
         return state
     try:
         if not isinstance(usage, Mapping):
@@ -203,3 +210,10 @@ def attach_usage(scope: RunScope | None, state: dict[str, Any]) -> dict[str, Any
     if node.status is None and isinstance(usage.get("status"), str):
         node.status = usage["status"]
     return state
+
+
+def _count_messages(scope: RunScope, messages: list[Any]) -> None:
+    """Count a foreign remote graph's AI replies in the child's usage node."""
+    for message in messages:
+        if isinstance(message, AIMessage):
+            scope.usage.record_model_call(message.usage_metadata, len(message.tool_calls))

@@ -169,6 +169,11 @@ class AgentEntry(BaseModel):
         None, description="A built-in answer check (" + ", ".join(sorted(BUILTIN_CHECKS))
         + ") run on its text answers.",
         json_schema_extra={"enum": [*sorted(BUILTIN_CHECKS), None]})
+    graph: str | None = Field(
+        None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+        description="An own graph as this agent (Agent.from_graph): 'package.module:attr', an "
+        "attribute holding a compiled graph or Runnable, or a function returning one. "
+        "Imported at load; refused in untrusted files.")
     tool_timeout: float | None = Field(
         None, gt=0, description="Seconds each call of its own tools may take (unset: no "
         "limit); a call still running then ends as an error tool result.")

@@ -16,6 +16,8 @@ Shape::
         max_steps: 4
         tool_timeout: 30      # seconds per call of its tools (Agent.tool_timeout)
         loop_guard: {max_repeats: 3}  # -> Agent.loop_guard (LoopGuard); false or null: off
+      - name: helper          # an own graph (Agent.from_graph; trusted files only):
+        graph: "pkg.module:attr"  # a compiled graph / Runnable, or a function returning one
 
     mcp_servers:              # optional; name -> {command, args, env, cwd} or {url, headers}
       calc: {command: python, args: [calc_server.py]}
@@ -220,6 +222,12 @@ class _Builder:
                              "tasks to a server the file names, refused in an untrusted team "
                              "file (load it with trusted=True only if you trust its source)",
                              name)
+        graph = entry.get("graph")
+        if graph is not None and (not isinstance(graph, str) or not self.trusted):
+            raise self._fail(("agents", index, "graph"), "field 'graph' must be a "
+                             "'package.module:attr' string" if self.trusted else
+                             f"field 'graph': {graph!r} imports and runs Python code, refused "
+                             "in an untrusted team file", name)
 
     def _check_untrusted_model(self, index: int, name: str, model: str) -> None:
         try:

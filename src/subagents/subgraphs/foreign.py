@@ -1,0 +1,181 @@
+"""Own-graph sub-agents: a compiled LangGraph graph or any ``Runnable`` as a child.
+
+``Agent.from_graph(graph, name=..., input=..., output=...)`` declares it; its "compiled graph"
+is a :class:`GraphChild`, a ``Runnable`` the delegation node invokes like a native child with
+``{"messages": [task]}`` and that returns ``{"messages": [...], OUTCOME_KEY: (status, result,
+error)}``:
+
+- Isolation both ways: the graph gets only the task (the task message, or ``input(text)``),
+  and only the result reaches the parent (``structured_response``, the last AI text, or
+  ``output(final_state)``); nothing else of its state does.
+- Usage, budget and events come from LangChain callbacks (:mod:`._graph_usage`) attached to
+  the graph's run config, under a run scope of the child's own (its usage node, its ancestry
+  path), as for a native child.
+- Endings: ``GraphRecursionError`` (past ``2 * max_steps + 6`` supersteps) is ``max_steps``,
+  a budget that ran out at a model call is ``over_budget``, any other exception ``failed``
+  (the delegation node's rule); interrupts pass through.
+- A compiled graph is invoked inside the delegation node, so LangGraph runs it as a
+  subgraph: it uses the parent's checkpointer under the node's namespace, an ``interrupt()``
+  inside it surfaces at the root and ``Command(resume=...)`` continues it; a persistent one
+  runs on its own thread like a native persistent child (``get_state`` is passed through).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
+from langchain_core.messages import AIMessage
+from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.config import var_child_runnable_config
+from langgraph.errors import GraphRecursionError
+from langgraph.pregel import Pregel
+
+from subagents._specs import GraphSpec
+from subagents.errors import SpecError
+from subagents.nodes._foreign import OUTCOME_KEY, foreign_outcome
+from subagents.results import Status
+from subagents.scope import CALL_KEY, SCOPE_KEY, RunScope, closing
+from subagents.subgraphs._graph_usage import OverBudget, usage_handler
+from subagents.subgraphs._remote_events import open_scope
+
+__all__ = ["GraphChild", "graph_child"]
+
+Outcome = tuple[Status, Any, str | None]
+
+
+def graph_child(agent: Any) -> GraphChild:
+    """The child graph (a ``GraphChild``) of an own-graph agent, for its ``ChildLink``.
+
+    Raises:
+        SpecError: the agent has no ``graph``.
+    """
+    if agent.graph is None:
+        msg = f"agent {agent.name!r}: field 'graph': not an own-graph sub-agent"
+        raise SpecError(msg)
+    return GraphChild(agent, agent.graph)
+
+
+class GraphChild(Runnable[Any, Any]):
+    """A foreign graph or Runnable seen as a child graph (see module docstring).
+
+    Args:
+        agent: the child's spec (name, ``max_steps``).
+        spec: the graph and its input/output mappings.
+    """
+
+    def __init__(self, agent: Any, spec: GraphSpec) -> None:
+        self.agent, self.spec, self.name = agent, spec, agent.name
+        self.agent_name: str = agent.name
+        self.graph: Runnable[Any, Any] = spec.graph
+
+    # -- passed through for persistent children (their own checkpoint thread) ----------
+
+    def get_state(self, config: RunnableConfig, **kwargs: Any) -> Any:
+        """The graph's ``get_state`` (a compiled graph only)."""
+        return self._pregel().get_state(config, **kwargs)
+
+    async def aget_state(self, config: RunnableConfig, **kwargs: Any) -> Any:
+        """The graph's ``aget_state`` (a compiled graph only)."""
+        return await self._pregel().aget_state(config, **kwargs)
+
+    def _pregel(self) -> Pregel[Any, Any, Any, Any]:
+        if not isinstance(self.graph, Pregel):
+            msg = (f"sub-agent {self.agent_name!r}: a persistent own-graph agent needs a "
+                   "compiled graph")
+            raise SpecError(msg)
+        return self.graph
+
+    # -- one run ---------------------------------------------------------------------------
+
+    def _input(self, task: Any) -> Any:
+        """The graph's input: ``input(text)``, or the task itself (a resume passes through)."""
+        if self.spec.input is None or not isinstance(task, dict) or "messages" not in task:
+            return task
+        return self.spec.input(str(task["messages"][0].content))
+
+    def _open(self, config: RunnableConfig | None, *, is_async: bool,
+              ) -> tuple[RunScope | None, RunnableConfig]:
+        """The child's scope and the graph's config (the usage handler attached)."""
+        scope = open_scope(self.agent_name, config)
+        # the delegation node's config (callbacks, checkpointer, namespace) plus the call's;
+        # by hand: merge_configs would merge the ambient config over each part again
+        ambient, passed = var_child_runnable_config.get() or {}, config or {}
+        own: RunnableConfig = {**ambient, **passed}
+        conf = {**ambient.get("configurable", {}), **passed.get("configurable", {})}
+        conf.pop(CALL_KEY, None)
+        if scope is not None:
+            conf[SCOPE_KEY] = scope
+        own["configurable"] = conf
+        path = list(scope.usage.path) if scope is not None else [self.agent_name]
+        own["metadata"] = {**(ambient.get("metadata") or {}), **(passed.get("metadata") or {}),
+                           "lc_agent_name": self.agent_name, "subagents_path": path}
+        own["tags"] = [*(own.get("tags") or []), f"subagent:{self.agent_name}"]
+        own["run_name"] = self.agent_name
+        if scope is not None:
+            handler = usage_handler(scope, _event_config(config), is_async=is_async)
+            own["callbacks"] = _with_handler(own.get("callbacks"), handler)
+        return scope, own
+
+    def _kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return kwargs if isinstance(self.graph, Pregel) else {}
+
+    def _done(self, scope: RunScope | None, out: Any) -> Any:
+        """The child state the delegation node reads (a pause passes through)."""
+        if isinstance(out, dict) and out.get("__interrupt__"):
+            return out
+        return self._state(scope, foreign_outcome(self.spec, out))
+
+    def _state(self, scope: RunScope | None, outcome: Outcome) -> dict[str, Any]:
+        if scope is not None:
+            scope.finish(outcome[0])
+        text = outcome[1] if isinstance(outcome[1], str) else ""
+        return {"messages": [AIMessage(content=text, name=self.agent_name)], OUTCOME_KEY: outcome}
+
+    def _stopped(self, scope: RunScope | None, exc: Exception) -> dict[str, Any]:
+        if isinstance(exc, OverBudget):
+            return self._state(scope, (Status.OVER_BUDGET, None, str(exc)))
+        return self._state(scope, (Status.MAX_STEPS, None, f"stopped after max_steps="
+                                   f"{self.agent.max_steps} (recursion limit: {exc})"))
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        """Run the graph on the task; the child state with its outcome (see module docs)."""
+        scope, cfg = self._open(config, is_async=False)
+        with closing(scope):
+            try:
+                out = self.graph.invoke(self._input(input), cfg, **self._kwargs(kwargs))
+            except (GraphRecursionError, OverBudget) as exc:
+                return self._stopped(scope, exc)
+            return self._done(scope, out)
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None,
+                      **kwargs: Any) -> Any:
+        """Async twin of :meth:`invoke`."""
+        scope, cfg = self._open(config, is_async=True)
+        with closing(scope):
+            try:
+                out = await self.graph.ainvoke(self._input(input), cfg,
+                                               **self._kwargs(kwargs))
+            except (GraphRecursionError, OverBudget) as exc:
+                return self._stopped(scope, exc)
+            return self._done(scope, out)
+
+
+def _with_handler(callbacks: Any, handler: BaseCallbackHandler) -> Any:
+    """``callbacks`` (None, a list or a manager) with ``handler`` added (copied, inherited)."""
+    if isinstance(callbacks, BaseCallbackManager):
+        manager = callbacks.copy()
+        manager.add_handler(handler, inherit=True)
+        return manager
+    return [*(callbacks or []), handler]
+
+
+def _event_config(config: RunnableConfig | None) -> RunnableConfig:
+    """The config the child's events are written with: the delegation node's stream.
+
+    The namespace is the node's, as for a native child's events (one level below it).
+    """
+    node = var_child_runnable_config.get() or config or {}
+    conf = dict(node.get("configurable", {}))
+    conf["checkpoint_ns"] = f"{conf.get('checkpoint_ns', '')}|graph"
+    return {"configurable": conf}
