@@ -27,7 +27,8 @@ from subagents.tools._paths import (
     resolve,
 )
 
-__all__ = ["BUILTIN_CHECKS", "PATH_EXTENSIONS", "builtin_check", "find_paths", "paths_exist"]
+__all__ = ["BUILTIN_CHECKS", "PATH_EXTENSIONS", "builtin_check", "find_paths", "paths_exist",
+           "unknown_check"]
 
 PATH_EXTENSIONS = ("py", "js", "ts", "go", "rs", "java", "md", "toml", "yaml", "yml", "json")
 """File extensions whose names the check treats as paths."""
@@ -229,20 +230,50 @@ def _suggest(base: str, seen: dict[str, None], messages: Sequence[BaseMessage],
     ranked = dict.fromkeys([*looked, *(p for p in [*defines, *mentions] if p in seen), *seen])
     return list(ranked)[:MAX_SUGGESTIONS], defined, "".join(missed)
 
-BUILTIN_CHECKS: dict[str, Callable[[Path], AnswerCheck]] = {"paths_exist": paths_exist}
-"""Built-in answer-check factories by name (``answer_check:`` in a team file); each takes the
-root the agent's file tools are confined to."""
+def _grounded(root: Path) -> AnswerCheck:
+    from subagents.tools._grounded import grounded  # it imports this module
+
+    return grounded()
 
 
-def builtin_check(name: str, root: str | Path) -> AnswerCheck:
+BUILTIN_CHECKS: dict[str, Callable[[Path], AnswerCheck]] = {
+    "grounded": _grounded, "paths_exist": paths_exist}
+"""Built-in answer-check factories by name (``answer_check:`` in a team file, one name or a
+list); each takes the root the agent's file tools are confined to (``grounded`` ignores it)."""
+
+
+def builtin_check(name: str | Sequence[str], root: str | Path) -> AnswerCheck:
     """Build the built-in answer check called ``name`` for ``root``.
 
+    Args:
+        name: a name of ``BUILTIN_CHECKS``, or a list of names: all of them must accept
+            the answer (``subagents.tools.all_checks``).
+        root: the folder the agent's file tools are confined to.
+
     Raises:
-        SpecError: ``name`` is unknown (the message lists the valid names) or ``root`` is
-            not an existing directory.
+        SpecError: a name is unknown (the message lists the valid names), the list is empty,
+            or ``root`` is not an existing directory.
     """
-    factory = BUILTIN_CHECKS.get(name)
-    if factory is None:
+    names = [name] if isinstance(name, str) else list(name)
+    bad = unknown_check(names)
+    if bad is not None:
         valid = ", ".join(sorted(BUILTIN_CHECKS))
-        raise SpecError(f"unknown answer check {name!r}; valid names: {valid}")
-    return factory(Path(root))
+        raise SpecError(f"unknown answer check {bad!r}; valid names: {valid}")
+    checks = [BUILTIN_CHECKS[n](Path(root)) for n in names]
+    if len(checks) == 1:
+        return checks[0]
+    from subagents.tools._grounded import all_checks
+
+    return all_checks(*checks)
+
+
+def unknown_check(value: object) -> object | None:
+    """The first invalid entry of an ``answer_check`` value, or None when it is valid.
+
+    A valid value is a name of ``BUILTIN_CHECKS`` or a non-empty list of them; a value of
+    another shape is returned itself.
+    """
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names:
+        return value
+    return next((n for n in names if not isinstance(n, str) or n not in BUILTIN_CHECKS), None)
