@@ -69,10 +69,8 @@ def claims(answer: str) -> list[Claim]:
     """
     found: dict[Claim, None] = {}
     for run in _RUN.finditer(answer):
-        text = run[0].rstrip(".-/")
-        while text.startswith("./"):
-            text = text[2:]
-        if text and len(text) <= MAX_CLAIM_CHARS:
+        text = _norm(run[0]) if len(run[0]) <= MAX_CLAIM_CHARS else ""
+        if text:
             for claim in _classify(text):
                 found.setdefault(claim, None)
         if len(found) >= MAX_CLAIMS:
@@ -82,6 +80,11 @@ def claims(answer: str) -> list[Claim]:
         if len(found) >= MAX_CLAIMS:
             break
     return list(found)[:MAX_CLAIMS]
+
+
+def _norm(run: str) -> str:
+    """A run without its leading ``./`` and trailing ``.``, ``-``, ``/`` (sentence ends)."""
+    return _strip(run).rstrip(".-/")
 
 
 def _classify(text: str) -> list[Claim]:
@@ -110,8 +113,10 @@ class _Support:
         self.texts.append(text)
         self.words.update(_WORD.findall(text))
         for run in _RUN.finditer(text):
-            self.words.add(run[0].rstrip(".-/"))
-        self.paths.update(_tails(_strip(p) for p in find_paths(text)))
+            if len(run[0]) <= MAX_CLAIM_CHARS:  # as in claims(): longer runs are no claim
+                norm = _norm(run[0])
+                self.words.add(norm)
+                self.paths.update(_tails(find_paths(norm)))
         if not quote_lines:
             return
         for line in text.splitlines():
