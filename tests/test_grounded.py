@@ -225,3 +225,11 @@ def test_team_file_answer_check_list_and_single_name(tmp_path: Path) -> None:
     assert isinstance(one, Agent) and one.answer_check is not None
     assert one.answer_check("See nowhere.py", _run()) is not None
     assert builtin_check(["grounded"], tmp_path)("plain words", _run()) is None
+
+
+def test_a_delegation_result_supports_what_its_json_escapes() -> None:
+    result = ('{"status": "completed", "result": "_config.py:248: DEFAULT_MAX_REDIRECTS = 20\\n'
+              '_client.py:198: max_redirects: int = DEFAULT_MAX_REDIRECTS"}')
+    check = grounded()
+    assert check("DEFAULT_MAX_REDIRECTS = 20, used in _client.py", _run(result)) is None
+    assert check("DEFAULT_MAX_REDIRECTS = 30", _run(result)) is not None

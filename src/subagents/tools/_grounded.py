@@ -9,6 +9,7 @@ task; the correction lists the unsupported claims and the closest supported span
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -110,6 +111,10 @@ class _Support:
     lines: dict[str, str] = field(default_factory=dict)
 
     def add(self, text: str, quote_lines: bool) -> None:
+        for part in _decoded(text):
+            self._add(part, quote_lines)
+
+    def _add(self, text: str, quote_lines: bool) -> None:
         self.texts.append(text)
         self.words.update(_WORD.findall(text))
         for run in _RUN.finditer(text):
@@ -139,6 +144,30 @@ class _Support:
         return len(parts) > 1 and all(p in self.words for p in parts)
 
 
+def _decoded(text: str) -> list[str]:
+    """``text``, and the strings inside it when it is JSON.
+
+    A delegation result escapes the child's newlines and quotes, so a line ``DEFAULT_X = 1``
+    after a newline reads ``nDEFAULT_X`` as a word of the raw text.
+    """
+    if not text.lstrip().startswith(("{", "[")):
+        return [text]
+    try:
+        stack = [json.loads(text)]
+    except (ValueError, RecursionError):
+        return [text]
+    found = [text]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
 def _support(messages: Sequence[BaseMessage]) -> _Support:
     support = _Support()
     for msg in messages:
@@ -161,7 +190,8 @@ def grounded(allow: Iterable[str] = ()) -> AnswerCheck:
     The answer's claims (see :func:`claims`: identifiers such as ``DEFAULT_TIMEOUT``,
     ``StateGraph`` or ``httpx.Client``, numbers, file paths, quoted strings) must each appear
     in a successful tool result of the agent's run (a ToolMessage neither with status
-    ``error`` nor starting ``Error``; delegation results count) or in its task (a human
+    ``error`` nor starting ``Error``; delegation results count, their JSON decoded) or in
+    its task (a human
     message the runtime did not write). An identifier or number is supported when it is a
     word of that text (``5`` is supported by ``5.0``), a dotted name when it or each of its
     parts is; a path when it, a path ending with it, or one of its tails with a folder is a
