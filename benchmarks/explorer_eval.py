@@ -28,15 +28,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import re
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from _explorer_questions import QUESTIONS, Question, invented, judge, package_root
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
@@ -46,43 +46,18 @@ from subagents.events import BaseEvent, ToolEnd, ToolStart
 from subagents.graphs.explorer import TEAM_FILE
 from subagents.teams import load_team
 
-QUESTIONS: list[tuple[str, str]] = [
-    ("Which file defines the StateGraph class?", "graph/state.py"),
-    ("Which file defines the Send class?", "types.py"),
-    ("Where is the add_messages function defined?", "graph/message.py"),
-    ("Which file defines the GraphRecursionError exception?", "errors.py"),
-    ("Which file defines the create_react_agent function?", "prebuilt/chat_agent_executor.py"),
-    ("Which file defines the ToolNode class?", "prebuilt/tool_node.py"),
-    ("Which file defines the BinaryOperatorAggregate channel?", "channels/binop.py"),
-    ("Where is the push_ui_message function defined?", "graph/ui.py"),
-    ("Which file defines the LastValue channel class?", "channels/last_value.py"),
-    ("Which file defines the InvalidUpdateError exception?", "errors.py"),
-]
-"""(question, expected file relative to the langgraph package); checked with grep."""
-
-_PATH = re.compile(r"[\w./\\-]*\w\.py\b")
+GROUNDED_CHECKS = "[paths_exist, grounded]"
+"""The ``answer_check`` the ``--grounded`` variant gives the explore agent."""
 
 
-def langgraph_root() -> Path:
-    import langgraph
-
-    return Path(os.path.dirname(langgraph.__path__[0])) / "langgraph"
-
-
-def named_files(answer: str) -> set[str]:
-    """The .py paths an answer names, relative to the langgraph package when possible."""
-    found = set()
-    for token in _PATH.findall(answer.replace("\\", "/")):
-        token = token.split("site-packages/", 1)[-1].removeprefix("./")
-        token = token.removeprefix("langgraph/")
-        found.add(token)
-    return found
-
-
-def is_correct(answer: str, expected: str) -> bool:
-    """The answer names ``expected`` (or its bare file name, not under another folder)."""
-    names = named_files(answer)
-    return expected in names or os.path.basename(expected) in names
+def grounded_team(team_file: Path) -> Path:
+    """A copy of ``team_file`` whose ``explore`` agent also runs the ``grounded`` check."""
+    text = team_file.read_text()
+    if "answer_check: paths_exist" not in text:
+        raise SystemExit(f"{team_file}: no 'answer_check: paths_exist' line to extend")
+    out = Path(tempfile.mkdtemp(prefix="explorer_eval_")) / team_file.name
+    out.write_text(text.replace("answer_check: paths_exist", f"answer_check: {GROUNDED_CHECKS}"))
+    return out
 
 
 class ModelTimer(BaseCallbackHandler):
@@ -122,6 +97,13 @@ class Result:
     prompt_evaluated: int = 0
     tree: list[str] = field(default_factory=list)
     tool_calls: list[str] = field(default_factory=list)
+    number: int = 0
+    base: str = ""
+    category: str = ""
+    split: str = ""
+    variant: str = ""
+    invented: list[str] = field(default_factory=list)
+    error: str | None = None
 
     @property
     def framework_seconds(self) -> float:
@@ -135,8 +117,9 @@ def tree_lines(node: Any, depth: int = 0) -> list[str]:
     return lines
 
 
-async def ask(team_file: Path, root: Path, base_model: Any, server: Any, question: str,
-              expected: str) -> Result:
+async def ask(team_file: Path, base_model: Any, server: Any, number: int,
+              q: Question, variant: str = "") -> Result:
+    root = package_root(q.base)
     team = load_team(team_file, root=root)
     timer = ModelTimer()
     model = base_model.model_copy(update={"callbacks": [timer]})
@@ -156,13 +139,14 @@ async def ask(team_file: Path, root: Path, base_model: Any, server: Any, questio
 
     evaluated = server.prompt_tokens_evaluated()
     started = time.perf_counter()
-    report = await run_team(team, question, model=model, on_event=on_event)
+    report = await run_team(team, q.text, model=model, on_event=on_event)
     seconds = time.perf_counter() - started
     evaluated = server.prompt_tokens_evaluated() - evaluated
     answer = report.answer or ""
-    return Result(question, expected, is_correct(answer, expected), seconds, timer.calls,
+    return Result(q.text, q.expected, judge(q, answer), seconds, timer.calls,
                   timer.seconds, tool_time[0], answer, evaluated, tree_lines(report.tree),
-                  calls)
+                  calls, number, q.base, q.category, q.split, variant, invented(q, answer),
+                  getattr(report, "error", None))
 
 
 def uncached_model(size: str) -> tuple[Any, Any]:
@@ -179,8 +163,11 @@ def uncached_model(size: str) -> tuple[Any, Any]:
 def print_result(number: int, result: Result, label: str = "") -> None:
     mark = "OK  " if result.correct else "MISS"
     print(f"{number:>2}.{label} {mark} {result.seconds:6.1f} s {result.model_calls:>2} calls "
-          f"{result.prompt_evaluated:>6} prompt tokens evaluated  {result.question}  "
-          f"(expected {result.expected})", flush=True)
+          f"{result.prompt_evaluated:>6} prompt tokens evaluated  [{result.split} "
+          f"{result.base} {result.category}] {result.question}  (expected {result.expected})",
+          flush=True)
+    if result.invented:
+        print(f"      invented: {', '.join(result.invented)}")
     for line in result.tool_calls:
         print(f"      {line}")
     print("      answer: " + " ".join(result.answer.split())[:300], flush=True)
@@ -205,68 +192,94 @@ def print_ab(cached: list[Result], uncached: list[Result]) -> None:
               f"{len(cached)}")
 
 
+def summary(results: list[Result], label: str) -> None:
+    if not results:
+        return
+    score = sum(r.correct for r in results)
+    wrong_invented = sum(bool(r.invented) for r in results if r.correct)
+    answered = sum(bool(r.answer.strip()) for r in results)
+    print(f"\n{label}: {score}/{len(results)} right ({100 * score / len(results):.0f} %), "
+          f"{answered}/{len(results)} ended with an answer, {wrong_invented} right answers "
+          f"naming an invented path or name")
+    for key in ("split", "base", "category"):
+        groups: dict[str, list[Result]] = {}
+        for r in results:
+            groups.setdefault(getattr(r, key), []).append(r)
+        print(f"  by {key}: " + ", ".join(f"{k} {sum(r.correct for r in g)}/{len(g)}"
+                                          for k, g in sorted(groups.items())))
+    n = len(results)
+    print(f"  per question: {sum(r.seconds for r in results) / n:.1f} s wall, "
+          f"{sum(r.model_calls for r in results) / n:.1f} model calls, "
+          f"{sum(r.prompt_evaluated for r in results) / n:.0f} prompt tokens evaluated")
+
+
+def timing(results: list[Result]) -> None:
+    wall = sum(r.seconds for r in results)
+    model = sum(r.model_seconds for r in results)
+    tools = sum(r.tool_seconds for r in results)
+    rest = sum(r.framework_seconds for r in results)
+    if wall:
+        print(f"model {model:.2f} s ({100 * model / wall:.2f} %), tools {tools:.3f} s "
+              f"({100 * tools / wall:.3f} %), framework {rest:.3f} s ({100 * rest / wall:.3f} %)"
+              f"  (goal: framework < 1 %)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", type=int, nargs="*", help="question numbers (1-based)")
+    parser.add_argument("--split", choices=["tune", "holdout", "all"], default="all")
     parser.add_argument("--team", type=Path, default=TEAM_FILE)
-    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--json", type=Path, help="write the results here (after each one)")
     parser.add_argument("--size", default="1.5b", choices=["1.5b", "0.5b"])
-    parser.add_argument("--cache-ab", action="store_true",
-                        help="also run every question on a server without the prompt cache")
+    ab = parser.add_mutually_exclusive_group()
+    ab.add_argument("--cache-ab", action="store_true",
+                    help="also run every question on a server without the prompt cache")
+    ab.add_argument("--grounded", choices=["off", "on", "ab"], default="off",
+                    help=f"explore's answer_check: as in the team file (off), "
+                         f"{GROUNDED_CHECKS} (on), or both per question (ab)")
     args = parser.parse_args()
 
     from subagents.local import local_chat_model, shared_server
 
-    root = langgraph_root()
-    picked = [(i, q) for i, q in enumerate(QUESTIONS, 1) if not args.only or i in args.only]
-    print(f"code base: {root}\nteam: {args.team}\nmodel: local {args.size}", flush=True)
+    picked = [(i, q) for i, q in enumerate(QUESTIONS, 1)
+              if (not args.only or i in args.only) and args.split in ("all", q.split)]
+    teams = {"off": [("", args.team)], "on": [(" grounded", grounded_team(args.team))],
+             "ab": [("", args.team), (" grounded", grounded_team(args.team))]}[args.grounded]
+    print(f"questions: {len(picked)} ({args.split})\nteam: {args.team}\n"
+          f"model: local {args.size}\ngrounded: {args.grounded}", flush=True)
     started = time.perf_counter()
     base = local_chat_model(args.size)
     server = shared_server(args.size)
     other = uncached_model(args.size) if args.cache_ab else None
     print(f"server ready in {time.perf_counter() - started:.1f} s\n", flush=True)
-    uncached: list[Result] = []
+    everything: list[Result] = []
 
-    async def ask_all() -> list[Result]:
+    async def ask_all() -> None:
         # One event loop for every question: the OpenAI client's connection pool belongs to
         # the loop that opened it (a new asyncio.run per question once failed with "Event
         # loop is closed").
-        done: list[Result] = []
-        for number, (question, expected) in picked:
-            runs = [("", server, base)] + ([(" no-cache", *other)] if other else [])
-            for label, srv, model in runs if number % 2 else runs[::-1]:
-                result = await ask(args.team, root, model, srv, question, expected)
-                (uncached if label else done).append(result)
+        for number, q in picked:
+            runs = [(label, team, server, base) for label, team in teams]
+            if other is not None:
+                runs.append((" no-cache", args.team, *other))
+            for label, team, srv, model in runs if number % 2 else runs[::-1]:
+                result = await ask(team, model, srv, number, q, label.strip())
+                everything.append(result)
                 print_result(number, result, label)
-        return done
+                if args.json:
+                    args.json.write_text(json.dumps(
+                        [{**asdict(r), "framework_seconds": r.framework_seconds}
+                         for r in everything], indent=2))
 
-    results = asyncio.run(ask_all())
+    asyncio.run(ask_all())
     if other is not None:
         other[0].stop()
-        print_ab(results, uncached)
-
-    score = sum(r.correct for r in results)
-    wall = sum(r.seconds for r in results)
-    model = sum(r.model_seconds for r in results)
-    tools = sum(r.tool_seconds for r in results)
-    rest = sum(r.framework_seconds for r in results)
-    print(f"\nscore: {score}/{len(results)}  (goal >= 6 of 10)")
-    print(f"wall {wall:.1f} s over {len(results)} questions, "
-          f"{sum(r.model_calls for r in results)} model calls")
-    if wall:
-        print(f"model {model:.2f} s ({100 * model / wall:.2f} %), tools {tools:.3f} s "
-              f"({100 * tools / wall:.3f} %), framework {rest:.3f} s ({100 * rest / wall:.3f} %)"
-              f"  (goal: framework < 1 %)")
-    if results:
-        first = results[0]
-        print(f"one run (q1): wall {first.seconds:.2f} s, model {first.model_seconds:.2f} s, "
-              f"tools {first.tool_seconds:.3f} s, framework {first.framework_seconds:.3f} s "
-              f"({100 * first.framework_seconds / first.seconds:.3f} %)")
-    per_question = sum(r.prompt_evaluated for r in results) / max(len(results), 1)
-    print(f"prompt tokens evaluated: {per_question:.0f} per question")
-    if args.json:
-        args.json.write_text(json.dumps([{**asdict(r), "framework_seconds": r.framework_seconds}
-                                         for r in results + uncached], indent=2))
+        print_ab([r for r in everything if r.variant != "no-cache"],
+                 [r for r in everything if r.variant == "no-cache"])
+    for variant in dict.fromkeys(r.variant for r in everything):
+        done = [r for r in everything if r.variant == variant]
+        summary(done, f"score{' (' + variant + ')' if variant else ''}")
+        timing(done)
     sys.exit(0)
 
 

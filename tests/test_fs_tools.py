@@ -707,9 +707,9 @@ def test_paths_exist_never_escapes_the_root(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_paths_exist_registry_and_bad_roots(tmp_path: Path, repo: Path) -> None:
-    assert set(BUILTIN_CHECKS) == {"paths_exist"}
+    assert set(BUILTIN_CHECKS) == {"grounded", "paths_exist"}
     assert builtin_check("paths_exist", repo)("src/app.py", []) is None
-    with pytest.raises(SpecError, match="valid names: paths_exist"):
+    with pytest.raises(SpecError, match="valid names: grounded, paths_exist"):
         builtin_check("path_exists", repo)
     with pytest.raises(SpecError, match="not an existing directory"):
         paths_exist(tmp_path / "missing")

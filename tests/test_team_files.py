@@ -135,13 +135,19 @@ def test_python_example_matches_the_yaml_team(tmp_path: Path) -> None:
      agents:
        - name: dev
          answer_check: path_exists
-     """, "3: agent 'dev': unknown answer check 'path_exists' (valid: paths_exist); did you "
-          "mean 'paths_exist'?"),
+     """, "3: agent 'dev': unknown answer check 'path_exists' (valid: grounded, paths_exist); "
+          "did you mean 'paths_exist'?"),
     ("""
      agents:
        - name: dev
-         answer_check: [paths_exist]
-     """, "3: agent 'dev': unknown answer check ['paths_exist'] (valid: paths_exist)"),
+         answer_check: [paths_exist, ground]
+     """, "3: agent 'dev': unknown answer check 'ground' (valid: grounded, paths_exist); did "
+          "you mean 'grounded'?"),
+    ("""
+     agents:
+       - name: dev
+         answer_check: []
+     """, "3: agent 'dev': unknown answer check [] (valid: grounded, paths_exist)"),
     ("""
      agents:
        - name: dev

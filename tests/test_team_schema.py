@@ -228,3 +228,12 @@ def test_untrusted_team_files_name_no_remote_server(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"team.yaml:3: agent 'a': field 'remote' sends"):
         load_team(tmp_path / "team.yaml", trusted=False)
     assert load_team(tmp_path / "team.yaml").remote is not None
+
+
+def test_the_schema_names_every_built_in_answer_check() -> None:
+    from typing import get_args
+
+    from subagents.teams._file import CheckName
+    from subagents.tools import BUILTIN_CHECKS
+
+    assert set(get_args(CheckName)) == set(BUILTIN_CHECKS)

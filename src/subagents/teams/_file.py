@@ -129,6 +129,10 @@ class McpHttpServer(BaseModel):
     call_timeout: float = Field(60.0, gt=0, description="Seconds one tool call may take.")
 
 
+CheckName = Literal["grounded", "paths_exist"]
+"""A name of ``subagents.tools.BUILTIN_CHECKS`` (a test keeps the two equal)."""
+
+
 class AgentEntry(BaseModel):
     """One agent of ``agents:``; ``prompt``/``system_prompt`` are two names of one field."""
 
@@ -165,10 +169,9 @@ class AgentEntry(BaseModel):
     delegation_context: bool = Field(True, description=_doc(Agent, "delegation_context"))
     persistent: bool = Field(False, description=_doc(Agent, "persistent"))
     max_output_retries: int = Field(2, ge=0, description=_doc(Agent, "max_output_retries"))
-    answer_check: str | None = Field(
-        None, description="A built-in answer check (" + ", ".join(sorted(BUILTIN_CHECKS))
-        + ") run on its text answers.",
-        json_schema_extra={"enum": [*sorted(BUILTIN_CHECKS), None]})
+    answer_check: CheckName | list[CheckName] | None = Field(
+        None, description="A built-in answer check run on its text answers, or a list of "
+        "them (all must accept): " + ", ".join(sorted(BUILTIN_CHECKS)) + ".")
     graph: str | None = Field(
         None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
         description="An own graph as this agent (Agent.from_graph): 'package.module:attr', an "

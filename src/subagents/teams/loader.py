@@ -12,7 +12,7 @@ Shape::
         tools: [grep]         # built-in tools, "pkg.module:attr" and "server.tool" (teams._tools)
         subagents: [explore]  # allow list by agent name (itself / ancestors: cycles)
         output_schema: {type: object, properties: {...}, required: [...]}
-        answer_check: paths_exist  # built-in answer check (subagents.tools.BUILTIN_CHECKS)
+        answer_check: paths_exist  # built-in answer check(s), a name or a list (BUILTIN_CHECKS)
         max_steps: 4
         tool_timeout: 30      # seconds per call of its tools (Agent.tool_timeout)
         loop_guard: {max_repeats: 3}  # -> Agent.loop_guard (LoopGuard); false or null: off
@@ -53,6 +53,7 @@ from subagents.teams._located import (
 from subagents.teams._schema import SchemaError, model_from_json_schema
 from subagents.teams._tools import TeamTools
 from subagents.tools import BUILTIN_CHECKS, builtin_check
+from subagents.tools._check import unknown_check
 from subagents.tools._paths import MAX_WALK_ENTRIES
 
 __all__ = ["AGENT_FIELDS", "load_team"]
@@ -203,10 +204,11 @@ class _Builder:
                                                                  text, name))
         self.tools.check(entry.get("tools", []), ("agents", index, "tools"), name)
         check = entry.get("answer_check")
-        if check is not None and (not isinstance(check, str) or check not in BUILTIN_CHECKS):
+        bad = None if check is None else unknown_check(check)
+        if bad is not None:
             checks = sorted(BUILTIN_CHECKS)
             raise self._fail(("agents", index, "answer_check"), f"unknown answer check "
-                             f"{check!r}" + _suggest(str(check), checks), name)
+                             f"{bad!r}" + _suggest(str(bad), checks), name)
         guard = entry.get("loop_guard", {})
         if guard is not None and guard is not False and not isinstance(guard, Mapping):
             raise self._fail(("agents", index, "loop_guard"), "field 'loop_guard' must be a "

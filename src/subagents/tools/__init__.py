@@ -1,11 +1,13 @@
 """Built-in tools and answer checks agents can name in a team file.
 
-Tools: read-only filesystem access; answer checks: ``paths_exist``; ``with_timeout(tool, s)``
+Tools: read-only filesystem access; answer checks: ``paths_exist``, ``grounded`` (combine
+them with ``all_checks``); ``with_timeout(tool, s)``
 limits any tool's calls (also ``subagents.with_timeout``).
 """
 
 from subagents.nodes.tools import with_timeout
 from subagents.tools._check import BUILTIN_CHECKS, builtin_check, paths_exist
+from subagents.tools._grounded import all_checks, grounded
 from subagents.tools.fs import (
     BUILTIN_TOOLS,
     builtin_tool,
@@ -18,10 +20,12 @@ from subagents.tools.fs import (
 __all__ = [
     "BUILTIN_CHECKS",
     "BUILTIN_TOOLS",
+    "all_checks",
     "builtin_check",
     "builtin_tool",
     "filesystem_tools",
     "grep_tool",
+    "grounded",
     "list_files_tool",
     "paths_exist",
     "read_file_tool",

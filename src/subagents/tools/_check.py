@@ -27,7 +27,8 @@ from subagents.tools._paths import (
     resolve,
 )
 
-__all__ = ["BUILTIN_CHECKS", "PATH_EXTENSIONS", "builtin_check", "find_paths", "paths_exist"]
+__all__ = ["BUILTIN_CHECKS", "PATH_EXTENSIONS", "builtin_check", "find_paths", "paths_exist",
+           "unknown_check"]
 
 PATH_EXTENSIONS = ("py", "js", "ts", "go", "rs", "java", "md", "toml", "yaml", "yml", "json")
 """File extensions whose names the check treats as paths."""
@@ -36,6 +37,7 @@ _PATH = re.compile(r"[\w./-]*\w\.(?:" + "|".join(PATH_EXTENSIONS) + r")\b(?![\w/
 """The path-token shape; quadratic as a search on long runs, so :func:`find_paths` finds
 its matches in linear time instead (the property suite checks they agree)."""
 _RUN = re.compile(r"[\w./-]+")
+_DOT_SLASH = re.compile(r"(?:\./)+")
 _PATH_END = re.compile(r"(?<=\w)\.(?:" + "|".join(PATH_EXTENSIONS) + r")(?![\w/-])")
 MAX_ANSWER_PATHS = 100
 """Path tokens of one answer checked at most (the first ones, duplicates dropped)."""
@@ -131,9 +133,9 @@ def paths_exist(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> AnswerCh
 
 
 def _strip(token: str) -> str:
-    while token.startswith("./"):
-        token = token[2:]
-    return token
+    """``token`` without its leading ``./`` runs (linear: one regex match, one slice)."""
+    lead = _DOT_SLASH.match(token)
+    return token[lead.end():] if lead else token
 
 
 def _where(base: str, token: str) -> str:
@@ -229,22 +231,53 @@ def _suggest(base: str, seen: dict[str, None], messages: Sequence[BaseMessage],
     ranked = dict.fromkeys([*looked, *(p for p in [*defines, *mentions] if p in seen), *seen])
     return list(ranked)[:MAX_SUGGESTIONS], defined, "".join(missed)
 
-BUILTIN_CHECKS: dict[str, Callable[[Path, int], AnswerCheck]] = {"paths_exist": paths_exist}
-"""Built-in answer-check factories by name (``answer_check:`` in a team file); each takes the
-root the agent's file tools are confined to and ``max_files``."""
+def _grounded(root: Path, max_files: int) -> AnswerCheck:
+    from subagents.tools._grounded import grounded  # it imports this module
+
+    return grounded()
 
 
-def builtin_check(name: str, root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> AnswerCheck:
+BUILTIN_CHECKS: dict[str, Callable[[Path, int], AnswerCheck]] = {
+    "grounded": _grounded, "paths_exist": paths_exist}
+"""Built-in answer-check factories by name (``answer_check:`` in a team file, one name or a
+list); each takes the root the agent's file tools are confined to and ``max_files``
+(``grounded`` ignores both)."""
+
+
+def builtin_check(name: str | Sequence[str], root: str | Path,
+                  max_files: int = MAX_WALK_ENTRIES) -> AnswerCheck:
     """Build the built-in answer check called ``name`` for ``root``.
 
-    ``max_files`` caps the directory entries one definition lookup walks.
+    Args:
+        name: a name of ``BUILTIN_CHECKS``, or a list of names: all of them must accept
+            the answer (``subagents.tools.all_checks``).
+        root: the folder the agent's file tools are confined to.
+        max_files: caps the directory entries one definition lookup walks.
 
     Raises:
-        SpecError: ``name`` is unknown (the message lists the valid names) or ``root`` is
-            not an existing directory.
+        SpecError: a name is unknown (the message lists the valid names), the list is empty,
+            or ``root`` is not an existing directory.
     """
-    factory = BUILTIN_CHECKS.get(name)
-    if factory is None:
+    names = [name] if isinstance(name, str) else list(name)
+    bad = unknown_check(names)
+    if bad is not None:
         valid = ", ".join(sorted(BUILTIN_CHECKS))
-        raise SpecError(f"unknown answer check {name!r}; valid names: {valid}")
-    return factory(Path(root), max_files)
+        raise SpecError(f"unknown answer check {bad!r}; valid names: {valid}")
+    checks = [BUILTIN_CHECKS[n](Path(root), max_files) for n in names]
+    if len(checks) == 1:
+        return checks[0]
+    from subagents.tools._grounded import all_checks
+
+    return all_checks(*checks)
+
+
+def unknown_check(value: object) -> object | None:
+    """The first invalid entry of an ``answer_check`` value, or None when it is valid.
+
+    A valid value is a name of ``BUILTIN_CHECKS`` or a non-empty list of them; a value of
+    another shape is returned itself.
+    """
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names:
+        return value
+    return next((n for n in names if not isinstance(n, str) or n not in BUILTIN_CHECKS), None)
