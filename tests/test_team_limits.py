@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from _team_sandbox import hog, load_in_sandbox, run_case, spin
+from _team_sandbox import load_in_sandbox, run_case
 from subagents.cli.main import app
 from subagents.errors import SpecError, TeamFileError
 from subagents.teams import MAX_DEPTH, MAX_NODES, MAX_TEAM_BYTES, load_team
@@ -215,7 +215,7 @@ def test_team_file_error_is_a_spec_error() -> None:
 
 
 def test_the_sandbox_turns_a_hang_and_a_memory_hog_into_failures() -> None:
-    assert run_case(spin, seconds=1.0).status == "timeout"
-    outcome = run_case(hog)
+    assert run_case("spin", seconds=1.0).status == "timeout"
+    outcome = run_case("hog")
     assert outcome.status == "crash"
     assert "MemoryError" in outcome.detail
