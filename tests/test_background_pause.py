@@ -12,18 +12,10 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.tools import tool
 from langgraph.types import Command, interrupt
 
-from subagents import (
-    Agent,
-    BackgroundConfig,
-    Budget,
-    Status,
-    compile_agent,
-    observe,
-    parking,
-    stream_events,
-)
+from subagents import Agent, BackgroundConfig, Budget, Status, compile_agent, observe, stream_events
 from subagents.checkpoints import memory_saver
 from subagents.events import BaseEvent, ModelEnd, SubagentEnd
+from subagents.runtime import parking
 from subagents.testing import ScriptedChatModel, ai, call
 
 INPUT = {"messages": [HumanMessage("go")]}

@@ -10,8 +10,9 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
-from subagents import Agent, BackgroundConfig, compile_agent, parking
+from subagents import Agent, BackgroundConfig, compile_agent
 from subagents.checkpoints import memory_saver
+from subagents.runtime import parking
 from subagents.testing import ScriptedChatModel, ai, call
 
 gates: dict[str, asyncio.Event] = {}

@@ -25,10 +25,10 @@ from subagents import (
     needs_approval,
     observe,
 )
-from subagents.budget import prompt_tokens
 from subagents.checkpoints import memory_saver, sqlite_saver
 from subagents.events import BaseEvent, SubagentEnd
-from subagents.scope import scope_of
+from subagents.runtime.budget import prompt_tokens
+from subagents.runtime.scope import scope_of
 from subagents.testing import ScriptedChatModel, ai, call
 
 WORKERS = 4

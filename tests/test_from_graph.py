@@ -322,7 +322,8 @@ def test_untrusted_team_file_refuses_graph() -> None:
 def test_a_stopped_delegation_stops_the_graph_at_its_next_call() -> None:
     from uuid import uuid4
 
-    from subagents.scope import CallInfo, RunScope, Stopped
+    from subagents.runtime.call import CallInfo, Stopped
+    from subagents.runtime.scope import RunScope
     from subagents.subgraphs._graph_usage import usage_handler
 
     call_info = CallInfo(tool_call_id="c1", objective="x")

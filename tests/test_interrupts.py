@@ -112,7 +112,7 @@ def test_interrupt_inside_a_sub_agent_tool_sync() -> None:
 
 
 async def test_breakpoint_inside_a_sub_agent_via_config() -> None:
-    from subagents.nodes.delegate import INTERRUPT_BEFORE_KEY
+    from subagents.nodes.child_call import INTERRUPT_BEFORE_KEY
 
     ran.clear()
     dev, model = team(Agent(name="janitor", tools=[delete_file]))

@@ -163,7 +163,7 @@ async def test_crash_inside_a_persistent_child_resumes_without_duplicates() -> N
 
 def test_a_finished_call_found_in_the_thread_is_answered_not_rerun() -> None:
     from subagents.nodes.persistent import _plan
-    from subagents.scope import CallInfo
+    from subagents.runtime.call import CallInfo
 
     task = HumanMessage("first", id="task-c1")
     later = HumanMessage("second", id="task-c2")

@@ -25,8 +25,8 @@ from _properties_support import (
     report_counts,  # noqa: F401  (autouse: prints the generated counts)
 )
 from subagents import Agent, Budget, compile_agent, observe
-from subagents.budget import prompt_tokens
 from subagents.events import BaseEvent, SubagentEnd, SubagentStart, ToolStart
+from subagents.runtime.budget import prompt_tokens
 from subagents.testing import ScriptedChatModel, ai, call
 
 TIMEOUT = 30.0

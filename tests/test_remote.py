@@ -26,8 +26,8 @@ from _server import DevServer, free_port, sdk_client, start_dev_server
 from subagents import Agent, DelegationResult, Status, compile_agent, observe
 from subagents.checkpoints import memory_saver
 from subagents.graphs import compile as compile_mod
-from subagents.nodes import delegate as delegate_mod
-from subagents.scope import CALL_KEY
+from subagents.nodes import child_call as delegate_mod
+from subagents.runtime.call import CALL_KEY
 from subagents.subgraphs.remote import (
     RemoteAgentError,
     RemoteChild,
@@ -47,7 +47,7 @@ EXTRA_GRAPHS = '''
 from langchain_core.messages import HumanMessage, ToolMessage
 from subagents import Agent, compile_agent
 from subagents.testing import ScriptedChatModel, ai, call
-from subagents.testing.demo import ask_human
+from subagents.tools.demo import ask_human
 
 
 def _asker(messages, agent):
@@ -120,7 +120,7 @@ def remote_spec(server: DevServer, graph_id: str, **kw: Any) -> RemoteSpec:
 def wire(monkeypatch: pytest.MonkeyPatch, remotes: dict[str, RemoteSpec]) -> None:
     """Do what the compile.py patch does: a remote agent's child graph is a RemoteChild.
 
-    A persistent remote child is run by the RemoteChild itself (the delegate.py patch).
+    A persistent remote child is run by the RemoteChild itself (the child_call.py patch).
     """
     original = compile_mod._compile
 
@@ -195,7 +195,7 @@ def test_sync_invoke(server: DevServer, monkeypatch: pytest.MonkeyPatch) -> None
 async def test_finished_delegation_is_read_back_not_rerun(
         server: DevServer, client: LangGraphClient) -> None:
     """A parent resumed after a crash re-invokes the child: the remote run is not repeated."""
-    from subagents.scope import CallInfo
+    from subagents.runtime.call import CallInfo
 
     child = RemoteChild(research(), remote_spec(server, "research"))
     cfg: Any = {"configurable": {"thread_id": "p-resume",

@@ -20,7 +20,7 @@ from langgraph.pregel.remote import RemoteGraph
 from _server import DevServer, start_dev_server
 from subagents import Agent, compile_agent, observe, stream_events
 from subagents.events import BaseEvent
-from subagents.scope import RunScope
+from subagents.runtime.scope import RunScope
 from subagents.subgraphs._remote_events import Relay, attach_usage
 from subagents.testing import ScriptedChatModel, ai
 

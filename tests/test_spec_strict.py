@@ -10,9 +10,9 @@ from langchain_core.tools import tool
 from pydantic import ValidationError
 
 from subagents import Agent
-from subagents.background import BackgroundConfig
-from subagents.budget import Budget
 from subagents.spec import RemoteSpec
+from subagents.spec.background import BackgroundConfig
+from subagents.spec.budget import Budget
 
 
 @tool

@@ -14,10 +14,10 @@ import yaml
 from typer.testing import CliRunner
 
 from subagents import Agent, SpecError
-from subagents.background import BackgroundConfig
-from subagents.budget import Budget
 from subagents.cli import app
 from subagents.spec import RemoteSpec
+from subagents.spec.background import BackgroundConfig
+from subagents.spec.budget import Budget
 from subagents.teams import AGENT_FIELDS, AgentEntry, TeamFile, load_team, team_json_schema
 from subagents.teams._file import BackgroundEntry, RemoteEntry, RetryEntry
 from subagents.teams._reference import BEGIN, REGENERATE, SCHEMA_FILE, schema_text, update_page

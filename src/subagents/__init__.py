@@ -5,8 +5,6 @@ self-contained task through a tool call that a delegation node executes by invok
 child's graph. See ``Agent`` and ``compile_agent``.
 """
 
-from subagents.background import BackgroundConfig
-from subagents.budget import Budget
 from subagents.errors import (
     LocalModelError,
     ModelEndpointError,
@@ -16,13 +14,15 @@ from subagents.errors import (
     SubagentsError,
 )
 from subagents.graphs import as_tool, compile_agent, delegate_node
-from subagents.guard import LoopGuard
 from subagents.nodes.tools import needs_approval, with_timeout
 from subagents.results import DelegationResult, Status
-from subagents.scope import observe
+from subagents.runtime.scope import observe
+from subagents.runtime.streaming import stream_events
+from subagents.runtime.usage import UsageNode
 from subagents.spec import Agent
-from subagents.streaming import stream_events
-from subagents.usage import UsageNode
+from subagents.spec.background import BackgroundConfig
+from subagents.spec.budget import Budget
+from subagents.spec.guard import LoopGuard
 
 __all__ = [
     "Agent",

@@ -8,14 +8,14 @@ read the same data typed through :class:`DelegationResult` (``DelegationResult.f
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from langchain_core.messages import BaseMessage, ToolMessage
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DelegationResult", "Status", "json_text", "tool_result"]
-
+__all__ = ["DelegationResult", "Ending", "Status", "json_text", "tool_result"]
 
 
 class Status(StrEnum):
@@ -49,6 +49,26 @@ class Status(StrEnum):
     def ok(self) -> bool:
         """True for endings that carry a usable result (completed, max_steps)."""
         return self in (Status.COMPLETED, Status.MAX_STEPS)
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """How one child run ended, as the runtime reads it (before it becomes a tool result).
+
+    One type for every kind of child (a local agent, an own graph, a remote graph, a
+    pipeline stage, a detached job): the delegation turns it into the parent's
+    ``ToolMessage`` (:func:`tool_result`), the dispatcher stores it.
+
+    Attributes:
+        status: how it ended.
+        result: the final text (``str``), the validated output (a JSON-able ``dict``), or
+            None when there is none.
+        error: why it did not complete (None when it did).
+    """
+
+    status: Status
+    result: Any = None
+    error: str | None = None
 
 
 class DelegationResult(BaseModel):

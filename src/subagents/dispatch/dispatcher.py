@@ -24,16 +24,17 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
 
 from subagents.checkpoints.sqlite import async_sqlite_saver
-from subagents.delivery import Delivery, DeliveryError, deliver, parse_delivery
+from subagents.dispatch.delivery import DeliveryError, deliver
 from subagents.dispatch.store import Job, JobStore
 from subagents.errors import SpecError
 from subagents.graphs.compile import compile_agent
-from subagents.nodes.delegate import child_outcome
+from subagents.nodes.child_call import child_outcome
 from subagents.nodes.plan import ChildLink
 from subagents.nodes.retry import Attempt, arun_attempts, awaited, timed_out
 from subagents.results import Status
-from subagents.scope import CallInfo
+from subagents.runtime.call import CallInfo
 from subagents.spec import Agent
+from subagents.spec.delivery import Delivery, parse_delivery
 
 __all__ = ["Dispatcher"]
 

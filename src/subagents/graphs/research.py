@@ -12,11 +12,11 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from subagents.background import BackgroundConfig
 from subagents.graphs._lazy import graph_model, lazy_graph, served
 from subagents.graphs.compile import compile_agent
 from subagents.spec import Agent
-from subagents.testing.demo import ask_human, slow_lookup
+from subagents.spec.background import BackgroundConfig
+from subagents.tools.demo import ask_human, slow_lookup
 
 __all__ = ["build_graph", "build_team", "make_graph", "served_graph"]  # and the lazy `graph`
 

@@ -4,7 +4,7 @@ Nodes never import subgraphs: a parent's delegation node is handed its children 
 compiled (see :class:`subagents.nodes.plan.ChildLink`).
 """
 
-from subagents.nodes.delegate import make_delegate_node
+from subagents.nodes.child_call import make_child_call_node
 from subagents.nodes.lifecycle import make_lifecycle_node
 from subagents.nodes.model import make_model_node
 from subagents.nodes.plan import AgentPlan, ChildLink
@@ -18,7 +18,7 @@ __all__ = [
     "RootState",
     "StructuredAgentState",
     "StructuredRootState",
-    "make_delegate_node",
+    "make_child_call_node",
     "make_lifecycle_node",
     "make_model_node",
     "make_tool_node",

@@ -68,9 +68,9 @@ def _from_dict(value: Mapping[Any, Any]) -> Approval:
     reason = value.get("reason") or value.get("message") or ""
     reason = reason if isinstance(reason, str) else repr(reason)
     action, approved = value.get("action"), value.get("approved", None)
-    if action is None and approved is True:
+    if "action" not in value and approved is True:  # an explicit "action": None is no form
         return Approval(True)
-    if action is None and approved is False:
+    if "action" not in value and approved is False:
         return Approval(False, reason)
     if "approved" in value or not isinstance(action, str):
         return _not_understood(value)

@@ -11,7 +11,7 @@ short error text when not run (LangChain's convention for tool errors); names it
 get the typed ``forbidden_tool``. ``final_answer`` corrections stay text: the model fixes its
 schema from them.
 
-The loop guard (``Agent.loop_guard``, see :class:`subagents.guard.LoopGuard`): a reply with a
+The loop guard (``Agent.loop_guard``, see :class:`subagents.spec.guard.LoopGuard`): a reply with a
 call whose identical earlier calls of the task already got the same result ``max_repeats``
 times runs none of its calls and forces a last answer; the agent then ends ``failed`` with the
 error "stopped by the loop guard: ..." (a schema agent that still gives a valid

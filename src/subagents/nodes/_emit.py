@@ -25,7 +25,8 @@ from subagents.events import (
 )
 from subagents.nodes._refuse import Refusal
 from subagents.results import Status
-from subagents.scope import CallInfo, RunScope
+from subagents.runtime.call import CallInfo
+from subagents.runtime.scope import RunScope
 
 __all__ = ["Emitter"]
 

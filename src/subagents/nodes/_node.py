@@ -8,7 +8,8 @@ from typing import Any
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import ensure_config
 
-from subagents.scope import Stopped, scope_of
+from subagents.runtime.call import Stopped
+from subagents.runtime.scope import scope_of
 
 __all__ = ["AgentNode"]
 
@@ -27,7 +28,7 @@ class AgentNode(Runnable[Any, Any]):
     Every node of an agent runs through here, so here a run that adopted a paused run's
     background table learns its nodes' stream (``RunScope.node_config``), where its adopted
     children's events go; and a sync child whose delegation stopped waiting for it (its
-    ``Agent.timeout``) stops at its next node: the node raises ``subagents.scope.Stopped``
+    ``Agent.timeout``) stops at its next node: the node raises ``subagents.runtime.call.Stopped``
     (``RunScope.stopped``), in the child and in every descendant.
 
     Args:

@@ -16,12 +16,12 @@ from typing import Any
 from langchain_core.messages import ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
 
-from subagents.background import BackgroundTable, MissingId
 from subagents.nodes._approval import approve_tool
 from subagents.nodes._node import AgentNode
 from subagents.nodes.plan import AgentPlan
 from subagents.results import json_text
-from subagents.scope import scope_of
+from subagents.runtime.background import BackgroundTable, MissingId
+from subagents.runtime.scope import scope_of
 
 __all__ = ["make_lifecycle_node"]
 

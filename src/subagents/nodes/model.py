@@ -16,13 +16,6 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemM
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.types import Command, Send
 
-from subagents.budget import (
-    BudgetDeadline,
-    Reservation,
-    deadline,
-    max_output_tokens,
-    prompt_tokens,
-)
 from subagents.nodes._decide import LOOP_STOP, Outcome, decide, ending, over_budget
 from subagents.nodes._emit import Emitter
 from subagents.nodes._node import AgentNode
@@ -32,7 +25,14 @@ from subagents.nodes.plan import AgentPlan
 from subagents.nodes.schemas import final_answer_spec
 from subagents.nodes.state import SPENT_KEY
 from subagents.results import Status
-from subagents.scope import RunScope, scope_of
+from subagents.runtime.budget import (
+    BudgetDeadline,
+    Reservation,
+    deadline,
+    max_output_tokens,
+    prompt_tokens,
+)
+from subagents.runtime.scope import RunScope, scope_of
 
 __all__ = ["LIMIT_NUDGE", "REPEAT_NUDGE", "make_model_node"]
 

@@ -41,7 +41,7 @@ from langgraph.types import Command, Interrupt
 
 from subagents.checkpoints.threads import persistent_thread_id, task_message_id
 from subagents.nodes.plan import NUDGE_KEY, ChildLink
-from subagents.scope import CALL_KEY, SCOPE_KEY, CallInfo
+from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo
 
 __all__ = ["arun_persistent", "persistent_config", "run_persistent"]
 

@@ -20,12 +20,12 @@ from langgraph._internal._runnable import RunnableCallable
 from pydantic import BaseModel
 
 from subagents.checkpoints.errors import is_storage_error
-from subagents.nodes.delegate import child_outcome
+from subagents.nodes.child_call import child_outcome
 from subagents.nodes.persistent import arun_persistent, run_persistent
 from subagents.nodes.plan import ChildLink
 from subagents.nodes.schemas import task_message
 from subagents.results import DelegationResult, Status
-from subagents.scope import CALL_KEY, CallInfo
+from subagents.runtime.call import CALL_KEY, CallInfo
 from subagents.spec import Agent
 
 __all__ = ["TaskInput", "make_pipeline_node"]

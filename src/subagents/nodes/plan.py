@@ -9,8 +9,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 
-from subagents.background import BackgroundConfig
 from subagents.spec import Agent
+from subagents.spec.background import BackgroundConfig
 
 __all__ = ["NUDGE_KEY", "STOP_KEY", "AgentPlan", "ChildLink"]
 

@@ -28,7 +28,8 @@ which cancels its descendants (each recorded ``cancelled``), and the delegation 
 ``timeout``. A sync child (``invoke``) runs in its own thread while the delegation node waits
 at most ``timeout`` seconds for it; then the node stops waiting, answers ``timeout`` and sets
 the call's stop flag (``CallInfo.stopped``): the child and its descendants stop at their next
-node (every node raises ``subagents.scope.Stopped`` once the flag is set, see ``AgentNode``). A
+node (every node raises ``subagents.runtime.call.Stopped`` once the flag is set, see
+``AgentNode``). A
 step already running (a model call that hangs) is not interrupted: its thread ends when the
 step returns.
 """
@@ -53,9 +54,9 @@ from tenacity import (
     wait_random,
 )
 
-from subagents.background import Outcome
 from subagents.results import Status
-from subagents.scope import CallInfo
+from subagents.runtime.background import Outcome
+from subagents.runtime.call import CallInfo
 
 __all__ = ["Attempt", "OnRetry", "SubagentFailed", "SubagentTimeout", "SyncTimeoutError",
            "arun_attempts", "awaited", "retryable", "run_attempts", "run_within", "timed_out"]

@@ -17,8 +17,8 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ValidationError
 
-from subagents.background import BackgroundConfig
 from subagents.spec import Agent
+from subagents.spec.background import BackgroundConfig
 
 __all__ = [
     "FINAL_ANSWER",

@@ -28,7 +28,6 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.types import Command
 from pydantic import ValidationError
 
-from subagents.budget import deadline
 from subagents.errors import SpecError
 from subagents.nodes._approval import approval_decision, approve_tool
 from subagents.nodes._emit import Emitter
@@ -36,7 +35,8 @@ from subagents.nodes._node import AgentNode
 from subagents.nodes._toolcall import ToolExit, ToolTimeout, acall_tool, call_tool, guarded
 from subagents.nodes.plan import AgentPlan
 from subagents.nodes.schemas import validation_text
-from subagents.scope import scope_of
+from subagents.runtime.budget import deadline
+from subagents.runtime.scope import scope_of
 
 __all__ = ["APPROVAL_KEY", "TIMEOUT_KEY", "approval_decision", "make_tool_node",
            "needs_approval", "with_timeout"]

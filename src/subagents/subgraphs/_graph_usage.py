@@ -34,10 +34,11 @@ from langchain_core.outputs import LLMResult
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tracers._streaming import _StreamingCallbackHandler
 
-from subagents.budget import Reservation, max_output_tokens, prompt_tokens
 from subagents.events import TextDelta
 from subagents.nodes._emit import Emitter
-from subagents.scope import RunScope, Stopped
+from subagents.runtime.budget import Reservation, max_output_tokens, prompt_tokens
+from subagents.runtime.call import Stopped
+from subagents.runtime.scope import RunScope
 
 __all__ = ["AsyncGraphUsage", "GraphUsage", "OverBudget", "usage_handler"]
 

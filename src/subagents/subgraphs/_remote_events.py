@@ -1,6 +1,6 @@
 """A remote sub-agent's events and usage, brought into the local run's one tree.
 
-A remote child gets a local :class:`~subagents.scope.RunScope` like a local child: its path
+A remote child gets a local :class:`~subagents.runtime.scope.RunScope` like a local child: its path
 is its caller's path plus its name, it is linked to the caller's scope, so its usage node
 sits in the local usage tree and the delegation's ``subagent_end`` carries it.
 
@@ -33,8 +33,9 @@ from langchain_core.runnables.config import var_child_runnable_config
 from langgraph._internal._constants import CONFIG_KEY_STREAM
 
 from subagents.events import EVENT_ADAPTER, BaseEvent, SubagentEnd
-from subagents.scope import CALL_KEY, SCOPE_KEY, CallInfo, RunScope
-from subagents.usage import UsageNode
+from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo
+from subagents.runtime.scope import RunScope
+from subagents.runtime.usage import UsageNode
 
 __all__ = ["Relay", "attach_usage", "open_relay", "open_scope", "rebase_event", "usage_node"]
 

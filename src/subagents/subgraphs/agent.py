@@ -18,13 +18,13 @@ from subagents.nodes import (
     AgentPlan,
     AgentState,
     RootState,
-    make_delegate_node,
+    make_child_call_node,
     make_lifecycle_node,
     make_model_node,
     make_tool_node,
 )
 from subagents.nodes.state import structured_state
-from subagents.subgraphs.graph import AgentGraph
+from subagents.subgraphs.compiled import AgentGraph
 
 __all__ = ["build_agent_graph"]
 
@@ -68,7 +68,7 @@ def build_agent_graph(
         builder.add_node("lifecycle", make_lifecycle_node(plan))
         builder.add_edge("lifecycle", "model")
     for link in links:
-        builder.add_node(link.node, make_delegate_node(link))
+        builder.add_node(link.node, make_child_call_node(link))
         builder.add_edge(link.node, "model")
     compiled = builder.compile(checkpointer=checkpointer, name=agent.name)
     for link in links:  # AgentNodes are not searched for subgraphs: declare each child

@@ -31,11 +31,12 @@ from langchain_core.runnables.config import var_child_runnable_config
 from langgraph.errors import GraphRecursionError
 from langgraph.pregel import Pregel
 
-from subagents._specs import GraphSpec
 from subagents.errors import SpecError
 from subagents.nodes._foreign import OUTCOME_KEY, foreign_outcome
 from subagents.results import Status
-from subagents.scope import CALL_KEY, SCOPE_KEY, RunScope, closing
+from subagents.runtime.call import CALL_KEY, SCOPE_KEY
+from subagents.runtime.scope import RunScope, closing
+from subagents.spec.foreign import GraphSpec
 from subagents.subgraphs._graph_usage import OverBudget, usage_handler
 from subagents.subgraphs._remote_events import open_scope
 

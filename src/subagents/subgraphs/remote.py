@@ -54,7 +54,7 @@ from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.errors import APIStatusError, NotFoundError
 
 from subagents.errors import SpecError, SubagentsError
-from subagents.scope import closing
+from subagents.runtime.scope import closing
 from subagents.spec import RemoteSpec
 from subagents.subgraphs._remote_events import Relay, attach_usage, open_relay
 
@@ -131,7 +131,7 @@ class RemoteChild(Runnable[dict[str, Any], dict[str, Any]]):
 
     def _call(self, config: RunnableConfig | None) -> tuple[str, str, Any]:
         """(remote thread id, tool call id, CallInfo or None) from the merged config."""
-        from subagents.scope import CALL_KEY
+        from subagents.runtime.call import CALL_KEY
 
         # the parent's configurable (thread_id) reaches a Runnable only through the context
         # variable; langchain's ensure_config would let the explicit configurable replace it
@@ -173,7 +173,7 @@ class RemoteChild(Runnable[dict[str, Any], dict[str, Any]]):
               ) -> tuple[str, dict[str, Any] | None]:
         """('run' | 'resume' | 'interrupted' | 'done', the call's own state when done)."""
         from subagents.nodes.persistent import _plan
-        from subagents.scope import CallInfo
+        from subagents.runtime.call import CallInfo
 
         if snap is None:
             return "run", None

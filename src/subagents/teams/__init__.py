@@ -10,7 +10,7 @@ Example:
 from subagents.teams._file import AgentEntry, TeamFile, team_json_schema
 from subagents.teams._located import MAX_DEPTH, MAX_NODES, MAX_TEAM_BYTES
 from subagents.teams._schema import SchemaError, model_from_json_schema
-from subagents.teams.graph import team_dot, team_edges, team_graph_cycles, team_mermaid
+from subagents.teams.drawing import team_dot, team_edges, team_graph_cycles, team_mermaid
 from subagents.teams.loader import AGENT_FIELDS, load_team
 
 __all__ = [

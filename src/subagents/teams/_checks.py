@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from subagents.background import BackgroundConfig
-from subagents.budget import Budget
 from subagents.errors import TeamFileError
 from subagents.spec import RemoteSpec
+from subagents.spec.background import BackgroundConfig
+from subagents.spec.budget import Budget
 from subagents.teams._file import BackgroundEntry, RemoteEntry
 from subagents.teams._located import Key
 

@@ -12,10 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from subagents.background import AwaitMode, BackgroundConfig
-from subagents.budget import Budget
-from subagents.guard import LoopGuard
 from subagents.spec import Agent
+from subagents.spec.background import AwaitMode, BackgroundConfig
+from subagents.spec.budget import Budget
+from subagents.spec.guard import LoopGuard
 from subagents.tools import BUILTIN_CHECKS, BUILTIN_TOOLS
 from subagents.tools._paths import MAX_WALK_ENTRIES
 

@@ -13,32 +13,18 @@ A topic containing ``slow`` makes its researcher wait ``SUBAGENTS_DEMO_SLOW`` se
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.tools import tool
-from langgraph.types import interrupt
 
 from subagents.testing.scripted import ScriptedChatModel, ai, call
 
-__all__ = ["ask_human", "explorer_model", "research_model", "slow_lookup"]
+__all__ = ["explorer_model", "research_model"]
 
 
-@tool
-async def slow_lookup(topic: str) -> str:
-    """Look a topic up (slow when the topic says so)."""
-    if "slow" in topic:
-        await asyncio.sleep(float(os.environ.get("SUBAGENTS_DEMO_SLOW", "30")))
-    return f"facts about {topic}"
 
 
-@tool
-def ask_human(question: str) -> str:
-    """Ask the human a question and wait for the answer."""
-    return str(interrupt({"question": question}))
 
 
 def _task(messages: list[BaseMessage]) -> str:

@@ -15,62 +15,29 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 from langgraph._internal._constants import CONFIG_KEY_STREAM
 from langgraph.errors import GraphBubbleUp
 
-from subagents import parking
-from subagents.background import BackgroundConfig, BackgroundTable
-from subagents.budget import Budget, BudgetTracker
 from subagents.events import BaseEvent, SubagentEnd, SubagentStart
-from subagents.parking import ParkKey
 from subagents.results import Status
-from subagents.usage import UsageNode
+from subagents.runtime import parking
+from subagents.runtime.background import BackgroundTable
+from subagents.runtime.budget import BudgetTracker
+from subagents.runtime.call import SCOPE_KEY, CallInfo, Stopped
+from subagents.runtime.parking import ParkKey
+from subagents.runtime.usage import UsageNode
+from subagents.spec.background import BackgroundConfig
+from subagents.spec.budget import Budget
 
-__all__ = ["CALL_KEY", "SCOPE_KEY", "CallInfo", "RunScope", "Stopped", "closing", "observe",
-           "scope_of"]
-
-SCOPE_KEY = "__subagents_scope"
-"""``configurable`` key of the enclosing agent invocation's ``RunScope``."""
-CALL_KEY = "__subagents_call"
-"""``configurable`` key a delegation node sets for the child it invokes (a ``CallInfo``)."""
-
-
-class Stopped(Exception):
-    """Raised by a node of a sync child whose delegation stopped waiting (``Agent.timeout``).
-
-    The child and its descendants end ``cancelled``; it is never retried. (An exception, not
-    ``asyncio.CancelledError``: LangGraph's sync runner turns that into a
-    ``NodeCancelledError``.)
-    """
+__all__ = ["RunScope", "closing", "observe", "scope_of"]
 
 
-@dataclass(slots=True)
-class CallInfo:
-    """What started a child: the parent's tool call; ``scope`` is set when the child opens.
 
-    Attributes:
-        attempt: the attempt running now (1 first; more under ``Agent.retry``); each attempt
-            opens its own scope (its own usage node).
-        errors: the errors of the attempts that failed so far.
-        retried: the child has an ``Agent.retry`` policy: its results report ``attempts``
-            and ``errors``.
-        stopped: set when the delegation stopped waiting for a sync child (its timeout):
-            every node of the child and of its descendants then raises
-            :class:`Stopped` instead of running (see ``RunScope.stopped``).
-    """
 
-    tool_call_id: str
-    objective: str
-    background: bool = False
-    scope: RunScope | None = None
-    attempt: int = 1
-    errors: list[str] = field(default_factory=list)
-    retried: bool = False
-    stopped: bool = False
+
 
 
 Listener = Callable[[list[str], BaseEvent], Any]
@@ -280,7 +247,7 @@ class RunScope:
             error: what ended it (None: it returned).
             park: set when the run ended paused on a checkpointer thread: its background
                 children are parked under this key for the resumed run instead of cancelled
-                (see :mod:`subagents.parking`); or, with ``finished``, when a root run with
+                (see :mod:`subagents.runtime.parking`); or, with ``finished``, when a root run with
                 ``auto_cancel=False`` completed: kept for the thread's next turn.
             finished: the run completed (it did not pause).
         """

@@ -2,11 +2,11 @@
 
 A run of an agent with background delegation that ends PAUSED (a breakpoint, an
 ``interrupt()``) on a checkpointer thread does not cancel its background children: its
-:class:`~subagents.background.BackgroundTable` is parked here, keyed by the run's
+:class:`~subagents.runtime.background.BackgroundTable` is parked here, keyed by the run's
 :data:`ParkKey`. The next invocation of the same agent on the same thread (a resume with
 ``Command(resume=...)`` or ``ainvoke(None, config)``) adopts it: the same ids, still running
 or with their results. From then on the children belong to the resumed run
-(:meth:`~subagents.scope.RunScope.adopt`): their events reach its listeners, sinks and
+(:meth:`~subagents.runtime.scope.RunScope.adopt`): their events reach its listeners, sinks and
 stream, their usage nodes move to its usage tree (in full, once), their model calls draw from
 its budget. A parked table not adopted within ``BackgroundConfig.park_ttl``
 seconds is dropped and its unsettled children are cancelled, so nothing leaks.
@@ -16,7 +16,8 @@ keeps its table the same way (``finished``): the thread's next turn adopts it, s
 earlier turns keep working there. Such a table is forgotten after ``park_ttl`` seconds (or
 when more than 10,000 tables are kept, oldest first), without cancelling its children
 (``auto_cancel=False`` lets them run). The ids of every dropped table are recorded
-(:func:`subagents.background.forget`): looking one up later answers ``unknown_id`` naming why.
+(:func:`subagents.runtime.background.forget`): looking one up later answers
+``unknown_id`` naming why.
 
 Limit: this lives in the process's memory. It survives a pause and resume within one
 process (``langgraph dev``, one worker), not a process restart nor a resume served by
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
 
-from subagents.background import BackgroundTable, forget
+from subagents.runtime.background import BackgroundTable, forget
 
 __all__ = ["ParkKey", "adopt", "discard", "park", "park_key", "parked_count"]
 
@@ -152,7 +153,7 @@ _WHY = {
     "expired": "its run's table was kept {ttl:g} s (park_ttl) and expired",
     "evicted": "more than 10,000 tables were kept and its run's was the oldest",
     "superseded": "a new run on its thread replaced its run's kept table",
-    "discarded": "its thread's tables were discarded (subagents.parking.discard)",
+    "discarded": "its thread's tables were discarded (subagents.runtime.parking.discard)",
     "other_loop": "its run's table was kept on another event loop",
 }
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from langchain_core.runnables import RunnableConfig
 
 from subagents.events import BaseEvent, RunEnd
-from subagents.scope import observe
+from subagents.runtime.scope import observe
 
 __all__ = ["stream_events"]
 

@@ -18,9 +18,7 @@ from langchain_core.messages import AIMessage, ToolCall
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.errors import GraphBubbleUp
 
-from subagents.background import BackgroundConfig, BackgroundTable, Outcome
 from subagents.checkpoints.errors import is_storage_error
-from subagents.delivery import DELIVERY_KEY, Delivery, run_delivery
 from subagents.nodes._approval import approve_delegation
 from subagents.nodes._decide import ending
 from subagents.nodes._emit import Emitter
@@ -41,9 +39,13 @@ from subagents.nodes.retry import (
 )
 from subagents.nodes.schemas import task_message
 from subagents.results import Status, tool_result
-from subagents.scope import CALL_KEY, SCOPE_KEY, CallInfo, RunScope, Stopped, scope_of
+from subagents.runtime.background import BackgroundTable, Outcome
+from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo, Stopped
+from subagents.runtime.scope import RunScope, scope_of
+from subagents.spec.background import BackgroundConfig
+from subagents.spec.delivery import DELIVERY_KEY, Delivery, run_delivery
 
-__all__ = ["INTERRUPT_BEFORE_KEY", "child_outcome", "make_delegate_node"]
+__all__ = ["INTERRUPT_BEFORE_KEY", "child_outcome", "make_child_call_node"]
 
 
 def child_outcome(link: ChildLink, state: dict[str, Any]) -> tuple[Status, Any, str | None]:
@@ -101,7 +103,7 @@ def _breakpoints(link: ChildLink, config: RunnableConfig) -> dict[str, Any]:
     return {"interrupt_before": nodes} if nodes else {}
 
 
-def make_delegate_node(link: ChildLink) -> AgentNode:
+def make_child_call_node(link: ChildLink) -> AgentNode:
     """Build the sync+async delegation node for one child (named ``link.node``).
 
     A call with ``background: true`` (on a parent with background delegation) starts the

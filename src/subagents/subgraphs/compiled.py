@@ -2,12 +2,12 @@
 
 It is LangGraph's compiled graph in every respect (``invoke``, ``astream``, ``get_state``,
 checkpointers, the server) and adds one thing: every ``stream``/``astream`` (and so every
-``invoke``/``ainvoke``) opens a :class:`~subagents.scope.RunScope` for the agent, passed to
+``invoke``/``ainvoke``) opens a :class:`~subagents.runtime.scope.RunScope` for the agent, passed to
 its nodes through the config, and closes it when the run ends, is closed or is cancelled:
 background children are then auto-cancelled and the usage tree records how it ended.
 
 A run that ends PAUSED (a breakpoint, an ``interrupt()``) on a checkpointer thread keeps its
-background children instead: their table is parked (:mod:`subagents.parking`) and the next
+background children instead: their table is parked (:mod:`subagents.runtime.parking`) and the next
 invocation of the same agent on the same thread in this process adopts it, and the
 children then report to it (events, usage, budget: see ``RunScope.adopt``). A root run with
 ``BackgroundConfig(auto_cancel=False)`` that completes on a thread keeps its table the same
@@ -37,11 +37,12 @@ from langgraph.errors import EmptyInputError, GraphInterrupt
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, StateSnapshot
 
-from subagents import parking
 from subagents.errors import NothingToResume
 from subagents.nodes.plan import AgentPlan
 from subagents.nodes.state import SPENT_KEY
-from subagents.scope import CALL_KEY, SCOPE_KEY, CallInfo, RunScope, closing
+from subagents.runtime import parking
+from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo
+from subagents.runtime.scope import RunScope, closing
 
 __all__ = ["AgentGraph"]
 

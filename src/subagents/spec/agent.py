@@ -26,11 +26,12 @@ from pydantic import (
     model_validator,
 )
 
-from subagents._specs import GraphSpec, RemoteSpec, check_foreign, retry_policy
-from subagents._specs import strict_scalar as _strict_scalar
-from subagents.background import BackgroundConfig
-from subagents.budget import Budget
-from subagents.guard import LoopGuard
+from subagents.spec._fields import retry_policy
+from subagents.spec._fields import strict_scalar as _strict_scalar
+from subagents.spec.background import BackgroundConfig
+from subagents.spec.budget import Budget
+from subagents.spec.foreign import GraphSpec, RemoteSpec, check_foreign
+from subagents.spec.guard import LoopGuard
 
 __all__ = ["RESERVED_NAMES", "Agent", "AnswerCheck", "GraphSpec", "RemoteSpec", "iter_agents",
            "retry_policy"]

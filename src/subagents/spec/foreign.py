@@ -8,12 +8,10 @@ runs; :class:`GraphSpec` (``Agent.from_graph``) holds a compiled LangGraph graph
 from __future__ import annotations
 
 import importlib
-import types
 from collections.abc import Callable
-from typing import Any, Union, get_args, get_origin
+from typing import Any
 
 from langchain_core.runnables import Runnable
-from langgraph.types import RetryPolicy
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,8 +22,9 @@ from pydantic import (
     field_validator,
 )
 
-__all__ = ["GraphSpec", "RemoteSpec", "check_foreign", "load_graph", "retry_policy",
-           "strict_scalar"]
+from subagents.spec._fields import strict_scalar
+
+__all__ = ["GraphSpec", "RemoteSpec", "check_foreign", "load_graph"]
 
 
 class RemoteSpec(BaseModel):
@@ -125,64 +124,8 @@ def load_graph(ref: str) -> Runnable[Any, Any]:
     return value
 
 
-def strict_scalar(model: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
-    """Before-validator of every field: ints, floats and bools are not coerced.
-
-    A field typed ``int`` takes an int (not a bool, str or float), ``float`` an int or a
-    float, ``bool`` a bool; values for the other types of a union (the ``BackgroundConfig``
-    of ``bool | BackgroundConfig``) are left to pydantic.
-    """
-    field = model.model_fields.get(info.field_name or "")
-    if field is None:
-        return value
-    annotation = field.annotation
-    args = get_args(annotation) if get_origin(annotation) in (Union, types.UnionType) else (
-        annotation,)
-    scalars = {a for a in args if a in (int, float, bool)}
-    if not scalars or value is None:
-        return value
-    ok = (bool in scalars if isinstance(value, bool)
-          else bool(scalars & {int, float}) if isinstance(value, int)
-          else float in scalars if isinstance(value, float)
-          else len(scalars) < len([a for a in args if a is not type(None)])
-          and (str in args or not isinstance(value, str | bytes | bytearray)))
-    if not ok:
-        kinds = " or ".join(sorted(t.__name__ for t in scalars))
-        msg = f"must be {kinds} (not converted), got {type(value).__name__} {value!r}"
-        raise ValueError(msg)
-    return value
 
 
-def retry_policy(value: Any) -> RetryPolicy | None:
-    """``value`` as a ``RetryPolicy``: a policy, a dict of its fields (team files) or None.
-
-    Raises:
-        ValueError: an unknown field, a value of the wrong type, ``max_attempts`` below 1, a
-            negative interval or a ``backoff_factor`` below 1.
-    """
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        unknown = sorted(set(value) - set(RetryPolicy._fields))
-        if unknown:
-            msg = (f"unknown retry field {unknown[0]!r} (valid: "
-                   f"{', '.join(RetryPolicy._fields)})")
-            raise ValueError(msg)
-        value = RetryPolicy(**value)
-    if not isinstance(value, RetryPolicy):
-        msg = f"must be a langgraph.types.RetryPolicy or a mapping, got {type(value).__name__}"
-        raise ValueError(msg)
-    numbers = (value.initial_interval, value.backoff_factor, value.max_interval)
-    if (not isinstance(value.max_attempts, int) or isinstance(value.max_attempts, bool)
-            or value.max_attempts < 1):
-        msg = f"retry.max_attempts must be an integer >= 1, got {value.max_attempts!r}"
-        raise ValueError(msg)
-    if not all(isinstance(n, int | float) and not isinstance(n, bool) and n >= 0
-               for n in numbers) or value.backoff_factor < 1:
-        msg = ("retry intervals must be numbers >= 0 and backoff_factor >= 1, got "
-               f"{numbers!r}")
-        raise ValueError(msg)
-    return value
 
 
 _FOREIGN_FIXED = ("model", "tools", "subagents", "persistence", "background", "budget",

@@ -1,0 +1,30 @@
+"""The spec layer: what a user declares, validated, with no runtime in it.
+
+``Agent`` and every configuration type it holds (``Budget``, ``BackgroundConfig``,
+``LoopGuard``, ``RemoteSpec``, ``GraphSpec``, delivery targets). Nothing here imports the
+runtime (:mod:`subagents.runtime`); the import contract in ``pyproject.toml`` enforces it.
+"""
+
+from subagents.spec.agent import RESERVED_NAMES, Agent, AnswerCheck, iter_agents
+from subagents.spec.background import AwaitMode, BackgroundConfig
+from subagents.spec.budget import Budget
+from subagents.spec.delivery import DELIVERY_KEY, Delivery, Handler, Webhook
+from subagents.spec.foreign import GraphSpec, RemoteSpec
+from subagents.spec.guard import LoopGuard
+
+__all__ = [
+    "DELIVERY_KEY",
+    "RESERVED_NAMES",
+    "Agent",
+    "AnswerCheck",
+    "AwaitMode",
+    "BackgroundConfig",
+    "Budget",
+    "Delivery",
+    "GraphSpec",
+    "Handler",
+    "LoopGuard",
+    "RemoteSpec",
+    "Webhook",
+    "iter_agents",
+]

@@ -1,0 +1,66 @@
+"""Background delegation settings of a parent agent (``Agent(background=...)``)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from subagents.spec.delivery import Handler, Webhook
+
+__all__ = ["AwaitMode", "BackgroundConfig"]
+
+AwaitMode = Literal["all", "allSettled", "any", "race"]
+
+
+class BackgroundConfig(BaseModel):
+    """Background delegation settings of a parent agent (``Agent(background=...)``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    max_concurrent: int | None = Field(
+        default=None, ge=1, strict=True,
+        description="Children running at once; more wait in FIFO order."
+    )
+    timeout: float | None = Field(
+        default=None, gt=0, strict=True,
+        description="Seconds a child may run before it ends 'timeout'."
+    )
+    auto_cancel: bool = Field(
+        default=True, strict=True,
+        description="Cancel children still running when the parent run ends (completes, "
+        "fails or is cancelled; a pause keeps them, see 'park_ttl'). False: "
+        "they run on, and a root run that completes on a checkpointer thread keeps its "
+        "table for the thread's next turn (same ids, same process, for 'park_ttl')."
+    )
+    park_ttl: float = Field(
+        default=3600.0, gt=0, strict=True, description="Seconds the children of a run paused on a "
+        "checkpointer thread wait for its resume (same process) before they are cancelled; "
+        "and seconds a completed turn's table (auto_cancel=False) is kept for the next turn "
+        "before it is forgotten (its children are not cancelled).",
+    )
+    tools: tuple[Literal["status", "cancel", "await"], ...] = Field(
+        default=("status", "cancel", "await"), description="Lifecycle tools to bind."
+    )
+    await_modes: tuple[AwaitMode, ...] = Field(
+        default=("all", "allSettled", "any", "race"), description="Modes agent_await offers."
+    )
+    deliver: Webhook | Handler | None = Field(
+        default=None,
+        description="Detach background children: they outlive the parent run and their "
+        "result goes to this target (needs 'dispatcher').",
+    )
+    dispatcher: Any = Field(
+        default=None,
+        description="A started subagents.dispatch.Dispatcher that runs detached children "
+        "durably (the child agents must be registered with it).",
+    )
+
+    @model_validator(mode="after")
+    def _check_delivery(self) -> BackgroundConfig:
+        if self.deliver is not None and self.dispatcher is None:
+            msg = "field 'deliver' needs a 'dispatcher' (subagents.dispatch.Dispatcher)"
+            raise ValueError(msg)
+        return self
+
+
