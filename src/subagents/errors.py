@@ -1,6 +1,7 @@
-"""Exceptions raised by subagents.
+"""Exceptions raised by subagents: every one derives from :class:`SubagentsError`.
 
-Hierarchy::
+Hierarchy (the public errors are defined here; the others live beside the code that raises
+and catches them, and never reach a caller)::
 
     SubagentsError (Exception)
     ├── SpecError (ValueError)       a team or agent spec is invalid (names the field)
@@ -9,11 +10,32 @@ Hierarchy::
     ├── ModelResolutionError (ValueError)   no chat model could be resolved for an agent
     ├── ModelEndpointError (RuntimeError)   a model endpoint did not answer (names the URL)
     ├── LocalModelError (RuntimeError)      the embedded llama.cpp server or its weights failed
-    └── NothingToResume (ValueError, LangGraph's EmptyInputError)
-                                            a resume of a thread that has no checkpoint
+    ├── MCPServerError (RuntimeError)       an MCP server did not start (``subagents.tools.mcp``)
+    ├── NothingToResume (ValueError, LangGraph's EmptyInputError)
+    │                                       a resume of a thread that has no checkpoint
+    ├── RemoteAgentError             a remote sub-agent could not run or finish
+    │                                (``subagents.subgraphs.remote``; its delegation is ``failed``)
+    ├── DeliveryError                a delivery target refused (``subagents.dispatch.delivery``)
+    ├── ScriptExhaustedError (AssertionError)   a scripted test model ran out of steps
+    │                                (``subagents.testing``)
+    ├── SchemaError (ValueError)     a team file's JSON Schema cannot become a model
+    │                                (``subagents.teams``; reported as a TeamFileError)
+    │   internal: raised and caught inside one delegation, never reaching a caller
+    ├── Stopped                      a sync child's delegation stopped waiting (runtime.call)
+    ├── BudgetDeadline               a budget's max_seconds passed in a block (runtime.budget)
+    ├── OverBudget                   a foreign graph's model call past the budget
+    │                                (subgraphs._graph_usage)
+    ├── SubagentFailed               a failed attempt as ``retry_on`` sees it (nodes.retry)
+    │   └── SubagentTimeout          ... an attempt still running at ``Agent.timeout``
+    ├── SyncTimeoutError, _Retry     a sync child's timeout; a retried attempt (nodes.retry)
+    ├── ToolExit, ToolTimeout        a tool that exited; one past its timeout (nodes._toolcall)
+    └── ToolPathError                a file tool's path refused (tools._paths)
 
 The standard bases let callers catch them as usual, and let a LangGraph server show their
-message to its client (it hides the message of other exception types).
+message to its client (it hides the message of other exception types). The internal ones have
+no standard base: LangGraph's ``default_retry_on`` must keep retrying ``SubagentFailed``.
+``tests/test_errors.py`` checks that every exception class of the package is a
+``SubagentsError``.
 
 Runtime endings of a sub-agent (failed, max_steps, ...) are never raised to the parent:
 they reach the parent model as a typed tool result (see ``subagents.results``).
@@ -26,6 +48,7 @@ from langgraph.errors import EmptyInputError
 __all__ = [
     "EventLogError",
     "LocalModelError",
+    "MCPServerError",
     "ModelEndpointError",
     "ModelResolutionError",
     "NothingToResume",
@@ -85,6 +108,14 @@ class ModelEndpointError(SubagentsError, RuntimeError):
 
 class LocalModelError(SubagentsError, RuntimeError):
     """The embedded local model (llama.cpp server or its GGUF weights) is unusable."""
+
+
+class MCPServerError(SubagentsError, RuntimeError):
+    """An MCP server could not be started or did not complete its handshake.
+
+    Raised by ``subagents.tools.mcp.mcp_tools`` (which re-exports it); the message names the
+    server.
+    """
 
 
 class NothingToResume(SubagentsError, ValueError, EmptyInputError):

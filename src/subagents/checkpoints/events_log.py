@@ -20,7 +20,7 @@ from subagents.events import EVENT_ADAPTER, BaseEvent, SubagentEvent
 
 __all__ = ["EventLog"]
 
-logger = logging.getLogger(__name__)
+_logger = logging.getLogger(__name__)
 
 _INSERT = "INSERT OR REPLACE INTO subagent_events VALUES (?, ?, ?, ?, ?, ?)"
 _MAX_ERRORS = 10
@@ -122,7 +122,7 @@ class EventLog:
 
     def _lost(self, count: int, what: str, exc: BaseException) -> None:
         message = f"{what}: {type(exc).__name__}: {exc}"
-        logger.error("event log %s lost %d event(s): %s", self.path, count, message)
+        _logger.error("event log %s lost %d event(s): %s", self.path, count, message)
         with self._lock:
             self.lost += count
             if len(self.errors) < _MAX_ERRORS:
@@ -182,4 +182,4 @@ def _close(conn: sqlite3.Connection | None) -> None:
         try:
             conn.close()
         except sqlite3.Error:
-            logger.exception("event log: closing the connection failed")
+            _logger.exception("event log: closing the connection failed")

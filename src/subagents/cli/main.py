@@ -32,7 +32,8 @@ from subagents.events import BaseEvent
 from subagents.spec import Agent
 from subagents.teams import team_dot, team_graph_cycles, team_json_schema, team_mermaid
 
-__all__ = ["DEFAULT_MODEL", "EXIT_ERROR", "EXIT_INTERRUPTED", "Detail", "app"]
+__all__ = ["DEFAULT_MODEL", "EXIT_ERROR", "EXIT_INTERRUPTED", "Detail", "GraphFormat", "app",
+           "graph", "main", "replay", "run", "schema"]
 
 DEFAULT_MODEL: BaseChatModel | None = None
 """Model used when ``--model`` is not given (None: normal resolution). A test hook: set it to
@@ -51,10 +52,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-TeamArg = Annotated[str, typer.Argument(
+_TeamArg = Annotated[str, typer.Argument(
     help="A YAML team file, or 'module:attr' / 'file.py:attr' naming an Agent (or a "
     "function returning one).", show_default=False)]
-UntrustedOpt = Annotated[bool, typer.Option(
+_UntrustedOpt = Annotated[bool, typer.Option(
     "--untrusted", help="The team comes from an untrusted source: accept only a YAML file "
     "and refuse its 'python:' models (nothing it names is imported) and its 'remote:' "
     "agents.")]
@@ -104,7 +105,7 @@ class Detail(StrEnum):
 
 @app.command()
 def run(
-    team: TeamArg,
+    team: _TeamArg,
     question: Annotated[str, typer.Argument(help="The question or task for the root agent.",
                                             show_default=False)],
     root: Annotated[Path | None, typer.Option(
@@ -123,7 +124,7 @@ def run(
     detail: Annotated[Detail, typer.Option(
         help="Live view detail: 'summary' shows sub-agents' starts and ends only, 'all' also "
         "their model calls and streaming text.", case_sensitive=False)] = Detail.SUMMARY,
-    untrusted: UntrustedOpt = False,
+    untrusted: _UntrustedOpt = False,
 ) -> None:
     """Ask a team a question: a live delegation tree, then the usage table and the answer.
 
@@ -260,13 +261,13 @@ def replay(
 
 @app.command()
 def graph(
-    team: TeamArg,
+    team: _TeamArg,
     fmt: Annotated[GraphFormat, typer.Option(
         "--format", "-f", help="Output format.", case_sensitive=False)] = GraphFormat.MERMAID,
     root: Annotated[Path | None, typer.Option(
         help="Folder the file tools would read (default: the current directory).",
         file_okay=False)] = None,
-    untrusted: UntrustedOpt = False,
+    untrusted: _UntrustedOpt = False,
 ) -> None:
     """Print the delegation graph (allow lists); cycles are dashed and reported on stderr."""
     err = Console(stderr=True)

@@ -18,8 +18,8 @@ from subagents.cli.runner import DelegationNode, RunReport
 from subagents.cli.tree import replay_report
 from subagents.events import BaseEvent
 
-__all__ = ["UsageRow", "delegation_tree", "print_tree", "shorten", "status_text", "tree_text",
-           "usage_rows", "usage_table", "usage_totals"]
+__all__ = ["UsageRow", "delegation_tree", "print_tree", "shorten", "status_symbol", "status_text",
+           "tree_text", "usage_rows", "usage_table", "usage_totals"]
 
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 _DONE = ("✓", "green")

@@ -13,12 +13,13 @@ from typing import Any
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from subagents.errors import SubagentsError
 from subagents.spec.delivery import Delivery, Webhook
 
 __all__ = ["DeliveryError", "deliver"]
 
 
-class DeliveryError(Exception):
+class DeliveryError(SubagentsError):
     """A delivery target refused or was unreachable (after its retries)."""
 
 

@@ -24,10 +24,12 @@ from langchain_core.messages import ToolCall
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool, Tool
 
+from subagents.errors import SubagentsError
+
 __all__ = ["ToolExit", "ToolTimeout", "acall_tool", "call_tool", "guarded"]
 
 
-class ToolExit(Exception):
+class ToolExit(SubagentsError):
     """A tool raised ``SystemExit`` or ``KeyboardInterrupt`` (``original``)."""
 
     def __init__(self, original: BaseException) -> None:
@@ -35,7 +37,7 @@ class ToolExit(Exception):
         self.original = original
 
 
-class ToolTimeout(Exception):
+class ToolTimeout(SubagentsError):
     """A tool call outlived its timeout (``seconds``); ``running``: left in its thread."""
 
     def __init__(self, name: str, seconds: float, *, running: bool) -> None:

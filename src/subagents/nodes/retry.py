@@ -54,6 +54,7 @@ from tenacity import (
     wait_random,
 )
 
+from subagents.errors import SubagentsError
 from subagents.results import Status
 from subagents.runtime.background import Outcome
 from subagents.runtime.call import CallInfo
@@ -67,7 +68,7 @@ OnRetry = Callable[[CallInfo, Outcome, float], None]
 """``on_retry(call, failed_outcome, delay_seconds)``, before the wait for the next attempt."""
 
 
-class SubagentFailed(Exception):
+class SubagentFailed(SubagentsError):
     """An attempt that ended ``failed`` without raising, as ``retry_on`` sees it.
 
     Attributes:
@@ -83,7 +84,7 @@ class SubagentTimeout(SubagentFailed):
     """An attempt still running at ``Agent.timeout``, as ``retry_on`` sees it."""
 
 
-class _Retry(Exception):
+class _Retry(SubagentsError):
     """Tells tenacity an attempt failed in a way the policy retries."""
 
     def __init__(self, outcome: Outcome) -> None:
@@ -194,7 +195,7 @@ def run_attempts(policy: RetryPolicy | None, call: CallInfo, attempt: Callable[[
     return result
 
 
-class SyncTimeoutError(Exception):
+class SyncTimeoutError(SubagentsError):
     """A sync child was still running at its timeout (the delegation stopped waiting)."""
 
 

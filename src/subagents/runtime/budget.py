@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from subagents.errors import SubagentsError
 from subagents.spec.budget import Budget
 
 __all__ = ["DEFAULT_MAX_OUTPUT_TOKENS", "BudgetDeadline", "BudgetTracker",
@@ -40,7 +41,7 @@ _WAIT = "wait"  # not a reason: wait for in-flight token reservations to settle
 
 
 
-class BudgetDeadline(Exception):
+class BudgetDeadline(SubagentsError):
     """Raised by :func:`deadline` when ``max_seconds`` passed during the block."""
 
 

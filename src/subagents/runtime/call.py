@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from subagents.errors import SubagentsError
+
 if TYPE_CHECKING:  # a type only: the scope module imports this one
     from subagents.runtime.scope import RunScope
 
@@ -23,7 +25,7 @@ CALL_KEY = "__subagents_call"
 """``configurable`` key a delegation node sets for the child it invokes (a ``CallInfo``)."""
 
 
-class Stopped(Exception):
+class Stopped(SubagentsError):
     """Raised by a node of a sync child whose delegation stopped waiting (``Agent.timeout``).
 
     The child and its descendants end ``cancelled``; it is never retried. (An exception, not

@@ -34,6 +34,7 @@ from langchain_core.outputs import LLMResult
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tracers._streaming import _StreamingCallbackHandler
 
+from subagents.errors import SubagentsError
 from subagents.events import TextDelta
 from subagents.nodes._emit import Emitter
 from subagents.runtime.budget import Reservation, max_output_tokens, prompt_tokens
@@ -43,7 +44,7 @@ from subagents.runtime.scope import RunScope
 __all__ = ["AsyncGraphUsage", "GraphUsage", "OverBudget", "usage_handler"]
 
 
-class OverBudget(Exception):
+class OverBudget(SubagentsError):
     """Raised inside a foreign graph's model call when the tree's budget is out."""
 
 

@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
+from subagents.errors import SubagentsError
+
 __all__ = ["SchemaError", "model_from_json_schema"]
 
 _SCALARS: dict[str, type] = {"string": str, "integer": int, "number": float, "boolean": bool}
@@ -36,7 +38,7 @@ _APPLIES: dict[str, tuple[str, ...]] = {
 }
 
 
-class SchemaError(ValueError):
+class SchemaError(SubagentsError, ValueError):
     """A schema the converter cannot turn into a model.
 
     Attributes:

@@ -7,7 +7,7 @@ import re
 
 from subagents.spec import Agent, iter_agents
 
-__all__ = ["team_dot", "team_edges", "team_graph_cycles", "team_mermaid"]
+__all__ = ["MAX_CYCLES", "team_dot", "team_edges", "team_graph_cycles", "team_mermaid"]
 
 MAX_CYCLES = 100
 """At most this many cycles are reported (teams are small; this bounds pathological ones)."""

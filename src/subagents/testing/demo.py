@@ -20,7 +20,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 
 from subagents.testing.scripted import ScriptedChatModel, ai, call
 
-__all__ = ["explorer_model", "research_model"]
+__all__ = ["explorer_model", "explorer_policy", "research_model", "research_policy"]
 
 
 

@@ -23,7 +23,9 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from pydantic import PrivateAttr, SkipValidation
 
-__all__ = ["ModelCall", "ScriptExhaustedError", "ScriptedChatModel", "ai", "call"]
+from subagents.errors import SubagentsError
+
+__all__ = ["ModelCall", "Policy", "ScriptExhaustedError", "ScriptedChatModel", "Step", "ai", "call"]
 
 Step = AIMessage | str | BaseException | Callable[[list[BaseMessage]], AIMessage | str]
 """One scripted reply: a message, a text, an exception to raise, or a function of the input."""
@@ -32,7 +34,7 @@ Policy = Callable[..., AIMessage | str]
 
 
 
-class ScriptExhaustedError(AssertionError):
+class ScriptExhaustedError(SubagentsError, AssertionError):
     """The script has no step left for the calling agent, or steps were left unused."""
 
 

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from subagents.errors import SubagentsError
+
 MAX_PATH_CHARS = 1024
 """Longer paths are rejected outright (no legitimate repo path is this long)."""
 
@@ -32,7 +34,7 @@ CLOSE_NAME = 0.75
 """Similarity a file name needs to be offered as a close match."""
 
 
-class ToolPathError(Exception):
+class ToolPathError(SubagentsError):
     """A model-supplied path was rejected; ``str(exc)`` is the message for the model."""
 
 

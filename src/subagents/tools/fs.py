@@ -33,7 +33,9 @@ from subagents.tools._paths import (
 from subagents.tools._read import read_range
 
 __all__ = [
+    "BINARY_PROBE",
     "BUILTIN_TOOLS",
+    "MAX_ENTRIES",
     "builtin_tool",
     "filesystem_tools",
     "grep",

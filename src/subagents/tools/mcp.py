@@ -31,15 +31,11 @@ from langchain_mcp_adapters.client import MultiServerMCPClient
 from langchain_mcp_adapters.sessions import Connection
 from langchain_mcp_adapters.tools import load_mcp_tools
 
-from subagents.errors import SubagentsError
+from subagents.errors import MCPServerError
 
 __all__ = ["MCPServerError", "bounded", "in_worker_thread", "mcp_tools"]
 
-T = TypeVar("T")
-
-
-class MCPServerError(SubagentsError, RuntimeError):
-    """An MCP server could not be started or did not complete its handshake."""
+_T = TypeVar("_T")
 
 
 def _text(content: Any) -> Any:
@@ -50,7 +46,7 @@ def _text(content: Any) -> Any:
     return content
 
 
-def in_worker_thread(coroutine: Coroutine[Any, Any, T]) -> T:
+def in_worker_thread(coroutine: Coroutine[Any, Any, _T]) -> _T:
     """Run ``coroutine`` to its end on a fresh event loop in a worker thread.
 
     Works whether or not the calling thread runs an event loop (``asyncio.run`` cannot be
