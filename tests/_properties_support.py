@@ -412,7 +412,7 @@ TASK_ORACLE: dict[str, Any] = {"root_tools": {"probe"}, "lifecycle": set(), "bac
                                "children": {"task:alpha": "alpha", "task:beta": "beta"}}
 
 
-def check_run(out: dict[str, Any], model: RawModel, root: str, oracle: dict[str, Any], *,
+def check_run(out: dict[str, Any], model: RawModel, root: str, oracle: dict[str, Any], *,  # noqa: C901
               async_: bool, start: int, child_calls_before: int,
               executed_before: int, events: list[BaseEvent]) -> None:
     """The shared assertions of the delegation and lifecycle properties.

@@ -103,7 +103,7 @@ def _breakpoints(link: ChildLink, config: RunnableConfig) -> dict[str, Any]:
     return {"interrupt_before": nodes} if nodes else {}
 
 
-def make_child_call_node(link: ChildLink) -> AgentNode:
+def make_child_call_node(link: ChildLink) -> AgentNode:  # noqa: C901
     """Build the sync+async delegation node for one child (named ``link.node``).
 
     A call with ``background: true`` (on a parent with background delegation) starts the

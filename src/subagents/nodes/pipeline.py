@@ -44,7 +44,7 @@ def _arguments(source: TaskInput, state: Mapping[str, Any]) -> Mapping[str, Any]
     return {"objective": "" if value is None else str(value)}
 
 
-def make_pipeline_node(agent: Agent, graph: Runnable[Any, Any], *, input: TaskInput,
+def make_pipeline_node(agent: Agent, graph: Runnable[Any, Any], *, input: TaskInput,  # noqa: C901
                        output_key: str, result_key: str | None = None) -> RunnableCallable:
     """Build a node that delegates one task to ``graph`` (the compiled ``agent``).
 

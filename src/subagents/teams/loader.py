@@ -203,6 +203,9 @@ class _Builder:
         check_entry_extras(entry, lambda path, text: self._fail(("agents", index, *path),
                                                                  text, name))
         self.tools.check(entry.get("tools", []), ("agents", index, "tools"), name)
+        self._check_settings(index, name, entry)
+
+    def _check_settings(self, index: int, name: str, entry: Mapping[str, Any]) -> None:
         check = entry.get("answer_check")
         bad = None if check is None else unknown_check(check)
         if bad is not None:
@@ -255,16 +258,38 @@ class _Builder:
     def _agent(self, name: str, ancestors: tuple[str, ...],
                via: tuple[Key, ...] | None) -> Agent:
         if name in self.built:
-            missing = sorted(self.free[name] - set(ancestors))
-            if missing:
-                assert via is not None
-                raise self._fail(via, f"sub-agent {name!r} is shared with another parent, but "
-                                 f"its allow lists name {', '.join(map(repr, missing))}, which "
-                                 f"is no ancestor on this path ({' > '.join(ancestors)}); "
-                                 f"give the agents distinct names", ancestors[-1])
-            return self.built[name]
+            return self._shared(name, ancestors, via)
         index, entry = self.entries[name]
-        lineage = (*ancestors, name)
+        refs, free = self._children(index, entry, (*ancestors, name))
+        kwargs = self._kwargs(index, name, entry)
+        kwargs["subagents"] = refs
+        try:
+            agent = Agent(**kwargs)
+        except ValidationError as exc:
+            raise self._validation(index, name, entry, exc) from None
+        self.built[name] = agent
+        self.free[name] = frozenset(free - {name})
+        return agent
+
+    def _shared(self, name: str, ancestors: tuple[str, ...],
+                via: tuple[Key, ...] | None) -> Agent:
+        """The agent ``name`` built already for another parent, if its allow lists fit here."""
+        missing = sorted(self.free[name] - set(ancestors))
+        if missing:
+            assert via is not None
+            raise self._fail(via, f"sub-agent {name!r} is shared with another parent, but "
+                             f"its allow lists name {', '.join(map(repr, missing))}, which "
+                             f"is no ancestor on this path ({' > '.join(ancestors)}); "
+                             f"give the agents distinct names", ancestors[-1])
+        return self.built[name]
+
+    def _children(self, index: int, entry: Mapping[str, Any],
+                  lineage: tuple[str, ...]) -> tuple[list[Agent | str], set[str]]:
+        """The built sub-agents of an entry (names for cycles back up ``lineage``).
+
+        Returns:
+            The ``subagents`` list and the ancestor names their allow lists name.
+        """
         refs: list[Agent | str] = []
         free: set[str] = set()
         for i, ref in enumerate(entry.get("subagents", [])):
@@ -275,9 +300,12 @@ class _Builder:
                 child = self._agent(ref, lineage, ("agents", index, "subagents", i))
                 refs.append(child)
                 free |= self.free[ref]
+        return refs, free
+
+    def _kwargs(self, index: int, name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
+        """``Agent`` keyword arguments of an entry, but ``subagents``."""
         kwargs: dict[str, Any] = {_TO_AGENT[k]: v for k, v in entry.items()
                                   if k not in _BUILT_FIELDS}
-        kwargs["subagents"] = refs
         if entry.get("loop_guard", {}) is False:
             kwargs["loop_guard"] = None
         max_files = entry.get("max_files") or self.max_files
@@ -293,13 +321,7 @@ class _Builder:
         for key, suffix in (("output_schema", "Output"), ("input_schema", "Input")):
             if entry.get(key) is not None:
                 kwargs[key] = self._schema(index, name, key, entry[key], suffix)
-        try:
-            agent = Agent(**kwargs)
-        except ValidationError as exc:
-            raise self._validation(index, name, entry, exc) from None
-        self.built[name] = agent
-        self.free[name] = frozenset(free - {name})
-        return agent
+        return kwargs
 
     def _schema(self, index: int, name: str, key: str, schema: Any,
                 suffix: str) -> type[BaseModel]:
