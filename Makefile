@@ -36,8 +36,11 @@ install-postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql)
 
+# lint-imports checks the import contract of pyproject.toml ([tool.importlinter]): layers,
+# no private module imported across rooms.
 lint: install
 	$(BIN)/ruff check src tests benchmarks examples
+	PYTHONPATH=src $(BIN)/lint-imports
 
 type: install
 	$(BIN)/mypy

@@ -50,6 +50,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableBinding
 from langchain_openai import ChatOpenAI
 
+from subagents import local
 from subagents.errors import ModelResolutionError
 from subagents.models._endpoint import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -239,9 +240,7 @@ def _python_model(ref: str) -> BaseChatModel:
 
 
 def _local_model(size: str) -> BaseChatModel:
-    from subagents.local import local_chat_model
-
-    return local_chat_model(size)
+    return local.local_chat_model(size)
 
 
 def _unwrap(model: object) -> object:
@@ -266,13 +265,11 @@ def is_local_model(model: object) -> bool:
 
     """
     inner = _unwrap(model)
-    from subagents.local import LocalChatModel, running_servers
-
-    if isinstance(inner, LocalChatModel):
+    if isinstance(inner, local.LocalChatModel):
         return True
     if isinstance(inner, ChatOpenAI) and inner.openai_api_base:
         base = inner.openai_api_base.rstrip("/")
-        return any(base == s.base_url for s in running_servers() if s.port is not None)
+        return any(base == s.base_url for s in local.running_servers() if s.port is not None)
     return False
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from langchain_core.runnables import Runnable
+from langgraph.pregel import Pregel
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -155,8 +156,6 @@ def check_foreign(agent: Any) -> None:
 
 def _check_persistent_graph(agent: Any) -> None:
     """A persistent own graph is a compiled graph with the ``messages`` default."""
-    from langgraph.pregel import Pregel
-
     if not isinstance(agent.graph.graph, Pregel):
         msg = (f"agent {agent.name!r}: field 'persistent': a persistent own graph must be a "
                "compiled LangGraph graph (its history lives on a checkpoint thread)")

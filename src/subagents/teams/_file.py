@@ -16,8 +16,7 @@ from subagents.spec import Agent
 from subagents.spec.background import AwaitMode, BackgroundConfig
 from subagents.spec.budget import Budget
 from subagents.spec.guard import LoopGuard
-from subagents.tools import BUILTIN_CHECKS, BUILTIN_TOOLS
-from subagents.tools._paths import MAX_WALK_ENTRIES
+from subagents.tools import BUILTIN_CHECKS, BUILTIN_TOOLS, MAX_WALK_ENTRIES
 
 __all__ = [
     "AGENT_RENAMES",

@@ -52,9 +52,8 @@ from subagents.teams._located import (
 )
 from subagents.teams._schema import SchemaError, model_from_json_schema
 from subagents.teams._tools import TeamTools
-from subagents.tools import BUILTIN_CHECKS, builtin_check
-from subagents.tools._check import unknown_check
-from subagents.tools._paths import MAX_WALK_ENTRIES
+from subagents.tools import MAX_WALK_ENTRIES
+from subagents.tools.checks import BUILTIN_CHECKS, builtin_check, unknown_check
 
 __all__ = ["AGENT_FIELDS", "load_team"]
 

@@ -6,8 +6,10 @@ limits any tool's calls (also ``subagents.with_timeout``).
 """
 
 from subagents.nodes.tools import with_timeout
-from subagents.tools._check import BUILTIN_CHECKS, builtin_check, paths_exist
+from subagents.tools._check import paths_exist
 from subagents.tools._grounded import all_checks, grounded
+from subagents.tools._paths import MAX_WALK_ENTRIES
+from subagents.tools.checks import BUILTIN_CHECKS, builtin_check
 from subagents.tools.fs import (
     BUILTIN_TOOLS,
     builtin_tool,
@@ -20,6 +22,7 @@ from subagents.tools.fs import (
 __all__ = [
     "BUILTIN_CHECKS",
     "BUILTIN_TOOLS",
+    "MAX_WALK_ENTRIES",
     "all_checks",
     "builtin_check",
     "builtin_tool",
