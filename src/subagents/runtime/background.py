@@ -23,6 +23,7 @@ from typing import Any
 from langgraph.errors import GraphInterrupt
 
 from subagents.results import Status
+from subagents.runtime.call import CallInfo
 from subagents.spec.background import AwaitMode, BackgroundConfig
 
 __all__ = ["BackgroundJob", "BackgroundTable", "MissingId",
@@ -103,7 +104,7 @@ class BackgroundJob:
     queued: bool = False
     order: int = 0
     task: asyncio.Task[None] | None = field(default=None, repr=False)
-    link: Any = field(default=None, repr=False)
+    link: CallInfo | None = field(default=None, repr=False)
 
     @property
     def settled(self) -> bool:
@@ -119,7 +120,7 @@ class BackgroundJob:
                                "result": self.result, "error": self.error}
         if self.queued:
             out["queued"] = True
-        if getattr(self.link, "retried", False):  # the child has an Agent.retry policy
+        if self.link is not None and self.link.retried:  # the child has an Agent.retry policy
             out["attempts"], out["errors"] = self.link.attempt, list(self.link.errors)
         return out
 
@@ -167,7 +168,8 @@ class BackgroundTable:
         self._gate = _FifoGate(config.max_concurrent) if config.max_concurrent else None
 
     def spawn(self, agent: str, tool_call_id: str,
-              run: Callable[[], Awaitable[Outcome]], link: Any = None) -> BackgroundJob:
+              run: Callable[[], Awaitable[Outcome]],
+              link: CallInfo | None = None) -> BackgroundJob:
         """Start ``run()`` as a background child and return its job at once."""
         job = BackgroundJob(id=f"bg_{next(_ids)}", agent=agent, tool_call_id=tool_call_id,
                             link=link)

@@ -6,7 +6,7 @@ runtime (:mod:`subagents.runtime`); the import contract in ``pyproject.toml`` en
 """
 
 from subagents.spec.agent import RESERVED_NAMES, Agent, AnswerCheck, iter_agents
-from subagents.spec.background import AwaitMode, BackgroundConfig
+from subagents.spec.background import AwaitMode, BackgroundConfig, JobDispatcher
 from subagents.spec.budget import Budget
 from subagents.spec.delivery import DELIVERY_KEY, Delivery, Handler, Webhook
 from subagents.spec.foreign import GraphSpec, RemoteSpec
@@ -23,6 +23,7 @@ __all__ = [
     "Delivery",
     "GraphSpec",
     "Handler",
+    "JobDispatcher",
     "LoopGuard",
     "RemoteSpec",
     "Webhook",

@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from subagents.spec.delivery import Handler, Webhook
+from subagents.spec.delivery import Delivery, Handler, Webhook
 
-__all__ = ["AwaitMode", "BackgroundConfig"]
+__all__ = ["AwaitMode", "BackgroundConfig", "JobDispatcher"]
 
 AwaitMode = Literal["all", "allSettled", "any", "race"]
+
+
+@runtime_checkable
+class JobDispatcher(Protocol):
+    """What a parent's runtime calls on ``BackgroundConfig.dispatcher``.
+
+    ``subagents.dispatch.Dispatcher`` is one (the spec layer names the calls, not the class).
+    """
+
+    async def submit(self, agent: str, objective: str, *, deliver: Delivery | None = None,
+                     origin: Mapping[str, Any] | None = None) -> str:
+        """Queue a detached run of registered agent ``agent``; returns its job id.
+
+        Raises:
+            SpecError: ``agent`` is not registered.
+        """
+        ...
+
+    async def status(self, job_id: str) -> dict[str, Any] | None:
+        """The job's public state, or None for an unknown id."""
+        ...
+
+    async def cancel(self, job_id: str) -> dict[str, Any] | None:
+        """Cancel the job; its public state plus ``cancelled``, or None for an unknown id."""
+        ...
 
 
 class BackgroundConfig(BaseModel):
@@ -50,7 +76,7 @@ class BackgroundConfig(BaseModel):
         description="Detach background children: they outlive the parent run and their "
         "result goes to this target (needs 'dispatcher').",
     )
-    dispatcher: Any = Field(
+    dispatcher: JobDispatcher | None = Field(
         default=None,
         description="A started subagents.dispatch.Dispatcher that runs detached children "
         "durably (the child agents must be registered with it).",
