@@ -96,10 +96,10 @@ class Decision:
     refused: list[Refusal] = field(default_factory=list)
     error: str | None = None
 
-    def refuse(self, answered: tuple[list[ToolMessage], list[Refusal]]) -> None:
-        """Append calls answered without being run, with their refusal records."""
-        self.messages.extend(answered[0])
-        self.refused.extend(answered[1])
+    def refuse(self, answers: list[ToolMessage], refused: list[Refusal]) -> None:
+        """Append the answers of calls that are not run, and the refusals among them."""
+        self.messages.extend(answers)
+        self.refused.extend(refused)
 
     def command(self) -> Command[Any]:
         """The node's ``Command``: END, the sends, or back to the model."""
@@ -290,7 +290,7 @@ def _route(plan: AgentPlan, ai: AIMessage, fixes: Fixes) -> Decision:
     for i, tc in enumerate(ai.tool_calls):
         name, tid = tc["name"], tc["id"] or ""
         if twins and i in twins:
-            out.refuse(not_run(plan, [tc], duplicate(twins[i])))
+            out.refuse(*not_run(plan, [tc], duplicate(twins[i])))
         elif name in plan.tools:
             out.sends.append(Send("tools", {"tool_call": tc}))
         elif name in plan.lifecycle:
@@ -298,7 +298,7 @@ def _route(plan: AgentPlan, ai: AIMessage, fixes: Fixes) -> Decision:
         elif delegates(name, delegation):
             target = _child_for(plan, tc, delegation)
             if isinstance(target, tuple):
-                out.refuse(([target[0]], [target[1]]))
+                out.refuse([target[0]], [target[1]])
             elif plan.background is not None and tc["args"].get("background") is True:
                 if target not in batches:
                     batches[target] = []

@@ -109,7 +109,8 @@ class _Model:
             got = yield from self.call(scope, self.final, request, emit)
             out = self.finish(out, got)
         if out.done and scope is not None and scope.background is not None:
-            yield Both(_nothing, scope.background.close)  # its children, auto-cancelled
+            # the agent ended: its unsettled background children are auto-cancelled
+            yield Both(_nothing, scope.background.close)
         return self.end(scope, out)
 
     def request(
