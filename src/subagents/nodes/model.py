@@ -6,6 +6,13 @@ task (its own pending write, resumed on its own ``tool_call_id`` after a crash).
 calls are answered inline with a typed tool result and never executed. Loop guards live here,
 not in prompts: at the step limit, or when the loop guard sees a tool call that keeps getting
 the same result, it gets one last call without tools and must answer from what it has.
+
+The node is written once, as a sans-IO step (``_Model.step``, see
+:mod:`subagents.runtime.steps`) run by ``drive`` for ``invoke`` and ``adrive`` for
+``ainvoke``. What differs between the two is I/O, in requests: the model call (``Invoke``),
+the budget reservation (``_Reserve``: waits on a condition or on the event loop), the
+``max_seconds`` deadline around both (``Deadline``: async runs only) and closing the
+background table at the end (async runs only: background children need one).
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ Tools that need approval (``needs_approval(tool)`` or ``Agent(needs_approval=[..
 ``interrupt()`` first with an approval request; the resume value decides (see
 :func:`approval_decision`: only an explicit approval runs the tool). A rejection reaches the
 model as an error tool result.
+
+The node is written once as a sans-IO step; the tool call itself is a request
+(:class:`~subagents.nodes._toolcall.ToolRun`: a daemon thread in sync runs, the event loop in
+async runs, where it is also cut off at the budget's ``max_seconds`` deadline).
 """
 
 from __future__ import annotations
