@@ -6,7 +6,7 @@ Calls answered without being run (see ``nodes._refuse``): a call naming a delega
 (``task``, ``task_<name>``, a renamed per-agent tool) always gets the typed ``tool_result``
 JSON, ``unknown_agent``, ``depth_exceeded`` or ``failed`` (arguments not JSON, a repeated call,
 a duplicate of a call in the same reply, a call beside ``final_answer``), and is listed in
-``Outcome.refused`` for the model node's events. The agent's own and lifecycle tools get a
+``Decision.refused`` for the model node's events. The agent's own and lifecycle tools get a
 short error text when not run (LangChain's convention for tool errors); names it was not given
 get the typed ``forbidden_tool``. ``final_answer`` corrections stay text: the model fixes its
 schema from them.
@@ -46,7 +46,7 @@ from subagents.nodes._refuse import (
     duplicate,
     duplicates,
     not_run,
-    refusals,
+    refuse,
 )
 from subagents.nodes._turn import Turn
 from subagents.nodes.plan import NUDGE_KEY, STOP_KEY, AgentPlan, ChildLink
@@ -54,7 +54,7 @@ from subagents.nodes.schemas import FINAL_ANSWER, LIFECYCLE, validation_text
 from subagents.results import Status, tool_result
 from subagents.spec import Agent, AnswerCheck
 
-__all__ = ["ANSWER_CHECK", "ERROR_KEY", "LOOP_STOP", "Outcome", "Refusal", "decide", "ending",
+__all__ = ["ANSWER_CHECK", "ERROR_KEY", "LOOP_STOP", "Decision", "Refusal", "decide", "ending",
            "mark_stop", "over_budget"]
 
 ANSWER_CHECK = "answer_check"
@@ -72,7 +72,7 @@ _SCHEMA_NUDGE = "You must finish by calling the final_answer tool with your answ
 
 
 @dataclass(slots=True)
-class Outcome:
+class Decision:
     """The model node's decision for one reply.
 
     Attributes:
@@ -83,7 +83,8 @@ class Outcome:
         force_final: make one last call without tools before ending (the loop guard).
         stop: the runtime reason the agent ended, if any (``max_steps``, ...).
         error: why, when the runtime says more than the stop reason (the loop guard's call).
-        refused: the delegation calls answered with a refusal in ``messages``.
+        refused: the delegation calls answered with a refusal in ``messages``, in their
+            order there (each record made where its refusal was decided).
     """
 
     messages: list[AnyMessage]
@@ -94,6 +95,11 @@ class Outcome:
     stop: str | None = None
     refused: list[Refusal] = field(default_factory=list)
     error: str | None = None
+
+    def refuse(self, answers: list[ToolMessage], refused: list[Refusal]) -> None:
+        """Append the answers of calls that are not run, and the refusals among them."""
+        self.messages.extend(answers)
+        self.refused.extend(refused)
 
     def command(self) -> Command[Any]:
         """The node's ``Command``: END, the sends, or back to the model."""
@@ -116,13 +122,18 @@ def mark_stop(messages: list[AnyMessage], reason: str, error: str | None = None)
             return
 
 
-def _normalise(plan: AgentPlan, ai: AIMessage) -> tuple[AIMessage, list[ToolMessage]]:
+Fixes = tuple[list[ToolMessage], list[Refusal]]
+"""The answers to a reply's unparsable calls, and the refusals among them."""
+
+
+def _normalise(plan: AgentPlan, ai: AIMessage) -> tuple[AIMessage, Fixes]:
     """Give every tool call a unique id; answer unparsable calls with an error result.
 
-    An unparsable delegation call gets a typed ``failed`` result, any other call a text.
+    An unparsable delegation call gets a typed ``failed`` result (a refusal), any other call
+    a text.
     """
     if not ai.invalid_tool_calls and _ids_ok(ai.tool_calls):
-        return ai, []
+        return ai, ([], [])
     seen: set[str] = set()
 
     def unique(given: str | None) -> str:
@@ -134,6 +145,7 @@ def _normalise(plan: AgentPlan, ai: AIMessage) -> tuple[AIMessage, list[ToolMess
 
     calls: list[ToolCall] = [{**tc, "id": unique(tc.get("id"))} for tc in ai.tool_calls]
     fixes: list[ToolMessage] = []
+    refused: list[Refusal] = []
     invalid = []
     delegation = plan.delegation_tools if ai.invalid_tool_calls else {}
     for bad in ai.invalid_tool_calls:
@@ -141,15 +153,16 @@ def _normalise(plan: AgentPlan, ai: AIMessage) -> tuple[AIMessage, list[ToolMess
         invalid.append({**bad, "id": tid})
         reason = f"the arguments of '{name}' are not valid JSON" + (f": {why}" if why else "")
         if delegates(name, delegation):
-            fixes.append(tool_result(Status.FAILED, addressed(name, None, delegation),
-                                     tool_call_id=tid, tool_name=name,
-                                     error=f"invalid arguments: {reason}; nothing was run"))
+            msg, refusal = refuse(plan, name, tid, None, Status.FAILED,
+                                  f"invalid arguments: {reason}; nothing was run", delegation)
+            fixes.append(msg)
+            refused.append(refusal)
         else:
             fixes.append(ToolMessage(content=f"Error: {reason}", tool_call_id=tid, name=name,
                                      status="error"))
     if calls != ai.tool_calls or invalid != ai.invalid_tool_calls:
         ai = ai.model_copy(update={"tool_calls": calls, "invalid_tool_calls": invalid})
-    return ai, fixes
+    return ai, (fixes, refused)
 
 
 def _ids_ok(calls: list[ToolCall]) -> bool:
@@ -167,7 +180,7 @@ def _final_answer(plan: AgentPlan, tc: ToolCall) -> tuple[Any, str | None]:
         return None, validation_text(exc)
 
 
-def _forced(plan: AgentPlan, ai: AIMessage, reason: str, error: str | None) -> Outcome:
+def _forced(plan: AgentPlan, ai: AIMessage, reason: str, error: str | None) -> Decision:
     """End now: accept a valid final_answer, otherwise keep the text as the partial result."""
     if plan.agent.output_schema is not None:
         for tc in ai.tool_calls:
@@ -176,43 +189,45 @@ def _forced(plan: AgentPlan, ai: AIMessage, reason: str, error: str | None) -> O
                 if value is not None:
                     ok = ToolMessage(content="Final answer accepted.", tool_call_id=tc["id"] or "",
                                      name=FINAL_ANSWER)
-                    return Outcome([ai.model_copy(update={"tool_calls": [tc]}), ok],
-                                   done=True, structured=value)
+                    return Decision([ai.model_copy(update={"tool_calls": [tc]}), ok],
+                                    done=True, structured=value)
     text_only = ai.model_copy(update={"tool_calls": [], "invalid_tool_calls": []})
     messages: list[AnyMessage] = [text_only]
     mark_stop(messages, reason, error)
-    return Outcome(messages, done=True, stop=reason)
+    return Decision(messages, done=True, stop=reason)
 
 
-def _schema_step(plan: AgentPlan, turn: Turn, ai: AIMessage, fixes: list[ToolMessage]) -> Outcome:
+def _schema_step(plan: AgentPlan, turn: Turn, ai: AIMessage, fixes: Fixes) -> Decision:
     """Handle a reply of an agent with output schema that called final_answer or nothing."""
     retries_left = turn.retries < plan.agent.max_output_retries
     fa = next((tc for tc in ai.tool_calls if tc["name"] == FINAL_ANSWER), None)
+    fixed, fix_refused = fixes
     if fa is None:
         if retries_left:
             ask = HumanMessage(content=_SCHEMA_NUDGE, additional_kwargs={NUDGE_KEY: True})
-            return Outcome([ai, *fixes, ask])
-        messages: list[AnyMessage] = [ai, *fixes]
+            return Decision([ai, *fixed, ask], refused=fix_refused)
+        messages: list[AnyMessage] = [ai, *fixed]
         mark_stop(messages, "output_invalid", "the agent ended without calling final_answer")
-        return Outcome(messages, done=True, stop="output_invalid")
-    others = [tc for tc in ai.tool_calls if tc is not fa]
-    skipped = not_run(plan, others, BESIDE_FINAL)
+        return Decision(messages, done=True, stop="output_invalid", refused=fix_refused)
+    skipped, refused = not_run(plan, [tc for tc in ai.tool_calls if tc is not fa], BESIDE_FINAL)
+    refused.extend(fix_refused)
     value, error = _final_answer(plan, fa)
     if value is not None:
         ok = ToolMessage(content="Final answer accepted.", tool_call_id=fa["id"] or "",
                          name=FINAL_ANSWER)
-        return Outcome([ai, ok, *skipped, *fixes], done=True, structured=value)
+        return Decision([ai, ok, *skipped, *fixed], done=True, structured=value,
+                        refused=refused)
     bad = ToolMessage(content=f"Error: invalid final_answer: {error}. Fix it and call again.",
                       tool_call_id=fa["id"] or "", name=FINAL_ANSWER, status="error")
     if retries_left:
-        return Outcome([ai, bad, *skipped, *fixes])
-    messages = [ai, bad, *skipped, *fixes]
+        return Decision([ai, bad, *skipped, *fixed], refused=refused)
+    messages = [ai, bad, *skipped, *fixed]
     mark_stop(messages, "output_invalid", f"invalid final_answer: {error}")
-    return Outcome(messages, done=True, stop="output_invalid")
+    return Decision(messages, done=True, stop="output_invalid", refused=refused)
 
 
 def decide(plan: AgentPlan, turn: Turn, ai: AIMessage, *, forced: bool,
-           reason: str = "max_steps", error: str | None = None) -> Outcome:
+           reason: str = "max_steps", error: str | None = None) -> Decision:
     """Decide what follows one model reply (see the module docstring of ``model``).
 
     Args:
@@ -224,50 +239,49 @@ def decide(plan: AgentPlan, turn: Turn, ai: AIMessage, *, forced: bool,
         error: the error recorded with it (None: the stop reason says it all).
 
     Returns:
-        The outcome; ``Outcome.refused`` lists the delegation calls refused inline.
+        The decision; ``Decision.refused`` lists the delegation calls refused inline.
     """
     if forced:
         return _forced(plan, ai, reason, error)
     ai, fixes = _normalise(plan, ai)
-    out = _answer(plan, turn, ai, fixes)
-    if len(out.messages) > 1:  # only tool messages and nudges follow the reply
-        out.refused = refusals(plan, ai, out.messages)
-    return out
+    return _answer(plan, turn, ai, fixes)
 
 
-def _answer(plan: AgentPlan, turn: Turn, ai: AIMessage, fixes: list[ToolMessage]) -> Outcome:
+def _answer(plan: AgentPlan, turn: Turn, ai: AIMessage, fixes: Fixes) -> Decision:
     """``decide`` for a normalised reply that was not forced."""
     schema = plan.agent.output_schema is not None
-    if schema and ((not ai.tool_calls and not fixes)
+    fixed, fix_refused = fixes
+    if schema and ((not ai.tool_calls and not fixed)
                    or any(tc["name"] == FINAL_ANSWER for tc in ai.tool_calls)):
         return _schema_step(plan, turn, ai, fixes)
-    if not ai.tool_calls and not fixes:
+    if not ai.tool_calls and not fixed:
         check = plan.agent.answer_check
-        return Outcome([ai], done=True) if check is None else _checked(plan, turn, ai, check)
+        return Decision([ai], done=True) if check is None else _checked(plan, turn, ai, check)
     guard = plan.agent.loop_guard
     loop = None if guard is None else turn.looping(ai.tool_calls, guard.max_repeats, _POLLS)
     if loop is not None:
-        return Outcome([ai, *fixes, *not_run(plan, ai.tool_calls, REPEATED)],
-                       force_final=True, stop=LOOP_STOP, error=loop.reason())
+        skipped, refused = not_run(plan, ai.tool_calls, REPEATED)
+        return Decision([ai, *fixed, *skipped], force_final=True, stop=LOOP_STOP,
+                        error=loop.reason(), refused=[*fix_refused, *refused])
     return _route(plan, ai, fixes)
 
 
-def _checked(plan: AgentPlan, turn: Turn, ai: AIMessage, check: AnswerCheck) -> Outcome:
+def _checked(plan: AgentPlan, turn: Turn, ai: AIMessage, check: AnswerCheck) -> Decision:
     """End with a text answer ``check`` accepts; else send its correction back, bounded."""
     complaint = check(ai.text, [*turn.history, ai])
     if not complaint:
-        return Outcome([ai], done=True)
+        return Decision([ai], done=True)
     if turn.retries < plan.agent.max_output_retries:
         ask = HumanMessage(content=complaint, additional_kwargs={NUDGE_KEY: True})
-        return Outcome([ai, ask])
+        return Decision([ai, ask])
     messages: list[AnyMessage] = [ai]
     mark_stop(messages, ANSWER_CHECK, complaint)
-    return Outcome(messages, done=True, stop=ANSWER_CHECK)
+    return Decision(messages, done=True, stop=ANSWER_CHECK)
 
 
-def _route(plan: AgentPlan, ai: AIMessage, fixes: list[ToolMessage]) -> Outcome:
+def _route(plan: AgentPlan, ai: AIMessage, fixes: Fixes) -> Decision:
     """One ``Send`` per call to run; refusals, duplicates and unknown names answered inline."""
-    out = Outcome([ai, *fixes])
+    out = Decision([ai, *fixes[0]], refused=fixes[1])
     delegation = plan.delegation_tools
     # Background calls only spawn a job and answer "running" at once: one Send per child
     # node carries all of them (``{"tool_calls": [...]}``), not one LangGraph task each.
@@ -276,15 +290,15 @@ def _route(plan: AgentPlan, ai: AIMessage, fixes: list[ToolMessage]) -> Outcome:
     for i, tc in enumerate(ai.tool_calls):
         name, tid = tc["name"], tc["id"] or ""
         if twins and i in twins:
-            out.messages.extend(not_run(plan, [tc], duplicate(twins[i])))
+            out.refuse(*not_run(plan, [tc], duplicate(twins[i])))
         elif name in plan.tools:
             out.sends.append(Send("tools", {"tool_call": tc}))
         elif name in plan.lifecycle:
             out.sends.append(Send("lifecycle", {"tool_call": tc}))
         elif delegates(name, delegation):
             target = _child_for(plan, tc, delegation)
-            if isinstance(target, ToolMessage):
-                out.messages.append(target)
+            if isinstance(target, tuple):
+                out.refuse([target[0]], [target[1]])
             elif plan.background is not None and tc["args"].get("background") is True:
                 if target not in batches:
                     batches[target] = []
@@ -302,9 +316,9 @@ def _route(plan: AgentPlan, ai: AIMessage, fixes: list[ToolMessage]) -> Outcome:
     return out
 
 
-def _child_for(plan: AgentPlan, tc: ToolCall,
-               delegation: Mapping[str, ChildLink | None]) -> str | ToolMessage:
-    """The delegation node for a task call, or the refusal to return instead."""
+def _child_for(plan: AgentPlan, tc: ToolCall, delegation: Mapping[str, ChildLink | None],
+               ) -> str | tuple[ToolMessage, Refusal]:
+    """The delegation node for a task call, or the refusal to answer it with instead."""
     name, tid = tc["name"], tc["id"] or ""
     link = delegation.get(name)
     agent = addressed(name, tc["args"], delegation)
@@ -312,21 +326,21 @@ def _child_for(plan: AgentPlan, tc: ToolCall,
         link = plan.children.get(agent) if agent in plan.children else None
     if link is None or (name == "task") != (link.tool == "task"):
         allowed = ", ".join(sorted(plan.children)) or "(none)"
-        return tool_result(Status.UNKNOWN_AGENT, agent, tool_call_id=tid, tool_name=name,
-                           error=f"'{agent}' is not a sub-agent {plan.agent.name} may delegate "
-                           f"to; allowed: {allowed}")
+        return refuse(plan, name, tid, tc["args"], Status.UNKNOWN_AGENT,
+                      f"'{agent}' is not a sub-agent {plan.agent.name} may delegate to; "
+                      f"allowed: {allowed}", delegation)
     if not plan.can_delegate or link.graph is None:
-        return tool_result(Status.DEPTH_EXCEEDED, agent, tool_call_id=tid, tool_name=name,
-                           error=f"{plan.agent.name} may not delegate: the depth limit "
-                           "(max_subagent_depth) is reached")
+        return refuse(plan, name, tid, tc["args"], Status.DEPTH_EXCEEDED,
+                      f"{plan.agent.name} may not delegate: the depth limit "
+                      "(max_subagent_depth) is reached", delegation)
     return link.node
 
 
-def over_budget(agent: Agent, reason: str) -> Outcome:
+def over_budget(agent: Agent, reason: str) -> Decision:
     """End an agent whose budget is exhausted, without calling the model."""
     messages: list[AnyMessage] = [AIMessage(content=f"Stopped: {reason}", name=agent.name)]
     mark_stop(messages, "over_budget", reason)
-    return Outcome(messages, done=True, stop="over_budget")
+    return Decision(messages, done=True, stop="over_budget")
 
 
 def ending(agent: Agent, last: AIMessage | None, structured: Any) -> tuple[Status, Any, str | None]:

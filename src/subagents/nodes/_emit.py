@@ -158,7 +158,7 @@ class Emitter:
                                      delay=delay, usage=usage))
 
     def refusals(self, refused: Sequence[Refusal]) -> None:
-        """Delegations the runtime refused (``Outcome.refused``, invalid arguments).
+        """Delegations the runtime refused (``Decision.refused``, invalid arguments).
 
         Each gets a ``subagent_start`` followed at once by its ``subagent_end``
         (``refused=True``, the refusal's status and error, no usage) at the addressed

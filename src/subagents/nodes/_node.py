@@ -1,17 +1,24 @@
-"""``AgentNode``: the runnable behind every node of an agent graph."""
+"""``AgentNode``: the runnable behind every node of an agent graph, and nodes written as steps.
+
+A node written once as a sans-IO step (see :mod:`subagents.runtime.steps`) is built with
+:func:`step_node`; :class:`Nested` and :class:`Deadline` are the requests such steps share.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import ensure_config
 
+from subagents.runtime.budget import BudgetTracker, deadline
 from subagents.runtime.call import Stopped
 from subagents.runtime.scope import scope_of
+from subagents.runtime.steps import Request, Step, adrive, drive
 
-__all__ = ["AgentNode"]
+__all__ = ["AgentNode", "Deadline", "Nested", "step_node"]
 
 
 class AgentNode(Runnable[Any, Any]):
@@ -61,3 +68,70 @@ def _seen(config: RunnableConfig) -> RunnableConfig:
         if scope.stopped:
             raise Stopped("the delegation stopped waiting for this sub-agent (timeout)")
     return config
+
+
+def step_node(step: Callable[[Any, RunnableConfig], Step[Any]], *, name: str) -> AgentNode:
+    """A node written once as a step: ``drive`` runs it for ``invoke``, ``adrive`` for ``ainvoke``.
+
+    Args:
+        step: ``step(state, config)``, a generator yielding requests and returning the
+            node's update (see :mod:`subagents.runtime.steps`).
+        name: the node's name.
+
+    Returns:
+        The node.
+    """
+    return AgentNode(lambda state, config: drive(step(state, config)),
+                     lambda state, config: adrive(step(state, config)), name=name)
+
+
+@dataclass(frozen=True, slots=True)
+class Nested:
+    """Run a step inside a step, as one request (``drive`` / ``adrive`` it).
+
+    For I/O that must be wrapped as a whole, several requests at once (see :class:`Deadline`).
+
+    Attributes:
+        step: the inner step; its return value is the request's result.
+    """
+
+    step: Step[Any]
+
+    def run(self) -> Any:
+        """``drive(step)``."""
+        return drive(self.step)
+
+    async def arun(self) -> Any:
+        """``await adrive(step)``."""
+        return await adrive(self.step)
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A request cut off at the budget's ``max_seconds`` deadline, in async runs.
+
+    A sync run cannot cancel what it waits on: ``run`` does the inner request as it is.
+    ``arun`` cancels it at the earliest ``max_seconds`` deadline of ``tracker``'s chain
+    (see :func:`subagents.runtime.budget.deadline`).
+
+    Attributes:
+        tracker: the run's budget tracker.
+        what: what the request does, for the error ("a model call", "a tool call").
+        inner: the request.
+
+    Raises:
+        BudgetDeadline: (from ``arun``) the deadline passed during the request.
+    """
+
+    tracker: BudgetTracker
+    what: str
+    inner: Request[Any]
+
+    def run(self) -> Any:
+        """``inner.run()``."""
+        return self.inner.run()
+
+    async def arun(self) -> Any:
+        """``await inner.arun()`` under the deadline."""
+        async with deadline(self.tracker, self.what):
+            return await self.inner.arun()

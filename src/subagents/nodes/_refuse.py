@@ -1,10 +1,10 @@
 """Calls answered without being run: their tool results and their refusal records.
 
 A call naming a delegation tool (``task``, ``task_<name>``, a renamed per-agent tool) gets the
-typed ``tool_result`` JSON (status ``failed`` when it is merely not run) and becomes a
-:class:`Refusal`, which the node that answered it emits as a ``subagent_start`` /
-``subagent_end(refused=True)`` pair. Any other call gets a short error text (LangChain's
-convention for tool errors). Pure functions: no model call, no I/O.
+typed ``tool_result`` JSON (status ``failed`` when it is merely not run) and, made in the same
+place (:func:`refuse`), a :class:`Refusal`, which the node that answered it emits as a
+``subagent_start`` / ``subagent_end(refused=True)`` pair. Any other call gets a short error
+text (LangChain's convention for tool errors). Pure functions: no model call, no I/O.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, ToolCall, ToolMessage
+from langchain_core.messages import ToolCall, ToolMessage
 
 from subagents.nodes._turn import call_key
 from subagents.nodes.plan import AgentPlan, ChildLink
@@ -28,7 +28,7 @@ __all__ = [
     "duplicate",
     "duplicates",
     "not_run",
-    "refusals",
+    "refuse",
 ]
 
 Why = tuple[str, str]
@@ -92,19 +92,47 @@ def addressed(name: str, args: Any, delegation: Mapping[str, ChildLink | None]) 
     return name.removeprefix("task_")
 
 
+def refuse(plan: AgentPlan, name: str, tool_call_id: str, args: Any, status: Status,
+           error: str, delegation: Mapping[str, ChildLink | None]) -> tuple[ToolMessage, Refusal]:
+    """Refuse one delegation call: its typed tool result and its refusal record.
+
+    Args:
+        plan: the calling agent's plan (its path is the record's path prefix).
+        name: the call's tool name (``task``, ``task_<x>``, a renamed per-agent tool).
+        tool_call_id: the call's id.
+        args: its arguments (any value; None for arguments that did not parse).
+        status: the result's status (``failed``, ``unknown_agent``, ``over_budget``, ...).
+        error: why, the result's ``error``.
+        delegation: the plan's delegation tools (``AgentPlan.delegation_tools``).
+
+    Returns:
+        (the ``ToolMessage`` answering the call, the ``Refusal`` to emit), with the addressed
+        agent's name (the tool name when the call names none) in both.
+    """
+    agent = addressed(name, args, delegation)
+    msg = tool_result(status, agent, tool_call_id=tool_call_id, tool_name=name, error=error)
+    return msg, Refusal.of((*plan.path, agent or name), tool_call_id, args, status, error)
+
+
 def not_run(plan: AgentPlan, calls: Sequence[ToolCall], why: Why,
-            status: Status = Status.FAILED) -> list[ToolMessage]:
-    """Answer calls that are not run: a delegation a typed ``status``, any other the text."""
+            status: Status = Status.FAILED) -> tuple[list[ToolMessage], list[Refusal]]:
+    """Answer calls that are not run: a delegation a typed ``status``, any other the text.
+
+    Returns:
+        (a ``ToolMessage`` per call, in order; the ``Refusal`` of each delegation call).
+    """
     delegation = plan.delegation_tools if calls else {}
     out: list[ToolMessage] = []
+    refused: list[Refusal] = []
     for tc in calls:
         name, tid = tc["name"], tc["id"] or ""
         if delegates(name, delegation):
-            out.append(tool_result(status, addressed(name, tc["args"], delegation),
-                                   tool_call_id=tid, tool_name=name, error=why[1]))
+            msg, refusal = refuse(plan, name, tid, tc["args"], status, why[1], delegation)
+            out.append(msg)
+            refused.append(refusal)
         else:
             out.append(ToolMessage(content=why[0], tool_call_id=tid, name=name, status="error"))
-    return out
+    return out, refused
 
 
 def duplicates(calls: Sequence[ToolCall]) -> dict[int, str]:
@@ -132,23 +160,3 @@ def duplicates(calls: Sequence[ToolCall]) -> dict[int, str]:
             else:
                 first[key] = tc["id"] or ""
     return out
-
-
-def refusals(plan: AgentPlan, ai: AIMessage, messages: list[AnyMessage]) -> list[Refusal]:
-    """The delegation calls of ``ai`` that ``messages`` answer with a typed refusal."""
-    found: list[Refusal] = []
-    delegation: dict[str, ChildLink | None] | None = None
-    for msg in messages:
-        if not (isinstance(msg, ToolMessage) and msg.status == "error"
-                and isinstance(msg.artifact, dict)):
-            continue
-        delegation = plan.delegation_tools if delegation is None else delegation
-        name = msg.name or ""
-        if not delegates(name, delegation):
-            continue
-        args = next((tc["args"] for tc in ai.tool_calls if tc["id"] == msg.tool_call_id), {})
-        payload = msg.artifact
-        found.append(Refusal.of((*plan.path, str(payload.get("agent") or name)),
-                                msg.tool_call_id, args, Status(payload["status"]),
-                                payload.get("error")))
-    return found

@@ -18,6 +18,7 @@ import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, wait
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import ToolCall
@@ -26,7 +27,7 @@ from langchain_core.tools import BaseTool, StructuredTool, Tool
 
 from subagents.errors import SubagentsError
 
-__all__ = ["ToolExit", "ToolTimeout", "acall_tool", "call_tool", "guarded"]
+__all__ = ["ToolExit", "ToolRun", "ToolTimeout", "guarded"]
 
 
 class ToolExit(SubagentsError):
@@ -98,62 +99,62 @@ def _result(future: Future[Any]) -> Any:
         raise ToolExit(exc) from exc
 
 
-def call_tool(tool: BaseTool, tc: ToolCall, config: RunnableConfig,
-              timeout: float | None) -> Any:
-    """Run one tool call synchronously in a daemon thread, waiting at most ``timeout`` s.
+@dataclass(frozen=True, slots=True)
+class ToolRun:
+    """Run one call of an agent's own tool, waiting at most ``timeout`` seconds (a request).
 
-    Args:
-        tool: the tool.
-        tc: the tool call (LangChain then returns a ``ToolMessage`` or the raw output).
+    Sync (``run``): the tool runs in a daemon thread, left running there past its timeout.
+    Async (``arun``): on the event loop, cancelled after the timeout; a sync-only tool with a
+    timeout runs in a daemon thread (LangChain's executor thread would keep the process from
+    exiting if it hangs). An async tool that ignores cancellation or blocks the event loop
+    cannot be stopped.
+
+    Attributes:
+        tool: the tool, from :func:`guarded`.
+        call: the tool call (LangChain then returns a ``ToolMessage`` or the raw output).
         config: the node's config.
         timeout: seconds to wait; None: no limit.
-
-    Returns:
-        The tool's output.
-
-    Raises:
-        ToolTimeout: the call did not end within ``timeout`` (it is left running).
-        ToolExit: the tool raised ``SystemExit`` or ``KeyboardInterrupt``.
-        Exception: whatever the tool raised (``GraphBubbleUp`` for ``interrupt()``).
-    """
-    future = _in_thread(tool, tc, config)
-    done, _ = wait([future], timeout)
-    if not done:
-        raise ToolTimeout(tool.name, timeout or 0.0, running=True)
-    return _result(future)
-
-
-async def acall_tool(tool: BaseTool, tc: ToolCall, config: RunnableConfig,
-                     timeout: float | None) -> Any:
-    """Run one tool call on the event loop, cancelled after ``timeout`` seconds.
-
-    ``tool`` must come from :func:`guarded`. A sync-only tool with a timeout runs in a daemon
-    thread (LangChain's executor thread would keep the process from exiting if it hangs). An
-    async tool that ignores cancellation or blocks the event loop cannot be stopped.
 
     Raises:
         ToolTimeout: the call did not end within ``timeout``.
         ToolExit: the tool raised ``SystemExit`` or ``KeyboardInterrupt``.
         Exception: whatever the tool raised (``GraphBubbleUp`` for ``interrupt()``).
     """
-    if timeout is None:
-        try:
-            return await tool.ainvoke(tc, config)
-        except (KeyboardInterrupt, SystemExit) as exc:  # a sync tool's, from its thread
-            raise ToolExit(exc) from exc
-    if _sync_only(tool):
-        future = _in_thread(tool, tc, config)
-        waiter = asyncio.wrap_future(future)
-        done, _ = await asyncio.wait({waiter}, timeout=timeout)
+
+    tool: BaseTool
+    call: ToolCall
+    config: RunnableConfig
+    timeout: float | None
+
+    def run(self) -> Any:
+        """The tool's output, from its daemon thread."""
+        future = _in_thread(self.tool, self.call, self.config)
+        done, _ = wait([future], self.timeout)
         if not done:
-            waiter.cancel()
-            raise ToolTimeout(tool.name, timeout, running=True)
+            raise ToolTimeout(self.tool.name, self.timeout or 0.0, running=True)
         return _result(future)
-    deadline = asyncio.timeout(timeout)
-    try:
-        async with deadline:
-            return await tool.ainvoke(tc, config)
-    except TimeoutError:
-        if deadline.expired():
-            raise ToolTimeout(tool.name, timeout, running=False) from None
-        raise
+
+    async def arun(self) -> Any:
+        """The tool's output, awaited on the event loop."""
+        tool, tc, config, timeout = self.tool, self.call, self.config, self.timeout
+        if timeout is None:
+            try:
+                return await tool.ainvoke(tc, config)
+            except (KeyboardInterrupt, SystemExit) as exc:  # a sync tool's, from its thread
+                raise ToolExit(exc) from exc
+        if _sync_only(tool):
+            future = _in_thread(tool, tc, config)
+            waiter = asyncio.wrap_future(future)
+            done, _ = await asyncio.wait({waiter}, timeout=timeout)
+            if not done:
+                waiter.cancel()
+                raise ToolTimeout(tool.name, timeout, running=True)
+            return _result(future)
+        deadline = asyncio.timeout(timeout)
+        try:
+            async with deadline:
+                return await tool.ainvoke(tc, config)
+        except TimeoutError:
+            if deadline.expired():
+                raise ToolTimeout(tool.name, timeout, running=False) from None
+            raise

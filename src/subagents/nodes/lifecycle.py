@@ -6,22 +6,25 @@ turns of its thread. Ids of another run or unknown ids are answered ``failed`` w
 error, ids that are gone (their kept table expired or was dropped) ``unknown_id`` with the
 reason, never executed. ``agent_status`` and ``agent_cancel`` also take the job id of a
 detached child (one handed to the agent's dispatcher, ``BackgroundConfig(deliver=...)``). A
-lifecycle tool named in the agent's ``needs_approval`` waits for a human first.
+lifecycle tool named in the agent's ``needs_approval`` waits for a human first. Background
+children need an async run: in a sync run every lifecycle call is answered ``failed``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
 
 from subagents.nodes._approval import approve_tool
-from subagents.nodes._node import AgentNode
+from subagents.nodes._node import AgentNode, step_node
 from subagents.nodes.plan import AgentPlan
 from subagents.results import json_text
 from subagents.runtime.background import BackgroundTable, MissingId
 from subagents.runtime.scope import scope_of
+from subagents.runtime.steps import Step
 
 __all__ = ["make_lifecycle_node"]
 
@@ -67,20 +70,37 @@ async def _handle(plan: AgentPlan, table: BackgroundTable, tc: ToolCall) -> dict
     return job.as_dict()
 
 
+@dataclass(frozen=True, slots=True)
+class _TableCall:
+    """Act on the run's background table for one lifecycle call (a request).
+
+    Its result is the payload to answer with: in a sync run the refusal (background children
+    need an async run), in an async run the approval (when asked) and then the action.
+    """
+
+    plan: AgentPlan
+    table: BackgroundTable
+    call: ToolCall
+
+    def run(self) -> dict[str, Any]:
+        return _error(_NEEDS_ASYNC)
+
+    async def arun(self) -> dict[str, Any]:
+        plan, tc = self.plan, self.call
+        if tc["name"] in plan.agent.needs_approval and (
+                rejected := approve_tool(plan.path, tc)) is not None:
+            return _error(rejected)
+        return await _handle(plan, self.table, tc)
+
+
 def make_lifecycle_node(plan: AgentPlan) -> AgentNode:
     """Build the ``lifecycle`` node: input ``{"tool_call": ToolCall}`` (a ``Send``)."""
 
-    def run(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        return _message(payload["tool_call"], _error(_NEEDS_ASYNC))
-
-    async def arun(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    def step(payload: dict[str, Any], config: RunnableConfig) -> Step[dict[str, Any]]:
         tc: ToolCall = payload["tool_call"]
         scope = scope_of(config)
         if scope is None or scope.background is None:
             return _message(tc, _error(_NEEDS_ASYNC))
-        if tc["name"] in plan.agent.needs_approval and (
-                rejected := approve_tool(plan.path, tc)) is not None:
-            return _message(tc, _error(rejected))
-        return _message(tc, await _handle(plan, scope.background, tc))
+        return _message(tc, (yield _TableCall(plan, scope.background, tc)))
 
-    return AgentNode(run, arun, name="lifecycle")
+    return step_node(step, name="lifecycle")

@@ -6,20 +6,29 @@ task (its own pending write, resumed on its own ``tool_call_id`` after a crash).
 calls are answered inline with a typed tool result and never executed. Loop guards live here,
 not in prompts: at the step limit, or when the loop guard sees a tool call that keeps getting
 the same result, it gets one last call without tools and must answer from what it has.
+
+The node is written once, as a sans-IO step (``_Model.step``, see
+:mod:`subagents.runtime.steps`) run by ``drive`` for ``invoke`` and ``adrive`` for
+``ainvoke``. What differs between the two is I/O, in requests: the model call (``Invoke``),
+the budget reservation (``_Reserve``: waits on a condition or on the event loop), the
+``max_seconds`` deadline around both (``Deadline``: async runs only) and closing the
+background table at the end (async runs only: background children need one).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolCall
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.types import Command, Send
 
-from subagents.nodes._decide import LOOP_STOP, Outcome, decide, ending, over_budget
+from subagents.nodes._decide import LOOP_STOP, Decision, decide, ending, over_budget
 from subagents.nodes._emit import Emitter
-from subagents.nodes._node import AgentNode
-from subagents.nodes._refuse import not_run, refusals
+from subagents.nodes._node import AgentNode, Deadline, Nested, step_node
+from subagents.nodes._refuse import not_run
 from subagents.nodes._turn import Turn, read_turn
 from subagents.nodes.plan import AgentPlan
 from subagents.nodes.schemas import final_answer_spec
@@ -27,12 +36,13 @@ from subagents.nodes.state import SPENT_KEY
 from subagents.results import Status
 from subagents.runtime.budget import (
     BudgetDeadline,
+    BudgetTracker,
     Reservation,
-    deadline,
     max_output_tokens,
     prompt_tokens,
 )
 from subagents.runtime.scope import RunScope, scope_of
+from subagents.runtime.steps import Both, Invoke, Step
 
 __all__ = ["LIMIT_NUDGE", "REPEAT_NUDGE", "make_model_node"]
 
@@ -49,8 +59,29 @@ def _nudge(text: str) -> HumanMessage:
     return HumanMessage(content=text)
 
 
-class _ModelStep:
-    """Shared logic of the sync and async model node of one agent."""
+@dataclass(frozen=True, slots=True)
+class _Reserve:
+    """Reserve one model call's place in the tree's budget; it may wait for its turn.
+
+    Its result is the ``Reservation``, or why the call may not be made.
+    """
+
+    budget: BudgetTracker
+    estimate: Callable[[], int]
+
+    def run(self) -> Reservation | str:
+        return self.budget.reserve_call(self.estimate)
+
+    async def arun(self) -> Reservation | str:
+        return await self.budget.areserve_call(self.estimate)
+
+
+def _nothing() -> None:
+    """A sync run has no background children to close (they need an async run)."""
+
+
+class _Model:
+    """The model node of one agent: its compile-time facts and its step."""
 
     def __init__(self, plan: AgentPlan) -> None:
         self.plan = plan
@@ -71,6 +102,24 @@ class _ModelStep:
             [SystemMessage(content=agent.system_prompt)] if agent.system_prompt else []
         )
 
+    def step(self, state: dict[str, Any], config: RunnableConfig) -> Step[Command[Any]]:
+        """One model call and what follows it (see :func:`make_model_node`)."""
+        messages, scope = state["messages"], scope_of(config)
+        if scope is not None and not scope.restored and not self.root:
+            scope.restore(state.get(SPENT_KEY))  # a resumed sub-agent goes on from its counters
+        emit = Emitter(scope, config)
+        turn, forced, runnable, request = self.request(messages)
+        got = yield from self.call(scope, runnable, request, emit)
+        out = got if isinstance(got, Decision) else self.decide(scope, turn, got, forced, emit)
+        if out.force_final:
+            request = self.forced_request(messages, out)
+            got = yield from self.call(scope, self.final, request, emit)
+            out = self.finish(out, got)
+        if out.done and scope is not None and scope.background is not None:
+            # the agent ended: its unsettled background children are auto-cancelled
+            yield Both(_nothing, scope.background.close)
+        return self.end(scope, out)
+
     def request(
         self, messages: list[AnyMessage]
     ) -> tuple[Turn, bool, Runnable[Any, Any], list[Any]]:
@@ -80,22 +129,22 @@ class _ModelStep:
             return turn, True, self.final, [*self.system, *messages, _nudge(LIMIT_NUDGE)]
         return turn, False, self.bound, [*self.system, *messages] if self.system else messages
 
-    def forced_request(self, messages: list[AnyMessage], out: Outcome) -> list[Any]:
+    def forced_request(self, messages: list[AnyMessage], out: Decision) -> list[Any]:
         return [*self.system, *messages, *out.messages, _nudge(REPEAT_NUDGE)]
 
     def decide(self, scope: RunScope | None, turn: Turn, ai: AIMessage, forced: bool,
-               emit: Emitter) -> Outcome:
+               emit: Emitter) -> Decision:
         """What follows a reply (its tool calls run only with a tool round reserved)."""
         out = self.rounds(scope, decide(self.plan, turn, self._named(ai), forced=forced))
         emit.refusals(out.refused)
         return out
 
-    def finish(self, out: Outcome, final_ai: AIMessage | Outcome) -> Outcome:
+    def finish(self, out: Decision, final_ai: AIMessage | Decision) -> Decision:
         """End after the forced last call that followed ``out`` (the loop guard's).
 
-        ``final_ai`` is an Outcome when the budget refused that call.
+        ``final_ai`` is a Decision when the budget refused that call.
         """
-        if isinstance(final_ai, Outcome):
+        if isinstance(final_ai, Decision):
             final_ai.messages = [*out.messages, *final_ai.messages]
             return final_ai
         done = decide(self.plan, Turn(), self._named(final_ai), forced=True,
@@ -104,49 +153,45 @@ class _ModelStep:
         return done
 
     def call(self, scope: RunScope | None, runnable: Runnable[Any, Any], request: list[Any],
-             emit: Emitter) -> AIMessage | Outcome:
+             emit: Emitter) -> Step[AIMessage | Decision]:
         """One model call, made only after it reserved its place in the tree's budget.
 
-        Returns the reply, or the ``over_budget`` ending when the budget refused the call.
+        Under a budget, an async run's call (its reservation included) is cancelled at the
+        budget's ``max_seconds`` deadline.
+
+        Returns:
+            The reply, or the ``over_budget`` ending when the budget refused the call.
         """
         budget = scope.budget if scope is not None else None
-        held = budget.reserve_call(lambda: self.estimate(request)) if budget else None
+        if budget is None:  # the common case: nothing to reserve, no deadline
+            emit.model_start(len(request))
+            ai: AIMessage = yield Invoke(runnable, request, emit.model_config())
+        else:
+            try:
+                got = yield Deadline(budget, "a model call",
+                                     Nested(self.budgeted(scope, budget, runnable, request, emit)))
+            except BudgetDeadline as exc:
+                return over_budget(self.plan.agent, str(exc))
+            if isinstance(got, Decision):
+                return got
+            ai = got
+        self.record(scope, ai, emit)
+        return ai
+
+    def budgeted(self, scope: RunScope | None, budget: BudgetTracker,
+                 runnable: Runnable[Any, Any], request: list[Any],
+                 emit: Emitter) -> Step[AIMessage | Decision]:
+        """Reserve the call's place in the budget, make it, settle it with the tokens used."""
+        held = yield _Reserve(budget, lambda: self.estimate(request))
         if isinstance(held, str):
             return over_budget(self.plan.agent, held)
         emit.model_start(len(request))
         used = 0
         try:
-            ai: AIMessage = runnable.invoke(request, emit.model_config())
+            ai: AIMessage = yield Invoke(runnable, request, emit.model_config())
             used = _tokens(ai)
         finally:
             _settle(scope, held, used)
-        self.record(scope, ai, emit)
-        return ai
-
-    async def acall(self, scope: RunScope | None, runnable: Runnable[Any, Any],
-                    request: list[Any], emit: Emitter) -> AIMessage | Outcome:
-        """``call`` for async runs: cancelled at the budget's ``max_seconds`` deadline."""
-        budget = scope.budget if scope is not None else None
-        if budget is None:  # the common case: nothing to reserve, no deadline
-            emit.model_start(len(request))
-            reply: AIMessage = await runnable.ainvoke(request, emit.model_config())
-            self.record(scope, reply, emit)
-            return reply
-        held: Reservation | str | None = None
-        used = 0
-        try:
-            async with deadline(budget, "a model call"):
-                held = await budget.areserve_call(lambda: self.estimate(request))
-                if isinstance(held, str):
-                    return over_budget(self.plan.agent, held)
-                emit.model_start(len(request))
-                ai: AIMessage = await runnable.ainvoke(request, emit.model_config())
-                used = _tokens(ai)
-        except BudgetDeadline as exc:
-            return over_budget(self.plan.agent, str(exc))
-        finally:
-            _settle(scope, held, used)
-        self.record(scope, ai, emit)
         return ai
 
     def estimate(self, request: list[Any]) -> int:
@@ -159,11 +204,11 @@ class _ModelStep:
         if scope is not None:
             scope.usage.record_model_call(ai.usage_metadata, len(ai.tool_calls))
 
-    def rounds(self, scope: RunScope | None, out: Outcome) -> Outcome:
+    def rounds(self, scope: RunScope | None, out: Decision) -> Decision:
         """Reserve a tool round for a reply whose calls are to run.
 
         Without one the agent ends ``over_budget``, those calls answered "not run" (a
-        delegation with a typed ``over_budget`` result).
+        delegation with a typed ``over_budget`` result, a refusal).
         """
         if not out.sends or scope is None or scope.budget is None:
             return out
@@ -172,16 +217,14 @@ class _ModelStep:
             scope.add_spent(tool_rounds=1)
             return out
         calls = [tc for send in out.sends for tc in _calls_of(send)]
-        skipped = not_run(self.plan, calls, (f"Not run: {reason}.", f"not run: {reason}"),
-                          Status.OVER_BUDGET)
+        skipped, refused = not_run(self.plan, calls,
+                                   (f"Not run: {reason}.", f"not run: {reason}"),
+                                   Status.OVER_BUDGET)
         end = over_budget(self.plan.agent, reason)
         end.messages = [*out.messages, *skipped, *end.messages]
-        reply = out.messages[0]
-        if isinstance(reply, AIMessage):
-            end.refused = refusals(self.plan, reply, end.messages)
+        end.refused = [*out.refused, *refused]
         return end
-
-    def end(self, scope: RunScope | None, out: Outcome) -> Command[Any]:
+    def end(self, scope: RunScope | None, out: Decision) -> Command[Any]:
         """The node's Command; at the end, record the status (and the usage on the root).
 
         Under a budget it also writes the invocation's spent counters (``SPENT_KEY``) with
@@ -226,7 +269,7 @@ def _calls_of(send: Send) -> list[ToolCall]:
 
 
 def make_model_node(plan: AgentPlan) -> AgentNode:
-    """Build the sync+async ``model`` node of one agent.
+    """Build the sync+async ``model`` node of one agent, written once as a step.
 
     The node reads ``state["messages"]``, calls the model (system prompt first), and returns a
     ``Command``: ``goto=END`` when the agent is done, a list of ``Send`` for its tool calls, or
@@ -237,36 +280,4 @@ def make_model_node(plan: AgentPlan) -> AgentNode:
     the budget's ``max_seconds`` deadline. When the agent ends, its unsettled background
     children are auto-cancelled (``BackgroundConfig.auto_cancel``) before the usage is reported.
     """
-    step = _ModelStep(plan)
-
-    def model(state: dict[str, Any], config: RunnableConfig) -> Command[Any]:
-        messages, scope = state["messages"], scope_of(config)
-        if scope is not None and not scope.restored and not step.root:
-            scope.restore(state.get(SPENT_KEY))  # a resumed sub-agent goes on from its counters
-        emit = Emitter(scope, config)
-        turn, forced, runnable, request = step.request(messages)
-        got = step.call(scope, runnable, request, emit)
-        out = got if isinstance(got, Outcome) else step.decide(scope, turn, got, forced, emit)
-        if out.force_final:
-            request = step.forced_request(messages, out)
-            got = step.call(scope, step.final, request, emit)
-            out = step.finish(out, got)
-        return step.end(scope, out)
-
-    async def amodel(state: dict[str, Any], config: RunnableConfig) -> Command[Any]:
-        messages, scope = state["messages"], scope_of(config)
-        if scope is not None and not scope.restored and not step.root:
-            scope.restore(state.get(SPENT_KEY))  # a resumed sub-agent goes on from its counters
-        emit = Emitter(scope, config)
-        turn, forced, runnable, request = step.request(messages)
-        got = await step.acall(scope, runnable, request, emit)
-        out = got if isinstance(got, Outcome) else step.decide(scope, turn, got, forced, emit)
-        if out.force_final:
-            request = step.forced_request(messages, out)
-            got = await step.acall(scope, step.final, request, emit)
-            out = step.finish(out, got)
-        if out.done and scope is not None and scope.background is not None:
-            await scope.background.close()
-        return step.end(scope, out)
-
-    return AgentNode(model, amodel, name="model")
+    return step_node(_Model(plan).step, name="model")

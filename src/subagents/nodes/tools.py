@@ -14,6 +14,10 @@ Tools that need approval (``needs_approval(tool)`` or ``Agent(needs_approval=[..
 ``interrupt()`` first with an approval request; the resume value decides (see
 :func:`approval_decision`: only an explicit approval runs the tool). A rejection reaches the
 model as an error tool result.
+
+The node is written once as a sans-IO step; the tool call itself is a request
+(:class:`~subagents.nodes._toolcall.ToolRun`: a daemon thread in sync runs, the event loop in
+async runs, where it is also cut off at the budget's ``max_seconds`` deadline).
 """
 
 from __future__ import annotations
@@ -31,12 +35,12 @@ from pydantic import ValidationError
 from subagents.errors import SpecError
 from subagents.nodes._approval import approval_decision, approve_tool
 from subagents.nodes._emit import Emitter
-from subagents.nodes._node import AgentNode
-from subagents.nodes._toolcall import ToolExit, ToolTimeout, acall_tool, call_tool, guarded
+from subagents.nodes._node import AgentNode, Deadline, step_node
+from subagents.nodes._toolcall import ToolExit, ToolRun, ToolTimeout, guarded
 from subagents.nodes.plan import AgentPlan
 from subagents.nodes.schemas import validation_text
-from subagents.runtime.budget import deadline
 from subagents.runtime.scope import scope_of
+from subagents.runtime.steps import Request, Step
 
 __all__ = ["APPROVAL_KEY", "TIMEOUT_KEY", "approval_decision", "make_tool_node",
            "needs_approval", "with_timeout"]
@@ -138,38 +142,28 @@ def _ask(plan: AgentPlan, tc: ToolCall, config: RunnableConfig) -> dict[str, Any
 def make_tool_node(plan: AgentPlan) -> AgentNode:
     """Build the sync+async ``tools`` node: input ``{"tool_call": ToolCall}`` (a ``Send``).
 
+    Written once as a step; an async run's call is also cancelled at the budget's
+    ``max_seconds`` deadline (an error result).
+
     Raises:
         SpecError: a tool's timeout (``with_timeout`` metadata) is not a number > 0.
     """
     tools = {name: guarded(tool) for name, tool in plan.tools.items()}
     timeouts = _timeouts(plan)
 
-    def run(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        tc: ToolCall = payload["tool_call"]
-        if (rejected := _ask(plan, tc, config)) is not None:
-            return rejected
-        emit = Emitter(scope_of(config), config)
-        emit.tool_start(tc)
-        try:
-            out = _ok(tc, call_tool(tools[tc["name"]], tc, config, timeouts[tc["name"]]))
-        except GraphBubbleUp:
-            raise
-        except Exception as exc:  # a tool failure becomes a result the model reads
-            out = _error(tc, exc)
-        emit.tool_end(tc, out["messages"][0])
-        return out
-
-    async def arun(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    def step(payload: dict[str, Any], config: RunnableConfig) -> Step[dict[str, Any]]:
         tc: ToolCall = payload["tool_call"]
         if (rejected := _ask(plan, tc, config)) is not None:
             return rejected
         scope = scope_of(config)
         emit = Emitter(scope, config)
         emit.tool_start(tc)
-        try:  # cancelled at the budget's max_seconds deadline (BudgetDeadline: an error result)
-            async with deadline(scope.budget if scope is not None else None, "a tool call"):
-                out = _ok(tc, await acall_tool(tools[tc["name"]], tc, config,
-                                               timeouts[tc["name"]]))
+        name = tc["name"]
+        request: Request[Any] = ToolRun(tools[name], tc, config, timeouts[name])
+        if scope is not None and scope.budget is not None:
+            request = Deadline(scope.budget, "a tool call", request)
+        try:
+            out = _ok(tc, (yield request))
         except GraphBubbleUp:
             raise
         except Exception as exc:  # a tool failure becomes a result the model reads
@@ -177,4 +171,4 @@ def make_tool_node(plan: AgentPlan) -> AgentNode:
         emit.tool_end(tc, out["messages"][0])
         return out
 
-    return AgentNode(run, arun, name="tools")
+    return step_node(step, name="tools")
