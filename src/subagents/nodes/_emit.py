@@ -142,8 +142,7 @@ class Emitter:
             tries = {"attempts": call.attempt, "errors": list(call.errors)} if call else {}
             self._emit(SubagentEnd(path=list(path), agent=path[-1], tool_call_id=tc["id"],
                                    status=ending.status, result=ending.result,
-                                   error=ending.error, usage=usage,
-                                   **tries))
+                                   error=ending.error, usage=usage, **tries))
 
     def child_retry(self, path: tuple[str, ...], tc: ToolCall, call: CallInfo,
                     failed: Ending, delay: float) -> None:
@@ -155,8 +154,7 @@ class Emitter:
             usage = call.scope.usage.to_dict() if call.scope is not None else {}
             self._emit(SubagentRetry(path=list(path), agent=path[-1], tool_call_id=tc["id"],
                                      attempt=call.attempt, status=failed.status,
-                                     error=failed.error,
-                                     delay=delay, usage=usage))
+                                     error=failed.error, delay=delay, usage=usage))
 
     def refusals(self, refused: Sequence[Refusal]) -> None:
         """Delegations the runtime refused (``Outcome.refused``, invalid arguments).

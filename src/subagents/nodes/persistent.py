@@ -1,5 +1,8 @@
 """Running a persistent sub-agent on its own checkpoint thread (see ``checkpoints.threads``).
 
+:func:`persistent_run` is a sans-IO step (``subagents.runtime.steps``), written once for the
+delegation and pipeline nodes' sync and async runs.
+
 The child runs detached from the parent's checkpoint namespace: explicitly configured with
 its own ``thread_id`` and the parent's saver (or the agent's persistence factory), with
 LangGraph's streaming callbacks filtered out so its messages do not leak into the parent's
@@ -256,4 +259,5 @@ class _InContext:
 
 
 async def _awaitable(request: Request[Any]) -> Any:
+    """``request.arun()`` as a coroutine (what ``asyncio.create_task`` takes)."""
     return await request.arun()
