@@ -61,9 +61,9 @@ top graph. Set it in a run's config, or in an assistant's config on a LangGraph 
 
 _NEEDS_ASYNC = "background delegation needs an async run (ainvoke/astream) and background=True"
 
-Home = Callable[[], tuple[Emitter, RunnableConfig]]
+_Home = Callable[[], tuple[Emitter, RunnableConfig]]
 """The parent's side of a delegation, looked up when needed: its emitter and config."""
-Prepared = tuple[dict[str, Any], CallInfo] | str
+_Prepared = tuple[dict[str, Any], CallInfo] | str
 """The child's input and the call's record, or why the call is refused."""
 
 
@@ -113,7 +113,7 @@ def delegations(link: ChildLink, payload: dict[str, Any], config: RunnableConfig
     """
     calls: list[ToolCall] = (payload["tool_calls"] if "tool_calls" in payload
                              else [payload["tool_call"]])
-    admitted = [admit(link, tc) if spawn or tc["args"].get("background") is not True
+    admitted = [_admit(link, tc) if spawn or tc["args"].get("background") is not True
                 else (tc, _sync_background(link, tc)) for tc in calls]
     messages: list[Any] = []
     for tc, prepared in admitted:
@@ -121,7 +121,7 @@ def delegations(link: ChildLink, payload: dict[str, Any], config: RunnableConfig
     return {"messages": messages}
 
 
-def prepare(link: ChildLink, tc: ToolCall) -> Prepared:
+def _prepare(link: ChildLink, tc: ToolCall) -> _Prepared:
     """The child's input and call record, or why the arguments are invalid."""
     message = task_message(link.agent, tc["args"], shared_tool=tc["name"] == "task")
     if isinstance(message, str):
@@ -132,28 +132,28 @@ def prepare(link: ChildLink, tc: ToolCall) -> Prepared:
     return {"messages": [message]}, call
 
 
-def admit(link: ChildLink, tc: ToolCall) -> tuple[ToolCall, Prepared]:
-    """:func:`prepare`, then a human's approval when the parent needs one (edits applied).
+def _admit(link: ChildLink, tc: ToolCall) -> tuple[ToolCall, _Prepared]:
+    """:func:`_prepare`, then a human's approval when the parent needs one (edits applied).
 
     Raises:
         GraphInterrupt: the run pauses for the human's answer.
     """
-    prepared = prepare(link, tc)
+    prepared = _prepare(link, tc)
     if isinstance(prepared, str) or not link.approval:
         return tc, prepared
     answer = approve_delegation(link.path, tc, prepared[1].objective, prepared[1].background)
     if isinstance(answer, str):
         return tc, answer
-    return answer, prepared if answer is tc else prepare(link, answer)
+    return answer, prepared if answer is tc else _prepare(link, answer)
 
 
 def _sync_background(link: ChildLink, tc: ToolCall) -> str:
     """Why a background call of a sync run is refused (its invalid arguments first)."""
-    refused = prepare(link, tc)
+    refused = _prepare(link, tc)
     return refused if isinstance(refused, str) else _NEEDS_ASYNC
 
 
-def delegate(link: ChildLink, tc: ToolCall, prepared: Prepared,
+def delegate(link: ChildLink, tc: ToolCall, prepared: _Prepared,
              config: RunnableConfig) -> Step[dict[str, Any]]:
     """One admitted delegation: refused, started in the background, or run to its end.
 
@@ -172,7 +172,7 @@ def delegate(link: ChildLink, tc: ToolCall, prepared: Prepared,
 
 
 def run_child(link: ChildLink, tc: ToolCall, task: dict[str, Any], call: CallInfo,
-              home: Home) -> Step[Ending]:
+              home: _Home) -> Step[Ending]:
     """Run the child to its end: its attempts, with ``subagent_*`` events on ``home()``.
 
     A background child's parent run changes when a resumed run adopts its table: ``home()``
@@ -195,7 +195,7 @@ def run_child(link: ChildLink, tc: ToolCall, task: dict[str, Any], call: CallInf
 
 
 def _attempt(link: ChildLink, task: dict[str, Any], call: CallInfo,
-             home: Home) -> Step[Attempt]:
+             home: _Home) -> Step[Attempt]:
     """One attempt: the child's run within its timeout, read into an ``Ending``.
 
     A sync attempt that timed out may still be running, told to stop (``call.stopped``):

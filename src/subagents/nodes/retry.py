@@ -55,7 +55,7 @@ from subagents.runtime.steps import Request, Step, adrive, drive
 __all__ = ["Attempt", "OnRetry", "RunChild", "SubagentFailed", "SubagentTimeout", "Wait",
            "attempts", "retryable", "single", "timed_out"]
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,9 +207,9 @@ class RunChild:
         return await _awaited(self.timeout, adrive(self.start()))
 
 
-def single(request: Request[T]) -> Step[T]:
+def single(request: Request[_T]) -> Step[_T]:
     """A step that only does ``request`` (a child run that is one ``Invoke``, for ``RunChild``)."""
-    result: T = yield request
+    result: _T = yield request
     return result
 
 
