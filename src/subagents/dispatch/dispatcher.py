@@ -242,7 +242,7 @@ class Dispatcher:
         return self._graphs[agent]
 
     async def _run(self, job: Job) -> None:
-        """Run (or resume, or read back) one job's child, store its outcome, deliver it.
+        """Run (or resume, or read back) one job's child, store its ending, deliver it.
 
         Under the agent's ``retry`` policy every attempt runs on its own thread (``job-<id>``,
         then ``job-<id>#<n>``), so after a restart finished attempts are read back, not
