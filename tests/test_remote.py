@@ -28,6 +28,7 @@ from subagents.checkpoints import memory_saver
 from subagents.graphs import compile as compile_mod
 from subagents.nodes import child_call as delegate_mod
 from subagents.runtime.call import CALL_KEY
+from subagents.runtime.steps import Invoke
 from subagents.subgraphs.remote import (
     RemoteAgentError,
     RemoteChild,
@@ -129,13 +130,13 @@ def wire(monkeypatch: pytest.MonkeyPatch, remotes: dict[str, RemoteSpec]) -> Non
             return RemoteChild(agent, remotes[agent.name])
         return original(agent, *args)
 
-    async def arun_persistent(graph: Any, link: Any, task: dict[str, Any], call: Any,
-                              config: Any) -> Any:
+    def persistent_run(graph: Any, link: Any, task: dict[str, Any], call: Any,
+                       config: Any) -> Any:
         assert isinstance(graph, RemoteChild)
-        return await graph.ainvoke(task, {"configurable": {CALL_KEY: call}})
+        return (yield Invoke(graph, task, {"configurable": {CALL_KEY: call}}))
 
     monkeypatch.setattr(compile_mod, "_compile", _compile)
-    monkeypatch.setattr(delegate_mod, "arun_persistent", arun_persistent)
+    monkeypatch.setattr(delegate_mod, "persistent_run", persistent_run)
 
 
 def boss(*children: Agent) -> Agent:

@@ -22,17 +22,18 @@ import aiosqlite
 from croniter import croniter
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
 
 from subagents.checkpoints.sqlite import async_sqlite_saver
 from subagents.dispatch.delivery import DeliveryError, deliver
 from subagents.dispatch.store import Job, JobStore
 from subagents.errors import SpecError
 from subagents.graphs.compile import compile_agent
-from subagents.nodes.child_call import child_outcome
-from subagents.nodes.plan import ChildLink
-from subagents.nodes.retry import Attempt, arun_attempts, awaited, timed_out
-from subagents.results import Status
+from subagents.nodes.ending import read_ending
+from subagents.nodes.retry import Attempt, RunChild, attempts, single, timed_out
+from subagents.results import Ending, Status
 from subagents.runtime.call import CallInfo
+from subagents.runtime.steps import Both, Invoke, Step, adrive
 from subagents.spec import Agent
 from subagents.spec.delivery import Delivery, parse_delivery
 
@@ -241,7 +242,7 @@ class Dispatcher:
         return self._graphs[agent]
 
     async def _run(self, job: Job) -> None:
-        """Run (or resume, or read back) one job's child, store its outcome, deliver it.
+        """Run (or resume, or read back) one job's child, store its ending, deliver it.
 
         Under the agent's ``retry`` policy every attempt runs on its own thread (``job-<id>``,
         then ``job-<id>#<n>``), so after a restart finished attempts are read back, not
@@ -249,39 +250,38 @@ class Dispatcher:
         """
         agent = self.agents[job.agent]
         call = CallInfo(job.id, job.task, retried=agent.retry is not None)
-        status, result, error = await arun_attempts(
-            agent.retry, call, lambda: self._attempt(job, call), lambda *_: None)
-        outcome = {"status": status.value, "result": result, "error": error}
+        ended = await adrive(attempts(agent.retry, call, lambda: self._attempt(job, call),
+                                      lambda *_: None))
+        outcome = {"status": ended.status.value, "result": ended.result, "error": ended.error}
         if call.retried:
             outcome |= {"attempts": call.attempt, "errors": list(call.errors)}
         if not await self._need_store().move(job.id, "running", "done", result=outcome,
-                                             error=error):
+                                             error=ended.error):
             return  # cancelled meanwhile: kept as cancelled, not delivered
         job = await self._need_store().get(job.id) or job
         if job.delivery is not None:
             await self._deliver(job)
 
-    async def _attempt(self, job: Job, call: CallInfo) -> Attempt:
-        """One attempt of a job's child on its own thread: its outcome, and what it raised."""
+    def _attempt(self, job: Job, call: CallInfo) -> Step[Attempt]:
+        """One attempt of a job's child on its own thread: its ending, and what it raised."""
         agent = self.agents[job.agent]
         graph = self._graph(job.agent)
         thread = f"job-{job.id}" if call.attempt == 1 else f"job-{job.id}#{call.attempt}"
-        cfg = {"configurable": {"thread_id": thread}}
+        cfg: RunnableConfig = {"configurable": {"thread_id": thread}}
         try:
-            snap = await graph.aget_state(cfg)
+            snap = yield Both(lambda: graph.get_state(cfg), lambda: graph.aget_state(cfg))
             if snap.values and not snap.next:
                 state = snap.values  # finished before a crash: read, do not re-run
             else:
                 inputs = None if snap.values else {"messages": [HumanMessage(job.task)]}
-                state, late = await awaited(agent.timeout,
-                                            graph.ainvoke(inputs, cfg, durability="sync"))
+                run = Invoke(graph, inputs, cfg, {"durability": "sync"})
+                state, late = yield RunChild(lambda: single(run), agent.timeout, call)
                 if late:
                     assert agent.timeout is not None
-                    return timed_out(call, agent.timeout), None
-            link = ChildLink(agent=agent, node=agent.name, tool="task", graph=graph)
-            return child_outcome(link, state), None
+                    return Attempt(timed_out(call, agent.timeout))
+            return Attempt(read_ending(agent, state))
         except Exception as exc:  # a failing child is a failed job, never a dead worker
-            return (Status.FAILED, None, f"{type(exc).__name__}: {exc}"), exc
+            return Attempt(Ending(Status.FAILED, None, f"{type(exc).__name__}: {exc}"), exc)
 
     async def _deliver(self, job: Job) -> None:
         target = parse_delivery(job.delivery)

@@ -54,8 +54,8 @@ from subagents.nodes.schemas import FINAL_ANSWER, LIFECYCLE, validation_text
 from subagents.results import Status, tool_result
 from subagents.spec import Agent, AnswerCheck
 
-__all__ = ["ANSWER_CHECK", "ERROR_KEY", "LOOP_STOP", "Decision", "Refusal", "decide", "ending",
-           "mark_stop", "over_budget"]
+__all__ = ["ANSWER_CHECK", "ERROR_KEY", "LOOP_STOP", "Decision", "Refusal", "decide", "mark_stop",
+           "over_budget"]
 
 ANSWER_CHECK = "answer_check"
 """Stop reason of an agent whose text answer its ``answer_check`` still rejected at the bound."""
@@ -341,35 +341,3 @@ def over_budget(agent: Agent, reason: str) -> Decision:
     messages: list[AnyMessage] = [AIMessage(content=f"Stopped: {reason}", name=agent.name)]
     mark_stop(messages, "over_budget", reason)
     return Decision(messages, done=True, stop="over_budget")
-
-
-def ending(agent: Agent, last: AIMessage | None, structured: Any) -> tuple[Status, Any, str | None]:
-    """How an agent ended, from its last AI message and its structured response.
-
-    Returns:
-        (status, result, error): ``result`` is the validated output schema as a JSON object
-        when the agent has one, else its last AI text. ``error`` is None for ``completed``
-        except after an answer check rejected the last answer at its bound (its complaint).
-        An agent the loop guard stopped ends ``failed`` with its forced answer as ``result``
-        (None when empty) and the guard's reason as ``error``.
-    """
-    text = last.text if last is not None else ""
-    meta = last.response_metadata if last is not None else {}
-    stop, error = meta.get(STOP_KEY), meta.get(ERROR_KEY)
-    if stop == "over_budget":
-        return Status.OVER_BUDGET, text or None, error
-    if agent.output_schema is not None:
-        if structured is not None and structured is not _UNSET:
-            data = structured.model_dump(mode="json") if hasattr(structured, "model_dump") \
-                else structured
-            return Status.COMPLETED, data, None
-        if stop == "max_steps":
-            return Status.MAX_STEPS, text, "ended before a valid final_answer"
-        return Status.FAILED, text or None, error or "no valid final_answer"
-    if stop == "max_steps":
-        return Status.MAX_STEPS, text, f"stopped after max_steps={agent.max_steps}"
-    if stop == LOOP_STOP:  # cut off: the forced answer is kept as a partial result
-        return Status.FAILED, text or None, error or "stopped by the loop guard"
-    if stop == ANSWER_CHECK:  # completed, the check's last complaint kept for the parent
-        return Status.COMPLETED, text, error
-    return Status.COMPLETED, text, None

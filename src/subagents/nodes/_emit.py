@@ -24,7 +24,7 @@ from subagents.events import (
     ToolStart,
 )
 from subagents.nodes._refuse import Refusal
-from subagents.results import Status
+from subagents.results import Ending
 from subagents.runtime.call import CallInfo
 from subagents.runtime.scope import RunScope
 
@@ -129,24 +129,23 @@ class Emitter:
             self._emit(SubagentStart(path=list(path), agent=path[-1], tool_call_id=tc["id"],
                                      objective=objective, background=background))
 
-    def child_end(self, path: tuple[str, ...], tc: ToolCall, outcome: tuple[Status, Any, Any],
+    def child_end(self, path: tuple[str, ...], tc: ToolCall, ending: Ending,
                   child: RunScope | None, call: CallInfo | None = None) -> None:
-        """A delegated child at ``path`` ended with ``(status, result, error)``.
+        """A delegated child at ``path`` ended so (``child``: its run scope, for its usage).
 
         ``call``: the delegation's record (its ``attempt`` count and failed attempts'
         ``errors``).
         """
         if self.scope is not None:
-            status, result, error = outcome
             path = self.child_path(path)
             usage = child.usage.to_dict() if child is not None else {}
             tries = {"attempts": call.attempt, "errors": list(call.errors)} if call else {}
             self._emit(SubagentEnd(path=list(path), agent=path[-1], tool_call_id=tc["id"],
-                                   status=status, result=result, error=error, usage=usage,
-                                   **tries))
+                                   status=ending.status, result=ending.result,
+                                   error=ending.error, usage=usage, **tries))
 
     def child_retry(self, path: tuple[str, ...], tc: ToolCall, call: CallInfo,
-                    failed: tuple[Status, Any, Any], delay: float) -> None:
+                    failed: Ending, delay: float) -> None:
         """Attempt ``call.attempt`` of the child at ``path`` failed and will be retried.
 
         ``delay``: seconds until the next attempt.
@@ -154,8 +153,8 @@ class Emitter:
         if self.scope is not None:
             usage = call.scope.usage.to_dict() if call.scope is not None else {}
             self._emit(SubagentRetry(path=list(path), agent=path[-1], tool_call_id=tc["id"],
-                                     attempt=call.attempt, status=failed[0], error=failed[2],
-                                     delay=delay, usage=usage))
+                                     attempt=call.attempt, status=failed.status,
+                                     error=failed.error, delay=delay, usage=usage))
 
     def refusals(self, refused: Sequence[Refusal]) -> None:
         """Delegations the runtime refused (``Decision.refused``, invalid arguments).

@@ -1,89 +1,231 @@
 """Delegation nodes: one per allowed child, each running the child's compiled subgraph.
 
-The node receives ``{"tool_call": ToolCall}`` through a ``Send``, builds the child's one task
-message from the call's arguments (the child sees nothing else), invokes the child graph, and
-returns exactly one ``ToolMessage`` holding the typed JSON result. Nothing a child does (an
-exception, ``GraphRecursionError``) escapes to the parent, except LangGraph's interrupts
-(``GraphBubbleUp``) and cancellation, which must. The child's ``Agent.retry`` and
-``Agent.timeout`` apply here, per attempt (see :mod:`subagents.nodes.retry`).
+The node receives ``{"tool_call": ToolCall}`` through a ``Send`` (or ``{"tool_calls": [...]}``:
+the background calls of one turn), and answers each call with exactly one ``ToolMessage``
+holding the typed JSON result. Nothing a child does (an exception, ``GraphRecursionError``)
+escapes to the parent, except LangGraph's interrupts (``GraphBubbleUp``) and cancellation,
+which must.
+
+The life of one delegation, top to bottom in this module, written once as a sans-IO step
+(``subagents.runtime.steps``) that ``drive`` runs for ``invoke`` and ``adrive`` for
+``ainvoke``:
+
+1. :func:`delegations`: the arguments are checked (the child's one task message) or the
+   call is refused; a human approves it first when the parent's ``needs_approval`` says so.
+2. :func:`delegate`: a background call starts the child as a job of the parent's run, or
+   hands it to the dispatcher (:func:`_background`, async runs only); any other call runs
+   the child to its end.
+3. :func:`run_child`: ``subagent_start``, the attempts under the child's ``Agent.retry``
+   (``nodes.retry.attempts``), ``subagent_end``.
+4. :func:`_attempt`: one run of the child within its ``Agent.timeout`` (a ``RunChild``
+   request), its final state read into an ``Ending`` (``nodes.ending.read_ending``).
+5. :func:`_result`: the parent's ``ToolMessage``.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
-from langchain_core.messages import AIMessage, ToolCall
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.messages import ToolCall
+from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphBubbleUp
 
 from subagents.checkpoints.errors import is_storage_error
 from subagents.nodes._approval import approve_delegation
-from subagents.nodes._decide import ending
 from subagents.nodes._emit import Emitter
-from subagents.nodes._foreign import foreign_outcome
 from subagents.nodes._node import AgentNode
 from subagents.nodes._refuse import Refusal
-from subagents.nodes.persistent import arun_persistent, run_persistent
+from subagents.nodes.ending import read_ending
+from subagents.nodes.persistent import persistent_run
 from subagents.nodes.plan import ChildLink
-from subagents.nodes.retry import (
-    Attempt,
-    OnRetry,
-    SyncTimeoutError,
-    arun_attempts,
-    awaited,
-    run_attempts,
-    run_within,
-    timed_out,
-)
+from subagents.nodes.retry import Attempt, RunChild, attempts, timed_out
 from subagents.nodes.schemas import task_message
-from subagents.results import Status, tool_result
-from subagents.runtime.background import BackgroundTable, Outcome
+from subagents.results import Ending, Status, tool_result
+from subagents.runtime.background import BackgroundTable
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo, Stopped
 from subagents.runtime.scope import RunScope, scope_of
+from subagents.runtime.steps import Invoke, Step, adrive, drive
 from subagents.spec.background import BackgroundConfig
 from subagents.spec.delivery import DELIVERY_KEY, Delivery, run_delivery
 
-__all__ = ["INTERRUPT_BEFORE_KEY", "child_outcome", "make_child_call_node"]
-
-
-def child_outcome(link: ChildLink, state: dict[str, Any]) -> tuple[Status, Any, str | None]:
-    """Read a child's final state: (status, result, error); see ``ending``.
-
-    An own-graph child's (``Agent.from_graph``): see ``nodes._foreign.foreign_outcome``.
-    """
-    if link.agent.graph is not None:
-        return foreign_outcome(link.agent.graph, state)
-    last = next((m for m in reversed(state.get("messages", [])) if isinstance(m, AIMessage)),
-                None)
-    return ending(link.agent, last, state.get("structured_response"))
-
-
-def _result(link: ChildLink, tc: ToolCall, outcome: Outcome,
-            call: CallInfo | None = None) -> dict[str, Any]:
-    """The parent's update: one ToolMessage (with ``attempts``/``errors`` under a retry)."""
-    status, result, error = outcome
-    extra = ({"attempts": call.attempt, "errors": list(call.errors)}
-             if call is not None and call.retried else {})
-    msg = tool_result(status, link.agent.name, tool_call_id=tc["id"] or "", tool_name=tc["name"],
-                      result=result, error=error, **extra)
-    return {"messages": [msg]}
-
-
-def _retried(link: ChildLink, tc: ToolCall, emitter: Callable[[], Emitter]) -> OnRetry:
-    """Reports a failed attempt about to be retried (a ``subagent_retry`` event)."""
-
-    def on_retry(call: CallInfo, failed: Outcome, delay: float) -> None:
-        emitter().child_retry(link.path, tc, call, failed, delay)
-
-    return on_retry
-
+__all__ = ["INTERRUPT_BEFORE_KEY", "delegate", "delegations", "make_child_call_node",
+           "run_child"]
 
 INTERRUPT_BEFORE_KEY = "subagents_interrupt_before"
 """``configurable`` key: breakpoints inside sub-agents, as ``"<agent>:<node>"`` strings
 (``["critic:model", "search:tools"]``); LangGraph's own ``interrupt_before`` only reaches the
 top graph. Set it in a run's config, or in an assistant's config on a LangGraph server."""
+
+_NEEDS_ASYNC = "background delegation needs an async run (ainvoke/astream) and background=True"
+
+_Home = Callable[[], tuple[Emitter, RunnableConfig]]
+"""The parent's side of a delegation, looked up when needed: its emitter and config."""
+_Prepared = tuple[dict[str, Any], CallInfo] | str
+"""The child's input and the call's record, or why the call is refused."""
+
+
+def make_child_call_node(link: ChildLink) -> AgentNode:
+    """Build the sync+async delegation node for one child (named ``link.node``).
+
+    A call with ``background: true`` (on a parent with background delegation) starts the
+    child as a background job of the parent's run and returns ``{"status": "running",
+    "id": ...}`` at once. ``subagent_start``/``subagent_end`` events are emitted here, on the
+    parent's side, with the child's ancestry path. A call answered without running a child
+    gets ``failed`` with a refused event pair: invalid arguments (no objective, a ``context``
+    that is not a string, failing the child's ``input_schema``), a background call under a
+    sync run or without a background table, a detached call the dispatcher rejects (or a
+    run's delivery target, ``configurable["subagents_delivery"]``, that is invalid or has no
+    dispatcher), a call a human rejected. When the parent's ``needs_approval`` names this
+    delegation tool, every call (sync, background, detached) first waits for a human
+    (``interrupt()``, see ``nodes._approval``); the child starts only after an approval,
+    with any edited objective.
+
+    Args:
+        link: the child (its spec, compiled graph, node name, tool and ancestry path).
+
+    Returns:
+        The node: ``invoke`` drives :func:`delegations` synchronously (background calls
+        refused), ``ainvoke`` asynchronously.
+    """
+
+    def run(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        return drive(delegations(link, payload, config, spawn=False))
+
+    async def arun(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        return await adrive(delegations(link, payload, config, spawn=True))
+
+    return AgentNode(run, arun, name=link.node)
+
+
+def delegations(link: ChildLink, payload: dict[str, Any], config: RunnableConfig, *,
+                spawn: bool) -> Step[dict[str, Any]]:
+    """The delegation calls of one ``Send``: one call, or the background calls of one turn.
+
+    Every call is checked and approved before any child starts. ``spawn`` says whether
+    background children can start (an async run); without it a background call is refused
+    before anyone is asked to approve it.
+
+    Returns:
+        The node's update: one ``ToolMessage`` per call, in the calls' order.
+    """
+    calls: list[ToolCall] = (payload["tool_calls"] if "tool_calls" in payload
+                             else [payload["tool_call"]])
+    admitted = [_admit(link, tc) if spawn or tc["args"].get("background") is not True
+                else (tc, _sync_background(link, tc)) for tc in calls]
+    messages: list[Any] = []
+    for tc, prepared in admitted:
+        messages += (yield from delegate(link, tc, prepared, config))["messages"]
+    return {"messages": messages}
+
+
+def _prepare(link: ChildLink, tc: ToolCall) -> _Prepared:
+    """The child's input and call record, or why the arguments are invalid."""
+    message = task_message(link.agent, tc["args"], shared_tool=tc["name"] == "task")
+    if isinstance(message, str):
+        return message
+    call = CallInfo(tool_call_id=tc["id"] or "", objective=str(message.content),
+                    background=tc["args"].get("background") is True,
+                    retried=link.agent.retry is not None)
+    return {"messages": [message]}, call
+
+
+def _admit(link: ChildLink, tc: ToolCall) -> tuple[ToolCall, _Prepared]:
+    """:func:`_prepare`, then a human's approval when the parent needs one (edits applied).
+
+    Raises:
+        GraphInterrupt: the run pauses for the human's answer.
+    """
+    prepared = _prepare(link, tc)
+    if isinstance(prepared, str) or not link.approval:
+        return tc, prepared
+    answer = approve_delegation(link.path, tc, prepared[1].objective, prepared[1].background)
+    if isinstance(answer, str):
+        return tc, answer
+    return answer, prepared if answer is tc else _prepare(link, answer)
+
+
+def _sync_background(link: ChildLink, tc: ToolCall) -> str:
+    """Why a background call of a sync run is refused (its invalid arguments first)."""
+    refused = _prepare(link, tc)
+    return refused if isinstance(refused, str) else _NEEDS_ASYNC
+
+
+def delegate(link: ChildLink, tc: ToolCall, prepared: _Prepared,
+             config: RunnableConfig) -> Step[dict[str, Any]]:
+    """One admitted delegation: refused, started in the background, or run to its end.
+
+    Returns:
+        The update for this call: ``{"messages": [ToolMessage]}``.
+    """
+    scope = scope_of(config)
+    emit = Emitter(scope, config)
+    if isinstance(prepared, str):
+        return _refuse(link, tc, emit, prepared)
+    task, call = prepared
+    if call.background:  # an async run's (a sync run refused it before)
+        return (yield from _background(link, tc, task, call, scope, config, emit))
+    ending = yield from run_child(link, tc, task, call, lambda: (emit, config))
+    return _result(link, tc, ending, call)
+
+
+def run_child(link: ChildLink, tc: ToolCall, task: dict[str, Any], call: CallInfo,
+              home: _Home) -> Step[Ending]:
+    """Run the child to its end: its attempts, with ``subagent_*`` events on ``home()``.
+
+    A background child's parent run changes when a resumed run adopts its table: ``home()``
+    then gives the resumed run's side.
+
+    Raises:
+        GraphBubbleUp: an interrupt inside the child (the run pauses).
+        asyncio.CancelledError: the delegation was cancelled (recorded ``cancelled``).
+    """
+    home()[0].child_start(link.path, tc, call.objective, call.background)
+    try:
+        ending = yield from attempts(
+            link.agent.retry, call, lambda: _attempt(link, task, call, home),
+            lambda c, failed, delay: home()[0].child_retry(link.path, tc, c, failed, delay))
+    except BaseException as exc:
+        _aborted(link, tc, call, home()[0], exc)
+        raise
+    home()[0].child_end(link.path, tc, ending, call.scope, call)
+    return ending
+
+
+def _attempt(link: ChildLink, task: dict[str, Any], call: CallInfo,
+             home: _Home) -> Step[Attempt]:
+    """One attempt: the child's run within its timeout, read into an ``Ending``.
+
+    A sync attempt that timed out may still be running, told to stop (``call.stopped``):
+    the next one runs on a record of its own, its scope copied back to ``call``.
+    """
+    own = replace(call, stopped=False, scope=None) if call.stopped else call
+    config, timeout = home()[1], link.agent.timeout
+    try:
+        state, late = yield RunChild(lambda: _child_run(link, task, own, config), timeout, own)
+        if late:
+            assert timeout is not None
+            return Attempt(timed_out(own, timeout))
+        if isinstance(state, str):  # the run could not start (a persistent child's thread)
+            return Attempt(Ending(Status.FAILED, None, state))
+        return Attempt(read_ending(link.agent, state))
+    except BaseException as exc:
+        return _crashed(exc)
+    finally:
+        call.scope = own.scope
+
+
+def _child_run(link: ChildLink, task: dict[str, Any], call: CallInfo,
+               config: RunnableConfig) -> Step[Any]:
+    """The child's run: on its own thread when persistent, else as a subgraph."""
+    graph = link.graph
+    assert graph is not None
+    if link.agent.persistent and link.agent.remote is None:
+        return (yield from persistent_run(graph, link, task, call, config))
+    return (yield Invoke(graph, task, _child_config(link, call, config),
+                         _breakpoints(link, config)))
 
 
 def _child_config(link: ChildLink, call: CallInfo, config: RunnableConfig) -> RunnableConfig:
@@ -103,199 +245,6 @@ def _breakpoints(link: ChildLink, config: RunnableConfig) -> dict[str, Any]:
     return {"interrupt_before": nodes} if nodes else {}
 
 
-def make_child_call_node(link: ChildLink) -> AgentNode:  # noqa: C901
-    """Build the sync+async delegation node for one child (named ``link.node``).
-
-    A call with ``background: true`` (on a parent with background delegation) starts the
-    child as a background job of the parent's run and returns ``{"status": "running",
-    "id": ...}`` at once. ``subagent_start``/``subagent_end`` events are emitted here, on the
-    parent's side, with the child's ancestry path. A call answered without running a child
-    gets ``failed`` with a refused event pair: invalid arguments (no objective, a ``context``
-    that is not a string, failing the child's ``input_schema``), a background call under a
-    sync run or without a background table, a detached call the dispatcher rejects (or a
-    run's delivery target, ``configurable["subagents_delivery"]``, that is invalid or has no
-    dispatcher), a call
-    a human rejected. When the parent's ``needs_approval`` names this delegation tool, every
-    call (sync, background, detached) first waits for a human (``interrupt()``, see
-    ``nodes._approval``); the child starts only after an approval, with any edited objective.
-    """
-    graph: Runnable[Any, Any] | None = link.graph
-
-    def prepare(tc: ToolCall) -> tuple[dict[str, Any], CallInfo] | str:
-        """The child's input and call record, or why the arguments are invalid."""
-        message = task_message(link.agent, tc["args"], shared_tool=tc["name"] == "task")
-        if isinstance(message, str):
-            return message
-        background = tc["args"].get("background") is True
-        call = CallInfo(tool_call_id=tc["id"] or "", objective=str(message.content),
-                        background=background, retried=link.agent.retry is not None)
-        return {"messages": [message]}, call
-
-    def admit(tc: ToolCall) -> tuple[ToolCall, tuple[dict[str, Any], CallInfo] | str]:
-        """``prepare``, then a human's approval when the parent needs one (edits applied)."""
-        prepared = prepare(tc)
-        if isinstance(prepared, str) or not link.approval:
-            return tc, prepared
-        answer = approve_delegation(link.path, tc, prepared[1].objective, prepared[1].background)
-        if isinstance(answer, str):
-            return tc, answer
-        return answer, prepared if answer is tc else prepare(answer)
-
-    def run(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        if "tool_calls" in payload:  # the background calls of one turn (see ``_route``)
-            return {"messages": [m for tc in payload["tool_calls"]
-                                 for m in run({"tool_call": tc}, config)["messages"]]}
-        tc: ToolCall = payload["tool_call"]
-        emit = Emitter(scope_of(config), config)
-        if tc["args"].get("background") is True:  # refused before anyone is asked
-            refused = prepare(tc)
-            return _refuse(link, tc, emit, refused if isinstance(refused, str) else _NEEDS_ASYNC)
-        tc, prepared = admit(tc)
-        if isinstance(prepared, str):
-            return _refuse(link, tc, emit, prepared)
-        task, call = prepared
-        assert graph is not None
-        emit.child_start(link.path, tc, call.objective, False)
-
-        def attempt() -> Attempt:
-            # its own record: a timed-out attempt's stop flag must not stop the next one
-            own = CallInfo(call.tool_call_id, call.objective, attempt=call.attempt)
-            try:
-                return _read(link, run_within(link.agent.timeout, own,
-                                              lambda: _invoke(own, config))), None
-            except SyncTimeoutError:
-                assert link.agent.timeout is not None
-                return timed_out(own, link.agent.timeout), None
-            except BaseException as exc:
-                return _crashed(exc)
-            finally:
-                call.scope = own.scope
-
-        def _invoke(own: CallInfo, config: RunnableConfig) -> dict[str, Any] | str:
-            assert graph is not None
-            if link.agent.persistent and link.agent.remote is None:
-                return run_persistent(graph, link, task, own, config)
-            out: dict[str, Any] = graph.invoke(task, _child_config(link, own, config),
-                                               **_breakpoints(link, config))
-            return out
-
-        try:
-            result = run_attempts(link.agent.retry, call, attempt,
-                                  _retried(link, tc, lambda: emit))
-        except BaseException as exc:
-            _aborted(link, tc, call, emit, exc)
-            raise
-        emit.child_end(link.path, tc, result, call.scope, call)
-        return _result(link, tc, result, call)
-
-    async def outcome(tc: ToolCall, task: dict[str, Any], call: CallInfo,
-                      emitter: Callable[[], tuple[Emitter, RunnableConfig]]) -> Outcome:
-        """Run the child; ``emitter()`` gives the parent's side (emitter, config) when needed.
-
-        A background child's parent run changes when a resumed run adopts its table: the
-        child then reports to the resumed run.
-        """
-        emitter()[0].child_start(link.path, tc, call.objective, call.background)
-
-        async def attempt() -> Attempt:
-            assert graph is not None
-            config = emitter()[1]
-            try:
-                if link.agent.persistent and link.agent.remote is None:
-                    run = arun_persistent(graph, link, task, call, config)
-                else:
-                    run = graph.ainvoke(task, _child_config(link, call, config),
-                                        **_breakpoints(link, config))
-                state, late = await awaited(link.agent.timeout, run)
-                if late:
-                    assert link.agent.timeout is not None
-                    return timed_out(call, link.agent.timeout), None
-                return _read(link, state), None
-            except BaseException as exc:
-                return _crashed(exc)
-
-        try:
-            result = await arun_attempts(link.agent.retry, call, attempt,
-                                         _retried(link, tc, lambda: emitter()[0]))
-        except BaseException as exc:
-            _aborted(link, tc, call, emitter()[0], exc)
-            raise
-        emitter()[0].child_end(link.path, tc, result, call.scope, call)
-        return result
-
-    async def arun(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        if "tool_calls" in payload:  # the background calls of one turn (see ``_route``)
-            # every approval first: no child starts before all of them are answered
-            admitted = [admit(tc) for tc in payload["tool_calls"]]
-            return {"messages": [m for tc, prepared in admitted
-                                 for m in (await one(tc, prepared, config))["messages"]]}
-        return await one(*admit(payload["tool_call"]), config)
-
-    async def one(tc: ToolCall, prepared: tuple[dict[str, Any], CallInfo] | str,
-                  config: RunnableConfig) -> dict[str, Any]:
-        scope = scope_of(config)
-        emit = Emitter(scope, config)
-        if isinstance(prepared, str):
-            return _refuse(link, tc, emit, prepared)
-        task, call = prepared
-        if call.background:
-            table = scope.background if scope is not None else None
-            if table is None:
-                return _refuse(link, tc, emit, _NEEDS_ASYNC)
-            conf = config.get("configurable", {})
-            target = run_delivery(conf, table.config.deliver)
-            if isinstance(target, str):
-                return _refuse(link, tc, emit, target)
-            if target is not None:
-                origin = {"thread_id": conf.get("thread_id"), "tool_call_id": tc["id"],
-                          "run_id": conf.get("run_id") or table.owner, "path": list(link.path)}
-                return await _detach(link, tc, call, table.config, target, origin, emit)
-            return _spawn(link, tc, table, call,
-                          lambda: outcome(tc, task, call, lambda: _homed(table, config)))
-        return _result(link, tc, await outcome(tc, task, call, lambda: (emit, config)), call)
-
-    return AgentNode(run, arun, name=link.node)
-
-
-def _refuse(link: ChildLink, tc: ToolCall, emit: Emitter, error: str) -> dict[str, Any]:
-    """Answer a call without running a child: a typed ``failed`` result with ``error``.
-
-    Like every refused delegation it gets a ``subagent_start`` / refused ``subagent_end``
-    pair at the child's path (built only here, off the path of calls that run).
-    """
-    if emit.scope is not None:
-        emit.refusals([Refusal.of(link.path, tc["id"] or "", tc["args"], Status.FAILED, error)])
-    return _result(link, tc, (Status.FAILED, None, error))
-
-
-async def _detach(link: ChildLink, tc: ToolCall, call: CallInfo, bg: BackgroundConfig,
-                  target: Delivery, origin: dict[str, Any], emit: Emitter) -> dict[str, Any]:
-    """Hand a background child to the durable dispatcher: it outlives this run.
-
-    ``origin`` (the asking run's thread, run, tool call and the child's path) is delivered
-    with the result, so a handler can route it back to that conversation.
-    """
-    if bg.dispatcher is None:
-        return _refuse(link, tc, emit, f"a delivery target ('{DELIVERY_KEY}') needs the "
-                       "agent's BackgroundConfig(dispatcher=...)")
-    try:
-        job_id = await bg.dispatcher.submit(link.agent.name, call.objective, deliver=target,
-                                            origin=origin)
-    except Exception as exc:  # an unregistered agent or a closed store: a clear result
-        return _refuse(link, tc, emit, f"{type(exc).__name__}: {exc}")
-    emit.child_start(link.path, tc, call.objective, True)
-    msg = tool_result(Status.RUNNING, link.agent.name, tool_call_id=tc["id"] or "",
-                      tool_name=tc["name"], id=job_id, detached=True)
-    return {"messages": [msg]}
-
-
-def _read(link: ChildLink, state: dict[str, Any] | str) -> Outcome:
-    """The outcome of a finished child run (an error text: the run could not start)."""
-    if isinstance(state, str):
-        return Status.FAILED, None, state
-    return child_outcome(link, state)
-
-
 def _crashed(exc: BaseException) -> Attempt:
     """The attempt of a child run that raised an ``Exception``: ``failed``, maybe retried.
 
@@ -306,7 +255,7 @@ def _crashed(exc: BaseException) -> Attempt:
     if (not isinstance(exc, Exception) or isinstance(exc, GraphBubbleUp | Stopped)
             or is_storage_error(exc)):
         raise exc
-    return (Status.FAILED, None, f"{type(exc).__name__}: {exc}"), exc
+    return Attempt(Ending(Status.FAILED, None, f"{type(exc).__name__}: {exc}"), exc)
 
 
 def _aborted(link: ChildLink, tc: ToolCall, call: CallInfo, emit: Emitter,
@@ -320,12 +269,60 @@ def _aborted(link: ChildLink, tc: ToolCall, call: CallInfo, emit: Emitter,
     if isinstance(exc, GraphBubbleUp) or is_storage_error(exc):
         return
     cancelled = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | Stopped)
-    result: Outcome = ((Status.CANCELLED, None, "cancelled") if cancelled
-                       else (Status.FAILED, None, f"{type(exc).__name__}: {exc}"))
-    emit.child_end(link.path, tc, result, call.scope, call)
+    ending = (Ending(Status.CANCELLED, None, "cancelled") if cancelled
+              else Ending(Status.FAILED, None, f"{type(exc).__name__}: {exc}"))
+    emit.child_end(link.path, tc, ending, call.scope, call)
 
 
-_NEEDS_ASYNC = "background delegation needs an async run (ainvoke/astream) and background=True"
+def _result(link: ChildLink, tc: ToolCall, ending: Ending,
+            call: CallInfo | None = None) -> dict[str, Any]:
+    """The parent's update: one ToolMessage (with ``attempts``/``errors`` under a retry)."""
+    extra = ({"attempts": call.attempt, "errors": list(call.errors)}
+             if call is not None and call.retried else {})
+    msg = tool_result(ending.status, link.agent.name, tool_call_id=tc["id"] or "",
+                      tool_name=tc["name"], result=ending.result, error=ending.error, **extra)
+    return {"messages": [msg]}
+
+
+def _refuse(link: ChildLink, tc: ToolCall, emit: Emitter, error: str) -> dict[str, Any]:
+    """Answer a call without running a child: a typed ``failed`` result with ``error``.
+
+    Like every refused delegation it gets a ``subagent_start`` / refused ``subagent_end``
+    pair at the child's path (built only here, off the path of calls that run).
+    """
+    if emit.scope is not None:
+        emit.refusals([Refusal.of(link.path, tc["id"] or "", tc["args"], Status.FAILED, error)])
+    return _result(link, tc, Ending(Status.FAILED, None, error))
+
+
+# -- background calls (async runs only) ------------------------------------------------------
+
+
+def _background(link: ChildLink, tc: ToolCall, task: dict[str, Any], call: CallInfo,
+                scope: RunScope | None, config: RunnableConfig,
+                emit: Emitter) -> Step[dict[str, Any]]:
+    """Start a background call: a job of the parent run's table, or a detached job.
+
+    Returns:
+        ``running`` with the job's id at once, or the refusal (no background table, an
+        invalid delivery target, the dispatcher's rejection).
+    """
+    table = scope.background if scope is not None else None
+    if table is None:
+        return _refuse(link, tc, emit, _NEEDS_ASYNC)
+    conf = config.get("configurable", {})
+    target = run_delivery(conf, table.config.deliver)
+    if isinstance(target, str):
+        return _refuse(link, tc, emit, target)
+    if target is not None:
+        origin = {"thread_id": conf.get("thread_id"), "tool_call_id": tc["id"],
+                  "run_id": conf.get("run_id") or table.owner, "path": list(link.path)}
+        return (yield from _detach(link, tc, call, table.config, target, origin, emit))
+    job = table.spawn(link.agent.name, tc["id"] or "", lambda: adrive(
+        run_child(link, tc, task, call, lambda: _homed(table, config))), link=call)
+    msg = tool_result(Status.RUNNING, link.agent.name, tool_call_id=tc["id"] or "",
+                      tool_name=tc["name"], id=job.id)
+    return {"messages": [msg]}
 
 
 def _homed(table: BackgroundTable, config: RunnableConfig) -> tuple[Emitter, RunnableConfig]:
@@ -338,10 +335,36 @@ def _homed(table: BackgroundTable, config: RunnableConfig) -> tuple[Emitter, Run
     return Emitter(home, config), config
 
 
-def _spawn(link: ChildLink, tc: ToolCall, table: BackgroundTable, call: CallInfo,
-           start: Callable[[], Awaitable[Outcome]]) -> dict[str, Any]:
-    """Start a background child in the parent run's table: ``running`` with its id at once."""
-    job = table.spawn(link.agent.name, tc["id"] or "", start, link=call)
+def _detach(link: ChildLink, tc: ToolCall, call: CallInfo, bg: BackgroundConfig,
+            target: Delivery, origin: dict[str, Any], emit: Emitter) -> Step[dict[str, Any]]:
+    """Hand a background child to the durable dispatcher: it outlives this run.
+
+    ``origin`` (the asking run's thread, run, tool call and the child's path) is delivered
+    with the result, so a handler can route it back to that conversation.
+    """
+    dispatcher = bg.dispatcher
+    if dispatcher is None:
+        return _refuse(link, tc, emit, f"a delivery target ('{DELIVERY_KEY}') needs the "
+                       "agent's BackgroundConfig(dispatcher=...)")
+    try:
+        job_id = yield _Async(lambda: dispatcher.submit(
+            link.agent.name, call.objective, deliver=target, origin=origin))
+    except Exception as exc:  # an unregistered agent or a closed store: a clear result
+        return _refuse(link, tc, emit, f"{type(exc).__name__}: {exc}")
+    emit.child_start(link.path, tc, call.objective, True)
     msg = tool_result(Status.RUNNING, link.agent.name, tool_call_id=tc["id"] or "",
-                      tool_name=tc["name"], id=job.id)
+                      tool_name=tc["name"], id=job_id, detached=True)
     return {"messages": [msg]}
+
+
+@dataclass(frozen=True, slots=True)
+class _Async:
+    """I/O that exists only in an async run (the dispatcher's ``submit``)."""
+
+    start: Callable[[], Awaitable[Any]]
+
+    def run(self) -> Any:
+        raise RuntimeError(_NEEDS_ASYNC)  # not reached: a sync run refuses background calls
+
+    async def arun(self) -> Any:
+        return await self.start()

@@ -25,11 +25,12 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemM
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.types import Command, Send
 
-from subagents.nodes._decide import LOOP_STOP, Decision, decide, ending, over_budget
+from subagents.nodes._decide import LOOP_STOP, Decision, decide, over_budget
 from subagents.nodes._emit import Emitter
 from subagents.nodes._node import AgentNode, Deadline, Nested, step_node
 from subagents.nodes._refuse import not_run
 from subagents.nodes._turn import Turn, read_turn
+from subagents.nodes.ending import ending
 from subagents.nodes.plan import AgentPlan
 from subagents.nodes.schemas import final_answer_spec
 from subagents.nodes.state import SPENT_KEY
@@ -236,7 +237,7 @@ class _Model:
         if not out.done or scope is None:
             return command
         last = next((m for m in reversed(out.messages) if isinstance(m, AIMessage)), None)
-        status, _, _ = ending(self.plan.agent, last, out.structured)
+        status = ending(self.plan.agent, last, out.structured).status
         scope.finish(status)
         if self.root and isinstance(command.update, dict):
             command.update["usage"] = scope.usage.to_dict()

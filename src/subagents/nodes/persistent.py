@@ -1,5 +1,8 @@
 """Running a persistent sub-agent on its own checkpoint thread (see ``checkpoints.threads``).
 
+:func:`persistent_run` is a sans-IO step (``subagents.runtime.steps``), written once for the
+delegation and pipeline nodes' sync and async runs.
+
 The child runs detached from the parent's checkpoint namespace: explicitly configured with
 its own ``thread_id`` and the parent's saver (or the agent's persistence factory), with
 LangGraph's streaming callbacks filtered out so its messages do not leak into the parent's
@@ -21,6 +24,8 @@ import asyncio
 import contextvars
 import threading
 import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackManager
@@ -42,8 +47,9 @@ from langgraph.types import Command, Interrupt
 from subagents.checkpoints.threads import persistent_thread_id, task_message_id
 from subagents.nodes.plan import NUDGE_KEY, ChildLink
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo
+from subagents.runtime.steps import Both, Invoke, Request, Step
 
-__all__ = ["arun_persistent", "persistent_config", "run_persistent"]
+__all__ = ["persistent_config", "persistent_run"]
 
 _tlocks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
 _alocks: weakref.WeakValueDictionary[tuple[int, str], asyncio.Lock] = (
@@ -177,39 +183,81 @@ def _surface(out: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run_persistent(graph: Runnable[Any, Any], link: ChildLink, task: dict[str, Any],
-                   call: CallInfo, config: RunnableConfig) -> dict[str, Any] | str:
-    """Sync: run (or resume, or read) one call of a persistent child; state or error text."""
+def persistent_run(graph: Runnable[Any, Any], link: ChildLink, task: dict[str, Any],
+                   call: CallInfo, config: RunnableConfig) -> Step[dict[str, Any] | str]:
+    """Run (or resume, or read) one call of a persistent child: its state or an error text.
+
+    A sans-IO step (``subagents.runtime.steps``): the thread's lock, the checkpoint lookup
+    and the run are requests, done sync or async by the driver.
+
+    Args:
+        graph: the child's compiled graph.
+        link: the child's link (its spec).
+        task: the child's input (``{"messages": [task message]}``).
+        call: the delegation's record (its tool call id and attempt number).
+        config: the delegation node's config.
+
+    Returns:
+        The call's own final state, or why the call cannot run.
+
+    Raises:
+        GraphInterrupt: the child paused on an interrupt this run has no answer for.
+    """
     cfg = persistent_config(link, call, config)
     if isinstance(cfg, str):
         return cfg
-    thread_id = str(cfg["configurable"]["thread_id"])
-    with _guard:
-        lock = _tlocks.get(thread_id) or _tlocks.setdefault(thread_id, threading.Lock())
-    with lock:
-        ctx = contextvars.copy_context()
+    release = yield _ThreadLock(str(cfg["configurable"]["thread_id"]))
+    try:
+        ctx = contextvars.copy_context()  # the child is not a subgraph of the delegation node
         ctx.run(var_child_runnable_config.set, None)
-        snap = ctx.run(graph.get_state, cfg)  # type: ignore[attr-defined]
+        snap = yield _InContext(ctx, Both(lambda: graph.get_state(cfg),  # type: ignore[attr-defined]
+                                          lambda: graph.aget_state(cfg)))  # type: ignore[attr-defined]
         inputs, done = _input(snap, task, call, config)
         if done is not None:
             return done
-        return _surface(ctx.run(graph.invoke, inputs, cfg))
+        return _surface((yield _InContext(ctx, Invoke(graph, inputs, cfg))))
+    finally:
+        release()
 
 
-async def arun_persistent(graph: Runnable[Any, Any], link: ChildLink, task: dict[str, Any],
-                          call: CallInfo, config: RunnableConfig) -> dict[str, Any] | str:
-    """Async: run (or resume, or read) one call of a persistent child; state or error text."""
-    cfg = persistent_config(link, call, config)
-    if isinstance(cfg, str):
-        return cfg
-    key = (id(asyncio.get_running_loop()), str(cfg["configurable"]["thread_id"]))
-    with _guard:
-        lock = _alocks.get(key) or _alocks.setdefault(key, asyncio.Lock())
-    async with lock:
-        ctx = contextvars.copy_context()
-        ctx.run(var_child_runnable_config.set, None)
-        snap = await asyncio.create_task(graph.aget_state(cfg), context=ctx)  # type: ignore[attr-defined]
-        inputs, done = _input(snap, task, call, config)
-        if done is not None:
-            return done
-        return _surface(await asyncio.create_task(graph.ainvoke(inputs, cfg), context=ctx))
+@dataclass(frozen=True, slots=True)
+class _ThreadLock:
+    """Take the lock of one child thread; the request's result releases it.
+
+    A ``threading.Lock`` sync, an ``asyncio.Lock`` per event loop async.
+    """
+
+    thread_id: str
+
+    def run(self) -> Callable[[], None]:
+        with _guard:
+            lock = _tlocks.get(self.thread_id) or _tlocks.setdefault(self.thread_id,
+                                                                     threading.Lock())
+        lock.acquire()
+        return lock.release
+
+    async def arun(self) -> Callable[[], None]:
+        key = (id(asyncio.get_running_loop()), self.thread_id)
+        with _guard:
+            lock = _alocks.get(key) or _alocks.setdefault(key, asyncio.Lock())
+        await lock.acquire()
+        return lock.release
+
+
+@dataclass(frozen=True, slots=True)
+class _InContext:
+    """Do ``request`` in the context ``ctx`` (``ctx.run`` sync, a task with it async)."""
+
+    ctx: contextvars.Context
+    request: Request[Any]
+
+    def run(self) -> Any:
+        return self.ctx.run(self.request.run)
+
+    async def arun(self) -> Any:
+        return await asyncio.create_task(_awaitable(self.request), context=self.ctx)
+
+
+async def _awaitable(request: Request[Any]) -> Any:
+    """``request.arun()`` as a coroutine (what ``asyncio.create_task`` takes)."""
+    return await request.arun()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import HumanMessage
@@ -20,12 +21,13 @@ from langgraph._internal._runnable import RunnableCallable
 from pydantic import BaseModel
 
 from subagents.checkpoints.errors import is_storage_error
-from subagents.nodes.child_call import child_outcome
-from subagents.nodes.persistent import arun_persistent, run_persistent
+from subagents.nodes.ending import read_ending
+from subagents.nodes.persistent import persistent_run
 from subagents.nodes.plan import ChildLink
 from subagents.nodes.schemas import task_message
-from subagents.results import DelegationResult, Status
+from subagents.results import DelegationResult, Ending, Status
 from subagents.runtime.call import CALL_KEY, CallInfo
+from subagents.runtime.steps import Invoke, Step, adrive, drive
 from subagents.spec import Agent
 
 __all__ = ["TaskInput", "make_pipeline_node"]
@@ -44,7 +46,7 @@ def _arguments(source: TaskInput, state: Mapping[str, Any]) -> Mapping[str, Any]
     return {"objective": "" if value is None else str(value)}
 
 
-def make_pipeline_node(agent: Agent, graph: Runnable[Any, Any], *, input: TaskInput,  # noqa: C901
+def make_pipeline_node(agent: Agent, graph: Runnable[Any, Any], *, input: TaskInput,
                        output_key: str, result_key: str | None = None) -> RunnableCallable:
     """Build a node that delegates one task to ``graph`` (the compiled ``agent``).
 
@@ -61,58 +63,58 @@ def make_pipeline_node(agent: Agent, graph: Runnable[Any, Any], *, input: TaskIn
         A sync+async node returning ``{output_key: ..., result_key: ...}``. It never raises
         for a failing child (its status says ``failed``); interrupts and cancellation pass.
     """
-    link = ChildLink(agent=agent, node=agent.name, tool="task", graph=graph, path=(agent.name,))
+    stage = _Stage(ChildLink(agent=agent, node=agent.name, tool="task", graph=graph,
+                             path=(agent.name,)), input, output_key, result_key)
 
-    def prepare(state: Mapping[str, Any]) -> tuple[dict[str, Any], CallInfo] | DelegationResult:
-        message = task_message(agent, _arguments(input, state))
+    def run(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        return drive(stage.step(state, config))
+
+    async def arun(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        return await adrive(stage.step(state, config))
+
+    return RunnableCallable(run, arun, name=agent.name, trace=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Stage:
+    """One pipeline step: where its task comes from and where its result goes."""
+
+    link: ChildLink
+    input: TaskInput
+    output_key: str
+    result_key: str | None
+
+    def step(self, state: dict[str, Any], config: RunnableConfig) -> Step[dict[str, Any]]:
+        """Build the task from ``state``, run the child, bind its result (a sans-IO step)."""
+        agent, graph = self.link.agent, self.link.graph
+        assert graph is not None
+        message = task_message(agent, _arguments(self.input, state))
         if isinstance(message, str):
-            return DelegationResult(status=Status.FAILED, agent=agent.name, error=message)
+            return self.update(Ending(Status.FAILED, None, message))
         call = CallInfo(tool_call_id=f"pipeline-{uuid.uuid4().hex[:12]}",
                         objective=str(message.content))
-        return {"messages": [HumanMessage(content=message.content)]}, call
+        task = {"messages": [HumanMessage(content=message.content)]}
+        try:
+            if agent.persistent:
+                out = yield from persistent_run(graph, self.link, task, call, config)
+            else:
+                out = yield Invoke(graph, task, {"configurable": {CALL_KEY: call}})
+            return self.update(Ending(Status.FAILED, None, out) if isinstance(out, str)
+                               else read_ending(agent, out))
+        except Exception as exc:  # a failing child becomes a failed result in state
+            if is_storage_error(exc):
+                raise
+            return self.update(Ending(Status.FAILED, None, f"{type(exc).__name__}: {exc}"))
 
-    def finish(state: dict[str, Any] | str | DelegationResult) -> dict[str, Any]:
-        if isinstance(state, DelegationResult):
-            res = state
-        elif isinstance(state, str):
-            res = DelegationResult(status=Status.FAILED, agent=agent.name, error=state)
-        else:
-            status, result, error = child_outcome(link, state)
-            res = DelegationResult(status=status, agent=agent.name, result=result, error=error)
+    def update(self, ending: Ending) -> dict[str, Any]:
+        """The node's update: the output (validated by the output schema) and the result."""
+        agent = self.link.agent
+        res = DelegationResult(status=ending.status, agent=agent.name, result=ending.result,
+                               error=ending.error)
         value: Any = res.result if res.status.ok else None
         if agent.output_schema is not None and res.status is Status.COMPLETED:
             value = agent.output_schema.model_validate(res.result)
-        update = {output_key: value}
-        if result_key is not None:
-            update[result_key] = res
+        update = {self.output_key: value}
+        if self.result_key is not None:
+            update[self.result_key] = res
         return update
-
-    def run(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        prepared = prepare(state)
-        if isinstance(prepared, DelegationResult):
-            return finish(prepared)
-        task, call = prepared
-        try:
-            if agent.persistent:
-                return finish(run_persistent(graph, link, task, call, config))
-            return finish(graph.invoke(task, {"configurable": {CALL_KEY: call}}))
-        except Exception as exc:  # a failing child becomes a failed result in state
-            if is_storage_error(exc):
-                raise
-            return finish(f"{type(exc).__name__}: {exc}")
-
-    async def arun(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        prepared = prepare(state)
-        if isinstance(prepared, DelegationResult):
-            return finish(prepared)
-        task, call = prepared
-        try:
-            if agent.persistent:
-                return finish(await arun_persistent(graph, link, task, call, config))
-            return finish(await graph.ainvoke(task, {"configurable": {CALL_KEY: call}}))
-        except Exception as exc:  # a failing child becomes a failed result in state
-            if is_storage_error(exc):
-                raise
-            return finish(f"{type(exc).__name__}: {exc}")
-
-    return RunnableCallable(run, arun, name=agent.name, trace=False)

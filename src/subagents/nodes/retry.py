@@ -2,8 +2,9 @@
 
 Attempts. A delegation to an agent with a ``retry`` policy (LangGraph's
 ``langgraph.types.RetryPolicy``) runs the child again when an attempt raises, ends
-``failed`` or ends ``timeout``, up to ``max_attempts`` attempts in all. Tenacity runs the
-attempts and waits between them as the policy says (``wait_exponential``:
+``failed`` or ends ``timeout``, up to ``max_attempts`` attempts in all: :func:`attempts`, a
+sans-IO step (``subagents.runtime.steps``), runs them and waits between them (a
+:class:`Wait` request) as the policy says, the wait computed by tenacity (``wait_exponential``:
 ``initial_interval * backoff_factor ** (n - 1)`` seconds after attempt ``n``, at most
 ``max_interval``, plus up to 1 s of ``wait_random`` jitter when ``jitter``, as LangGraph
 does). ``retry_on`` (exception types or a predicate, as in
@@ -22,16 +23,15 @@ resumed after a crash reads back the attempts that finished and resumes the one 
 from its checkpoint. Detached children (``subagents.dispatch``) run attempt ``n > 1`` on
 their own checkpoint thread ``job-<id>#<n>``, with the same effect after a restart.
 
-Timeouts. ``Agent.timeout`` bounds each attempt. An async child (``ainvoke``: sync, parallel
-and background calls) runs under ``asyncio.timeout``: at the deadline its task is cancelled,
-which cancels its descendants (each recorded ``cancelled``), and the delegation ends
-``timeout``. A sync child (``invoke``) runs in its own thread while the delegation node waits
-at most ``timeout`` seconds for it; then the node stops waiting, answers ``timeout`` and sets
-the call's stop flag (``CallInfo.stopped``): the child and its descendants stop at their next
-node (every node raises ``subagents.runtime.call.Stopped`` once the flag is set, see
-``AgentNode``). A
-step already running (a model call that hangs) is not interrupted: its thread ends when the
-step returns.
+Timeouts. ``Agent.timeout`` bounds each attempt (a :class:`RunChild` request). An async
+child (``ainvoke``: sync, parallel and background calls) runs under ``asyncio.timeout``: at
+the deadline its task is cancelled, which cancels its descendants (each recorded
+``cancelled``), and the delegation ends ``timeout``. A sync child (``invoke``) runs in its
+own thread while the delegation node waits at most ``timeout`` seconds for it; then the node
+stops waiting, answers ``timeout`` and sets the call's stop flag (``CallInfo.stopped``): the
+child and its descendants stop at their next node (every node raises
+``subagents.runtime.call.Stopped`` once the flag is set, see ``AgentNode``). A step already
+running (a model call that hangs) is not interrupted: its thread ends when the step returns.
 """
 
 from __future__ import annotations
@@ -39,33 +39,41 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from langgraph.types import RetryPolicy
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-    wait_random,
-)
+from tenacity import RetryCallState, wait_exponential, wait_random
 
 from subagents.errors import SubagentsError
-from subagents.results import Status
-from subagents.runtime.background import Outcome
+from subagents.results import Ending, Status
 from subagents.runtime.call import CallInfo
+from subagents.runtime.steps import Request, Step, adrive, drive
 
-__all__ = ["Attempt", "OnRetry", "SubagentFailed", "SubagentTimeout", "SyncTimeoutError",
-           "arun_attempts", "awaited", "retryable", "run_attempts", "run_within", "timed_out"]
+__all__ = ["Attempt", "OnRetry", "RunChild", "SubagentFailed", "SubagentTimeout", "Wait",
+           "attempts", "retryable", "single", "timed_out"]
 
-Attempt = tuple[Outcome, BaseException | None]
-"""One attempt: its outcome and the exception the child raised (None: it did not raise)."""
-OnRetry = Callable[[CallInfo, Outcome, float], None]
-"""``on_retry(call, failed_outcome, delay_seconds)``, before the wait for the next attempt."""
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One attempt of a child run.
+
+    Attributes:
+        ending: how it ended.
+        cause: the exception the child raised (None: it did not raise).
+    """
+
+    ending: Ending
+    cause: BaseException | None = None
+
+
+OnRetry = Callable[[CallInfo, Ending, float], None]
+"""``on_retry(call, failed_ending, delay_seconds)``, before the wait for the next attempt."""
 
 
 class SubagentFailed(SubagentsError):
@@ -84,34 +92,26 @@ class SubagentTimeout(SubagentFailed):
     """An attempt still running at ``Agent.timeout``, as ``retry_on`` sees it."""
 
 
-class _Retry(SubagentsError):
-    """Tells tenacity an attempt failed in a way the policy retries."""
-
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__(outcome[2])
-        self.outcome = outcome
-
-
-def timed_out(call: CallInfo, seconds: float) -> Outcome:
-    """The outcome of an attempt still running after ``seconds``; its usage says ``timeout``."""
+def timed_out(call: CallInfo, seconds: float) -> Ending:
+    """The ending of an attempt still running after ``seconds``; its usage says ``timeout``."""
     if call.scope is not None:
         call.scope.usage.status = Status.TIMEOUT.value
-    return Status.TIMEOUT, None, f"still running after {seconds:g} s (timeout)"
+    return Ending(Status.TIMEOUT, None, f"still running after {seconds:g} s (timeout)")
 
 
-def retryable(policy: RetryPolicy, outcome: Outcome, cause: BaseException | None) -> bool:
-    """Whether ``policy`` runs the child again after an attempt ending ``outcome``.
+def retryable(policy: RetryPolicy, ending: Ending, cause: BaseException | None) -> bool:
+    """Whether ``policy`` runs the child again after an attempt that ended so.
 
     Args:
         policy: the agent's retry policy.
-        outcome: ``(status, result, error)`` of the attempt.
+        ending: how the attempt ended.
         cause: the exception the child raised, or None.
     """
-    status, _, error = outcome
-    if status not in (Status.FAILED, Status.TIMEOUT):
+    if ending.status not in (Status.FAILED, Status.TIMEOUT):
         return False
     exc: BaseException = cause if isinstance(cause, Exception) else (
-        SubagentTimeout if status is Status.TIMEOUT else SubagentFailed)(status, error)
+        SubagentTimeout if ending.status is Status.TIMEOUT else SubagentFailed)(
+            ending.status, ending.error)
     retry_on: Any = policy.retry_on
     if isinstance(retry_on, type):
         return isinstance(exc, retry_on)
@@ -120,97 +120,101 @@ def retryable(policy: RetryPolicy, outcome: Outcome, cause: BaseException | None
     return bool(retry_on(exc))
 
 
-def _judge(policy: RetryPolicy, call: CallInfo, attempt: Attempt) -> Outcome:
-    outcome, cause = attempt
-    if not outcome[0].ok:
-        call.errors.append(outcome[2] or outcome[0].value)
-    if retryable(policy, outcome, cause):
-        raise _Retry(outcome)
-    return outcome
+def attempts(policy: RetryPolicy | None, call: CallInfo, attempt: Callable[[], Step[Attempt]],
+             on_retry: OnRetry) -> Step[Ending]:
+    """Run ``attempt()`` until it succeeds or ``policy`` gives up; the last ending (a step).
+
+    ``call.attempt`` numbers the attempt running; ``call.errors`` collects failed attempts'
+    errors. From the second attempt on, ``call.scope`` forgets the failed attempt's scope
+    (readable until then, by the ``subagent_end`` of a delegation cancelled during the
+    wait). Exceptions ``attempt()`` raises (cancellation, interrupts) propagate, never
+    retried.
+    """
+    if policy is None:
+        return (yield from attempt()).ending
+    while True:
+        tried = yield from attempt()
+        ending = tried.ending
+        if not ending.status.ok:
+            call.errors.append(ending.error or ending.status.value)
+        if not retryable(policy, ending, tried.cause) or call.attempt >= policy.max_attempts:
+            return ending
+        delay = _delay(policy, call.attempt)
+        on_retry(call, ending, delay)
+        yield Wait(delay)
+        call.attempt, call.scope = len(call.errors) + 1, None
 
 
-def _tenacity(policy: RetryPolicy, call: CallInfo, on_retry: OnRetry) -> dict[str, Any]:
-    """Tenacity's settings for ``policy``; ``before_sleep`` reports a failed attempt."""
-
-    def before_sleep(state: RetryCallState) -> None:
-        failed = state.outcome.exception() if state.outcome is not None else None
-        assert isinstance(failed, _Retry)
-        on_retry(call, failed.outcome, state.upcoming_sleep)
-
+def _delay(policy: RetryPolicy, attempt: int) -> float:
+    """Seconds to wait after failed attempt number ``attempt``: tenacity's, as LangGraph's."""
     wait: Any = wait_exponential(multiplier=policy.initial_interval, max=policy.max_interval,
                                  exp_base=policy.backoff_factor)
     if policy.jitter:
         wait = wait + wait_random(0, 1)
-    return {"stop": stop_after_attempt(policy.max_attempts), "wait": wait,
-            "retry": retry_if_exception_type(_Retry), "before_sleep": before_sleep,
-            "reraise": True}
+    state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]
+    state.attempt_number = attempt
+    return float(wait(state))
 
 
-def _number(call: CallInfo) -> None:
-    """An attempt starts: number it (``call.attempt``: one more than the failed ones).
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Wait ``seconds`` between attempts: ``time.sleep`` sync, ``asyncio.sleep`` async."""
 
-    From the second on it forgets the failed attempt's scope, readable until then (by the
-    ``subagent_end`` of a delegation cancelled during the wait).
+    seconds: float
+
+    def run(self) -> None:
+        """Sleep in the calling thread."""
+        time.sleep(self.seconds)
+
+    async def arun(self) -> None:
+        """Sleep on the event loop (cancellation ends the wait)."""
+        await asyncio.sleep(self.seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class RunChild:
+    """Run a child (a step of its own) within ``timeout`` seconds: ``(state, late)``.
+
+    Sync (``run``): the child runs in its own daemon thread with the caller's context
+    (LangGraph's config variable) while the caller waits at most ``timeout``; when the wait
+    ends early (the timeout, or the caller is interrupted) ``call.stopped`` is set, so the
+    child stops at its next node. Async (``arun``): under ``asyncio.timeout``; at the
+    deadline the child is cancelled with its descendants. A ``TimeoutError`` the child raises
+    itself propagates.
+
+    Attributes:
+        start: makes the child's step (called once, where it runs).
+        timeout: seconds (None: no limit).
+        call: the attempt's record (its stop flag).
+
+    Returns:
+        ``(state, False)``, or ``(None, True)`` when still running at the deadline.
     """
-    if call.errors:
-        call.attempt, call.scope = len(call.errors) + 1, None
+
+    start: Callable[[], Step[Any]]
+    timeout: float | None
+    call: CallInfo
+
+    def run(self) -> tuple[Any, bool]:
+        """Run the child, waiting in the calling thread."""
+        if self.timeout is None:
+            return drive(self.start()), False
+        return _run_within(self.timeout, self.call, lambda: drive(self.start()))
+
+    async def arun(self) -> tuple[Any, bool]:
+        """Run the child on the event loop."""
+        if self.timeout is None:
+            return await adrive(self.start()), False
+        return await _awaited(self.timeout, adrive(self.start()))
 
 
-async def arun_attempts(policy: RetryPolicy | None, call: CallInfo,
-                        attempt: Callable[[], Awaitable[Attempt]], on_retry: OnRetry) -> Outcome:
-    """Run ``attempt()`` until it succeeds or ``policy`` gives up; the last outcome.
-
-    ``call.attempt`` numbers the attempt running; ``call.errors`` collects failed attempts'
-    errors. Exceptions ``attempt()`` raises (cancellation, interrupts) propagate, never
-    retried.
-    """
-    if policy is None:
-        return (await attempt())[0]
-
-    async def once() -> Outcome:
-        _number(call)
-        return _judge(policy, call, await attempt())
-
-    try:
-        result: Outcome = await AsyncRetrying(**_tenacity(policy, call, on_retry))(once)
-    except _Retry as last:
-        return last.outcome
+def single(request: Request[_T]) -> Step[_T]:
+    """A step that only does ``request`` (a child run that is one ``Invoke``, for ``RunChild``)."""
+    result: _T = yield request
     return result
 
 
-def run_attempts(policy: RetryPolicy | None, call: CallInfo, attempt: Callable[[], Attempt],
-                 on_retry: OnRetry) -> Outcome:
-    """Sync :func:`arun_attempts` (waits between attempts with ``time.sleep``)."""
-    if policy is None:
-        return attempt()[0]
-
-    def once() -> Outcome:
-        _number(call)
-        return _judge(policy, call, attempt())
-
-    try:
-        result: Outcome = Retrying(**_tenacity(policy, call, on_retry))(once)
-    except _Retry as last:
-        return last.outcome
-    return result
-
-
-class SyncTimeoutError(SubagentsError):
-    """A sync child was still running at its timeout (the delegation stopped waiting)."""
-
-
-def run_within(seconds: float | None, call: CallInfo, fn: Callable[[], Any]) -> Any:
-    """``fn()`` (a sync child run), waiting at most ``seconds`` for it (None: no limit).
-
-    The child runs in its own daemon thread with the caller's context (LangGraph's config
-    variable). When the wait ends early (the timeout, or the caller is interrupted) the call's
-    stop flag is set, so the child stops at its next node.
-
-    Raises:
-        SyncTimeoutError: still running after ``seconds``.
-    """
-    if seconds is None:
-        return fn()
+def _run_within(seconds: float, call: CallInfo, fn: Callable[[], Any]) -> tuple[Any, bool]:
     future: Future[Any] = Future()
     ctx = contextvars.copy_context()
 
@@ -222,24 +226,19 @@ def run_within(seconds: float | None, call: CallInfo, fn: Callable[[], Any]) -> 
 
     threading.Thread(target=target, name=f"subagent-{call.tool_call_id}", daemon=True).start()
     try:
-        return future.result(timeout=seconds)
+        return future.result(timeout=seconds), False
     except TimeoutError:
         if future.done():  # the child itself raised a TimeoutError
             raise
         call.stopped = True
-        raise SyncTimeoutError from None
+        return None, True
     except BaseException:
         if not future.done():
             call.stopped = True
         raise
 
 
-async def awaited(seconds: float | None, run: Awaitable[Any]) -> tuple[Any, bool]:
-    """``(await run, False)``, or ``(None, True)`` when still running after ``seconds``.
-
-    At the deadline ``run`` is cancelled (with its descendants); a ``TimeoutError`` the child
-    raises itself propagates.
-    """
+async def _awaited(seconds: float, run: Awaitable[Any]) -> tuple[Any, bool]:
     deadline = asyncio.timeout(seconds)
     try:
         async with deadline:

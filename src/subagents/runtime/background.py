@@ -22,15 +22,12 @@ from typing import Any
 
 from langgraph.errors import GraphInterrupt
 
-from subagents.results import Status
+from subagents.results import Ending, Status
 from subagents.runtime.call import CallInfo
 from subagents.spec.background import AwaitMode, BackgroundConfig
 
-__all__ = ["BackgroundJob", "BackgroundTable", "MissingId",
-           "Outcome", "forget"]
+__all__ = ["BackgroundJob", "BackgroundTable", "MissingId", "forget"]
 
-Outcome = tuple[Status, Any, str | None]
-"""(status, result, error) of a finished child."""
 _ids = itertools.count(1)
 _settle_order = itertools.count(1)
 _owners: OrderedDict[str, str] = OrderedDict()
@@ -168,7 +165,7 @@ class BackgroundTable:
         self._gate = _FifoGate(config.max_concurrent) if config.max_concurrent else None
 
     def spawn(self, agent: str, tool_call_id: str,
-              run: Callable[[], Awaitable[Outcome]],
+              run: Callable[[], Awaitable[Ending]],
               link: CallInfo | None = None) -> BackgroundJob:
         """Start ``run()`` as a background child and return its job at once."""
         job = BackgroundJob(id=f"bg_{next(_ids)}", agent=agent, tool_call_id=tool_call_id,
@@ -180,15 +177,15 @@ class BackgroundTable:
             _owners.popitem(last=False)
         return job
 
-    async def _run(self, job: BackgroundJob, run: Callable[[], Awaitable[Outcome]]) -> None:
+    async def _run(self, job: BackgroundJob, run: Callable[[], Awaitable[Ending]]) -> None:
         try:
             if self._gate is not None:
                 job.queued = True
                 await self._gate.acquire()
                 job.queued = False
             try:
-                job.status, job.result, job.error = await asyncio.wait_for(
-                    run(), timeout=self.config.timeout)
+                ended = await asyncio.wait_for(run(), timeout=self.config.timeout)
+                job.status, job.result, job.error = ended.status, ended.result, ended.error
             finally:
                 if self._gate is not None:
                     self._gate.release()

@@ -32,7 +32,7 @@ from langgraph.errors import GraphRecursionError
 from langgraph.pregel import Pregel
 
 from subagents.errors import SpecError
-from subagents.nodes._foreign import OUTCOME_KEY, foreign_outcome
+from subagents.nodes.ending import OUTCOME_KEY, graph_ending
 from subagents.results import Status
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY
 from subagents.runtime.scope import RunScope, closing
@@ -125,7 +125,8 @@ class GraphChild(Runnable[Any, Any]):
         """The child state the delegation node reads (a pause passes through)."""
         if isinstance(out, dict) and out.get("__interrupt__"):
             return out
-        return self._state(scope, foreign_outcome(self.spec, out))
+        ended = graph_ending(self.spec, out)
+        return self._state(scope, (ended.status, ended.result, ended.error))
 
     def _state(self, scope: RunScope | None, outcome: Outcome) -> dict[str, Any]:
         if scope is not None:
