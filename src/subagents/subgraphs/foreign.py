@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
+from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager, Callbacks
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
@@ -36,6 +36,7 @@ from subagents.nodes._foreign import OUTCOME_KEY, foreign_outcome
 from subagents.results import Status
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY
 from subagents.runtime.scope import RunScope, closing
+from subagents.spec import Agent
 from subagents.spec.foreign import GraphSpec
 from subagents.subgraphs._graph_usage import OverBudget, usage_handler
 from subagents.subgraphs._remote_events import open_scope
@@ -45,7 +46,7 @@ __all__ = ["GraphChild", "graph_child"]
 Outcome = tuple[Status, Any, str | None]
 
 
-def graph_child(agent: Any) -> GraphChild:
+def graph_child(agent: Agent) -> GraphChild:
     """The child graph (a ``GraphChild``) of an own-graph agent, for its ``ChildLink``.
 
     Raises:
@@ -65,7 +66,7 @@ class GraphChild(Runnable[Any, Any]):
         spec: the graph and its input/output mappings.
     """
 
-    def __init__(self, agent: Any, spec: GraphSpec) -> None:
+    def __init__(self, agent: Agent, spec: GraphSpec) -> None:
         self.agent, self.spec, self.name = agent, spec, agent.name
         self.agent_name: str = agent.name
         self.graph: Runnable[Any, Any] = spec.graph
@@ -162,7 +163,7 @@ class GraphChild(Runnable[Any, Any]):
             return self._done(scope, out)
 
 
-def _with_handler(callbacks: Any, handler: BaseCallbackHandler) -> Any:
+def _with_handler(callbacks: Callbacks, handler: BaseCallbackHandler) -> Callbacks:
     """``callbacks`` (None, a list or a manager) with ``handler`` added (copied, inherited)."""
     if isinstance(callbacks, BaseCallbackManager):
         manager = callbacks.copy()
