@@ -16,7 +16,6 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
-from langgraph._internal._runnable import RunnableCallable
 from pydantic import BaseModel
 
 from subagents.checkpoints.errors import is_storage_error
@@ -26,6 +25,7 @@ from subagents.nodes.plan import ChildLink
 from subagents.nodes.schemas import task_message
 from subagents.results import DelegationResult, Status
 from subagents.runtime.call import CALL_KEY, CallInfo
+from subagents.runtime.upstream import RunnableCallable
 from subagents.spec import Agent
 
 __all__ = ["TaskInput", "make_pipeline_node"]

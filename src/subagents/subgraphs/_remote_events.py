@@ -30,11 +30,11 @@ from typing import Any
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
-from langgraph._internal._constants import CONFIG_KEY_STREAM
 
 from subagents.events import EVENT_ADAPTER, BaseEvent, SubagentEnd
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo
 from subagents.runtime.scope import RunScope
+from subagents.runtime.upstream import CONFIG_KEY_STREAM
 from subagents.runtime.usage import UsageNode
 
 __all__ = ["Relay", "attach_usage", "open_relay", "open_scope", "rebase_event", "usage_node"]
