@@ -11,22 +11,24 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from langchain_core.messages import HumanMessage, convert_to_messages
+import httpx
+from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.pregel.remote import RemoteGraph
 from langgraph.types import StateSnapshot
 from langgraph_sdk.client import LangGraphClient, SyncLangGraphClient
-from langgraph_sdk.errors import NotFoundError
+from langgraph_sdk.errors import APIStatusError, NotFoundError
 
 from subagents.checkpoints.threads import task_message_id
 from subagents.nodes.plan import NUDGE_KEY
-from subagents.subgraphs._remote_events import Relay
+from subagents.subgraphs._remote_events import Relay, to_messages
 
-__all__ = ["Action", "CancelActive", "JoinActive", "LockThread", "ReadState", "RunOnce",
-           "plan"]
+__all__ = ["Action", "CancelActive", "JoinActive", "LockThread", "Probe", "ReadState",
+           "RunOnce", "plan"]
 
 _ACTIVE = ("pending", "running")
 _tlocks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
@@ -109,7 +111,8 @@ class RunOnce:
         input: the run's input (the task, a ``Command(resume=...)`` or None to resume).
         config: the remote thread's config.
         kwargs: the run's options (``on_disconnect``, ``metadata``).
-        relay: where the ``custom`` chunks go; None: not streamed (``invoke``).
+        relay: where the streamed parts go (its ``mode``: ``custom`` or ``updates``); None:
+            not streamed (``invoke``).
     """
 
     graph: RemoteGraph
@@ -123,7 +126,7 @@ class RunOnce:
         if self.relay is None:  # nobody listens: no custom stream
             self.graph.invoke(self.input, self.config, **self.kwargs)
             return
-        for part in self.graph.stream(self.input, self.config, stream_mode="custom",
+        for part in self.graph.stream(self.input, self.config, stream_mode=self.relay.mode,
                                       subgraphs=True, **self.kwargs):
             self.relay.part(part)
 
@@ -132,9 +135,46 @@ class RunOnce:
         if self.relay is None:
             await self.graph.ainvoke(self.input, self.config, **self.kwargs)
             return
-        async for part in self.graph.astream(self.input, self.config, stream_mode="custom",
-                                             subgraphs=True, **self.kwargs):
+        async for part in self.graph.astream(self.input, self.config,
+                                             stream_mode=self.relay.mode, subgraphs=True,
+                                             **self.kwargs):
             self.relay.part(part)
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """Whether the remote graph is a subagents graph (its state has ``usage``).
+
+    Asks the server for the graph's assistant and its schemas; None when it cannot tell
+    (the server refused or is unreachable: the run itself then says why).
+    """
+
+    graph: RemoteGraph
+
+    def run(self) -> bool | None:
+        """Ask with the sync client."""
+        try:
+            client = _sync_client(self.graph)
+            found = client.assistants.search(graph_id=self.graph.assistant_id, limit=1)
+            assistant = found[0]["assistant_id"] if found else self.graph.assistant_id
+            return _ours(client.assistants.get_schemas(assistant))
+        except (APIStatusError, httpx.HTTPError, ValueError):
+            return None
+
+    async def arun(self) -> bool | None:
+        """Ask with the async client."""
+        try:
+            client = _async_client(self.graph)
+            found = await client.assistants.search(graph_id=self.graph.assistant_id, limit=1)
+            assistant = found[0]["assistant_id"] if found else self.graph.assistant_id
+            return _ours(await client.assistants.get_schemas(assistant))
+        except (APIStatusError, httpx.HTTPError, ValueError):
+            return None
+
+
+def _ours(schemas: Mapping[str, Any]) -> bool:
+    state = schemas.get("state_schema") or {}
+    return "usage" in (state.get("properties") or {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +239,7 @@ class CancelActive:
 def values(snap: StateSnapshot | None) -> dict[str, Any]:
     """A remote state's values, ``messages`` as message objects."""
     out = dict(snap.values) if snap is not None and isinstance(snap.values, dict) else {}
-    out["messages"] = convert_to_messages(out.get("messages") or [])
+    out["messages"] = to_messages(out.get("messages") or [])
     return out
 
 

@@ -45,6 +45,7 @@ import uuid
 from typing import Any
 
 import httpx
+from langchain_core.messages import AIMessage, AnyMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
 from langgraph.pregel.remote import RemoteException, RemoteGraph
@@ -54,15 +55,23 @@ from langgraph_sdk.errors import APIStatusError
 
 from subagents.checkpoints.threads import persistent_thread_id, task_message_id
 from subagents.errors import SpecError, SubagentsError
+from subagents.nodes._decide import mark_stop
+from subagents.results import Status
 from subagents.runtime.call import CALL_KEY, CallInfo
-from subagents.runtime.scope import closing
+from subagents.runtime.scope import RunScope, closing
 from subagents.runtime.steps import Step, adrive, drive
 from subagents.spec import Agent, RemoteSpec
-from subagents.subgraphs._remote_events import Relay, attach_usage, open_relay
+from subagents.subgraphs._remote_events import (
+    Relay,
+    RemoteOverBudget,
+    attach_usage,
+    open_relay,
+)
 from subagents.subgraphs._remote_io import (
     CancelActive,
     JoinActive,
     LockThread,
+    Probe,
     ReadState,
     RunOnce,
     plan,
@@ -136,6 +145,8 @@ class RemoteChild(Runnable[dict[str, Any], dict[str, Any]]):
                                    **key)
             graph = RemoteGraph(spec.graph_id, client=client, sync_client=sync, name=agent.name)
         self.graph = graph
+        self.ours: bool | None = None
+        """Whether the remote graph is a subagents graph (None: not asked yet or unknown)."""
 
     def invoke(self, input: dict[str, Any], config: RunnableConfig | None = None,
                **kwargs: Any) -> dict[str, Any]:
@@ -163,6 +174,10 @@ class RemoteChild(Runnable[dict[str, Any], dict[str, Any]]):
               ) -> Step[dict[str, Any]]:
         thread_id, tool_call_id, _ = self._call(config)
         scope, relay = open_relay(self.agent.name, config)
+        if relay is not None and self.ours is None:
+            self.ours = yield Probe(self.graph)
+        if relay is not None and self.ours is False:
+            relay = relay.foreign()  # no events of ours: its updates are read instead
         lock = yield LockThread(thread_id)
         try:
             with closing(scope):
@@ -171,9 +186,12 @@ class RemoteChild(Runnable[dict[str, Any], dict[str, Any]]):
                 except (asyncio.CancelledError, KeyboardInterrupt):
                     yield CancelActive(self.graph, thread_id, self.spec.cancel_timeout)
                     raise
+                except RemoteOverBudget as exc:
+                    yield CancelActive(self.graph, thread_id, self.spec.cancel_timeout)
+                    return self._over_budget(scope, str(exc))
                 except (RemoteException, httpx.HTTPError) as exc:
                     raise self._error(exc) from exc
-                return attach_usage(scope, done)
+                return attach_usage(scope, done, relay)
         finally:
             lock.release()
 
@@ -256,6 +274,15 @@ class RemoteChild(Runnable[dict[str, Any], dict[str, Any]]):
             f"remote sub-agent '{self.name}': the remote run on thread "
             f"{snap.config['configurable']['thread_id']} stopped before finishing "
             f"(next: {', '.join(snap.next)}); was it cancelled on the server?")
+
+    def _over_budget(self, scope: RunScope | None, reason: str) -> dict[str, Any]:
+        """The state of a delegation the local budget stopped (it ends ``over_budget``)."""
+        if scope is not None:
+            scope.finish(Status.OVER_BUDGET)
+        messages: list[AnyMessage] = [AIMessage(content=f"Stopped: {reason}",
+                                                name=self.agent.name)]
+        mark_stop(messages, "over_budget", reason)
+        return {"messages": messages}
 
     def _interrupt_payload(self, thread_id: str, snap: StateSnapshot) -> dict[str, Any]:
         return {"remote_agent": self.name, "thread_id": thread_id,
