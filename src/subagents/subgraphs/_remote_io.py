@@ -15,13 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import httpx
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.pregel.remote import RemoteGraph
 from langgraph.types import StateSnapshot
 from langgraph_sdk.client import LangGraphClient, SyncLangGraphClient
-from langgraph_sdk.errors import APIStatusError, NotFoundError
+from langgraph_sdk.errors import NotFoundError
 
 from subagents.checkpoints.threads import task_message_id
 from subagents.nodes.plan import NUDGE_KEY
@@ -146,7 +145,8 @@ class Probe:
     """Whether the remote graph is a subagents graph (its state has ``usage``).
 
     Asks the server for the graph's assistant and its schemas; None when it cannot tell
-    (the server refused or is unreachable: the run itself then says why).
+    (the server refused, is unreachable or answered something else: the run itself then
+    says why). Never raises an ``Exception``.
     """
 
     graph: RemoteGraph
@@ -158,7 +158,7 @@ class Probe:
             found = client.assistants.search(graph_id=self.graph.assistant_id, limit=1)
             assistant = found[0]["assistant_id"] if found else self.graph.assistant_id
             return _ours(client.assistants.get_schemas(assistant))
-        except (APIStatusError, httpx.HTTPError, ValueError):
+        except Exception:  # cannot tell: streamed as a subagents graph, as before
             return None
 
     async def arun(self) -> bool | None:
@@ -168,7 +168,7 @@ class Probe:
             found = await client.assistants.search(graph_id=self.graph.assistant_id, limit=1)
             assistant = found[0]["assistant_id"] if found else self.graph.assistant_id
             return _ours(await client.assistants.get_schemas(assistant))
-        except (APIStatusError, httpx.HTTPError, ValueError):
+        except Exception:  # cannot tell: streamed as a subagents graph, as before
             return None
 
 

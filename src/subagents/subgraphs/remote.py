@@ -174,14 +174,11 @@ class RemoteChild(Runnable[dict[str, Any], dict[str, Any]]):
               ) -> Step[dict[str, Any]]:
         thread_id, tool_call_id, _ = self._call(config)
         scope, relay = open_relay(self.agent.name, config)
-        if relay is not None and self.ours is None:
-            self.ours = yield Probe(self.graph)
-        if relay is not None and self.ours is False:
-            relay = relay.foreign()  # no events of ours: its updates are read instead
         lock = yield LockThread(thread_id)
         try:
             with closing(scope):
                 try:
+                    relay = yield from self._streamed(relay)
                     done = yield from self._run(task, thread_id, tool_call_id, relay)
                 except (asyncio.CancelledError, KeyboardInterrupt):
                     yield CancelActive(self.graph, thread_id, self.spec.cancel_timeout)
@@ -194,6 +191,12 @@ class RemoteChild(Runnable[dict[str, Any], dict[str, Any]]):
                 return attach_usage(scope, done, relay)
         finally:
             lock.release()
+
+    def _streamed(self, relay: Relay | None) -> Step[Relay | None]:
+        """The relay for this graph: a foreign graph's (its ``updates``) when it is one."""
+        if relay is not None and self.ours is None:
+            self.ours = yield Probe(self.graph)  # asked once per remote agent
+        return relay.foreign() if relay is not None and self.ours is False else relay
 
     def _run(self, task: dict[str, Any], thread_id: str, tool_call_id: str,
              relay: Relay | None) -> Step[dict[str, Any]]:
