@@ -1,4 +1,5 @@
-"""The remote child's one step, driven sync (``invoke``) and async (``ainvoke``) alike.
+"""The remote child's one step, driven sync (``invoke``) and async (``ainvoke``) alike;
+a foreign remote graph's ``updates`` read into events, usage and budget charges.
 
 No server: a stand-in for ``RemoteGraph`` (its state, runs and SDK clients in memory)
 records what the step asks for, so both drivers can be held to the same sequence.
@@ -7,6 +8,7 @@ records what the step asks for, so both drivers can be held to the same sequence
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from typing import Any
 
@@ -14,9 +16,11 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.types import StateSnapshot
 
-from subagents import Agent
+from subagents import Agent, Budget
 from subagents.checkpoints.threads import task_message_id
 from subagents.runtime.call import CALL_KEY, CallInfo
+from subagents.runtime.scope import RunScope
+from subagents.subgraphs._remote_events import Relay, RemoteOverBudget
 from subagents.subgraphs._remote_io import plan
 from subagents.subgraphs.remote import RemoteAgentError, RemoteChild, RemoteSpec
 
@@ -185,3 +189,33 @@ def test_plan_reads_the_thread() -> None:
     assert plan(None, CALL) == ("run", None)
     stopped = done._replace(next=("model",))
     assert plan(stopped, CALL) == ("resume", None)
+
+
+def test_a_foreign_relay_skips_what_is_no_update_of_messages(
+        caplog: pytest.LogCaptureFixture) -> None:
+    seen: list[Any] = []
+    root = RunScope(agent="boss", path=("boss",), parent=None, call=None,
+                    budget=Budget(max_model_calls=2), background=None)
+    root.sinks.append(seen.append)
+    root.listening = True
+    scope = RunScope(agent="remote", path=("boss", "remote"), parent=root, call=None,
+                     budget=None, background=None)
+    relay = Relay(scope, None).foreign()
+    reply = {"type": "ai", "content": "", "id": "a1", "usage_metadata": {
+        "input_tokens": 3, "output_tokens": 1, "total_tokens": 4},
+        "tool_calls": [{"name": "lookup", "args": {}, "id": "c1", "type": "tool_call"}]}
+    with caplog.at_level(logging.WARNING, logger="subagents"):
+        relay.part("not a part")
+        relay.part(((), {"__interrupt__": [{"value": "?"}], "model": None, "x": 3}))
+        relay.part(((), {"model": {"messages": [{"type": "no_such_type"}]}}))
+        relay.part(((), {"model": {"messages": [reply]}}))
+        relay.part((("sub:1",), {"outer": {"messages": [reply]}}))  # seen: once only
+        relay.part(((), {"tools": {"messages": [{"type": "tool", "content": "r",
+                                                 "tool_call_id": "c1", "id": "t1"}]}}))
+    assert [e.type for e in seen] == ["model_start", "model_end", "tool_start", "tool_end"]
+    assert [getattr(e, "name", None) for e in seen[2:]] == ["lookup", "lookup"]
+    assert (scope.usage.model_calls, scope.usage.input_tokens) == (1, 3)
+    assert scope.spent["model_calls"] == 1 and scope.spent["tokens"] == 4
+    assert relay.counted and len([r for r in caplog.records if "skipped" in r.message]) == 1
+    with pytest.raises(RemoteOverBudget, match="max_model_calls=2"):
+        relay.part(((), {"model": {"messages": [{**reply, "id": "a2"}]}}))
