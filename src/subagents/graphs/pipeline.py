@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langgraph._internal._runnable import RunnableCallable
 
 from subagents.graphs.compile import compile_agent
 from subagents.nodes.pipeline import TaskInput, make_pipeline_node
+from subagents.runtime.upstream import RunnableCallable
 from subagents.spec import Agent
 
 __all__ = ["delegate_node"]

@@ -4,6 +4,8 @@ Nodes never import subgraphs: a parent's delegation node is handed its children 
 compiled (see :class:`subagents.nodes.plan.ChildLink`).
 """
 
+from subagents.nodes._decide import mark_stop
+from subagents.nodes._emit import Emitter
 from subagents.nodes.child_call import make_child_call_node
 from subagents.nodes.lifecycle import make_lifecycle_node
 from subagents.nodes.model import make_model_node
@@ -15,6 +17,7 @@ __all__ = [
     "AgentPlan",
     "AgentState",
     "ChildLink",
+    "Emitter",
     "RootState",
     "StructuredAgentState",
     "StructuredRootState",
@@ -22,4 +25,5 @@ __all__ = [
     "make_lifecycle_node",
     "make_model_node",
     "make_tool_node",
+    "mark_stop",
 ]

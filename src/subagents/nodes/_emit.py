@@ -10,7 +10,6 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import merge_configs
-from langchain_core.tracers._streaming import _StreamingCallbackHandler
 
 from subagents.events import (
     BaseEvent,
@@ -27,6 +26,7 @@ from subagents.nodes._refuse import Refusal
 from subagents.results import Ending
 from subagents.runtime.call import CallInfo
 from subagents.runtime.scope import RunScope
+from subagents.runtime.upstream import StreamingCallbackHandler as _StreamingCallbackHandler
 
 __all__ = ["Emitter"]
 

@@ -32,15 +32,8 @@ from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.messages import AnyMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
-from langgraph._internal._constants import (
-    CONFIG_KEY_CHECKPOINTER,
-    CONFIG_KEY_DURABILITY,
-    CONFIG_KEY_RESUME_MAP,
-    CONFIG_KEY_RUNTIME,
-    CONFIG_KEY_SCRATCHPAD,
-)
+from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.errors import GraphInterrupt
-from langgraph.pregel._messages import StreamMessagesHandler
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Interrupt
 
@@ -48,6 +41,13 @@ from subagents.checkpoints.threads import persistent_thread_id, task_message_id
 from subagents.nodes.plan import NUDGE_KEY, ChildLink
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo
 from subagents.runtime.steps import Both, Invoke, Request, Step
+from subagents.runtime.upstream import (
+    CONFIG_KEY_DURABILITY,
+    CONFIG_KEY_RESUME_MAP,
+    CONFIG_KEY_RUNTIME,
+    CONFIG_KEY_SCRATCHPAD,
+    StreamMessagesHandler,
+)
 
 __all__ = ["persistent_config", "persistent_run"]
 

@@ -17,7 +17,6 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
-from langgraph._internal._runnable import RunnableCallable
 from pydantic import BaseModel
 
 from subagents.checkpoints.errors import is_storage_error
@@ -28,6 +27,7 @@ from subagents.nodes.schemas import task_message
 from subagents.results import DelegationResult, Ending, Status
 from subagents.runtime.call import CALL_KEY, CallInfo
 from subagents.runtime.steps import Invoke, Step, adrive, drive
+from subagents.runtime.upstream import RunnableCallable
 from subagents.spec import Agent
 
 __all__ = ["TaskInput", "make_pipeline_node"]

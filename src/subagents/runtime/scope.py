@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
-from langgraph._internal._constants import CONFIG_KEY_STREAM
 from langgraph.errors import GraphBubbleUp
 
 from subagents.events import BaseEvent, SubagentEnd, SubagentStart
@@ -28,6 +27,7 @@ from subagents.runtime.background import BackgroundTable
 from subagents.runtime.budget import BudgetTracker
 from subagents.runtime.call import SCOPE_KEY, CallInfo, Stopped
 from subagents.runtime.parking import ParkKey
+from subagents.runtime.upstream import CONFIG_KEY_STREAM
 from subagents.runtime.usage import UsageNode
 from subagents.spec.background import BackgroundConfig
 from subagents.spec.budget import Budget

@@ -32,14 +32,14 @@ from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 from langchain_core.messages import AIMessage, BaseMessage, ToolCall, ToolMessage
 from langchain_core.outputs import LLMResult
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tracers._streaming import _StreamingCallbackHandler
 
 from subagents.errors import SubagentsError
 from subagents.events import TextDelta
-from subagents.nodes._emit import Emitter
+from subagents.nodes import Emitter
 from subagents.runtime.budget import Reservation, max_output_tokens, prompt_tokens
 from subagents.runtime.call import Stopped
 from subagents.runtime.scope import RunScope
+from subagents.runtime.upstream import StreamingCallbackHandler
 
 __all__ = ["AsyncGraphUsage", "GraphUsage", "OverBudget", "usage_handler"]
 
@@ -228,7 +228,7 @@ class AsyncGraphUsage(_Quiet, AsyncCallbackHandler):
         self.core.tool_ended(run_id, f"{type(error).__name__}: {error}", error=True)
 
 
-class _Streaming(_StreamingCallbackHandler[Any]):
+class _Streaming(StreamingCallbackHandler[Any]):
     """Marks a handler whose presence makes models stream (for ``text_delta`` events)."""
 
     def tap_output_aiter(self, run_id: UUID, output: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from langchain_core.runnables import Runnable
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.pregel import Pregel
@@ -82,7 +83,7 @@ def build_agent_graph(
     )
 
 
-def _subgraphs(graph: Any) -> list[PregelProtocol[Any, Any, Any, Any]]:
+def _subgraphs(graph: Runnable[Any, Any] | None) -> list[PregelProtocol[Any, Any, Any, Any]]:
     """The subgraphs LangGraph's own search would find for a node invoking ``graph``.
 
     That is the graph itself, unless it is a ``Pregel`` compiled with ``checkpointer=False``.

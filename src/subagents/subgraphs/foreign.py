@@ -22,9 +22,10 @@ error)}``:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
+from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager, Callbacks
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
@@ -36,6 +37,8 @@ from subagents.nodes.ending import OUTCOME_KEY, graph_ending
 from subagents.results import Status
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY
 from subagents.runtime.scope import RunScope, closing
+from subagents.runtime.steps import Step, adrive, drive
+from subagents.spec import Agent
 from subagents.spec.foreign import GraphSpec
 from subagents.subgraphs._graph_usage import OverBudget, usage_handler
 from subagents.subgraphs._remote_events import open_scope
@@ -45,7 +48,7 @@ __all__ = ["GraphChild", "graph_child"]
 Outcome = tuple[Status, Any, str | None]
 
 
-def graph_child(agent: Any) -> GraphChild:
+def graph_child(agent: Agent) -> GraphChild:
     """The child graph (a ``GraphChild``) of an own-graph agent, for its ``ChildLink``.
 
     Raises:
@@ -65,7 +68,7 @@ class GraphChild(Runnable[Any, Any]):
         spec: the graph and its input/output mappings.
     """
 
-    def __init__(self, agent: Any, spec: GraphSpec) -> None:
+    def __init__(self, agent: Agent, spec: GraphSpec) -> None:
         self.agent, self.spec, self.name = agent, spec, agent.name
         self.agent_name: str = agent.name
         self.graph: Runnable[Any, Any] = spec.graph
@@ -95,9 +98,8 @@ class GraphChild(Runnable[Any, Any]):
             return task
         return self.spec.input(str(task["messages"][0].content))
 
-    def _open(self, config: RunnableConfig | None, *, is_async: bool,
-              ) -> tuple[RunScope | None, RunnableConfig]:
-        """The child's scope and the graph's config (the usage handler attached)."""
+    def _open(self, config: RunnableConfig | None) -> tuple[RunScope | None, RunnableConfig]:
+        """The child's scope and the graph's config (without the usage handler)."""
         scope = open_scope(self.agent_name, config)
         # the delegation node's config (callbacks, checkpointer, namespace) plus the call's;
         # by hand: merge_configs would merge the ambient config over each part again
@@ -113,9 +115,6 @@ class GraphChild(Runnable[Any, Any]):
                            "lc_agent_name": self.agent_name, "subagents_path": path}
         own["tags"] = [*(own.get("tags") or []), f"subagent:{self.agent_name}"]
         own["run_name"] = self.agent_name
-        if scope is not None:
-            handler = usage_handler(scope, _event_config(config), is_async=is_async)
-            own["callbacks"] = _with_handler(own.get("callbacks"), handler)
         return scope, own
 
     def _kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -142,28 +141,65 @@ class GraphChild(Runnable[Any, Any]):
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         """Run the graph on the task; the child state with its outcome (see module docs)."""
-        scope, cfg = self._open(config, is_async=False)
-        with closing(scope):
-            try:
-                out = self.graph.invoke(self._input(input), cfg, **self._kwargs(kwargs))
-            except (GraphRecursionError, OverBudget) as exc:
-                return self._stopped(scope, exc)
-            return self._done(scope, out)
+        return drive(self._step(input, config, kwargs))
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None,
                       **kwargs: Any) -> Any:
-        """Async twin of :meth:`invoke`."""
-        scope, cfg = self._open(config, is_async=True)
+        """:meth:`invoke` with the graph's ``ainvoke``."""
+        return await adrive(self._step(input, config, kwargs))
+
+    def _step(self, input: Any, config: RunnableConfig | None,
+              kwargs: dict[str, Any]) -> Step[Any]:
+        """One run of the graph, written once (``drive``/``adrive``)."""
+        scope, cfg = self._open(config)
         with closing(scope):
             try:
-                out = await self.graph.ainvoke(self._input(input), cfg,
-                                               **self._kwargs(kwargs))
+                out = yield _RunGraph(self.graph, self._input(input), cfg, self._kwargs(kwargs),
+                                      scope, _event_config(config))
             except (GraphRecursionError, OverBudget) as exc:
                 return self._stopped(scope, exc)
             return self._done(scope, out)
 
 
-def _with_handler(callbacks: Any, handler: BaseCallbackHandler) -> Any:
+@dataclass(frozen=True, slots=True)
+class _RunGraph:
+    """Run a foreign graph with the child's usage handler attached (a sans-IO request).
+
+    Sync: :class:`GraphUsage` (waits for budget room blocking the thread), ``invoke``.
+    Async: :class:`AsyncGraphUsage` (waits without blocking the loop), ``ainvoke``.
+
+    Attributes:
+        graph: the foreign graph or Runnable.
+        input: its input.
+        config: its run config (without the handler).
+        kwargs: passed on to a compiled graph's ``invoke`` (``interrupt_before`` ...).
+        scope: the child's scope (None: no handler, outside a subagents run).
+        events: the config its events are written with.
+    """
+
+    graph: Runnable[Any, Any]
+    input: Any
+    config: RunnableConfig
+    kwargs: dict[str, Any]
+    scope: RunScope | None
+    events: RunnableConfig
+
+    def _with(self, *, is_async: bool) -> RunnableConfig:
+        if self.scope is None:
+            return self.config
+        handler = usage_handler(self.scope, self.events, is_async=is_async)
+        return {**self.config, "callbacks": _with_handler(self.config.get("callbacks"), handler)}
+
+    def run(self) -> Any:
+        """``graph.invoke`` with the sync handler."""
+        return self.graph.invoke(self.input, self._with(is_async=False), **self.kwargs)
+
+    async def arun(self) -> Any:
+        """``graph.ainvoke`` with the async handler."""
+        return await self.graph.ainvoke(self.input, self._with(is_async=True), **self.kwargs)
+
+
+def _with_handler(callbacks: Callbacks, handler: BaseCallbackHandler) -> Callbacks:
     """``callbacks`` (None, a list or a manager) with ``handler`` added (copied, inherited)."""
     if isinstance(callbacks, BaseCallbackManager):
         manager = callbacks.copy()

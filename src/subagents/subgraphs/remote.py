@@ -32,41 +32,55 @@ imposes, and what this module does about them:
 - Failures (server down, unknown graph, an error in the remote run, a run that stopped
   unfinished) raise :class:`RemoteAgentError` with a clear text, which the delegation node
   turns into a ``failed`` result.
+
+The run is written once, as a sans-IO step (:meth:`RemoteChild._step`, see
+:mod:`subagents.runtime.steps`); the requests of :mod:`subagents.subgraphs._remote_io` do its
+I/O with the SDK's sync client (``invoke``) or its async one (``ainvoke``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
-import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from langchain_core.messages import convert_to_messages
+from langchain_core.messages import AIMessage, AnyMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
 from langgraph.pregel.remote import RemoteException, RemoteGraph
 from langgraph.types import Command, StateSnapshot, interrupt
 from langgraph_sdk import get_client, get_sync_client
-from langgraph_sdk.errors import APIStatusError, NotFoundError
+from langgraph_sdk.errors import APIStatusError
 
+from subagents.checkpoints.threads import persistent_thread_id, task_message_id
 from subagents.errors import SpecError, SubagentsError
-from subagents.runtime.scope import closing
-from subagents.spec import RemoteSpec
-from subagents.subgraphs._remote_events import Relay, attach_usage, open_relay
+from subagents.nodes import mark_stop
+from subagents.results import Status
+from subagents.runtime.call import CALL_KEY, CallInfo
+from subagents.runtime.scope import RunScope, closing
+from subagents.runtime.steps import Step, adrive, drive
+from subagents.spec import Agent, RemoteSpec
+from subagents.subgraphs._remote_events import (
+    Relay,
+    RemoteOverBudget,
+    attach_usage,
+    open_relay,
+)
+from subagents.subgraphs._remote_io import (
+    CancelActive,
+    JoinActive,
+    LockThread,
+    Probe,
+    ReadState,
+    RunOnce,
+    plan,
+)
 
 __all__ = ["RemoteAgentError", "RemoteChild", "RemoteSpec", "remote_child",
            "remote_thread_id"]
 
 _NAMESPACE = uuid.UUID("5d9e0c53-7a43-4f7e-9a57-2f1f3c0b6a11")
-_ACTIVE = ("pending", "running")
-_tlocks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
-_alocks: weakref.WeakValueDictionary[tuple[int, str], asyncio.Lock] = (
-    weakref.WeakValueDictionary())
-_guard = threading.Lock()
 
 
 class RemoteAgentError(SubagentsError):
@@ -81,9 +95,10 @@ def remote_thread_id(agent: str, parent_thread_id: str | None, tool_call_id: str
     per (parent thread, agent), the remote twin of ``checkpoints.threads.persistent_thread_id``.
     Without a parent thread (a parent run without checkpointer) every call gets a new random
     thread: nothing could be resumed, and tool call ids are not unique across runs.
-    """
-    from subagents.checkpoints.threads import persistent_thread_id
 
+    Raises:
+        RemoteAgentError: a persistent agent without a parent thread.
+    """
     if parent_thread_id is None:  # nothing to resume: never reuse a thread (ids may repeat)
         if persistent:
             msg = f"persistent remote sub-agent '{agent}' needs a parent thread"
@@ -95,9 +110,13 @@ def remote_thread_id(agent: str, parent_thread_id: str | None, tool_call_id: str
     return str(uuid.uuid5(_NAMESPACE, key))
 
 
-def remote_child(agent: Any, spec: RemoteSpec | None = None) -> RemoteChild:
-    """The child graph (a ``RemoteChild``) of a remote agent, for its ``ChildLink``."""
-    spec = spec if spec is not None else getattr(agent, "remote", None)
+def remote_child(agent: Agent, spec: RemoteSpec | None = None) -> RemoteChild:
+    """The child graph (a ``RemoteChild``) of a remote agent, for its ``ChildLink``.
+
+    Raises:
+        SpecError: the agent has no ``remote`` and no ``spec`` is given.
+    """
+    spec = spec if spec is not None else agent.remote
     if spec is None:
         msg = f"agent {agent.name!r}: field 'remote': not a remote sub-agent"
         raise SpecError(msg)
@@ -113,7 +132,7 @@ class RemoteChild(Runnable[dict[str, Any], dict[str, Any]]):
         graph: a ready ``RemoteGraph`` (tests); default: one built from ``spec``.
     """
 
-    def __init__(self, agent: Any, spec: RemoteSpec, graph: RemoteGraph | None = None) -> None:
+    def __init__(self, agent: Agent, spec: RemoteSpec, graph: RemoteGraph | None = None) -> None:
         self.agent = agent
         self.spec = spec
         self.name = agent.name
@@ -126,19 +145,96 @@ class RemoteChild(Runnable[dict[str, Any], dict[str, Any]]):
                                    **key)
             graph = RemoteGraph(spec.graph_id, client=client, sync_client=sync, name=agent.name)
         self.graph = graph
+        self.ours: bool | None = None
+        """Whether the remote graph is a subagents graph (None: not asked yet or unknown)."""
 
-    # -- config, input, output -------------------------------------------------------------
+    def invoke(self, input: dict[str, Any], config: RunnableConfig | None = None,
+               **kwargs: Any) -> dict[str, Any]:
+        """Run (or resume, or read back) the delegation on its remote thread.
 
-    def _call(self, config: RunnableConfig | None) -> tuple[str, str, Any]:
-        """(remote thread id, tool call id, CallInfo or None) from the merged config."""
-        from subagents.runtime.call import CALL_KEY
+        Returns:
+            The call's own final state (``messages`` as message objects, the remote
+            ``usage`` when the graph writes one).
 
+        Raises:
+            RemoteAgentError: the server is unreachable or refused the run, the remote run
+                failed or stopped unfinished.
+            GraphInterrupt: the remote run waits on interrupts (they reach the root).
+        """
+        return drive(self._step(input, config))
+
+    async def ainvoke(self, input: dict[str, Any], config: RunnableConfig | None = None,
+                      **kwargs: Any) -> dict[str, Any]:
+        """:meth:`invoke` on the SDK's async client."""
+        return await adrive(self._step(input, config))
+
+    # -- the step: one delegation, written once ----------------------------------------
+
+    def _step(self, task: dict[str, Any], config: RunnableConfig | None,
+              ) -> Step[dict[str, Any]]:
+        thread_id, tool_call_id, _ = self._call(config)
+        scope, relay = open_relay(self.agent.name, config)
+        lock = yield LockThread(thread_id)
+        try:
+            with closing(scope):
+                try:
+                    relay = yield from self._streamed(relay)
+                    done = yield from self._run(task, thread_id, tool_call_id, relay)
+                except (asyncio.CancelledError, KeyboardInterrupt):
+                    yield CancelActive(self.graph, thread_id, self.spec.cancel_timeout)
+                    raise
+                except RemoteOverBudget as exc:
+                    yield CancelActive(self.graph, thread_id, self.spec.cancel_timeout)
+                    return self._over_budget(scope, str(exc))
+                except (RemoteException, httpx.HTTPError) as exc:
+                    raise self._error(exc) from exc
+                return attach_usage(scope, done, relay)
+        finally:
+            lock.release()
+
+    def _streamed(self, relay: Relay | None) -> Step[Relay | None]:
+        """The relay for this graph: a foreign graph's (its ``updates``) when it is one."""
+        if relay is not None and self.ours is None:
+            self.ours = yield Probe(self.graph)  # asked once per remote agent
+        return relay.foreign() if relay is not None and self.ours is False else relay
+
+    def _run(self, task: dict[str, Any], thread_id: str, tool_call_id: str,
+             relay: Relay | None) -> Step[dict[str, Any]]:
+        cfg = self._config(thread_id)
+        read = ReadState(self.graph, cfg)
+        snap = yield read
+        action, done = plan(snap, tool_call_id)
+        if action in ("resume", "interrupted"):
+            yield JoinActive(self.graph, thread_id)  # a run the crashed parent left running
+            snap = yield read
+            action, done = plan(snap, tool_call_id)
+        inputs: Any = self._input(task, tool_call_id) if action == "run" else None
+        while done is None:
+            if action == "interrupted":
+                assert snap is not None
+                inputs = Command(resume=interrupt(self._interrupt_payload(thread_id, snap)))
+            yield RunOnce(self.graph, inputs, cfg, self._run_kwargs(tool_call_id), relay)
+            snap = yield read
+            action, done = plan(snap, tool_call_id)
+            if action == "resume":
+                assert snap is not None
+                raise self._unfinished(snap)
+            if action == "run":
+                msg = f"remote sub-agent '{self.name}': the task never reached thread {thread_id}"
+                raise RemoteAgentError(msg)
+        return done
+
+    # -- config, input, errors -----------------------------------------------------------
+
+    def _call(self, config: RunnableConfig | None) -> tuple[str, str, CallInfo | None]:
+        """(remote thread id, tool call id, the delegation's CallInfo) from the config."""
         # the parent's configurable (thread_id) reaches a Runnable only through the context
         # variable; langchain's ensure_config would let the explicit configurable replace it
         parent_config = var_child_runnable_config.get() or {}
         conf = {**parent_config.get("configurable", {}), **(config or {}).get("configurable", {})}
         call = conf.get(CALL_KEY)
-        tool_call_id = getattr(call, "tool_call_id", "") or f"call_{uuid.uuid4().hex}"
+        call = call if isinstance(call, CallInfo) else None
+        tool_call_id = (call.tool_call_id if call else "") or f"call_{uuid.uuid4().hex}"
         parent = conf.get("thread_id")
         if self.agent.persistent and parent is None:
             msg = (f"persistent remote sub-agent '{self.name}' needs a thread: run the parent "
@@ -157,31 +253,9 @@ class RemoteChild(Runnable[dict[str, Any], dict[str, Any]]):
 
     @staticmethod
     def _input(task: dict[str, Any], tool_call_id: str) -> dict[str, Any]:
-        from subagents.checkpoints.threads import task_message_id
-
         message = task["messages"][0]
         return {"messages": [{"type": "human", "content": message.content,
                               "id": task_message_id(tool_call_id)}]}
-
-    @staticmethod
-    def _values(snap: StateSnapshot | None) -> dict[str, Any]:
-        values = dict(snap.values) if snap is not None and isinstance(snap.values, dict) else {}
-        values["messages"] = convert_to_messages(values.get("messages") or [])
-        return values
-
-    def _plan(self, snap: StateSnapshot | None, tool_call_id: str,
-              ) -> tuple[str, dict[str, Any] | None]:
-        """('run' | 'resume' | 'interrupted' | 'done', the call's own state when done)."""
-        from subagents.nodes.persistent import _plan
-        from subagents.runtime.call import CallInfo
-
-        if snap is None:
-            return "run", None
-        call = CallInfo(tool_call_id=tool_call_id, objective="")
-        action, done = _plan(self._values(snap), snap.next, call)
-        if action == "resume" and snap.interrupts:
-            return "interrupted", None
-        return action, done
 
     def _error(self, exc: BaseException) -> RemoteAgentError:
         where = f"remote sub-agent '{self.name}' (graph '{self.spec.graph_id}' at {self.spec.url})"
@@ -204,162 +278,15 @@ class RemoteChild(Runnable[dict[str, Any], dict[str, Any]]):
             f"{snap.config['configurable']['thread_id']} stopped before finishing "
             f"(next: {', '.join(snap.next)}); was it cancelled on the server?")
 
+    def _over_budget(self, scope: RunScope | None, reason: str) -> dict[str, Any]:
+        """The state of a delegation the local budget stopped (it ends ``over_budget``)."""
+        if scope is not None:
+            scope.finish(Status.OVER_BUDGET)
+        messages: list[AnyMessage] = [AIMessage(content=f"Stopped: {reason}",
+                                                name=self.agent.name)]
+        mark_stop(messages, "over_budget", reason)
+        return {"messages": messages}
+
     def _interrupt_payload(self, thread_id: str, snap: StateSnapshot) -> dict[str, Any]:
         return {"remote_agent": self.name, "thread_id": thread_id,
                 "interrupts": [i.value for i in snap.interrupts]}
-
-    # -- async -----------------------------------------------------------------------------
-
-    async def _astate(self, thread_id: str) -> StateSnapshot | None:
-        try:
-            return await self.graph.aget_state(self._config(thread_id))
-        except NotFoundError:
-            return None
-
-    async def _ajoin_active(self, thread_id: str) -> None:
-        client = self.graph._validate_client()
-        for run in await client.runs.list(thread_id, limit=20):
-            if run["status"] in _ACTIVE:
-                await client.runs.join(thread_id, run["run_id"])
-
-    async def _acancel_active(self, thread_id: str) -> None:
-        client = self.graph._validate_client()
-        for run in await client.runs.list(thread_id, limit=20):
-            if run["status"] in _ACTIVE:
-                await client.runs.cancel(thread_id, run["run_id"], action="interrupt")
-
-    async def ainvoke(self, input: dict[str, Any], config: RunnableConfig | None = None,
-                      **kwargs: Any) -> dict[str, Any]:
-        """Run (or resume, or read back) the delegation on its remote thread."""
-        thread_id, tool_call_id, _ = self._call(config)
-        key = (id(asyncio.get_running_loop()), thread_id)
-        with _guard:
-            lock = _alocks.get(key) or _alocks.setdefault(key, asyncio.Lock())
-        scope, relay = open_relay(self.agent.name, config)
-        async with lock:
-            with closing(scope):
-                try:
-                    return attach_usage(scope, await self._arun(input, thread_id,
-                                                                tool_call_id, relay))
-                except asyncio.CancelledError:
-                    await self._acancel_quietly(thread_id)
-                    raise
-                except (RemoteException, httpx.HTTPError) as exc:
-                    raise self._error(exc) from exc
-
-    async def _acancel_quietly(self, thread_id: str) -> None:
-        cancel = asyncio.ensure_future(self._acancel_active(thread_id))
-        try:
-            await asyncio.wait_for(asyncio.shield(cancel), self.spec.cancel_timeout)
-        except (Exception, asyncio.CancelledError):  # best effort: disconnect cancels too
-            cancel.cancel()
-
-    async def _arun_once(self, inputs: Any, cfg: RunnableConfig, run_kwargs: dict[str, Any],
-                         relay: Relay | None) -> None:
-        if relay is None:  # nobody listens: no custom stream
-            await self.graph.ainvoke(inputs, cfg, **run_kwargs)
-            return
-        async for part in self.graph.astream(inputs, cfg, stream_mode="custom",
-                                             subgraphs=True, **run_kwargs):
-            relay.part(part)
-
-    async def _arun(self, task: dict[str, Any], thread_id: str, tool_call_id: str,
-                    relay: Relay | None = None) -> dict[str, Any]:
-        cfg, run_kwargs = self._config(thread_id), self._run_kwargs(tool_call_id)
-        snap = await self._astate(thread_id)
-        action, done = self._plan(snap, tool_call_id)
-        if action in ("resume", "interrupted"):
-            await self._ajoin_active(thread_id)  # a run the crashed parent left running
-            snap = await self._astate(thread_id)
-            action, done = self._plan(snap, tool_call_id)
-        inputs: Any = {"run": self._input(task, tool_call_id), "resume": None}.get(action)
-        while done is None:
-            if action == "interrupted":
-                assert snap is not None
-                inputs = Command(resume=interrupt(self._interrupt_payload(thread_id, snap)))
-            await self._arun_once(inputs, cfg, run_kwargs, relay)
-            snap = await self._astate(thread_id)
-            action, done = self._plan(snap, tool_call_id)
-            if action == "resume":
-                assert snap is not None
-                raise self._unfinished(snap)
-            if action == "run":
-                msg = f"remote sub-agent '{self.name}': the task never reached thread {thread_id}"
-                raise RemoteAgentError(msg)
-        return done
-
-    # -- sync ------------------------------------------------------------------------------
-
-    def _state(self, thread_id: str) -> StateSnapshot | None:
-        try:
-            return self.graph.get_state(self._config(thread_id))
-        except NotFoundError:
-            return None
-
-    def _runs(self, thread_id: str) -> Iterator[str]:
-        client = self.graph._validate_sync_client()
-        for run in client.runs.list(thread_id, limit=20):
-            if run["status"] in _ACTIVE:
-                yield run["run_id"]
-
-    @contextmanager
-    def _cancel_on_interrupt(self, thread_id: str) -> Iterator[None]:
-        try:
-            yield
-        except KeyboardInterrupt:
-            client = self.graph._validate_sync_client()
-            try:
-                for run_id in self._runs(thread_id):
-                    client.runs.cancel(thread_id, run_id, action="interrupt")
-            except Exception:  # best effort: the disconnect cancels the run too
-                pass
-            raise
-
-    def invoke(self, input: dict[str, Any], config: RunnableConfig | None = None,
-               **kwargs: Any) -> dict[str, Any]:
-        """Sync twin of :meth:`ainvoke`."""
-        thread_id, tool_call_id, _ = self._call(config)
-        with _guard:
-            lock = _tlocks.get(thread_id) or _tlocks.setdefault(thread_id, threading.Lock())
-        scope, relay = open_relay(self.agent.name, config)
-        with lock, self._cancel_on_interrupt(thread_id), closing(scope):
-            try:
-                return attach_usage(scope, self._run(input, thread_id, tool_call_id, relay))
-            except (RemoteException, httpx.HTTPError) as exc:
-                raise self._error(exc) from exc
-
-    def _run_once(self, inputs: Any, cfg: RunnableConfig, run_kwargs: dict[str, Any],
-                  relay: Relay | None) -> None:
-        if relay is None:  # nobody listens: no custom stream
-            self.graph.invoke(inputs, cfg, **run_kwargs)
-            return
-        for part in self.graph.stream(inputs, cfg, stream_mode="custom", subgraphs=True,
-                                      **run_kwargs):
-            relay.part(part)
-
-    def _run(self, task: dict[str, Any], thread_id: str, tool_call_id: str,
-             relay: Relay | None = None) -> dict[str, Any]:
-        cfg, run_kwargs = self._config(thread_id), self._run_kwargs(tool_call_id)
-        snap = self._state(thread_id)
-        action, done = self._plan(snap, tool_call_id)
-        if action in ("resume", "interrupted"):
-            client = self.graph._validate_sync_client()
-            for run_id in self._runs(thread_id):
-                client.runs.join(thread_id, run_id)
-            snap = self._state(thread_id)
-            action, done = self._plan(snap, tool_call_id)
-        inputs: Any = {"run": self._input(task, tool_call_id), "resume": None}.get(action)
-        while done is None:
-            if action == "interrupted":
-                assert snap is not None
-                inputs = Command(resume=interrupt(self._interrupt_payload(thread_id, snap)))
-            self._run_once(inputs, cfg, run_kwargs, relay)
-            snap = self._state(thread_id)
-            action, done = self._plan(snap, tool_call_id)
-            if action == "resume":
-                assert snap is not None
-                raise self._unfinished(snap)
-            if action == "run":
-                msg = f"remote sub-agent '{self.name}': the task never reached thread {thread_id}"
-                raise RemoteAgentError(msg)
-        return done

@@ -1,0 +1,68 @@
+"""The upstream names no public API serves: LangGraph's and LangChain's private ones, here only.
+
+Everything else of LangGraph and LangChain is imported from their public modules. The names
+below live in private modules (``langgraph._internal``, ``langgraph.pregel._messages``,
+``langchain_core.tracers._streaming``), which a release may move or change without notice;
+the rest of the package imports them from here, and ``tests/test_upstream.py`` checks each
+one (that it exists, and that it still does what this package relies on), so an upstream
+release that moves one fails that test first, naming it.
+
+``CONFIG_KEY_CHECKPOINTER`` is public (``langgraph.constants``) and is imported from there.
+``RemoteGraph``'s clients are its public ``client``/``sync_client`` attributes.
+"""
+
+from __future__ import annotations
+
+# The marker a chat model checks (``BaseChatModel._should_stream``) to stream when one of
+# its handlers wants tokens (``text_delta`` events); LangChain's public tracers
+# (``LogStreamCallbackHandler``) carry it too, but are whole tracers, not a marker.
+from langchain_core.tracers._streaming import (
+    _StreamingCallbackHandler as StreamingCallbackHandler,
+)
+
+# Keys of a node's ``config["configurable"]`` that LangGraph fills for the node's run.
+from langgraph._internal._constants import (
+    # The durability mode of the run. A persistent child runs on its own thread with a
+    # config of its own (LangGraph's parent config would attach it to the parent's thread),
+    # so the caller's mode is copied by hand; no public getter exists.
+    CONFIG_KEY_DURABILITY,
+    # The resume values a ``Command(resume={interrupt_id: value})`` carries. A persistent
+    # child's interrupts are answered from the parent's resume; ``interrupt()`` (public)
+    # would consume the value as the parent node's own interrupt.
+    CONFIG_KEY_RESUME_MAP,
+    # The node's ``Runtime`` (context, store). ``get_runtime()`` reads it from the ambient
+    # config only; a persistent child's explicit config must carry context and store on,
+    # without the parent's stream and run.
+    CONFIG_KEY_RUNTIME,
+    # The task's scratchpad: a bare ``Command(resume=value)`` for one pending interrupt is
+    # read with ``get_null_resume``; no public API gives it to code outside ``interrupt()``.
+    CONFIG_KEY_SCRATCHPAD,
+    # The run's stream (a ``StreamProtocol``: callable, with ``modes``). Public is only
+    # ``get_stream_writer()``, which writes as the current node; the runtime needs the stream
+    # itself: to relay a remote child's chunks under their own namespaces, to hand a
+    # resumed run's stream to the background children it adopted, and to ask whether the
+    # run streams ``custom`` at all (no events are built when nobody listens).
+    CONFIG_KEY_STREAM,
+)
+
+# A node runnable with a sync and an async function and no tracing (``trace=False``).
+# ``RunnableLambda`` (public) always traces a run of its own and inspects the function;
+# pipeline nodes must look like LangGraph's own nodes in traces and streams.
+from langgraph._internal._runnable import RunnableCallable
+
+# The callback handler LangGraph attaches for ``stream_mode="messages"``. A persistent
+# child detached onto its own thread must not leak its model tokens into the parent's
+# ``messages`` stream: the handler is removed from the callbacks passed on. It has no
+# public name (``langgraph.graph.message`` imports it privately too).
+from langgraph.pregel._messages import StreamMessagesHandler
+
+__all__ = [
+    "CONFIG_KEY_DURABILITY",
+    "CONFIG_KEY_RESUME_MAP",
+    "CONFIG_KEY_RUNTIME",
+    "CONFIG_KEY_SCRATCHPAD",
+    "CONFIG_KEY_STREAM",
+    "RunnableCallable",
+    "StreamMessagesHandler",
+    "StreamingCallbackHandler",
+]
