@@ -98,21 +98,17 @@ class Both:
         return await self.async_()
 
 
-def drive(step: Step[T]) -> T:
-    """Run a step to its end, doing each request it yields synchronously.
+async def _loop(step: Step[T], do: Callable[[Request[Any]], Awaitable[Any]]) -> T:
+    """The one driving loop: do each request, send its result (or throw its error) back.
 
-    A request that raises has its exception thrown into the step at its ``yield`` (the step
-    may catch it); an exception the step lets out propagates to the caller unchanged,
-    ``BaseException`` s included (LangGraph's ``GraphBubbleUp`` for an ``interrupt()``).
-
-    Returns:
-        The step's return value.
+    An exception the step lets out propagates unchanged, ``BaseException`` s included
+    (LangGraph's ``GraphBubbleUp`` for an ``interrupt()``, ``asyncio.CancelledError``).
     """
     try:
         request = next(step)
         while True:
             try:
-                result = request.run()
+                result = await do(request)
             except BaseException as exc:  # handed to the step, which decides
                 request = step.throw(exc)
             else:
@@ -124,8 +120,40 @@ def drive(step: Step[T]) -> T:
         step.close()
 
 
+async def _sync(request: Request[Any]) -> Any:
+    return request.run()  # never suspends: the loop below finishes in one ``send``
+
+
+async def _async(request: Request[Any]) -> Any:
+    return await request.arun()
+
+
+def drive(step: Step[T]) -> T:
+    """Run a step to its end, doing each request it yields synchronously (``run``).
+
+    The same loop as :func:`adrive`, with requests done in the calling thread: its coroutine
+    never suspends, so it is run to its end with one ``send`` and no event loop. A request that
+    raises has its exception thrown into the step at its ``yield`` (the step may catch it); an
+    exception the step lets out propagates to the caller unchanged.
+
+    Returns:
+        The step's return value.
+
+    Raises:
+        RuntimeError: a request's ``run`` returned an awaitable that suspended (a bug).
+    """
+    loop = _loop(step, _sync)
+    try:
+        loop.send(None)
+    except StopIteration as done:
+        value: T = done.value
+        return value
+    loop.close()
+    raise RuntimeError("a sync step suspended: a request's run() awaited something")
+
+
 async def adrive(step: Step[T]) -> T:
-    """Run a step to its end, awaiting each request it yields (see :func:`drive`).
+    """Run a step to its end, awaiting each request it yields (``arun``); see :func:`drive`.
 
     Cancellation (``asyncio.CancelledError``) of an awaited request is thrown into the step
     like any other exception, so ``finally`` blocks of the step run.
@@ -133,17 +161,4 @@ async def adrive(step: Step[T]) -> T:
     Returns:
         The step's return value.
     """
-    try:
-        request = next(step)
-        while True:
-            try:
-                result = await request.arun()
-            except BaseException as exc:  # handed to the step, which decides
-                request = step.throw(exc)
-            else:
-                request = step.send(result)
-    except StopIteration as done:
-        value: T = done.value
-        return value
-    finally:
-        step.close()
+    return await _loop(step, _async)
