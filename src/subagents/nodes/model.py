@@ -32,6 +32,7 @@ from subagents.runtime.budget import (
     max_output_tokens,
     prompt_tokens,
 )
+from subagents.runtime.cost import model_price, price_call
 from subagents.runtime.scope import RunScope, scope_of
 
 __all__ = ["LIMIT_NUDGE", "REPEAT_NUDGE", "make_model_node"]
@@ -67,6 +68,7 @@ class _ModelStep:
         )
         self.root = len(plan.path) == 1
         self.max_output = max_output_tokens(plan.model)
+        self.price = plan.price if plan.price is not None else model_price(plan.model)
         self.system: list[AnyMessage] = (
             [SystemMessage(content=agent.system_prompt)] if agent.system_prompt else []
         )
@@ -110,17 +112,18 @@ class _ModelStep:
         Returns the reply, or the ``over_budget`` ending when the budget refused the call.
         """
         budget = scope.budget if scope is not None else None
-        held = budget.reserve_call(lambda: self.estimate(request)) if budget else None
+        held = (budget.reserve_call(lambda: self.estimate(request), lambda: self.worst(request))
+                if budget else None)
         if isinstance(held, str):
             return over_budget(self.plan.agent, held)
         emit.model_start(len(request))
-        used = 0
+        used, cost = 0, None
         try:
             ai: AIMessage = runnable.invoke(request, emit.model_config())
             used = _tokens(ai)
+            cost = self.record(scope, ai, emit)
         finally:
-            _settle(scope, held, used)
-        self.record(scope, ai, emit)
+            _settle(scope, held, used, cost)
         return ai
 
     async def acall(self, scope: RunScope | None, runnable: Runnable[Any, Any],
@@ -133,31 +136,36 @@ class _ModelStep:
             self.record(scope, reply, emit)
             return reply
         held: Reservation | str | None = None
-        used = 0
+        used, cost = 0, None
         try:
             async with deadline(budget, "a model call"):
-                held = await budget.areserve_call(lambda: self.estimate(request))
+                held = await budget.areserve_call(lambda: self.estimate(request),
+                                                  lambda: self.worst(request))
                 if isinstance(held, str):
                     return over_budget(self.plan.agent, held)
                 emit.model_start(len(request))
                 ai: AIMessage = await runnable.ainvoke(request, emit.model_config())
                 used = _tokens(ai)
+                cost = self.record(scope, ai, emit)
         except BudgetDeadline as exc:
             return over_budget(self.plan.agent, str(exc))
         finally:
-            _settle(scope, held, used)
-        self.record(scope, ai, emit)
+            _settle(scope, held, used, cost)
         return ai
 
     def estimate(self, request: list[Any]) -> int:
         """Tokens to reserve for a request: its prompt estimate plus the max output tokens."""
         return prompt_tokens(request) + self.max_output
 
-    def record(self, scope: RunScope | None, ai: AIMessage, emit: Emitter) -> None:
-        """Record one model reply in the usage tree and the event stream."""
-        emit.model_end(ai)
-        if scope is not None:
-            scope.usage.record_model_call(ai.usage_metadata, len(ai.tool_calls))
+    def worst(self, request: list[Any]) -> float:
+        """USD to reserve for a request: its prompt estimate and max output at the price."""
+        return self.price.worst(prompt_tokens(request), self.max_output)
+
+    def record(self, scope: RunScope | None, ai: AIMessage, emit: Emitter) -> float | None:
+        """Record one model reply (and its cost, returned) in the usage tree and events."""
+        cost = price_call(scope, self.price, ai)
+        emit.model_end(ai, cost)
+        return cost
 
     def rounds(self, scope: RunScope | None, out: Outcome) -> Outcome:
         """Reserve a tool round for a reply whose calls are to run.
@@ -206,11 +214,15 @@ class _ModelStep:
         return ai if ai.name == name else ai.model_copy(update={"name": name})
 
 
-def _settle(scope: RunScope | None, held: Reservation | str | None, used: int) -> None:
-    """Settle a model call's reservation with the tokens it used (counted in the scope)."""
+def _settle(scope: RunScope | None, held: Reservation | str | None, used: int,
+            cost: float | None) -> None:
+    """Settle a model call's reservation with the tokens and USD it used (counted in the scope).
+
+    An unknown ``cost`` counts the reserved worst case.
+    """
     if isinstance(held, Reservation) and scope is not None:
-        held.settle(used)
-        scope.add_spent(model_calls=1, tokens=used)
+        held.settle(used, cost)
+        scope.add_spent(model_calls=1, tokens=used, cost=held.cost if cost is None else cost)
 
 
 def _tokens(ai: AIMessage) -> int:
