@@ -137,10 +137,12 @@ def test_max_cost_names_the_unpriced_subagent_and_the_budget_owner() -> None:
     odd = Agent(name="odd", model=ScriptedChatModel(steps=[], model_name="mystery-7b"))
     root = Agent(name="root", model=ScriptedChatModel(steps=[]), subagents=[odd],
                  pricing={"scripted": PRICE}, budget=Budget(max_cost=1.0))
-    with pytest.raises(UnpricedModelError, match="agent 'odd': model 'mystery-7b'.*agent "
-                       "'root''s budget has max_cost"):
+    with pytest.raises(UnpricedModelError, match=r"agent 'odd': model 'mystery-7b'.*agent "
+                       r"'root''s budget has max_cost"):
         compile_agent(root)
-    priced = root.model_copy(update={"pricing": {"scripted": PRICE, "mystery-7b": (0, 0)}})
+    priced = Agent(name="root", model=ScriptedChatModel(steps=[]), subagents=[odd],
+                   pricing={"scripted": PRICE, "mystery-7b": (0, 0)},
+                   budget=Budget(max_cost=1.0))
     compile_agent(priced)  # priced now: compiles
 
 
