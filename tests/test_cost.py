@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,11 +17,12 @@ from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
 from subagents import Agent, Budget, DelegationResult, Status, compile_agent, observe
-from subagents.errors import SpecError
+from subagents.errors import SpecError, TeamFileError
 from subagents.events import BaseEvent, ModelEnd
 from subagents.runtime.budget import BudgetTracker, Reservation
 from subagents.runtime.cost import UnpricedModelError, model_price
 from subagents.runtime.scope import scope_of
+from subagents.teams import load_team
 from subagents.testing import ScriptedChatModel, ai, call
 
 PRICE = (1.0, 2.0)
@@ -313,3 +315,32 @@ def test_models_are_priced_by_table_then_local_then_genai_prices() -> None:
     assert 0 < cost < (1000 * gpt.input + 500 * gpt.output) / 1e6  # cached input is cheaper
     bound = model_price(ChatOpenAI(model="gpt-4o-mini", api_key="x").bind_tools([probe]))
     assert bound.source == "genai-prices"
+
+
+def test_team_file_pricing_prices_the_tree_and_bad_prices_name_their_line(
+        tmp_path: Path) -> None:
+    team = tmp_path / "team.yaml"
+    team.write_text("""\
+agents:
+  - name: dev
+    pricing: {scripted: [1, 2]}
+    budget: {max_cost: 1.0}
+    subagents: [search]
+  - name: search
+""")
+    model = ScriptedChatModel(steps={"dev": [ai(call("task", agent="search", objective="s")),
+                                             ai("done")], "search": [ai("found")]})
+    out = compile_agent(load_team(team), model=model).invoke(
+        {"messages": [HumanMessage("go")]})
+    assert out["usage"]["totals"]["cost"] == pytest.approx(
+        sum(cost_of(c.reply) for c in model.calls))
+    assert out["usage"]["children"][0]["cost"] == pytest.approx(
+        cost_of(model.calls_by("search")[0].reply))
+    team.write_text(team.read_text().replace("pricing: {scripted: [1, 2]}",
+                                             "pricing: {other: [1, 2]}"))
+    with pytest.raises(UnpricedModelError, match="model 'scripted'"):
+        compile_agent(load_team(team), model=ScriptedChatModel(steps=[]))
+    team.write_text(team.read_text().replace("[1, 2]", "[1, -2]"))
+    with pytest.raises(TeamFileError, match=r"team.yaml:3: agent 'dev': field 'pricing': "
+                       r"price of 'other' must be"):
+        load_team(team)

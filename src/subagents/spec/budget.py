@@ -17,7 +17,7 @@ class Budget(BaseModel):
     ``max_seconds`` is a deadline per run (a resumed run starts a new clock): in async runs
     in-flight model and tool calls are cancelled at it and the agent ends ``over_budget`` with
     an error naming ``max_seconds``; sync runs check it before each model call only (a
-    blocked sync call cannot be interrupted). Spent calls, rounds and tokens are
+    blocked sync call cannot be interrupted). Spent calls, rounds, tokens and cost are
     checkpointed and go on across resumes (see ``subagents.nodes.state.AgentState``).
 
     ``max_cost`` is in US dollars: each model call reserves its worst case (its prompt
