@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,11 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
+from rich.console import Console
 
 from subagents import Agent, Budget, DelegationResult, Status, compile_agent, observe
+from subagents.cli import replay_report, run_team, usage_table, usage_totals
+from subagents.cli.render import usage_rows
 from subagents.errors import SpecError, TeamFileError
 from subagents.events import BaseEvent, ModelEnd
 from subagents.runtime.budget import BudgetTracker, Reservation
@@ -344,3 +348,34 @@ agents:
     with pytest.raises(TeamFileError, match=r"team.yaml:3: agent 'dev': field 'pricing': "
                        r"price of 'other' must be"):
         load_team(team)
+
+
+async def test_cli_usage_table_shows_cost_per_agent_and_the_total() -> None:
+    model = ScriptedChatModel(steps={"dev": [ai(call("task", agent="search", objective="s")),
+                                             ai("done")], "search": [ai("found")]})
+    dev = Agent(name="dev", subagents=[Agent(name="search")], pricing={"scripted": PRICE})
+    events: list[BaseEvent] = []
+    report = await run_team(dev, "go", model=model, on_event=events.append)
+    rows, total = usage_rows(report.tree), usage_totals(report.tree)
+    assert [r.cost for r in rows] == pytest.approx(
+        [sum(cost_of(c.reply) for c in model.calls_by(a)) for a in ("dev", "search")])
+    assert total.cost == pytest.approx(sum(cost_of(c.reply) for c in model.calls))
+    buffer = io.StringIO()
+    Console(file=buffer, width=140, color_system=None).print(usage_table(report.tree))
+    lines = buffer.getvalue().splitlines()
+    assert "cost $" in next(line for line in lines if "agent" in line)
+    cells = {line.split()[0]: line.split()[-1] for line in lines
+             if line.split() and line.split()[0] in ("dev", "dev/search", "total")}
+    assert cells == {"dev": f"{rows[0].cost:,.6f}", "dev/search": f"{rows[1].cost:,.6f}",
+                     "total": f"{total.cost:,.6f}"}
+    replayed = replay_report(events)  # the same costs from the events alone
+    assert [n.cost for n in replayed.tree.walk()] == pytest.approx([r.cost for r in rows])
+
+
+async def test_cli_usage_table_has_no_cost_column_when_nothing_is_priced() -> None:
+    model = ScriptedChatModel(steps=[ai("done")])
+    report = await run_team(Agent(name="dev"), "go", model=model)
+    assert usage_totals(report.tree).cost is None
+    buffer = io.StringIO()
+    Console(file=buffer, width=140, color_system=None).print(usage_table(report.tree))
+    assert "cost" not in buffer.getvalue()
