@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tools import tool
@@ -379,3 +380,21 @@ async def test_cli_usage_table_has_no_cost_column_when_nothing_is_priced() -> No
     buffer = io.StringIO()
     Console(file=buffer, width=140, color_system=None).print(usage_table(report.tree))
     assert "cost" not in buffer.getvalue()
+
+
+async def test_an_own_graphs_model_call_under_max_cost_fails_that_child_only() -> None:
+    inner = ScriptedChatModel(steps=[ai("inner answer")])
+    helper = Agent.from_graph(create_agent(inner, tools=[probe], name="helper"),
+                              name="helper", description="Helps.")
+    model = ScriptedChatModel(steps={"root": [ai(call("task", agent="helper", objective="x")),
+                                              ai("root done")]})
+    root = Agent(name="root", model=model, subagents=[helper], pricing={"scripted": PRICE},
+                 budget=Budget(max_cost=1.0))
+    out = await asyncio.wait_for(
+        compile_agent(root).ainvoke({"messages": [HumanMessage("go")]}), 20)
+    result = DelegationResult.from_message(
+        next(m for m in out["messages"] if isinstance(m, ToolMessage)))
+    assert result.status is Status.FAILED
+    assert "unknown price" in (result.error or "")
+    assert inner.calls == []
+    assert out["messages"][-1].content == "root done"
