@@ -36,14 +36,17 @@ from subagents.spec.agent import Agent
 if TYPE_CHECKING:  # a type only: the scope module imports the budget one, which imports this
     from subagents.runtime.scope import RunScope
 
-__all__ = ["ModelPrice", "PriceTable", "UnpricedModelError", "model_name", "model_price",
-           "price_call", "pricing_key", "require_price", "tree_pricing"]
+__all__ = ["ModelPrice", "PriceSource", "PriceTable", "UnpricedModelError", "model_name",
+           "model_price", "price_call", "pricing_key", "require_price", "tree_pricing"]
 
 PriceTable = Mapping[str, tuple[float, float]]
 """Model name -> (USD per million input tokens, USD per million output tokens)."""
-Source = Literal["pricing", "local", "genai-prices"]
+PriceSource = Literal["pricing", "local", "genai-prices"]
+"""Where a price comes from: the agent's table, a local model (0), ``genai-prices``."""
 _MILLION = 1_000_000
 _LOCAL_HOSTS = frozenset({"localhost", "0.0.0.0"})
+_INPUT_KEYS = ("input_mtok", "cache_write_mtok", "cache_write_5m_mtok", "cache_write_1h_mtok")
+"""``genai-prices`` input prices: a reservation takes the highest (a cache write may cost more)."""
 
 
 class UnpricedModelError(SpecError):
@@ -66,15 +69,16 @@ class ModelPrice:
         input: USD per million input tokens (for reservations: the highest tier's), None
             when unknown.
         output: USD per million output tokens, None when unknown.
+        exact: ``genai-prices``' own calculation of a call's cost from its usage (cached
+            input at its own price, tiers), None for a table or local price.
     """
 
     model: str | None
-    source: Source | None = None
+    source: PriceSource | None = None
     input: float | None = None
     output: float | None = None
     exact: Callable[[Mapping[str, Any]], float] | None = field(
         default=None, repr=False, compare=False)
-    """``genai-prices``' own calculation of a call's usage (cache and tier prices)."""
 
     @property
     def known(self) -> bool:
@@ -267,8 +271,9 @@ def _genai_price(name: str, url: str | None) -> ModelPrice:
         return float(info.calc_price(Usage(**counts), provider).total_price)
 
     prices = info.get_prices(datetime.now(tz=UTC))
-    return ModelPrice(name, "genai-prices", _top(getattr(prices, "input_mtok", None)),
-                      _top(getattr(prices, "output_mtok", None)), exact)
+    worst_in = max(_top(getattr(prices, key, None)) for key in _INPUT_KEYS)
+    return ModelPrice(name, "genai-prices", worst_in, _top(getattr(prices, "output_mtok", None)),
+                      exact)
 
 
 def _top(price: Any) -> float:
