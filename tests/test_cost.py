@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import threading
 from pathlib import Path
@@ -17,9 +18,19 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
+from langgraph.types import Command
 from rich.console import Console
 
-from subagents import Agent, Budget, DelegationResult, Status, compile_agent, observe
+from subagents import (
+    Agent,
+    Budget,
+    DelegationResult,
+    Status,
+    compile_agent,
+    needs_approval,
+    observe,
+)
+from subagents.checkpoints import memory_saver, sqlite_saver
 from subagents.cli import replay_report, run_team, usage_table, usage_totals
 from subagents.cli.render import usage_rows
 from subagents.errors import SpecError, TeamFileError
@@ -398,3 +409,33 @@ async def test_an_own_graphs_model_call_under_max_cost_fails_that_child_only() -
     assert "unknown price" in (result.error or "")
     assert inner.calls == []
     assert out["messages"][-1].content == "root done"
+
+
+@pytest.mark.parametrize("saver", ["memory", "sqlite"])
+def test_max_cost_counts_across_approval_resumes(saver: str, tmp_path: Path) -> None:
+    def policy(messages: list[BaseMessage]) -> AIMessage:
+        return ai(call("careful", n=sum(isinstance(m, AIMessage) for m in messages)))
+
+    model = CappedModel(policy=policy)
+    limit = 0.1075  # 3 calls of 0.003 USD fit beside a 0.1 USD worst case, not 4
+    root = Agent(name="root", model=model, tools=[needs_approval(careful)], max_steps=50,
+                 pricing=OUT_ONLY, budget=Budget(max_cost=limit))
+    cfg = {"configurable": {"thread_id": f"cost-resume-{saver}"}}
+    with (sqlite_saver(tmp_path / "cp.sqlite") if saver == "sqlite"
+          else contextlib.nullcontext(memory_saver())) as cp:
+        graph = compile_agent(root, checkpointer=cp)
+        out = graph.invoke({"messages": [HumanMessage("go")]}, cfg)
+        pauses = 0
+        while "__interrupt__" in out and pauses < 10:
+            pauses += 1
+            out = graph.invoke(Command(resume=True), cfg)
+    spent = sum(cost_of(c.reply, OUT_ONLY["scripted"]) for c in model.calls)
+    assert len(model.calls) == pauses == 3
+    assert spent <= limit < spent + 0.1
+    assert f"max_cost={limit}" in str(out["messages"][-1].content)
+
+
+@tool
+def careful(n: int) -> str:
+    """Do something a human approves first."""
+    return f"careful {n}"
