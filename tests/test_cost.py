@@ -161,6 +161,8 @@ def test_models_are_priced_by_table_then_local_then_genai_prices() -> None:
     assert 0 < cost < (1000 * gpt.input + 500 * gpt.output) / 1e6  # cached input is cheaper
     bound = model_price(ChatOpenAI(model="gpt-4o-mini", api_key="x").bind_tools([probe]))
     assert bound.source == "genai-prices"
+    hosted = ChatOpenAI(model="gpt-4o-mini", api_key="x", base_url="http://gpu-box:8000/v1")
+    assert not model_price(hosted).known  # a server genai-prices knows no provider of
 
 
 def test_team_file_pricing_prices_the_tree_and_bad_prices_name_their_line(

@@ -8,8 +8,10 @@ Every model call is priced from the agent's model, once per model when the graph
    model's name;
 2. a local model (its base URL is a loopback address: the embedded llama.cpp ``local``
    models, ``ChatOpenAI(base_url="http://127.0.0.1:8080/v1")``, Ollama) costs 0;
-3. the ``genai-prices`` library, by the model's name and its API's base URL (cache reads and
-   writes at their own prices, price tiers and dated prices as it knows them);
+3. the ``genai-prices`` library, by the provider of the model's API base URL (by the model's
+   name alone when it sets none), cache reads and writes at their own prices, price tiers
+   and dated prices as it knows them; a base URL it knows no provider of (a self-hosted
+   server) is unknown;
 4. otherwise the price is unknown: its calls cost None.
 
 A call's cost (:func:`price_call`) goes to the usage tree (``UsageNode.cost``) and the
@@ -244,23 +246,21 @@ def _is_local(url: str) -> bool:
 
 @functools.lru_cache(maxsize=256)
 def _genai_price(name: str, url: str | None) -> ModelPrice:
-    """``genai-prices``' price of a model, by its API's base URL when it knows it, else by name."""
+    """``genai-prices``' price of a model, by its API's provider or its name.
+
+    By the provider of its base URL, or with no URL by its name alone; unknown when the URL
+    is no provider's it knows (a self-hosted server: price it in ``Agent.pricing``) or that
+    provider has no such model.
+    """
     # imported on first use: importing genai_prices costs ~70 ms, a run without a priced
     # model pays nothing
     from genai_prices import Usage
     from genai_prices.data_snapshot import get_snapshot
 
-    snapshot = get_snapshot()
-    found = None
-    for api_url in ((url, None) if url else (None,)):
-        try:
-            found = snapshot.find_provider_model(name, None, None, api_url)
-            break
-        except LookupError:
-            continue
-    if found is None:
+    try:
+        provider, info = get_snapshot().find_provider_model(name, None, None, url)
+    except LookupError:
         return ModelPrice(name)
-    provider, info = found
 
     def exact(usage: Mapping[str, Any]) -> float:
         details = usage.get("input_token_details") or {}
