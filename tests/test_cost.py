@@ -159,6 +159,7 @@ def test_models_are_priced_by_table_then_local_then_genai_prices() -> None:
     cost = gpt.cost(usage)
     assert cost is not None
     assert 0 < cost < (1000 * gpt.input + 500 * gpt.output) / 1e6  # cached input is cheaper
+    assert gpt.cost({"input_tokens": -5, "output_tokens": 1}) is None  # not a usage: no cost
     bound = model_price(ChatOpenAI(model="gpt-4o-mini", api_key="x").bind_tools([probe]))
     assert bound.source == "genai-prices"
     hosted = ChatOpenAI(model="gpt-4o-mini", api_key="x", base_url="http://gpu-box:8000/v1")

@@ -91,8 +91,8 @@ class ModelPrice:
         """USD of one call from its ``usage_metadata``.
 
         Returns:
-            The cost; None when the price is unknown, or the call reported no usage (0 for
-            a local model).
+            The cost; None when the price is unknown, or the call reported no usage or one
+            ``genai-prices`` cannot price (0 for a local model).
         """
         if self.input is None or self.output is None:
             return None
@@ -101,7 +101,10 @@ class ModelPrice:
         if not usage:
             return None
         if self.exact is not None:
-            return self.exact(usage)
+            try:
+                return self.exact(usage)
+            except (ValueError, TypeError, ArithmeticError):  # usage it cannot price
+                return None
         return (int(usage.get("input_tokens", 0)) * self.input
                 + int(usage.get("output_tokens", 0)) * self.output) / _MILLION
 
