@@ -99,7 +99,7 @@ def test_max_files_caps_the_built_in_tools(tmp_path: Path) -> None:
      "4: agent 'a': field 'budget': max_tokens: Input should be a valid integer"),
     ("agents:\n  - name: a\n    budget:\n      max_token: 3\n",
      "4: agent 'a': field 'budget': unknown key 'max_token' (valid: max_model_calls, "
-     "max_tool_rounds, max_tokens, max_seconds); did you mean 'max_tokens'?"),
+     "max_tool_rounds, max_tokens, max_seconds, max_cost); did you mean 'max_tokens'?"),
     ("agents:\n  - name: a\n    budget: 5\n",
      "3: agent 'a': field 'budget' must be a mapping of max_model_calls"),
     ("agents:\n  - name: a\n    background:\n      timeout: -1\n",

@@ -124,12 +124,17 @@ class ModelStart(BaseEvent):
 
 
 class ModelEnd(BaseEvent):
-    """An agent's model replied (text shortened to 500 characters)."""
+    """An agent's model replied (text shortened to 500 characters).
+
+    ``usage``: the reply's ``usage_metadata``; ``cost``: the call's price in US dollars,
+    None when unknown (see :mod:`subagents.runtime.cost`).
+    """
 
     type: Literal["model_end"] = "model_end"
     text: str = ""
     tool_calls: list[str] = Field(default_factory=list)
     usage: dict[str, Any] | None = None
+    cost: float | None = None
 
 
 class ToolStart(BaseEvent):

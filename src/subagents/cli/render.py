@@ -113,36 +113,49 @@ class UsageRow:
     output_tokens: int
     tool_calls: int
     seconds: float
+    cost: float | None = None
+    """US dollars of its model calls; None when one had no known price."""
 
 
 def usage_rows(tree: DelegationNode) -> list[UsageRow]:
     """One row per invocation, depth first; ``agent`` is the path (``dev/explore``)."""
     return [UsageRow("/".join(n.path), n.status, n.model_calls, n.input_tokens,
-                     n.output_tokens, n.tool_calls, n.seconds) for n in tree.walk()]
+                     n.output_tokens, n.tool_calls, n.seconds, n.cost) for n in tree.walk()]
 
 
 def usage_totals(tree: DelegationNode) -> UsageRow:
-    """The totals row: counts summed over every invocation; seconds: the root's wall time."""
+    """The totals row: counts summed over every invocation; seconds: the root's wall time.
+
+    ``cost`` is the sum of the rows', None when one of them is unknown.
+    """
     rows = usage_rows(tree)
+    costs = [r.cost for r in rows]
+    cost = None if None in costs else sum(c for c in costs if c is not None)
     return UsageRow("total", tree.status, sum(r.model_calls for r in rows),
                     sum(r.input_tokens for r in rows), sum(r.output_tokens for r in rows),
-                    sum(r.tool_calls for r in rows), tree.seconds)
+                    sum(r.tool_calls for r in rows), tree.seconds, cost)
 
 
 def usage_table(tree: DelegationNode) -> Table:
     """The usage table of a run's tree, with a totals row (``usage_totals``).
 
-    Columns: agent path, status, model calls, input/output tokens, tool calls, seconds.
+    Columns: agent path, status, model calls, input/output tokens, tool calls, seconds, and
+    ``cost $`` (US dollars, ``?`` where unknown) when a row with model calls was priced.
     """
     table = Table(title="usage", title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("agent", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    for name in ("model calls", "input tokens", "output tokens", "tool calls", "seconds"):
+    priced = any(r.cost is not None and r.model_calls for r in usage_rows(tree))
+    names = ("model calls", "input tokens", "output tokens", "tool calls", "seconds")
+    for name in (*names, "cost $") if priced else names:
         table.add_column(name, justify="right")
 
     def cells(row: UsageRow) -> list[str]:
-        return [f"{row.model_calls:,}", f"{row.input_tokens:,}", f"{row.output_tokens:,}",
-                f"{row.tool_calls:,}", f"{row.seconds:.1f}"]
+        out = [f"{row.model_calls:,}", f"{row.input_tokens:,}", f"{row.output_tokens:,}",
+               f"{row.tool_calls:,}", f"{row.seconds:.1f}"]
+        if priced:
+            out.append("?" if row.cost is None else f"{row.cost:,.6f}")
+        return out
 
     for row in usage_rows(tree):
         symbol, style = status_symbol(row.status)

@@ -60,6 +60,7 @@ class DelegationNode:
         input_tokens: prompt tokens over those calls (0 when unknown).
         output_tokens: completion tokens over those calls.
         tool_calls: tool calls it asked for (delegations included).
+        cost: US dollars of its own model calls; None when one had no known price.
         result: the delegation result (text or JSON object), None while running.
         error: its error text, if any.
         tool_call_id: the parent's tool call that started it ("" for the root).
@@ -82,6 +83,7 @@ class DelegationNode:
     input_tokens: int = 0
     output_tokens: int = 0
     tool_calls: int = 0
+    cost: float | None = 0.0
     result: Any = None
     error: str | None = None
     tool_call_id: str = ""
@@ -246,6 +248,7 @@ class EventTree:
         usage: Mapping[str, Any] = event.usage or {}
         node.input_tokens += int(usage.get("input_tokens", 0))
         node.output_tokens += int(usage.get("output_tokens", 0))
+        node.cost = None if event.cost is None or node.cost is None else node.cost + event.cost
         if event.text.strip():
             node.text = " ".join(event.text.split())[-TEXT_TAIL:]
         elif event.tool_calls:
@@ -270,6 +273,9 @@ class EventTree:
         """
         for name in ("model_calls", "input_tokens", "output_tokens", "tool_calls"):
             setattr(node, name, int(usage.get(name) or 0))
+        if "cost" in usage:  # usage trees logged before costs were priced have none
+            cost = usage["cost"]
+            node.cost = float(cost) if isinstance(cost, int | float) else None
         if isinstance(usage.get("seconds"), int | float):
             node.duration = float(usage["seconds"])
         if node.status == "running" and usage.get("status"):

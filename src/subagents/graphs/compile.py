@@ -31,6 +31,7 @@ from subagents.nodes.schemas import (
     task_spec,
     tool_spec,
 )
+from subagents.runtime.cost import model_price, pricing_key, require_price, tree_pricing
 from subagents.spec import Agent, iter_agents
 from subagents.subgraphs import build_agent_graph
 from subagents.subgraphs.foreign import graph_child
@@ -134,7 +135,7 @@ class _Compiler:
     def __init__(self, cli_model: BaseChatModel | str | None,
                  checkpointer: BaseCheckpointSaver[Any] | Literal[True] | None) -> None:
         self.cli_model, self.checkpointer = cli_model, checkpointer
-        self.built: dict[tuple[int, int, int | str], _Graph] = {}
+        self.built: dict[tuple[int, int, int | str, object], _Graph] = {}
 
     def build(self, agent: Agent, lineage: tuple[Agent, ...], depth: int,
               model: BaseChatModel) -> _Graph:
@@ -148,7 +149,9 @@ class _Compiler:
             children[child.name] = ChildLink(child, _node_name(path, child), tool, graph,
                                             (*path, child.name), tool in agent.needs_approval)
         _check_approval(agent, children)
-        plan = AgentPlan(agent=agent, path=path, model=model,
+        price = model_price(model, tree_pricing(lineage))
+        require_price(lineage, price)
+        plan = AgentPlan(agent=agent, path=path, model=model, price=price,
                          tools={t.name: t for t in agent.tools}, children=children, depth=depth)
         specs = [tool_spec(t) for t in agent.tools]
         if plan.can_delegate:
@@ -173,7 +176,7 @@ class _Compiler:
         remaining = child_depth(depth, child)
         spec = child.model
         key = (id(child), remaining, id(model) if spec is None else
-               spec if isinstance(spec, str) else id(spec))
+               spec if isinstance(spec, str) else id(spec), pricing_key((*lineage, child)))
         graph = self.built.get(key)
         if graph is not None:  # built at another place: its names must resolve here too
             for ref in child.subagents:

@@ -93,12 +93,12 @@ class Emitter:
         if self.scope is not None:
             self._emit(ModelStart(**_ids(self.scope), messages=messages))
 
-    def model_end(self, ai: AIMessage) -> None:
-        """After a model call."""
+    def model_end(self, ai: AIMessage, cost: float | None = None) -> None:
+        """After a model call (``cost``: its USD, None when unknown)."""
         if self.scope is not None:
             usage = dict(ai.usage_metadata) if ai.usage_metadata else None
             self._emit(ModelEnd(**_ids(self.scope), text=ai.text[:500], usage=usage,
-                                tool_calls=[tc["name"] for tc in ai.tool_calls]))
+                                tool_calls=[tc["name"] for tc in ai.tool_calls], cost=cost))
 
     def tool_start(self, tc: ToolCall) -> None:
         """Before one of the agent's own tools runs."""

@@ -42,6 +42,7 @@ from subagents.runtime.budget import (
     max_output_tokens,
     prompt_tokens,
 )
+from subagents.runtime.cost import model_price, price_call
 from subagents.runtime.scope import RunScope, scope_of
 from subagents.runtime.steps import Both, Invoke, Step
 
@@ -69,12 +70,13 @@ class _Reserve:
 
     budget: BudgetTracker
     estimate: Callable[[], int]
+    worst: Callable[[], float]
 
     def run(self) -> Reservation | str:
-        return self.budget.reserve_call(self.estimate)
+        return self.budget.reserve_call(self.estimate, self.worst)
 
     async def arun(self) -> Reservation | str:
-        return await self.budget.areserve_call(self.estimate)
+        return await self.budget.areserve_call(self.estimate, self.worst)
 
 
 def _nothing() -> None:
@@ -99,6 +101,7 @@ class _Model:
         )
         self.root = len(plan.path) == 1
         self.max_output = max_output_tokens(plan.model)
+        self.price = plan.price if plan.price is not None else model_price(plan.model)
         self.system: list[AnyMessage] = (
             [SystemMessage(content=agent.system_prompt)] if agent.system_prompt else []
         )
@@ -167,43 +170,46 @@ class _Model:
         if budget is None:  # the common case: nothing to reserve, no deadline
             emit.model_start(len(request))
             ai: AIMessage = yield Invoke(runnable, request, emit.model_config())
-        else:
-            try:
-                got = yield Deadline(budget, "a model call",
-                                     Nested(self.budgeted(scope, budget, runnable, request, emit)))
-            except BudgetDeadline as exc:
-                return over_budget(self.plan.agent, str(exc))
-            if isinstance(got, Decision):
-                return got
-            ai = got
-        self.record(scope, ai, emit)
-        return ai
+            self.record(scope, ai, emit)
+            return ai
+        try:
+            got: AIMessage | Decision = yield Deadline(
+                budget, "a model call",
+                Nested(self.budgeted(scope, budget, runnable, request, emit)))
+        except BudgetDeadline as exc:
+            return over_budget(self.plan.agent, str(exc))
+        return got
 
     def budgeted(self, scope: RunScope | None, budget: BudgetTracker,
                  runnable: Runnable[Any, Any], request: list[Any],
                  emit: Emitter) -> Step[AIMessage | Decision]:
-        """Reserve the call's place in the budget, make it, settle it with the tokens used."""
-        held = yield _Reserve(budget, lambda: self.estimate(request))
+        """Reserve the call's place in the budget, make it, record it, settle it (tokens, USD)."""
+        held = yield _Reserve(budget, lambda: self.estimate(request), lambda: self.worst(request))
         if isinstance(held, str):
             return over_budget(self.plan.agent, held)
         emit.model_start(len(request))
-        used = 0
+        used, cost = 0, None
         try:
             ai: AIMessage = yield Invoke(runnable, request, emit.model_config())
             used = _tokens(ai)
+            cost = self.record(scope, ai, emit)
         finally:
-            _settle(scope, held, used)
+            _settle(scope, held, used, cost)
         return ai
 
     def estimate(self, request: list[Any]) -> int:
         """Tokens to reserve for a request: its prompt estimate plus the max output tokens."""
         return prompt_tokens(request) + self.max_output
 
-    def record(self, scope: RunScope | None, ai: AIMessage, emit: Emitter) -> None:
-        """Record one model reply in the usage tree and the event stream."""
-        emit.model_end(ai)
-        if scope is not None:
-            scope.usage.record_model_call(ai.usage_metadata, len(ai.tool_calls))
+    def worst(self, request: list[Any]) -> float:
+        """USD to reserve for a request: its prompt estimate and max output at the price."""
+        return self.price.worst(prompt_tokens(request), self.max_output)
+
+    def record(self, scope: RunScope | None, ai: AIMessage, emit: Emitter) -> float | None:
+        """Record one model reply (and its cost in USD, returned) in the usage tree and events."""
+        cost = price_call(scope, self.price, ai)
+        emit.model_end(ai, cost)
+        return cost
 
     def rounds(self, scope: RunScope | None, out: Decision) -> Decision:
         """Reserve a tool round for a reply whose calls are to run.
@@ -250,11 +256,15 @@ class _Model:
         return ai if ai.name == name else ai.model_copy(update={"name": name})
 
 
-def _settle(scope: RunScope | None, held: Reservation | str | None, used: int) -> None:
-    """Settle a model call's reservation with the tokens it used (counted in the scope)."""
+def _settle(scope: RunScope | None, held: Reservation | str | None, used: int,
+            cost: float | None) -> None:
+    """Settle a model call's reservation with the tokens and USD it used (counted in the scope).
+
+    An unknown ``cost`` counts the reserved worst case.
+    """
     if isinstance(held, Reservation) and scope is not None:
-        held.settle(used)
-        scope.add_spent(model_calls=1, tokens=used)
+        held.settle(used, cost)
+        scope.add_spent(model_calls=1, tokens=used, cost=held.cost if cost is None else cost)
 
 
 def _tokens(ai: AIMessage) -> int:

@@ -9,6 +9,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 
+from subagents.runtime.cost import ModelPrice
 from subagents.spec import Agent
 from subagents.spec.background import BackgroundConfig
 
@@ -57,6 +58,8 @@ class AgentPlan:
         tool_specs: OpenAI-format tool dicts bound to the model, in order.
         bind_kwargs: extra ``bind_tools`` arguments (``parallel_tool_calls`` for local models).
         lifecycle: names of the bound background lifecycle tools (``agent_status``, ...).
+        price: the price of ``model``'s calls with the agent's inherited ``pricing`` (None:
+            priced from the model alone; see :mod:`subagents.runtime.cost`).
     """
 
     agent: Agent
@@ -68,6 +71,7 @@ class AgentPlan:
     tool_specs: list[dict[str, Any]] = field(default_factory=list)
     bind_kwargs: dict[str, Any] = field(default_factory=dict)
     lifecycle: tuple[str, ...] = ()
+    price: ModelPrice | None = None
 
     @property
     def background(self) -> BackgroundConfig | None:

@@ -6,8 +6,9 @@ Project88's "at most 5 tool-call rounds across the full call tree" is
 Counters are reservations, taken atomically in every enclosing tracker before the work they
 count: a model call reserves its place (and its tokens) before it is made, a reply's tool
 calls run only after a tool round was reserved. So parallel children never overshoot
-``max_model_calls`` or ``max_tool_rounds``, and ``max_tokens`` by at most one call's
-reservation (see :meth:`BudgetTracker.reserve_call`).
+``max_model_calls`` or ``max_tool_rounds``, ``max_tokens`` by at most one call's
+reservation, and ``max_cost`` not at all as long as no call costs more than its worst case
+(see :meth:`BudgetTracker.reserve_call`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from subagents.errors import SubagentsError
+from subagents.runtime.cost import UnpricedModelError
 from subagents.spec.budget import Budget
 
 __all__ = ["DEFAULT_MAX_OUTPUT_TOKENS", "BudgetDeadline", "BudgetTracker",
@@ -52,14 +54,20 @@ class Reservation:
     Attributes:
         chain: the trackers it was counted in, innermost first.
         tokens: tokens reserved in each of them (0 when none has ``max_tokens``).
+        cost: USD reserved in each of them (the call's worst case; 0 when none has
+            ``max_cost``).
     """
 
     chain: list[BudgetTracker]
     tokens: int
     settled: bool = False
+    cost: float = 0.0
 
-    def settle(self, used: int) -> None:
-        """Replace the token reservation by ``used`` tokens (idempotent; wakes waiters)."""
+    def settle(self, used: int, cost: float | None = None) -> None:
+        """Replace the reservation by ``used`` tokens and ``cost`` USD (idempotent; wakes waiters).
+
+        ``cost`` None (unknown: the reply reported no usage) counts the reserved worst case.
+        """
         with _LOCK:
             if self.settled:
                 return
@@ -67,6 +75,10 @@ class Reservation:
             for tracker in self.chain:
                 tracker.reserved -= self.tokens
                 tracker.tokens += used
+                tracker.in_flight -= 1
+                tracker.reserved_cost = tracker.reserved_cost - self.cost if tracker.in_flight \
+                    else 0.0  # no float residue once nothing is in flight
+                tracker.cost += self.cost if cost is None else cost
             _SETTLED.notify_all()
             waiters = list(_ASYNC_WAITERS)
             _ASYNC_WAITERS.clear()
@@ -95,6 +107,9 @@ class BudgetTracker:
         tool_rounds: tool rounds reserved.
         tokens: tokens spent by settled calls.
         reserved: tokens reserved by calls in flight.
+        cost: USD spent by settled calls (priced calls only).
+        reserved_cost: USD reserved by calls in flight (under ``max_cost``).
+        in_flight: model calls reserved and not settled yet.
         started: ``time.monotonic()`` when the run opened (seconds).
     """
 
@@ -104,6 +119,9 @@ class BudgetTracker:
     tool_rounds: int = 0
     tokens: int = 0
     reserved: int = 0
+    cost: float = 0.0
+    reserved_cost: float = 0.0
+    in_flight: int = 0
     started: float = field(default_factory=time.monotonic)
 
     def up(self) -> BudgetTracker | None:
@@ -137,6 +155,8 @@ class BudgetTracker:
         for name, limit, used in checks:
             if limit is not None and used >= limit:
                 return f"budget exhausted: {name}={limit} (used {used})"
+        if lim.max_cost is not None and self.cost >= lim.max_cost:
+            return f"budget exhausted: max_cost={lim.max_cost} (spent {self.cost:.6g} USD)"
         if lim.max_seconds is not None:
             spent = time.monotonic() - self.started
             if spent >= lim.max_seconds:
@@ -149,7 +169,19 @@ class BudgetTracker:
         return estimate() if any(t.limits.max_tokens is not None for t in chain) else 0
 
     @staticmethod
-    def _try_call(chain: list[BudgetTracker], tokens: int) -> Reservation | str:
+    def _worst(chain: list[BudgetTracker], cost: Callable[[], float] | None) -> float:
+        """The USD to reserve: ``cost()`` when a tracker limits cost, else 0."""
+        if not any(t.limits.max_cost is not None for t in chain):
+            return 0.0
+        if cost is None:
+            msg = ("a model call of unknown price under a budget with max_cost: price its "
+                   "model (Agent.pricing) or remove max_cost")
+            raise UnpricedModelError(msg)
+        return cost()
+
+    @staticmethod
+    def _try_call(chain: list[BudgetTracker], tokens: int,
+                  cost: float = 0.0) -> Reservation | str:
         """Under ``_LOCK``: a reservation, a reason (refused), or ``_WAIT``."""
         for tracker in chain:
             if reason := tracker._own_reason():
@@ -158,12 +190,32 @@ class BudgetTracker:
             limit = t.limits.max_tokens
             if limit is not None and t.tokens + t.reserved >= limit:
                 return _WAIT  # tokens < limit (else a reason above): some are in flight
+        for t in chain:
+            if (reason := t._no_room(cost)) is not None:
+                return reason
         for tracker in chain:
             tracker.model_calls += 1
             tracker.reserved += tokens
-        return Reservation(chain, tokens)
+            tracker.reserved_cost += cost
+            tracker.in_flight += 1
+        return Reservation(chain, tokens, cost=cost)
 
-    def reserve_call(self, estimate: Callable[[], int]) -> Reservation | str:
+    def _no_room(self, cost: float) -> str | None:
+        """Under ``_LOCK``: None when a call of worst case ``cost`` USD fits ``max_cost``.
+
+        Else ``_WAIT`` while calls are in flight (they may settle below their worst case),
+        or the reason the call is refused.
+        """
+        limit = self.limits.max_cost
+        if limit is None or self.cost + self.reserved_cost + cost <= limit:
+            return None
+        if self.in_flight:
+            return _WAIT
+        return (f"budget exhausted: max_cost={limit} (spent {self.cost:.6g} USD; the next "
+                f"model call may cost up to {cost:.6g} USD)")
+
+    def reserve_call(self, estimate: Callable[[], int],
+                     cost: Callable[[], float] | None = None) -> Reservation | str:
         """Claim one model call here and in every enclosing tracker (sync; may wait).
 
         The call is counted at once, so parallel children never overshoot
@@ -172,29 +224,40 @@ class BudgetTracker:
         settles (:meth:`Reservation.settle`); a call starts only while spent + in-flight
         reservations < max_tokens, and otherwise waits for an in-flight call to settle. So
         the tokens spent exceed ``max_tokens`` by at most one call's reservation, as long as
-        no call uses more than it reserved.
+        no call uses more than it reserved. With a ``max_cost`` limit, ``cost()`` USD (the
+        call's worst case) are reserved, and the call starts only when spent + in-flight +
+        its worst case <= max_cost (waiting while calls are in flight, refused otherwise):
+        the cost never exceeds ``max_cost`` as long as no call costs more than it reserved.
 
         Args:
             estimate: the tokens to reserve (called only when a tracker limits tokens).
+            cost: the call's worst-case USD (called only when a tracker limits cost; see
+                ``ModelPrice.worst``); None when the model's price is unknown.
 
         Returns:
             The reservation, or why the call may not be made (nothing is claimed then).
+
+        Raises:
+            UnpricedModelError: a tracker limits cost and the call's price is unknown.
         """
         chain = self.chain()
         tokens = self._estimate(chain, estimate)
+        worst = self._worst(chain, cost)
         with _SETTLED:
-            while (got := self._try_call(chain, tokens)) == _WAIT:
+            while (got := self._try_call(chain, tokens, worst)) == _WAIT:
                 _SETTLED.wait(timeout=self._left(chain))
         return got
 
-    async def areserve_call(self, estimate: Callable[[], int]) -> Reservation | str:
+    async def areserve_call(self, estimate: Callable[[], int],
+                            cost: Callable[[], float] | None = None) -> Reservation | str:
         """``reserve_call`` for async callers: waits without blocking the event loop."""
         chain = self.chain()
         tokens = self._estimate(chain, estimate)
+        worst = self._worst(chain, cost)
         loop = asyncio.get_running_loop()
         while True:
             with _LOCK:
-                got = self._try_call(chain, tokens)
+                got = self._try_call(chain, tokens, worst)
                 if got != _WAIT:
                     return got
                 fut: asyncio.Future[None] = loop.create_future()
@@ -236,8 +299,8 @@ class BudgetTracker:
         """Add counters read back from a checkpoint here and in every enclosing tracker.
 
         Args:
-            spent: ``{"model_calls", "tool_rounds", "tokens"}`` a paused or crashed run had
-                spent (missing keys count 0).
+            spent: ``{"model_calls", "tool_rounds", "tokens", "cost"}`` a paused or crashed
+                run had spent (missing keys count 0; ``cost`` in USD).
         """
         chain = self.chain()
         with _LOCK:
@@ -245,6 +308,7 @@ class BudgetTracker:
                 tracker.model_calls += int(spent.get("model_calls", 0))
                 tracker.tool_rounds += int(spent.get("tool_rounds", 0))
                 tracker.tokens += int(spent.get("tokens", 0))
+                tracker.cost += float(spent.get("cost", 0.0) or 0.0)
 
 
 @asynccontextmanager

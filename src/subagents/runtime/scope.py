@@ -46,7 +46,7 @@ Sink = Callable[[BaseEvent], Any]
 """A receiver of every event of a run (``observe(on_event=...)``)."""
 _log = logging.getLogger("subagents")
 _SPENT_LOCK = threading.Lock()
-SPENT_FIELDS = ("model_calls", "tool_rounds", "tokens")
+SPENT_FIELDS = ("model_calls", "tool_rounds", "tokens", "cost")
 
 
 class RunScope:
@@ -81,7 +81,7 @@ class RunScope:
             parent.usage.add_child(self.usage)
         self._budget = (BudgetTracker(budget, above=self._budget_above)
                         if budget is not None else None)
-        self.spent = dict.fromkeys(SPENT_FIELDS, 0)
+        self.spent: dict[str, float] = dict.fromkeys(SPENT_FIELDS, 0)
         """Budget counters spent by this invocation and its sub-agents (under a budget)."""
         self.restored = False
         """Its counters were restored from a checkpoint (or there was nothing to restore)."""
@@ -128,8 +128,8 @@ class RunScope:
             scope = scope.parent
         return None
 
-    def add_spent(self, **counts: int) -> None:
-        """Count spending (``model_calls``, ``tool_rounds``, ``tokens``) here and above."""
+    def add_spent(self, **counts: float) -> None:
+        """Count spending (``model_calls``, ``tool_rounds``, ``tokens``, ``cost``) here, above."""
         with _SPENT_LOCK:
             scope: RunScope | None = self
             while scope is not None:
@@ -156,7 +156,7 @@ class RunScope:
         if (budget is None or not isinstance(record, dict)
                 or record.get("tool_call_id") != self.usage.tool_call_id):
             return
-        counts = {k: int(record.get(k) or 0) for k in SPENT_FIELDS}
+        counts = {k: (float if k == "cost" else int)(record.get(k) or 0) for k in SPENT_FIELDS}
         self.add_spent(**counts)
         budget.restore(counts)
 

@@ -27,6 +27,8 @@ class UsageNode:
         input_tokens: input tokens of those calls (from ``usage_metadata``).
         output_tokens: output tokens of those calls.
         tool_calls: tool calls it asked for (delegations included).
+        priced_calls: those of its model calls that had a known price.
+        priced_cost: US dollars of those calls (see :attr:`cost`).
         started: ``time.monotonic()`` at start (seconds).
         ended: ``time.monotonic()`` at the end, None while running.
         children: usage nodes of its delegations, in start order.
@@ -43,10 +45,20 @@ class UsageNode:
     input_tokens: int = 0
     output_tokens: int = 0
     tool_calls: int = 0
+    priced_calls: int = 0
+    priced_cost: float = 0.0
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
     children: list[UsageNode] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def cost(self) -> float | None:
+        """US dollars of its own model calls; None when one of them had no known price.
+
+        See :mod:`subagents.runtime.cost`; 0.0 before its first call.
+        """
+        return self.priced_cost if self.priced_calls == self.model_calls else None
 
     @property
     def seconds(self) -> float:
@@ -63,11 +75,15 @@ class UsageNode:
         with self._lock:
             self.children = [c for c in self.children if c is not child]
 
-    def record_model_call(self, usage: Mapping[str, Any] | None, tool_calls: int) -> None:
-        """Count one model reply and its token usage."""
+    def record_model_call(self, usage: Mapping[str, Any] | None, tool_calls: int,
+                          cost: float | None = None) -> None:
+        """Count one model reply, its token usage and its cost (USD; None: unknown)."""
         with self._lock:
             self.model_calls += 1
             self.tool_calls += tool_calls
+            if cost is not None:
+                self.priced_calls += 1
+                self.priced_cost += cost
             if usage:
                 self.input_tokens += int(usage.get("input_tokens", 0))
                 self.output_tokens += int(usage.get("output_tokens", 0))
@@ -83,14 +99,32 @@ class UsageNode:
                 sums[key] += value
         return sums
 
+    def total_cost(self) -> float | None:
+        """US dollars of this node's and every descendant's model calls (None: one unknown)."""
+        total = self.cost
+        for child in list(self.children):
+            if total is None:
+                return None
+            below = child.total_cost()
+            total = None if below is None else total + below
+        return total
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of this node, its totals and its children (recursively)."""
+        """A JSON-ready dict of this node, its totals and its children (recursively).
+
+        ``cost`` is the node's own (USD, None: unknown); ``totals["cost"]`` the subtree's,
+        present only when every call of the subtree was priced.
+        """
+        totals: dict[str, Any] = self.totals()
+        cost = self.total_cost()
+        if cost is not None:
+            totals["cost"] = cost
         return {
             "agent": self.agent, "path": list(self.path), "tool_call_id": self.tool_call_id,
             "objective": self.objective, "background": self.background, "status": self.status,
             **({"attempt": self.attempt} if self.attempt > 1 else {}),
             "model_calls": self.model_calls, "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens, "tool_calls": self.tool_calls,
-            "seconds": round(self.seconds, 4), "totals": self.totals(),
+            "cost": self.cost, "seconds": round(self.seconds, 4), "totals": totals,
             "children": [c.to_dict() for c in list(self.children)],
         }

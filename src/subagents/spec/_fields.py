@@ -1,7 +1,8 @@
-"""Field validators shared by the spec types: strict scalars, retry policies."""
+"""Field validators shared by the spec types: strict scalars, retry policies, price tables."""
 
 from __future__ import annotations
 
+import math
 import types
 from typing import Any, Union, get_args, get_origin
 
@@ -11,7 +12,7 @@ from pydantic import (
     ValidationInfo,
 )
 
-__all__ = ["retry_policy", "strict_scalar"]
+__all__ = ["price_table", "retry_policy", "strict_scalar"]
 
 
 def strict_scalar(model: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
@@ -74,3 +75,36 @@ def retry_policy(value: Any) -> RetryPolicy | None:
     return value
 
 
+
+
+def price_table(value: Any) -> dict[str, tuple[float, float]] | None:
+    """``value`` as an ``Agent.pricing`` table: model name -> (USD/M input, USD/M output).
+
+    A pair may be a tuple or a list (team files); ints are taken as floats.
+
+    Raises:
+        ValueError: not a mapping, an empty or non-string model name, or a price that is
+            not a pair of finite numbers >= 0 (bools and strings are not converted).
+    """
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        msg = f"must be a mapping model name -> (input, output), got {type(value).__name__}"
+        raise ValueError(msg)
+    table: dict[str, tuple[float, float]] = {}
+    for name, pair in value.items():
+        if not isinstance(name, str) or not name:
+            msg = f"model names must be non-empty strings, got {name!r}"
+            raise ValueError(msg)
+        prices = list(pair) if isinstance(pair, list | tuple) else []
+        if len(prices) != 2 or not all(_usd(p) for p in prices):
+            msg = (f"price of {name!r} must be (usd_per_million_input, "
+                   f"usd_per_million_output), two numbers >= 0, got {pair!r}")
+            raise ValueError(msg)
+        table[name] = (float(prices[0]), float(prices[1]))
+    return table
+
+
+def _usd(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and value >= 0)

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from subagents.spec._fields import retry_policy
+from subagents.spec._fields import price_table, retry_policy
 from subagents.spec._fields import strict_scalar as _strict_scalar
 from subagents.spec.background import BackgroundConfig
 from subagents.spec.budget import Budget
@@ -78,6 +78,10 @@ class Agent(BaseModel):
     ``failed`` or ``timeout``; ``timeout`` (seconds) ends an attempt still running then as
     ``timeout``, cancelling the child and its descendants. Both hold for sync, parallel and
     background delegations and for dispatcher jobs; see :mod:`subagents.nodes.retry`.
+
+    Money: ``pricing`` prices models by name in USD per million tokens, for this agent and
+    the sub-agents under it (a sub-agent's own entries win); models it does not name are
+    priced by ``genai-prices``, local models cost 0 (see :mod:`subagents.runtime.cost`).
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
@@ -188,6 +192,12 @@ class Agent(BaseModel):
         description="Seconds one delegation attempt to this agent may run before it ends "
         "'timeout' and the child and its descendants are cancelled.",
     )
+    pricing: dict[str, tuple[float, float]] | None = Field(
+        default=None,
+        description="Model name -> (USD per million input tokens, USD per million output "
+        "tokens), for models genai-prices does not know or that you pay otherwise; "
+        "inherited by sub-agents (their own entries win).",
+    )
 
     @classmethod
     def from_remote(cls, url: str, graph_id: str, *, name: str, description: str = "",
@@ -297,6 +307,11 @@ class Agent(BaseModel):
     @classmethod
     def _coerce_retry(cls, value: Any) -> Any:
         return retry_policy(value)
+
+    @field_validator("pricing", mode="before")
+    @classmethod
+    def _check_pricing(cls, value: Any) -> Any:
+        return price_table(value)
 
     @field_validator("tools", mode="before")
     @classmethod

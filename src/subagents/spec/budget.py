@@ -1,4 +1,4 @@
-"""Budget limits of a delegation tree (``Agent(budget=...)``): calls, rounds, tokens, seconds."""
+"""Budget limits of a delegation tree (``Agent(budget=...)``): calls, rounds, tokens, time, USD."""
 
 from __future__ import annotations
 
@@ -17,8 +17,15 @@ class Budget(BaseModel):
     ``max_seconds`` is a deadline per run (a resumed run starts a new clock): in async runs
     in-flight model and tool calls are cancelled at it and the agent ends ``over_budget`` with
     an error naming ``max_seconds``; sync runs check it before each model call only (a
-    blocked sync call cannot be interrupted). Spent calls, rounds and tokens are
+    blocked sync call cannot be interrupted). Spent calls, rounds, tokens and cost are
     checkpointed and go on across resumes (see ``subagents.nodes.state.AgentState``).
+
+    ``max_cost`` is in US dollars: each model call reserves its worst case (its prompt
+    estimate and the model's max output tokens at the model's price) and starts only when
+    that fits in what is left after spent and in-flight calls, so the tree's cost stays
+    within ``max_cost`` as long as no call costs more than its worst case. Every model under
+    it needs a known price (``Agent.pricing``, ``genai-prices``, or a local model): else
+    ``subagents.runtime.cost.UnpricedModelError``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -33,5 +40,9 @@ class Budget(BaseModel):
     max_seconds: float | None = Field(
         default=None, gt=0, description="Wall-clock seconds of one run (a deadline: in-flight "
         "async model and tool calls are cancelled at it).")
+    max_cost: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False,
+        description="US dollars of model calls; a call starts only when its worst-case cost "
+        "fits in what spent and in-flight calls leave.")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
 
 from subagents.spec import Agent
 from subagents.spec.background import AwaitMode, BackgroundConfig
@@ -188,7 +188,12 @@ class AgentEntry(BaseModel):
         "off.")
     budget: Budget | None = Field(
         None, description="Limits of its whole call tree: max_model_calls, max_tool_rounds, "
-        "max_tokens (input + output tokens), max_seconds (seconds of wall clock per run).")
+        "max_tokens (input + output tokens), max_seconds (seconds of wall clock per run), "
+        "max_cost (US dollars).")
+    pricing: dict[str, tuple[NonNegativeFloat, NonNegativeFloat]] | None = Field(
+        None, description="Model name -> [USD per million input tokens, USD per million "
+        "output tokens], for models genai-prices does not know; inherited by its sub-agents "
+        "(their own entries win). Local models cost 0.")
     background: bool | BackgroundEntry = Field(False, description=_doc(Agent, "background"))
     needs_approval: list[str] = Field([], description=_doc(Agent, "needs_approval"))
     remote: RemoteEntry | None = Field(

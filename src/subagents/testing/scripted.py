@@ -79,12 +79,15 @@ class ScriptedChatModel(BaseChatModel):
     consumed in order under a lock) or ``policy`` (a function of the messages, safe under any
     concurrency). Every call is recorded in ``calls``; ``assert_complete()`` fails when steps
     are left. ``latency`` (seconds) is slept before each reply (``asyncio.sleep`` when async).
-    Replies carry ``usage_metadata`` estimated as characters / 4 tokens.
+    Replies carry ``usage_metadata`` estimated as characters / 4 tokens. ``model_name``
+    (default ``"scripted"``) is the name an agent's ``pricing`` prices it by:
+    ``Agent(pricing={"scripted": (1.0, 2.0)})``; unpriced, its calls cost None.
     """
 
     steps: SkipValidation[list[Step] | dict[str, list[Step]] | None] = None
     policy: SkipValidation[Policy | None] = None
     latency: float = 0.0
+    model_name: str = "scripted"
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _calls: list[ModelCall] = PrivateAttr(default_factory=list)
