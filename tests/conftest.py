@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from _pg import pg_dsn, pg_server  # noqa: F401  (the Postgres saver param's server)
+from subagents.checkpoints import async_sqlite_saver, memory_saver, sqlite_saver
 
 
 @pytest.fixture(autouse=True)
@@ -35,3 +41,70 @@ def _checkpoints_hold_registered_types() -> Iterator[None]:
     yield
     unregister()
     assert not seen, f"checkpoint values blocked by the serializer: {sorted(set(seen))}"
+
+
+# ---------------------------------------------------------------------------------- savers
+# Like LangGraph's own conftest (``sync_checkpointer`` / ``async_checkpointer``): a test that
+# takes ``saver`` (sync runs) or ``async_saver`` (async runs) runs once per checkpoint saver.
+# The default is memory and SQLite (the package's own factories); a test whose outcome rests
+# on what a saver writes and reads back across a resume or a restart adds Postgres with
+# ``@pytest.mark.savers(*ALL_SAVERS)``. The Postgres param uses ``_pg``'s throwaway server and
+# a fresh database per test; it is skipped with the reason when no server can be started.
+
+ALL_SAVERS = ("memory", "sqlite", "postgres")
+DEFAULT_SAVERS = ("memory", "sqlite")
+_SAVER_FIXTURES = ("saver", "async_saver")
+_PG_EXTRA = "pip install langgraph-checkpoint-postgres 'psycopg[binary]'"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "savers(*kinds): the checkpoint savers (memory, sqlite, postgres) a test "
+        "taking the saver/async_saver fixture runs on; default memory and sqlite")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrise ``saver`` / ``async_saver`` by the test's ``savers`` marker (or the default)."""
+    marker = metafunc.definition.get_closest_marker("savers")
+    kinds = tuple(marker.args) if marker else DEFAULT_SAVERS
+    unknown = set(kinds) - set(ALL_SAVERS)
+    if unknown:
+        msg = f"unknown saver kinds {sorted(unknown)}; known: {ALL_SAVERS}"
+        raise pytest.UsageError(msg)
+    for name in _SAVER_FIXTURES:
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, kinds, indirect=True)
+
+
+@pytest.fixture
+def saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BaseCheckpointSaver[Any]]:
+    """A sync checkpoint saver: ``InMemorySaver``, ``SqliteSaver`` or ``PostgresSaver``."""
+    kind = request.param
+    if kind == "memory":
+        yield memory_saver()
+    elif kind == "sqlite":
+        with sqlite_saver(tmp_path / "checkpoints.sqlite") as saver:
+            yield saver
+    else:
+        postgres = pytest.importorskip("langgraph.checkpoint.postgres", reason=_PG_EXTRA)
+        dsn = request.getfixturevalue("pg_dsn")
+        with postgres.PostgresSaver.from_conn_string(dsn) as pg:
+            pg.setup()
+            yield pg
+
+
+@pytest.fixture
+async def async_saver(request: pytest.FixtureRequest,
+                      tmp_path: Path) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+    """An async saver: ``InMemorySaver``, ``AsyncSqliteSaver`` or ``AsyncPostgresSaver``."""
+    kind = request.param
+    if kind == "memory":
+        yield memory_saver()
+    elif kind == "sqlite":
+        async with async_sqlite_saver(tmp_path / "checkpoints.sqlite") as saver:
+            yield saver
+    else:
+        postgres = pytest.importorskip("subagents.checkpoints.postgres", reason=_PG_EXTRA)
+        dsn = request.getfixturevalue("pg_dsn")
+        async with postgres.async_postgres_saver(dsn) as pg:
+            yield pg
