@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ from typing import Any
 import pytest
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from _pg import pg_dsn, pg_server  # noqa: F401  (the Postgres saver param's server)
+from _pg import PgServer, pg_dsn, pg_server  # noqa: F401  (the Postgres saver param's server)
+from _savers import DurableSaver
 from subagents.checkpoints import async_sqlite_saver, memory_saver, sqlite_saver
 
 
@@ -50,17 +52,21 @@ def _checkpoints_hold_registered_types() -> Iterator[None]:
 # on what a saver writes and reads back across a resume or a restart adds Postgres with
 # ``@pytest.mark.savers(*ALL_SAVERS)``. The Postgres param uses ``_pg``'s throwaway server and
 # a fresh database per test; it is skipped with the reason when no server can be started.
+# ``durable_saver`` (SQLite and Postgres: the savers that outlive a process) opens a new saver
+# on the same store at each call, for crash tests whose runs are forked processes.
 
 ALL_SAVERS = ("memory", "sqlite", "postgres")
 DEFAULT_SAVERS = ("memory", "sqlite")
 _SAVER_FIXTURES = ("saver", "async_saver")
+DURABLE_SAVERS = ("sqlite", "postgres")
 _PG_EXTRA = "pip install langgraph-checkpoint-postgres 'psycopg[binary]'"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "savers(*kinds): the checkpoint savers (memory, sqlite, postgres) a test "
-        "taking the saver/async_saver fixture runs on; default memory and sqlite")
+        "taking the saver/async_saver fixture runs on; default memory and sqlite "
+        "(durable_saver: sqlite and postgres)")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -74,6 +80,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for name in _SAVER_FIXTURES:
         if name in metafunc.fixturenames:
             metafunc.parametrize(name, kinds, indirect=True)
+    if "durable_saver" in metafunc.fixturenames:
+        durable = [k for k in (marker.args if marker else DURABLE_SAVERS) if k != "memory"]
+        metafunc.parametrize("durable_saver", durable, indirect=True)
 
 
 @pytest.fixture
@@ -108,3 +117,32 @@ async def async_saver(request: pytest.FixtureRequest,
         dsn = request.getfixturevalue("pg_dsn")
         async with postgres.async_postgres_saver(dsn) as pg:
             yield pg
+
+
+@pytest.fixture
+def durable_saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DurableSaver]:
+    """A ``DurableSaver`` on SQLite files or on Postgres databases (one per store name)."""
+    if request.param == "sqlite":
+        yield DurableSaver("sqlite", tmp_path)
+        return
+    pytest.importorskip("subagents.checkpoints.postgres", reason=_PG_EXTRA)
+    psycopg = pytest.importorskip("psycopg", reason=_PG_EXTRA)
+    server: PgServer = request.getfixturevalue("pg_server")
+    prefix = f"d_{uuid.uuid4().hex[:10]}_"
+
+    def dsn(name: str) -> str:
+        db = prefix + name.replace("-", "_").lower()
+        with psycopg.connect(server.dsn(), autocommit=True) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone() \
+                    is None:
+                conn.execute(f'CREATE DATABASE "{db}"')
+        return server.dsn(db)
+
+    try:
+        yield DurableSaver("postgres", tmp_path, dsn)
+    finally:
+        with psycopg.connect(server.dsn(), autocommit=True) as conn:
+            names = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
+                                 (prefix + "%",)).fetchall()
+            for (db,) in names:
+                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
