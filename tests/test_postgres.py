@@ -18,7 +18,6 @@ pytest.importorskip("langgraph.checkpoint.postgres", reason="pip install "
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
-from _pg import pg_dsn, pg_server  # noqa: F401
 from _waiting import Changes
 from subagents import Agent, DelegationResult, Status, compile_agent
 from subagents.checkpoints import async_sqlite_saver, memory_saver
@@ -60,7 +59,7 @@ async def ask(graph: Any, text: str, thread: str) -> dict[str, DelegationResult]
     return results(await graph.ainvoke({"messages": [HumanMessage(text)]}, cfg))
 
 
-async def test_persistent_children_on_postgres_root_on_sqlite(pg_dsn: str,  # noqa: F811
+async def test_persistent_children_on_postgres_root_on_sqlite(pg_dsn: str,
                                                               tmp_path: Path) -> None:
     async with async_postgres_saver(pg_dsn) as pg, \
             async_sqlite_saver(tmp_path / "root.sqlite") as root_saver:
@@ -84,7 +83,7 @@ async def test_persistent_children_on_postgres_root_on_sqlite(pg_dsn: str,  # no
 
 
 async def test_dsn_factory_connects_lazily_and_history_survives_a_new_connection(
-        pg_dsn: str) -> None:  # noqa: F811
+        pg_dsn: str) -> None:
     persistence = postgres_persistence(pg_dsn)
     graph = compile_agent(memo_team(persistence), checkpointer=memory_saver())
     await ask(graph, "notes:one", "t1")
@@ -100,7 +99,7 @@ async def test_dsn_factory_connects_lazily_and_history_survives_a_new_connection
 
 
 async def test_factory_without_parent_thread_is_a_failed_delegation(
-        pg_dsn: str) -> None:  # noqa: F811
+        pg_dsn: str) -> None:
     async with async_postgres_saver(pg_dsn) as pg:
         graph = compile_agent(memo_team(postgres_persistence(pg)))
         out = await graph.ainvoke({"messages": [HumanMessage("notes:one")]})
@@ -114,7 +113,7 @@ class Crash(BaseException):
 
 
 async def test_root_on_postgres_resumes_after_crash_without_rerunning(
-        pg_dsn: str) -> None:  # noqa: F811
+        pg_dsn: str) -> None:
     armed = {"crash": True}
     model_calls: list[str | None] = []
     answered: set[str] = set()  # root-level tasks whose ToolMessage is saved
