@@ -3,7 +3,7 @@
 - ``Changes``: code on the event loop calls ``notify()`` after it changed something a test
   waits for; the test awaits ``until(predicate)``, which re-checks the predicate at each
   notification (no polling) and fails with ``what`` after ``timeout`` seconds.
-- ``ThreadChanges``: the same for code running in threads (``threading.Condition.wait_for``).
+- ``wait_event``: ``asyncio.Event.wait`` that fails the test (not hangs it) after ``timeout``.
 - ``poll_until``: for a condition only another process can change (a server, a forked
   worker) and nothing notifies: re-check every ``interval`` seconds until ``timeout``.
 """
@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
 from collections.abc import Awaitable, Callable
 
-__all__ = ["Changes", "ThreadChanges", "poll_until", "wait_event"]
+__all__ = ["Changes", "poll_until", "wait_event"]
 
 
 class Changes:
@@ -45,29 +44,6 @@ class Changes:
                     await self._changed.wait()
         except TimeoutError:
             raise AssertionError(f"{what} did not happen within {timeout} s") from None
-
-
-class ThreadChanges:
-    """``Changes`` for code running in threads, on ``threading.Condition.wait_for``."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-
-    def notify(self) -> None:
-        """Call from any thread after a change a waiter may be waiting for."""
-        with self._cond:
-            self._cond.notify_all()
-
-    def until(self, predicate: Callable[[], bool], *, timeout: float = 10.0,
-              what: str = "the condition") -> None:
-        """Block until ``predicate()`` is true; fail the test after ``timeout`` seconds.
-
-        Raises:
-            AssertionError: ``predicate`` still false after ``timeout`` seconds.
-        """
-        with self._cond:
-            if not self._cond.wait_for(predicate, timeout=timeout):
-                raise AssertionError(f"{what} did not happen within {timeout} s")
 
 
 async def wait_event(event: asyncio.Event, *, timeout: float = 10.0,
