@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -157,7 +157,8 @@ def start_dev_server(workdir: Path, env: dict[str, str], *, startup_timeout: flo
             if ok:
                 last_error = f"port {port} answered but the server did not report it"
                 break
-            time.sleep(0.2)
+            with suppress(subprocess.TimeoutExpired):  # until the next check, or the exit
+                proc.wait(timeout=0.2)
         else:
             last_error = f"no answer on port {port} within {startup_timeout} s"
         server.stop()

@@ -10,12 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command
 
 from subagents import Agent, DelegationResult, SpecError, Status, compile_agent
-from subagents.checkpoints import memory_saver
 from subagents.nodes._approval import APPROVE_WORDS, approval_decision
 from subagents.testing import ScriptedChatModel, ai, call
+
+Saver = BaseCheckpointSaver[Any]
 
 
 def lead_policy(tool_call: Any) -> Any:
@@ -43,18 +45,19 @@ def result_of(out: dict[str, Any]) -> DelegationResult:
         next(m for m in out["messages"] if isinstance(m, ToolMessage)))
 
 
-async def paused(agent: Agent, thread: str) -> tuple[Any, dict[str, Any], Any]:
-    graph = compile_agent(agent, checkpointer=memory_saver())
+async def paused(
+        agent: Agent, thread: str, *, checkpointer: Any) -> tuple[Any, dict[str, Any], Any]:
+    graph = compile_agent(agent, checkpointer=checkpointer)
     cfg = {"configurable": {"thread_id": thread}}
     out = await graph.ainvoke({"messages": [HumanMessage("go")]}, cfg)
     (pending,) = out["__interrupt__"]
     return graph, cfg, pending
 
 
-async def test_a_delegation_waits_for_approval_and_runs_after_it() -> None:
+async def test_a_delegation_waits_for_approval_and_runs_after_it(async_saver: Saver) -> None:
     agent, model = lead(call("task", agent="worker", objective="clean tmp"),
                         needs_approval=("task",))
-    graph, cfg, pending = await paused(agent, "ap-1")
+    graph, cfg, pending = await paused(agent, "ap-1", checkpointer=async_saver)
     assert pending.value["agent"] == "worker" and pending.value["objective"] == "clean tmp"
     assert pending.value["path"] == ["lead", "worker"] and pending.value["tool"] == "task"
     assert pending.value["kind"] == "delegation"
@@ -66,10 +69,11 @@ async def test_a_delegation_waits_for_approval_and_runs_after_it() -> None:
 
 @pytest.mark.parametrize("answer", [False, "no", {"approved": "false"},
                                     {"approved": False, "reason": "not today"}, "maybe later"])
-async def test_a_rejected_delegation_never_runs_and_the_parent_reads_why(answer: Any) -> None:
+async def test_a_rejected_delegation_never_runs_and_the_parent_reads_why(
+        answer: Any, async_saver: Saver) -> None:
     agent, model = lead(call("task", agent="worker", objective="clean tmp"),
                         needs_approval=("task",))
-    graph, cfg, _ = await paused(agent, f"ap-rej-{answer!r}")
+    graph, cfg, _ = await paused(agent, f"ap-rej-{answer!r}", checkpointer=async_saver)
     out = await graph.ainvoke(Command(resume=answer), cfg)
     res = result_of(out)
     assert model.calls_by("worker") == []
@@ -80,19 +84,19 @@ async def test_a_rejected_delegation_never_runs_and_the_parent_reads_why(answer:
         assert "not understood" in str(res.error)
 
 
-async def test_an_edited_objective_is_what_the_child_gets() -> None:
+async def test_an_edited_objective_is_what_the_child_gets(async_saver: Saver) -> None:
     agent, model = lead(call("task", agent="worker", objective="delete everything"),
                         needs_approval=("task",))
-    graph, cfg, _ = await paused(agent, "ap-edit")
+    graph, cfg, _ = await paused(agent, "ap-edit", checkpointer=async_saver)
     out = await graph.ainvoke(Command(resume={"action": "edit", "objective": "delete tmp"}), cfg)
     assert result_of(out).result == "did: delete tmp"
     (child_call,) = model.calls_by("worker")
     assert "delete everything" not in str(child_call.messages)
 
 
-async def test_an_edit_may_not_retarget_the_delegation() -> None:
+async def test_an_edit_may_not_retarget_the_delegation(async_saver: Saver) -> None:
     agent, model = lead(call("task", agent="worker", objective="x"), needs_approval=("task",))
-    graph, cfg, _ = await paused(agent, "ap-edit-agent")
+    graph, cfg, _ = await paused(agent, "ap-edit-agent", checkpointer=async_saver)
     out = await graph.ainvoke(Command(resume={"action": "edit", "args": {"agent": "lead"}}),
                               cfg)
     assert result_of(out).status is Status.FAILED and "may not change agent" in str(
@@ -100,11 +104,11 @@ async def test_an_edit_may_not_retarget_the_delegation() -> None:
     assert model.calls_by("worker") == []
 
 
-async def test_per_agent_tools_and_background_calls_wait_too() -> None:
+async def test_per_agent_tools_and_background_calls_wait_too(async_saver: Saver) -> None:
     agent, model = lead(call("task_worker", objective="bg work", background=True),
                         delegation="per_agent", needs_approval=("task_worker",),
                         background=True)
-    graph, cfg, pending = await paused(agent, "ap-bg")
+    graph, cfg, pending = await paused(agent, "ap-bg", checkpointer=async_saver)
     assert pending.value["background"] is True and pending.value["tool"] == "task_worker"
     assert model.calls_by("worker") == []
     out = await graph.ainvoke(Command(resume={"action": "reject", "reason": "later"}), cfg)
@@ -113,14 +117,15 @@ async def test_per_agent_tools_and_background_calls_wait_too() -> None:
     assert model.calls_by("worker") == []
 
 
-async def test_several_background_calls_are_all_answered_before_any_starts() -> None:
+async def test_several_background_calls_are_all_answered_before_any_starts(
+        async_saver: Saver) -> None:
     calls = [call("task", agent="worker", objective=f"job {i}", background=True)
              for i in range(2)]
     model = ScriptedChatModel(policy=lambda m, a: ai(*calls) if a == "lead" and isinstance(
         m[-1], HumanMessage) else ai("ok"))
     agent = Agent(name="lead", model=model, subagents=[Agent(name="worker")],
                   needs_approval=("task",), background=True)
-    graph = compile_agent(agent, checkpointer=memory_saver())
+    graph = compile_agent(agent, checkpointer=async_saver)
     cfg = {"configurable": {"thread_id": "ap-batch"}}
     out = await graph.ainvoke({"messages": [HumanMessage("go")]}, cfg)
     first = out["__interrupt__"]
@@ -133,10 +138,10 @@ async def test_several_background_calls_are_all_answered_before_any_starts() -> 
     assert [r["status"] for r in results] == ["running", "failed"]
 
 
-def test_sync_run_delegation_approval() -> None:
+def test_sync_run_delegation_approval(saver: Saver) -> None:
     agent, _model = lead(call("task", agent="worker", objective="sync job"),
                         needs_approval=("task",))
-    graph = compile_agent(agent, checkpointer=memory_saver())
+    graph = compile_agent(agent, checkpointer=saver)
     cfg = {"configurable": {"thread_id": "ap-sync"}}
     out = graph.invoke({"messages": [HumanMessage("go")]}, cfg)
     assert out["__interrupt__"][0].value["objective"] == "sync job"
@@ -167,10 +172,10 @@ def test_a_name_that_is_no_tool_of_the_agent_is_a_spec_error() -> None:
                         background=True, needs_approval=("shred", "task", "agent_cancel")))
 
 
-async def test_a_lifecycle_tool_in_needs_approval_waits_too() -> None:
+async def test_a_lifecycle_tool_in_needs_approval_waits_too(async_saver: Saver) -> None:
     agent, _model = lead(call("agent_cancel", id="bg_x"), background=True,
                         needs_approval=("agent_cancel",))
-    graph, cfg, pending = await paused(agent, "ap-life")
+    graph, cfg, pending = await paused(agent, "ap-life", checkpointer=async_saver)
     assert pending.value["tool"] == "agent_cancel" and pending.value["kind"] == "tool"
     assert pending.value["path"] == ["lead"] and pending.value["agent"] == "lead"
     out = await graph.ainvoke(Command(resume="deny"), cfg)
@@ -250,7 +255,7 @@ def test_no_value_outside_the_documented_set_approves(value: Any) -> None:
         assert isinstance(decision.reason, str)
 
 
-async def test_an_edit_of_an_own_tool_call_rejects_it() -> None:
+async def test_an_edit_of_an_own_tool_call_rejects_it(async_saver: Saver) -> None:
     shredded: list[str] = []
 
     @tool
@@ -262,7 +267,7 @@ async def test_an_edit_of_an_own_tool_call_rejects_it() -> None:
     model = ScriptedChatModel(policy=lambda m: ai(call("shred_file", path="a.txt"))
                               if isinstance(m[-1], HumanMessage) else ai(str(m[-1].content)))
     agent = Agent(name="ops", model=model, tools=[shred_file], needs_approval=("shred_file",))
-    graph, cfg, _ = await paused(agent, "ap-tool-edit")
+    graph, cfg, _ = await paused(agent, "ap-tool-edit", checkpointer=async_saver)
     out = await graph.ainvoke(Command(resume={"action": "edit", "args": {"path": "b.txt"}}), cfg)
     assert shredded == []
     assert "edits apply to delegations only" in out["messages"][-1].content

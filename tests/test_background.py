@@ -10,16 +10,23 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
+from _waiting import Changes
 from subagents import Agent, BackgroundConfig, Status, compile_agent, observe
 from subagents.testing import ScriptedChatModel, ai, call
 
 started: list[str] = []
+started_changes: dict[str, Changes] = {}
+gates: dict[str, asyncio.Event] = {}
+LONG = 0.3
+"""Work of ``t >= LONG`` seconds waits for its gate (opened by the test, or never: then it ends
+when it is cancelled or timed out); shorter work ends at once. No test waits on a clock."""
 
 
 @tool
-async def wait(seconds: float) -> str:
-    """Sleep for some seconds."""
-    await asyncio.sleep(seconds)
+async def wait(seconds: float, name: str = "") -> str:
+    """Work for some seconds (see ``LONG``)."""
+    if seconds >= LONG:
+        await gates.setdefault(name, asyncio.Event()).wait()
     return f"waited {seconds}"
 
 
@@ -28,8 +35,9 @@ def child_policy(messages: list[BaseMessage]) -> AIMessage:
     objective = str(next(m for m in messages if isinstance(m, HumanMessage)).content)
     if isinstance(messages[-1], HumanMessage):
         started.append(objective)
+        started_changes["started"].notify()
         seconds = float(re.search(r"t=([\d.]+)", objective).group(1))  # type: ignore[union-attr]
-        return ai(call("wait", seconds=seconds))
+        return ai(call("wait", seconds=seconds, name=objective))
     if "fail" in objective:
         raise RuntimeError(f"boom: {objective}")
     return ai(f"ok: {objective}")
@@ -64,6 +72,8 @@ def tool_json(out: dict, name: str) -> list[dict]:
 @pytest.fixture(autouse=True)
 def _reset() -> None:
     started.clear()
+    gates.clear()
+    started_changes["started"] = Changes()
 
 
 async def run(root: Agent, config: dict | None = None) -> dict:
@@ -172,12 +182,16 @@ async def test_auto_cancel_when_parent_ends_and_opt_out() -> None:
     assert child.status == Status.CANCELLED
     assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
 
-    root, _ = make_team(["t=0.05 survivor"], [ai("done")],
+    root, _ = make_team(["t=5 survivor"], [ai("done")],
                         config=BackgroundConfig(auto_cancel=False))
     scope, cfg = observe()
     await run(root, cfg)
-    await asyncio.sleep(0.3)
-    assert scope.usage.children[0].children[0].status == Status.COMPLETED
+    survivor = scope.usage.children[0].children[0]
+    assert survivor.status is None  # the root ended; the child is still at work
+    gates["t=5 survivor"].set()
+    await asyncio.wait_for(asyncio.gather(*[  # the child's task, now free to end
+        t for t in asyncio.all_tasks() if t is not asyncio.current_task()]), timeout=10)
+    assert survivor.status == Status.COMPLETED
 
 
 def test_background_under_sync_invoke_is_a_clear_failure() -> None:
@@ -197,8 +211,7 @@ async def test_cancelling_the_root_cancels_every_descendant_three_levels_deep() 
     root = Agent(name="root", model=root_model, subagents=[mid], max_subagent_depth=2)
     scope, cfg = observe()
     task = asyncio.create_task(run(root, cfg))
-    while len(started) < 2:
-        await asyncio.sleep(0.01)
+    await started_changes["started"].until(lambda: len(started) >= 2, what="both leaves started")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, timeout=1)

@@ -9,11 +9,14 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from subagents import Agent, BackgroundConfig, compile_agent
-from subagents.checkpoints import memory_saver
 from subagents.runtime import parking
 from subagents.testing import ScriptedChatModel, ai, call
+
+Saver = BaseCheckpointSaver[Any]
+pytestmark = pytest.mark.savers("memory", "sqlite", "postgres")
 
 gates: dict[str, asyncio.Event] = {}
 
@@ -41,12 +44,12 @@ def answers(out: dict[str, Any], name: str) -> list[dict[str, Any]]:
             if isinstance(m, ToolMessage) and m.name == name]
 
 
-def graph_of(turns: list[Any], *, auto_cancel: bool = False) -> Any:
+def graph_of(turns: list[Any], *, checkpointer: Any, auto_cancel: bool = False) -> Any:
     model = ScriptedChatModel(steps={"root": turns})
     worker = Agent(name="w", model=ScriptedChatModel(policy=worker_policy), tools=[gate])
     root = Agent(name="root", model=model, subagents=[worker],
                  background=BackgroundConfig(auto_cancel=auto_cancel))
-    return compile_agent(root, checkpointer=memory_saver())
+    return compile_agent(root, checkpointer=checkpointer)
 
 
 async def settle() -> None:
@@ -63,7 +66,8 @@ def first_id(messages: list[BaseMessage]) -> AIMessage:
     return ai(call("agent_status", id=ids(messages)[0]))
 
 
-async def test_a_later_turn_awaits_cancels_and_reads_ids_of_an_earlier_turn() -> None:
+async def test_a_later_turn_awaits_cancels_and_reads_ids_of_an_earlier_turn(
+        async_saver: Saver) -> None:
     gates.update(a=asyncio.Event(), b=asyncio.Event())
 
     def release_and_await(messages: list[BaseMessage]) -> AIMessage:
@@ -72,7 +76,7 @@ async def test_a_later_turn_awaits_cancels_and_reads_ids_of_an_earlier_turn() ->
                   call("agent_cancel", id=ids(messages)[1]))
 
     graph = graph_of([spawn("a", "b"), ai("turn 1 done"),
-                      first_id, release_and_await, ai("turn 2 done")])
+                      first_id, release_and_await, ai("turn 2 done")], checkpointer=async_saver)
     cfg = {"configurable": {"thread_id": "turns"}}
     async with asyncio.timeout(10):
         one = await graph.ainvoke({"messages": [HumanMessage("start")]}, cfg)
@@ -92,9 +96,10 @@ async def test_a_later_turn_awaits_cancels_and_reads_ids_of_an_earlier_turn() ->
     await settle()
 
 
-async def test_an_id_whose_table_was_dropped_is_unknown_id_naming_why() -> None:
+async def test_an_id_whose_table_was_dropped_is_unknown_id_naming_why(async_saver: Saver) -> None:
     gates["c"] = asyncio.Event()
-    graph = graph_of([spawn("c"), ai("turn 1 done"), first_id, ai("turn 2 done")])
+    graph = graph_of([spawn("c"), ai("turn 1 done"), first_id, ai("turn 2 done")],
+                     checkpointer=async_saver)
     cfg = {"configurable": {"thread_id": "dropped"}}
     async with asyncio.timeout(10):
         await graph.ainvoke({"messages": [HumanMessage("start")]}, cfg)
@@ -107,10 +112,12 @@ async def test_an_id_whose_table_was_dropped_is_unknown_id_naming_why() -> None:
     assert "is gone" in status["error"] and "discarded" in status["error"]
 
 
-async def test_kept_tables_are_bounded_oldest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_kept_tables_are_bounded_oldest_first(
+        monkeypatch: pytest.MonkeyPatch, async_saver: Saver) -> None:
     monkeypatch.setattr(parking, "_MAX_PARKED", 1)
     gates["d"] = asyncio.Event()
-    graph = graph_of([spawn("d"), ai("1 done"), spawn("d"), ai("2 done"), first_id, ai("3")])
+    graph = graph_of([spawn("d"), ai("1 done"), spawn("d"), ai("2 done"), first_id, ai("3")],
+                     checkpointer=async_saver)
     old, new = {"configurable": {"thread_id": "old"}}, {"configurable": {"thread_id": "new"}}
     async with asyncio.timeout(10):
         await graph.ainvoke({"messages": [HumanMessage("start")]}, old)
@@ -124,10 +131,10 @@ async def test_kept_tables_are_bounded_oldest_first(monkeypatch: pytest.MonkeyPa
     assert status["status"] == "unknown_id" and status["reason"] == "evicted"
 
 
-async def test_auto_cancel_still_ends_a_turn_with_its_children() -> None:
+async def test_auto_cancel_still_ends_a_turn_with_its_children(async_saver: Saver) -> None:
     gates["e"] = asyncio.Event()
     graph = graph_of([spawn("e"), ai("turn 1 done"), first_id, ai("turn 2 done")],
-                     auto_cancel=True)
+                     auto_cancel=True, checkpointer=async_saver)
     cfg = {"configurable": {"thread_id": "auto"}}
     async with asyncio.timeout(10):
         await graph.ainvoke({"messages": [HumanMessage("start")]}, cfg)

@@ -1,8 +1,9 @@
-"""A budget goes on across a crash: SIGKILL a run inside a tool, resume it from SQLite.
+"""A budget goes on across a crash: SIGKILL a run inside a tool, resume it from its saver.
 
 Each run is its own (forked) process, as in ``test_crash_resume``; the looping agent (the root
 or a sub-agent) calls a tool forever, the first process is killed at its second tool call,
-and the model calls of both processes together stay within ``max_model_calls``.
+and the model calls of both processes together stay within ``max_model_calls``. Each test
+runs on SQLite and on Postgres (conftest's ``durable_saver``).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.tools import tool
 
+from _savers import DurableSaver
 from subagents import Agent, Budget, compile_agent
-from subagents.checkpoints import async_sqlite_saver
 from subagents.testing import ScriptedChatModel, ai, call
 
 LIMIT = 4
@@ -57,7 +58,7 @@ def policy_for(looper: str) -> Any:
     return reply
 
 
-def worker(db: str, looper: str, kill_at: int, log_path: str) -> None:
+def worker(store: DurableSaver, looper: str, kill_at: int, log_path: str) -> None:
     World.kill_at, World.tools = kill_at, 0
     World.log = open(log_path, "a")  # noqa: SIM115 - closed by the process exit
     tools = [step]
@@ -67,7 +68,7 @@ def worker(db: str, looper: str, kill_at: int, log_path: str) -> None:
                  budget=Budget(max_model_calls=LIMIT), max_steps=50)
 
     async def main() -> None:
-        async with async_sqlite_saver(db) as saver:
+        async with store.open("cp") as saver:
             graph = compile_agent(root, checkpointer=saver)
             cfg = {"configurable": {"thread_id": "budget-crash"}}
             state = await graph.aget_state(cfg)
@@ -77,19 +78,20 @@ def worker(db: str, looper: str, kill_at: int, log_path: str) -> None:
     asyncio.run(main())
 
 
-def run(tmp: Path, looper: str, kill_at: int) -> int | None:
+def run(tmp: Path, store: DurableSaver, looper: str, kill_at: int) -> int | None:
     proc = multiprocessing.get_context("fork").Process(
-        target=worker, args=(str(tmp / "cp.sqlite"), looper, kill_at, str(tmp / "calls.log")))
+        target=worker, args=(store, looper, kill_at, str(tmp / "calls.log")))
     proc.start()
     proc.join(60)
     return proc.exitcode
 
 
 @pytest.mark.parametrize("looper", ["root", "worker"])
-def test_a_crashed_run_resumes_with_its_budget_spent(tmp_path: Path, looper: str) -> None:
-    assert run(tmp_path, looper, kill_at=2) == -signal.SIGKILL
+def test_a_crashed_run_resumes_with_its_budget_spent(
+        tmp_path: Path, durable_saver: DurableSaver, looper: str) -> None:
+    assert run(tmp_path, durable_saver, looper, kill_at=2) == -signal.SIGKILL
     before = (tmp_path / "calls.log").read_text().split()
-    assert run(tmp_path, looper, kill_at=0) == 0
+    assert run(tmp_path, durable_saver, looper, kill_at=0) == 0
     calls = (tmp_path / "calls.log").read_text().split()
     assert len(before) < LIMIT
     assert len(calls) == LIMIT, calls

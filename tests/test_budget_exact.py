@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tools import tool
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command
 
 from subagents import (
@@ -25,11 +27,12 @@ from subagents import (
     needs_approval,
     observe,
 )
-from subagents.checkpoints import memory_saver, sqlite_saver
 from subagents.events import BaseEvent, SubagentEnd
 from subagents.runtime.budget import prompt_tokens
 from subagents.runtime.scope import scope_of
 from subagents.testing import ScriptedChatModel, ai, call
+
+Saver = BaseCheckpointSaver[Any]
 
 WORKERS = 4
 MAX_OUT = 8
@@ -235,18 +238,24 @@ async def approve_until_done(graph: Any, thread: str) -> tuple[dict[str, Any], i
     return out, pauses
 
 
-async def test_budget_counts_across_approval_resumes_of_the_root() -> None:
+ALL_SAVERS = pytest.mark.savers("memory", "sqlite", "postgres")
+
+
+@ALL_SAVERS
+async def test_budget_counts_across_approval_resumes_of_the_root(async_saver: Saver) -> None:
     root, model = approval_team("root")
-    out, pauses = await approve_until_done(compile_agent(root, checkpointer=memory_saver()),
+    out, pauses = await approve_until_done(compile_agent(root, checkpointer=async_saver),
                                            "budget-resume-root")
     assert len(model.calls) == 3 and pauses == 3
     assert "__interrupt__" not in out
     assert "max_model_calls=3 (used 3)" in str(out["messages"][-1].content)
 
 
-async def test_budget_counts_across_approval_resumes_inside_a_sub_agent() -> None:
+@ALL_SAVERS
+async def test_budget_counts_across_approval_resumes_inside_a_sub_agent(
+        async_saver: Saver) -> None:
     root, model = approval_team("worker")
-    out, pauses = await approve_until_done(compile_agent(root, checkpointer=memory_saver()),
+    out, pauses = await approve_until_done(compile_agent(root, checkpointer=async_saver),
                                            "budget-resume-child")
     assert len(model.calls) == 3 and pauses == 2  # root 1, worker 2 (each then paused)
     assert "__interrupt__" not in out
@@ -255,16 +264,16 @@ async def test_budget_counts_across_approval_resumes_inside_a_sub_agent() -> Non
     assert result.status is Status.OVER_BUDGET
 
 
-def test_budget_counts_across_resumes_on_sqlite_sync(tmp_path: Any) -> None:
+@ALL_SAVERS
+def test_budget_counts_across_resumes_sync(saver: Saver) -> None:
     root, model = approval_team("root")
     cfg = {"configurable": {"thread_id": "budget-resume-sync"}}
-    with sqlite_saver(tmp_path / "cp.sqlite") as saver:
-        graph = compile_agent(root, checkpointer=saver)
-        out = graph.invoke({"messages": [HumanMessage("go")]}, cfg)
-        pauses = 0
-        while "__interrupt__" in out and pauses < RESUMES:
-            pauses += 1
-            out = graph.invoke(Command(resume=True), cfg)
+    graph = compile_agent(root, checkpointer=saver)
+    out = graph.invoke({"messages": [HumanMessage("go")]}, cfg)
+    pauses = 0
+    while "__interrupt__" in out and pauses < RESUMES:
+        pauses += 1
+        out = graph.invoke(Command(resume=True), cfg)
     assert len(model.calls) == 3 and pauses == 3
     assert "max_model_calls=3 (used 3)" in str(out["messages"][-1].content)
 

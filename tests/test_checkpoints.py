@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.errors import EmptyInputError
 from langgraph.types import Command
 
 from subagents import Agent, DelegationResult, Status, compile_agent
-from subagents.checkpoints import async_sqlite_saver, memory_saver, sqlite_saver
+from subagents.checkpoints import async_sqlite_saver, memory_saver
 from subagents.errors import NothingToResume
 from subagents.testing import ScriptedChatModel, ai, call
+
+Saver = BaseCheckpointSaver[Any]
 
 
 class Crash(BaseException):
@@ -46,16 +50,16 @@ def team(model: ScriptedChatModel) -> Agent:
     return Agent(name="root", model=model, subagents=[Agent(name=n) for n in "abc"])
 
 
+@pytest.mark.savers("memory", "sqlite", "postgres")
 @pytest.mark.parametrize("fail_in", ["root", "b"])
-def test_resume_on_sqlite_reruns_no_finished_delegation(tmp_path: Path, fail_in: str) -> None:
+def test_resume_reruns_no_finished_delegation(saver: Saver, fail_in: str) -> None:
     model = ScriptedChatModel(policy=FlakyRoot(fail_in))
     cfg = {"configurable": {"thread_id": "t1"}}
-    with sqlite_saver(tmp_path / "cp.sqlite") as saver:
-        graph = compile_agent(team(model), checkpointer=saver)
-        with pytest.raises(Crash):
-            graph.invoke({"messages": [HumanMessage("go")]}, cfg)
-        before = {n: len(model.calls_by(n)) for n in "abc"}
-        out = graph.invoke(None, cfg)
+    graph = compile_agent(team(model), checkpointer=saver)
+    with pytest.raises(Crash):
+        graph.invoke({"messages": [HumanMessage("go")]}, cfg)
+    before = {n: len(model.calls_by(n)) for n in "abc"}
+    out = graph.invoke(None, cfg)
     after = {n: len(model.calls_by(n)) for n in "abc"}
     for name in "abc":
         reran = after[name] - before[name]
@@ -84,16 +88,21 @@ async def test_async_sqlite_saver_round_trip(tmp_path: Path) -> None:
         "HumanMessage", "AIMessage", "ToolMessage", "AIMessage"]
 
 
-async def test_cancelled_child_resumes_from_its_checkpoint() -> None:
+@pytest.mark.savers("memory", "sqlite", "postgres")
+async def test_cancelled_child_resumes_from_its_checkpoint(async_saver: Saver) -> None:
     c = call("task", agent="a", objective="x")
+    a_answered = asyncio.Event()
+
+    def first_of_a(messages: list) -> AIMessage:
+        a_answered.set()
+        return ai(call("task", agent="z", objective="q"))
+
     model = ScriptedChatModel(latency=0.05, steps={
-        "root": [ai(c), ai("fin")], "a": [ai(call("task", agent="z", objective="q")), ai("ax")]})
-    saver = memory_saver()
-    graph = compile_agent(team(model), checkpointer=saver)
+        "root": [ai(c), ai("fin")], "a": [first_of_a, ai("ax")]})
+    graph = compile_agent(team(model), checkpointer=async_saver)
     cfg = {"configurable": {"thread_id": "t3"}}
     task = asyncio.create_task(graph.ainvoke({"messages": [HumanMessage("go")]}, cfg))
-    while len(model.calls_by("a")) < 1:
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(a_answered.wait(), timeout=10)  # its second call is under way
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

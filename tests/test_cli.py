@@ -154,8 +154,10 @@ async def test_a_refused_delegation_is_one_line_with_its_status() -> None:
 
 async def test_cancelling_a_run_marks_open_nodes_cancelled() -> None:
     model = ScriptedChatModel(latency=5, steps={"root": [ai("never")]})
-    task = asyncio.create_task(run_team(Agent(name="root"), "go", model=model))
-    await asyncio.sleep(0.05)
+    started = asyncio.Event()
+    task = asyncio.create_task(run_team(Agent(name="root"), "go", model=model,
+                                        on_event=lambda event: started.set()))
+    await asyncio.wait_for(started.wait(), timeout=10)  # the root's start: the run is on
     task.cancel()
     with pytest.raises(asyncio.CancelledError) as info:
         await task

@@ -1,9 +1,10 @@
-"""Crash-proof resume: SIGKILL a three-level run at >= 20 points, resume it from SQLite.
+"""Crash-proof resume: SIGKILL a three-level run at >= 20 points, resume it from its saver.
 
 Every run is its own (forked) process, killed with SIGKILL from inside at the K-th model or
 tool call. The resumed run must give the same final answer as an uninterrupted run; no child
 whose run had finished (its ``subagent_end`` was emitted) calls its model again; every tool
-result lands on its own tool call; the persistent child's history has no duplicates.
+result lands on its own tool call; the persistent child's history has no duplicates. Each
+test runs on SQLite and on Postgres (conftest's ``durable_saver``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
+from _savers import DurableSaver
 from subagents import Agent, compile_agent, observe
-from subagents.checkpoints import async_sqlite_saver
 from subagents.checkpoints.threads import persistent_thread_id
 from subagents.events import SubagentEnd
 from subagents.testing import ScriptedChatModel, ai, call
@@ -102,7 +103,7 @@ def team() -> Agent:
                  subagents=[area, memo], max_subagent_depth=2)
 
 
-def worker(db: str, kill_at: int, log_path: str, out_path: str) -> None:
+def worker(store: DurableSaver, name: str, kill_at: int, log_path: str, out_path: str) -> None:
     World.kill_at, World.count = kill_at, 0
     World.log = open(log_path, "a")  # noqa: SIM115 - closed by the process exit
 
@@ -113,7 +114,7 @@ def worker(db: str, kill_at: int, log_path: str, out_path: str) -> None:
             World.log.flush()
 
     async def main() -> None:
-        async with async_sqlite_saver(db) as saver:
+        async with store.open(name) as saver:
             graph = compile_agent(team(), checkpointer=saver)
             _, cfg = observe({"configurable": {"thread_id": THREAD}}, on_event=on_event)
             state = await graph.aget_state(cfg)
@@ -128,11 +129,10 @@ def _objective(event: SubagentEnd) -> str:
     return str(event.usage.get("objective"))
 
 
-def run(tmp: Path, tag: str, kill_at: int) -> tuple[int, str | None]:
+def run(tmp: Path, store: DurableSaver, tag: str, kill_at: int) -> tuple[int, str | None]:
     out = tmp / f"{tag}.out"
     proc = multiprocessing.get_context("fork").Process(
-        target=worker, args=(str(tmp / f"{tag}.sqlite"), kill_at, str(tmp / f"{tag}.log"),
-                             str(out)))
+        target=worker, args=(store, tag, kill_at, str(tmp / f"{tag}.log"), str(out)))
     proc.start()
     proc.join(60)
     assert proc.exitcode is not None, "worker hung"
@@ -143,34 +143,36 @@ def read_log(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def test_sigkill_at_every_point_resumes_to_the_same_answer(tmp_path: Path) -> None:
-    code, baseline = run(tmp_path, "baseline", 0)
+def test_sigkill_at_every_point_resumes_to_the_same_answer(
+        tmp_path: Path, durable_saver: DurableSaver) -> None:
+    code, baseline = run(tmp_path, durable_saver, "baseline", 0)
     assert code == 0 and baseline
     points = len(read_log(tmp_path / "baseline.log")) - sum(
         e["kind"] == "end" for e in read_log(tmp_path / "baseline.log"))
     assert points >= 20
     for k in range(1, points + 1):
         tag = f"k{k}"
-        code, _ = run(tmp_path, tag, k)
+        code, _ = run(tmp_path, durable_saver, tag, k)
         assert code == -signal.SIGKILL, f"kill point {k} did not kill"
         killed = read_log(tmp_path / f"{tag}.log")
         (tmp_path / f"{tag}.log").rename(tmp_path / f"{tag}.killed.log")
-        code, answer = run(tmp_path, tag, 0)
+        code, answer = run(tmp_path, durable_saver, tag, 0)
         assert code == 0, f"resume after kill point {k} failed"
         assert answer == baseline, f"kill point {k}: different answer"
         resumed = read_log(tmp_path / f"{tag}.log")
         finished = {(e["agent"], e["task"]) for e in killed if e["kind"] == "end"}
         rerun = [e for e in resumed if e["kind"] == "model" and (e["agent"], e["task"]) in finished]
         assert rerun == [], f"kill point {k}: finished children ran again: {rerun}"
-        check_memo_history(tmp_path / f"{tag}.sqlite", k)
+        check_memo_history(durable_saver, tag, k)
 
 
-def check_memo_history(db: Path, k: int) -> None:
-    from langgraph.checkpoint.sqlite import SqliteSaver
+def check_memo_history(store: DurableSaver, tag: str, k: int) -> None:
+    async def latest_of_memo() -> Any:
+        async with store.open(tag) as saver:
+            cfg = {"configurable": {"thread_id": persistent_thread_id(THREAD, "memo")}}
+            return await saver.aget_tuple(cfg)
 
-    with SqliteSaver.from_conn_string(str(db)) as saver:
-        cfg = {"configurable": {"thread_id": persistent_thread_id(THREAD, "memo")}}
-        latest = saver.get_tuple(cfg)
+    latest = asyncio.run(latest_of_memo())
     assert latest is not None
     messages = latest.checkpoint["channel_values"]["messages"]
     tasks = [m.content for m in messages if isinstance(m, HumanMessage)]
@@ -178,8 +180,9 @@ def check_memo_history(db: Path, k: int) -> None:
     assert len({m.id for m in messages}) == len(messages) == 4
 
 
-def test_baseline_answer_pairs_every_result_with_its_call(tmp_path: Path) -> None:
-    code, answer = run(tmp_path, "pairs", 0)
+def test_baseline_answer_pairs_every_result_with_its_call(
+        tmp_path: Path, durable_saver: DurableSaver) -> None:
+    code, answer = run(tmp_path, durable_saver, "pairs", 0)
     assert code == 0 and answer
     parts = dict(p.split(" => ", 1) for p in answer.split(" || "))
     for area in ("a1", "a2"):
@@ -187,8 +190,9 @@ def test_baseline_answer_pairs_every_result_with_its_call(tmp_path: Path) -> Non
         leaves = [json.loads(r)["result"] for r in parts[area].split(": ", 1)[1].split("; ")]
         assert leaves == [f"leaf {area}/f{i} ok" for i in range(3)]
     assert parts["note-2"] == "memo remembers ['note-1', 'note-2']"
-    with sqlite3.connect(tmp_path / "pairs.sqlite") as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    if durable_saver.kind == "sqlite":
+        with sqlite3.connect(durable_saver.file("pairs")) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")

@@ -18,6 +18,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
+from _waiting import Changes
 from subagents import Agent, BackgroundConfig, SpecError, compile_agent
 from subagents.checkpoints import memory_saver
 from subagents.dispatch import Dispatcher, Handler, Webhook
@@ -63,12 +64,30 @@ def hook() -> Iterator[Hook]:
 
 
 SPEED = {"factor": 1.0}
+LONG = 0.3
+WORK: dict[str, asyncio.Event] = {}
+"""``"started"``: set when long work starts; ``"done"``: set by the test to end it."""
+
+
+@pytest.fixture(autouse=True)
+def _fresh_work() -> None:
+    WORK.clear()
+
+
+def work_event(name: str) -> asyncio.Event:
+    return WORK.setdefault(name, asyncio.Event())
 
 
 @tool
 async def work(seconds: float) -> str:
-    """Work for some seconds."""
-    await asyncio.sleep(seconds * SPEED["factor"])
+    """Work for some seconds.
+
+    Long work (``seconds * SPEED >= LONG``) goes on until the test sets ``WORK["done"]`` (or
+    never: until it is cancelled or its process dies); shorter work ends at once.
+    """
+    if seconds * SPEED["factor"] >= LONG:
+        work_event("started").set()
+        await work_event("done").wait()
     return f"worked {seconds}s"
 
 
@@ -97,6 +116,7 @@ async def test_background_delegation_outlives_its_parent_and_is_delivered(
                              .content)
         assert spawned["status"] == "running" and spawned["detached"] is True
         assert hook.posts == []  # the parent run is over; the child is still working
+        work_event("done").set()
         final = await dispatcher.wait(spawned["id"], timeout=10)
     assert final["status"] == "delivered"
     origin = {"thread_id": None, "run_id": final["origin"]["run_id"], "path": ["lead", "worker"],
@@ -141,13 +161,16 @@ async def test_handler_delivery_and_delay(tmp_path: Path) -> None:
 
 async def test_cron_runs_each_occurrence_as_its_own_job(tmp_path: Path) -> None:
     got: list[dict[str, Any]] = []
-    async with Dispatcher(tmp_path / "jobs.sqlite", [worker()],
-                          handlers={"tick": got.append}) as d:
+    delivered = Changes()
+
+    def tick(payload: dict[str, Any]) -> None:
+        got.append(payload)
+        delivered.notify()
+
+    async with Dispatcher(tmp_path / "jobs.sqlite", [worker()], handlers={"tick": tick}) as d:
         job = await d.submit("worker", "t=0", deliver=Handler(name="tick"),
                              cron="* * * * * *", job_id="every-second")
-        deadline = time.monotonic() + 8
-        while len(got) < 2 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await delivered.until(lambda: len(got) >= 2, timeout=8, what="two cron deliveries")
         runs = await d.jobs(prefix=f"{job}@")
     assert len(got) >= 2
     assert len({g["job_id"] for g in got}) == len(got)
@@ -170,9 +193,7 @@ def _crashing_worker(db: str, url: str) -> None:
         d = Dispatcher(db, [worker()])
         await d.start()
         await d.submit("worker", "t=30", deliver=Webhook(url=url), job_id="long")
-        while (await d.status("long"))["status"] != "running":
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0.3)  # inside the 30 s tool now
+        await asyncio.wait_for(work_event("started").wait(), 30)  # inside the long tool now
         os.kill(os.getpid(), signal.SIGKILL)
 
     asyncio.run(main())

@@ -18,6 +18,7 @@ from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableLambda
 from langchain_core.tools import tool
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
@@ -262,7 +263,9 @@ def test_interrupt_surfaces_at_the_root_and_resumes(is_async: bool) -> None:
     assert runs == ["prepare"]  # resumed where it paused, not run again from the start
 
 
-def test_persistent_graph_keeps_its_history_per_parent_thread() -> None:
+@pytest.mark.savers("memory", "sqlite", "postgres")
+def test_persistent_graph_keeps_its_history_per_parent_thread(
+        saver: BaseCheckpointSaver[Any]) -> None:
     seen: list[int] = []
 
     def count(state: Ask) -> Ask:
@@ -273,7 +276,7 @@ def test_persistent_graph_keeps_its_history_per_parent_thread() -> None:
     builder.add_node("count", count)
     builder.add_edge(START, "count")
     child = Agent.from_graph(builder.compile(), name="memo", persistent=True)
-    graph = boss(child, checkpointer=InMemorySaver())
+    graph = boss(child, checkpointer=saver)
     cfg = {"configurable": {"thread_id": "persist"}}
     first = result_of(graph.invoke(ASK, cfg))
     second = graph.invoke({"messages": [HumanMessage("again")]}, cfg)

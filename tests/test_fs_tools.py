@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -549,30 +550,32 @@ async def test_async_variants(tools: dict[str, BaseTool]) -> None:
 
 
 async def test_async_does_not_block_event_loop(monkeypatch: pytest.MonkeyPatch, repo: Path) -> None:
+    loop = asyncio.get_running_loop()
+    entered: asyncio.Queue[str] = asyncio.Queue()
+    release = threading.Event()
+
     def slow(*args: Any) -> str:
-        time.sleep(0.3)
-        return "slow"
+        loop.call_soon_threadsafe(entered.put_nowait, "in")
+        # released by the event loop once all three reads are in here at the same time: run on
+        # the loop (or one after the other), this read would wait in vain
+        return "slow" if release.wait(timeout=10) else "blocked"
 
     monkeypatch.setattr(fs_module, "read_file", slow)
     tool = builtin_tool("read_file", repo)
-    ticks = 0
 
-    async def ticker() -> None:
-        nonlocal ticks
-        for _ in range(20):
-            await asyncio.sleep(0.01)
-            ticks += 1
+    async def release_when_all_are_in() -> str:
+        for _ in range(3):
+            await asyncio.wait_for(entered.get(), timeout=10)
+        release.set()  # the loop ran while three reads were blocked in their threads
+        return "released"
 
-    started = time.monotonic()
     results = await asyncio.gather(
         tool.ainvoke({"path": "a"}),
         tool.ainvoke({"path": "b"}),
         tool.ainvoke({"path": "c"}),
-        ticker(),
+        release_when_all_are_in(),
     )
-    assert results[:3] == ["slow", "slow", "slow"]
-    assert ticks == 20
-    assert time.monotonic() - started < 0.8
+    assert results == ["slow", "slow", "slow", "released"]
 
 
 def test_tools_never_raise_on_internal_errors(monkeypatch: pytest.MonkeyPatch, repo: Path) -> None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command, interrupt
 
 from subagents import Agent, DelegationResult, compile_agent, needs_approval
-from subagents.checkpoints import memory_saver
 from subagents.testing import ScriptedChatModel, ai, call
+
+Saver = BaseCheckpointSaver[Any]
+pytestmark = pytest.mark.savers("memory", "sqlite", "postgres")
 
 ran: list[str] = []
 
@@ -57,10 +63,10 @@ def team(leaf: Agent) -> tuple[Agent, ScriptedChatModel]:
     return dev, model
 
 
-async def test_approval_at_depth_two_resumes_only_that_agent() -> None:
+async def test_approval_at_depth_two_resumes_only_that_agent(async_saver: Saver) -> None:
     ran.clear()
     dev, model = team(Agent(name="janitor", tools=[needs_approval(delete_file)]))
-    graph = compile_agent(dev, checkpointer=memory_saver())
+    graph = compile_agent(dev, checkpointer=async_saver)
     cfg = {"configurable": {"thread_id": "hitl-1"}}
     out = await graph.ainvoke({"messages": [HumanMessage("go")]}, cfg)
     (pending,) = out["__interrupt__"]
@@ -75,10 +81,10 @@ async def test_approval_at_depth_two_resumes_only_that_agent() -> None:
     assert "janitor: deleted tmp.txt" in out["messages"][-1].content
 
 
-async def test_rejection_reaches_the_child_model_as_a_tool_result() -> None:
+async def test_rejection_reaches_the_child_model_as_a_tool_result(async_saver: Saver) -> None:
     ran.clear()
     dev, model = team(Agent(name="janitor", tools=[delete_file], needs_approval=["delete_file"]))
-    graph = compile_agent(dev, checkpointer=memory_saver())
+    graph = compile_agent(dev, checkpointer=async_saver)
     cfg = {"configurable": {"thread_id": "hitl-2"}}
     out = await graph.ainvoke({"messages": [HumanMessage("go")]}, cfg)
     out = await graph.ainvoke(Command(resume={"approved": False, "reason": "not today"}), cfg)
@@ -91,7 +97,7 @@ async def test_rejection_reaches_the_child_model_as_a_tool_result() -> None:
     assert "Rejected by a human" in str(ops_result.result)
 
 
-def test_interrupt_inside_a_sub_agent_tool_sync() -> None:
+def test_interrupt_inside_a_sub_agent_tool_sync(saver: Saver) -> None:
     def ops_policy(messages: list, agent: str | None) -> AIMessage:
         if agent == "ops" and isinstance(messages[-1], HumanMessage):
             return ai(call("task", agent="asker", objective="ask"))
@@ -101,7 +107,7 @@ def test_interrupt_inside_a_sub_agent_tool_sync() -> None:
     ops = Agent(name="ops", subagents=[Agent(name="asker", tools=[ask_human])])
     dev = Agent(name="dev", model=model, subagents=[ops, Agent(name="sibling")],
                 max_subagent_depth=2)
-    graph = compile_agent(dev, checkpointer=memory_saver())
+    graph = compile_agent(dev, checkpointer=saver)
     cfg = {"configurable": {"thread_id": "hitl-3"}}
     out = graph.invoke({"messages": [HumanMessage("go")]}, cfg)
     assert out["__interrupt__"][0].value == {"question": "Which color?"}
@@ -111,12 +117,12 @@ def test_interrupt_inside_a_sub_agent_tool_sync() -> None:
     assert len(model.calls_by("asker")) == 2
 
 
-async def test_breakpoint_inside_a_sub_agent_via_config() -> None:
+async def test_breakpoint_inside_a_sub_agent_via_config(async_saver: Saver) -> None:
     from subagents.nodes.child_call import INTERRUPT_BEFORE_KEY
 
     ran.clear()
     dev, model = team(Agent(name="janitor", tools=[delete_file]))
-    graph = compile_agent(dev, checkpointer=memory_saver())
+    graph = compile_agent(dev, checkpointer=async_saver)
     cfg = {"configurable": {"thread_id": "bp-1", INTERRUPT_BEFORE_KEY: ["janitor:tools"]}}
     out = await graph.ainvoke({"messages": [HumanMessage("go")]}, cfg)
     assert ran == [] and len(model.calls_by("janitor")) == 1  # paused before its tool node

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,7 +249,8 @@ def start_server(workdir: Path, *, jobs_per_worker: int | None = SERVER_JOBS_PER
             return server
         if ok:
             break  # someone else answers on our port: the server fell back to another one
-        time.sleep(0.2)
+        with suppress(subprocess.TimeoutExpired):  # until the next check, or the exit
+            proc.wait(timeout=0.2)
     server.stop()
     msg = f"langgraph dev did not start on port {port}; log tail:\n{server.log()[-3000:]}"
     raise RuntimeError(msg)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from subagents import Agent, DelegationResult, SpecError, compile_agent
-from subagents.checkpoints import async_sqlite_saver, memory_saver, sqlite_saver
 from subagents.checkpoints.threads import persistent_thread_id
 from subagents.testing import ScriptedChatModel, ai, call
+
+# every test that runs a graph runs on each saver (conftest's saver / async_saver)
+pytestmark = pytest.mark.savers("memory", "sqlite", "postgres")
+Saver = BaseCheckpointSaver[Any]
 
 
 def memo_policy(messages: list, agent: str | None) -> AIMessage:
@@ -42,52 +46,53 @@ async def ask(graph: object, text: str, thread: str) -> list[DelegationResult]:
     return results(await graph.ainvoke({"messages": [HumanMessage(text)]}, cfg))  # type: ignore[attr-defined]
 
 
-async def test_history_continues_per_parent_thread_and_default_is_fresh() -> None:
+async def test_history_continues_per_parent_thread_and_default_is_fresh(
+        async_saver: Saver) -> None:
     root, _ = team()
-    graph = compile_agent(root, checkpointer=memory_saver())
+    graph = compile_agent(root, checkpointer=async_saver)
     await ask(graph, "notes:one", "t1")
     (second,) = (await ask(graph, "notes:two", "t1"))[-1:]
     assert second.result == "notes saw ['notes:one', 'notes:two']"
     (other_thread,) = await ask(graph, "notes:three", "t2")
     assert other_thread.result == "notes saw ['notes:three']"
     fresh_root, _ = team(persistent=False)
-    fresh = compile_agent(fresh_root, checkpointer=memory_saver())
-    await ask(fresh, "notes:one", "t1")
-    (again,) = (await ask(fresh, "notes:two", "t1"))[-1:]
+    fresh = compile_agent(fresh_root, checkpointer=async_saver)
+    await ask(fresh, "notes:one", "f1")
+    (again,) = (await ask(fresh, "notes:two", "f1"))[-1:]
     assert again.result == "notes saw ['notes:two']"
 
 
-async def test_two_persistent_agents_in_one_turn_never_share_history() -> None:
+async def test_two_persistent_agents_in_one_turn_never_share_history(
+        async_saver: Saver) -> None:
     root, _ = team()
-    graph = compile_agent(root, checkpointer=memory_saver())
+    graph = compile_agent(root, checkpointer=async_saver)
     await ask(graph, "notes:a other:b", "t1")
     res = (await ask(graph, "notes:c other:d", "t1"))[-2:]
     assert sorted(str(r.result) for r in res) == [
         "notes saw ['notes:a', 'notes:c']", "other saw ['other:b', 'other:d']"]
 
 
-async def test_concurrent_calls_to_one_persistent_agent_are_serialised() -> None:
+async def test_concurrent_calls_to_one_persistent_agent_are_serialised(
+        async_saver: Saver) -> None:
     root, _ = team()
-    saver = memory_saver()
-    graph = compile_agent(root, checkpointer=saver)
+    graph = compile_agent(root, checkpointer=async_saver)
     res = await ask(graph, "notes:x1 notes:x2 notes:x3", "t1")
     seen_counts = sorted(str(r.result).count("notes:") for r in res)
     assert seen_counts == [1, 2, 3]  # each call saw all earlier ones: no update lost
     child_cfg = {"configurable": {"thread_id": persistent_thread_id("t1", "notes")}}
-    tuples = [t async for t in saver.alist(child_cfg)]
+    tuples = [t async for t in async_saver.alist(child_cfg)]
     latest = tuples[0].checkpoint["channel_values"]["messages"]
     tasks = [m.content for m in latest if isinstance(m, HumanMessage)]
     assert sorted(tasks) == ["notes:x1", "notes:x2", "notes:x3"]
     assert len({m.id for m in latest}) == len(latest)
 
 
-def test_sync_invoke_and_sqlite(tmp_path: Path) -> None:
+def test_sync_invoke(saver: Saver) -> None:
     root, _ = team()
-    with sqlite_saver(tmp_path / "cp.sqlite") as saver:
-        graph = compile_agent(root, checkpointer=saver)
-        cfg = {"configurable": {"thread_id": "s1"}}
-        graph.invoke({"messages": [HumanMessage("notes:one")]}, cfg)
-        out = graph.invoke({"messages": [HumanMessage("notes:two")]}, cfg)
+    graph = compile_agent(root, checkpointer=saver)
+    cfg = {"configurable": {"thread_id": "s1"}}
+    graph.invoke({"messages": [HumanMessage("notes:one")]}, cfg)
+    out = graph.invoke({"messages": [HumanMessage("notes:two")]}, cfg)
     assert results(out)[-1].result == "notes saw ['notes:one', 'notes:two']"
 
 
@@ -97,24 +102,25 @@ def test_no_checkpointer_anywhere_is_a_spec_error() -> None:
         compile_agent(root)
 
 
-async def test_persistence_factory_puts_history_elsewhere(tmp_path: Path) -> None:
-    async with async_sqlite_saver(tmp_path / "children.sqlite") as elsewhere:
-        def factory(agent: Agent, config: dict) -> tuple[object, str]:
-            return elsewhere, f"mem-{agent.name}"
+async def test_persistence_factory_puts_history_elsewhere(async_saver: Saver) -> None:
+    elsewhere = async_saver
 
-        root, _ = team(persistence=factory)
-        graph = compile_agent(root)  # no checkpointer for the root: the factory has one
-        cfg = {"configurable": {"thread_id": "ignored"}}
-        await graph.ainvoke({"messages": [HumanMessage("notes:one")]}, cfg)
-        out = await graph.ainvoke({"messages": [HumanMessage("notes:two")]}, cfg)
-        assert results(out)[-1].result == "notes saw ['notes:one', 'notes:two']"
-        stored = await elsewhere.aget_tuple({"configurable": {"thread_id": "mem-notes"}})
+    def factory(agent: Agent, config: dict) -> tuple[object, str]:
+        return elsewhere, f"mem-{agent.name}"
+
+    root, _ = team(persistence=factory)
+    graph = compile_agent(root)  # no checkpointer for the root: the factory has one
+    cfg = {"configurable": {"thread_id": "ignored"}}
+    await graph.ainvoke({"messages": [HumanMessage("notes:one")]}, cfg)
+    out = await graph.ainvoke({"messages": [HumanMessage("notes:two")]}, cfg)
+    assert results(out)[-1].result == "notes saw ['notes:one', 'notes:two']"
+    stored = await elsewhere.aget_tuple({"configurable": {"thread_id": "mem-notes"}})
     assert stored is not None
 
 
-async def test_detached_children_do_not_pollute_parent_streams() -> None:
+async def test_detached_children_do_not_pollute_parent_streams(async_saver: Saver) -> None:
     root, _ = team()
-    graph = compile_agent(root, checkpointer=memory_saver())
+    graph = compile_agent(root, checkpointer=async_saver)
     cfg = {"configurable": {"thread_id": "st"}}
     agents = set()
     async for _ns, (_msg, meta) in graph.astream({"messages": [HumanMessage("notes:one")]}, cfg,
@@ -127,7 +133,8 @@ class Crash(BaseException):
     pass
 
 
-async def test_crash_inside_a_persistent_child_resumes_without_duplicates() -> None:
+async def test_crash_inside_a_persistent_child_resumes_without_duplicates(
+        async_saver: Saver) -> None:
     crash = {"armed": True}
 
     @tool
@@ -146,8 +153,7 @@ async def test_crash_inside_a_persistent_child_resumes_without_duplicates() -> N
     model = ScriptedChatModel(policy=policy)
     notes = Agent(name="notes", persistent=True, tools=[step])
     root = Agent(name="root", model=model, subagents=[notes])
-    saver = memory_saver()
-    graph = compile_agent(root, checkpointer=saver)
+    graph = compile_agent(root, checkpointer=async_saver)
     cfg = {"configurable": {"thread_id": "c1"}}
     with pytest.raises(Crash):
         await graph.ainvoke({"messages": [HumanMessage("notes:one")]}, cfg)
@@ -156,7 +162,7 @@ async def test_crash_inside_a_persistent_child_resumes_without_duplicates() -> N
     assert len(model.calls_by("notes")) == 2  # resumed at the tool, not restarted
     assert results(out)[-1].result == "notes saw ['notes:one']"
     child_cfg = {"configurable": {"thread_id": persistent_thread_id("c1", "notes")}}
-    latest = (await saver.aget_tuple(child_cfg)).checkpoint["channel_values"]["messages"]
+    latest = (await async_saver.aget_tuple(child_cfg)).checkpoint["channel_values"]["messages"]
     assert [type(m).__name__ for m in latest] == [
         "HumanMessage", "AIMessage", "ToolMessage", "AIMessage"]
 

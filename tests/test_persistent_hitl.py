@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import tool
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.runtime import get_runtime
 from langgraph.types import Command, interrupt
 
 from subagents import Agent, DelegationResult, compile_agent, needs_approval
-from subagents.checkpoints import memory_saver
 from subagents.checkpoints.threads import persistent_thread_id
 from subagents.testing import ScriptedChatModel, ai, call
+
+Saver = BaseCheckpointSaver[Any]
+pytestmark = pytest.mark.savers("memory", "sqlite", "postgres")
 
 answered: list[str] = []
 deleted: list[str] = []
@@ -61,10 +65,11 @@ def result(out: dict) -> DelegationResult:
 
 
 @pytest.mark.parametrize("persistent", [True, False])
-async def test_an_interrupt_in_a_child_surfaces_and_resumes_it_once(persistent: bool) -> None:
+async def test_an_interrupt_in_a_child_surfaces_and_resumes_it_once(
+        persistent: bool, async_saver: Saver) -> None:
     answered.clear()
     root, model = team(persistent=persistent)
-    graph = compile_agent(root, checkpointer=memory_saver())
+    graph = compile_agent(root, checkpointer=async_saver)
     cfg: RunnableConfig = {"configurable": {"thread_id": f"p-{persistent}"}}
     out = await graph.ainvoke({"messages": [HumanMessage("Which color?")]}, cfg)
     (pending,) = out["__interrupt__"]
@@ -77,10 +82,11 @@ async def test_an_interrupt_in_a_child_surfaces_and_resumes_it_once(persistent: 
     assert len(model.calls_by("root")) == 2
 
 
-async def test_a_persistent_child_keeps_no_unanswered_call_after_the_resume() -> None:
+async def test_a_persistent_child_keeps_no_unanswered_call_after_the_resume(
+        async_saver: Saver) -> None:
     answered.clear()
     root, _ = team()
-    saver = memory_saver()
+    saver = async_saver
     graph = compile_agent(root, checkpointer=saver)
     cfg: RunnableConfig = {"configurable": {"thread_id": "keep"}}
     out = await graph.ainvoke({"messages": [HumanMessage("Which color?")]}, cfg)
@@ -96,10 +102,10 @@ async def test_a_persistent_child_keeps_no_unanswered_call_after_the_resume() ->
     assert answered == ["red", "big"]
 
 
-def test_an_approval_in_a_persistent_child_names_its_path_sync() -> None:
+def test_an_approval_in_a_persistent_child_names_its_path_sync(saver: Saver) -> None:
     deleted.clear()
     root, model = team()
-    graph = compile_agent(root, checkpointer=memory_saver())
+    graph = compile_agent(root, checkpointer=saver)
     cfg: RunnableConfig = {"configurable": {"thread_id": "approve"}}
     out = graph.invoke({"messages": [HumanMessage("delete it")]}, cfg)
     (pending,) = out["__interrupt__"]
@@ -126,7 +132,8 @@ def whoami(config: RunnableConfig) -> str:
 
 
 @pytest.mark.parametrize("persistent", [True, False])
-async def test_configurable_and_context_reach_a_child_tool(persistent: bool) -> None:
+async def test_configurable_and_context_reach_a_child_tool(
+        persistent: bool, async_saver: Saver) -> None:
     seen.clear()
 
     def who(messages: list, agent: str | None) -> AIMessage:
@@ -139,13 +146,14 @@ async def test_configurable_and_context_reach_a_child_tool(persistent: bool) -> 
     model = ScriptedChatModel(policy=who)
     w = Agent(name="w", persistent=persistent, tools=[whoami])
     graph = compile_agent(Agent(name="root", model=model, subagents=[w]),
-                          checkpointer=memory_saver())
+                          checkpointer=async_saver)
     cfg: RunnableConfig = {"configurable": {"thread_id": "ctx", "tenant": "acme"}}
     await graph.ainvoke({"messages": [HumanMessage("go")]}, cfg, context=Ctx(user="ann"))
     assert seen == [("acme", Ctx(user="ann"))]
 
 
-async def test_a_second_call_to_a_paused_persistent_child_is_refused_not_mixed_in() -> None:
+async def test_a_second_call_to_a_paused_persistent_child_is_refused_not_mixed_in(
+        async_saver: Saver) -> None:
     answered.clear()
 
     def twice(messages: list, agent: str | None) -> AIMessage:
@@ -158,7 +166,7 @@ async def test_a_second_call_to_a_paused_persistent_child_is_refused_not_mixed_i
     model = ScriptedChatModel(policy=twice)
     asker = Agent(name="asker", persistent=True, tools=[ask_human])
     graph = compile_agent(Agent(name="root", model=model, subagents=[asker]),
-                          checkpointer=memory_saver())
+                          checkpointer=async_saver)
     cfg: RunnableConfig = {"configurable": {"thread_id": "two"}}
     out = await graph.ainvoke({"messages": [HumanMessage("go")]}, cfg)
     (pending,) = out["__interrupt__"]
@@ -172,7 +180,7 @@ async def test_a_second_call_to_a_paused_persistent_child_is_refused_not_mixed_i
 
 @pytest.mark.parametrize("by_id", [True, False])
 async def test_a_persistent_grandchild_interrupt_surfaces_through_a_fresh_child(
-        by_id: bool) -> None:
+        by_id: bool, async_saver: Saver) -> None:
     answered.clear()
 
     def nested(messages: list, agent: str | None) -> AIMessage:
@@ -188,7 +196,7 @@ async def test_a_persistent_grandchild_interrupt_surfaces_through_a_fresh_child(
     asker = Agent(name="asker", persistent=True, tools=[ask_human])
     ops = Agent(name="ops", subagents=[asker])
     graph = compile_agent(Agent(name="root", model=model, subagents=[ops],
-                                max_subagent_depth=2), checkpointer=memory_saver())
+                                max_subagent_depth=2), checkpointer=async_saver)
     cfg: RunnableConfig = {"configurable": {"thread_id": f"nested-{by_id}"}}
     out = await graph.ainvoke({"messages": [HumanMessage("go")]}, cfg)
     (pending,) = out["__interrupt__"]

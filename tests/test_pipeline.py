@@ -7,12 +7,15 @@ import sys
 from pathlib import Path
 from typing import Any, TypedDict
 
+import pytest
 from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import START, StateGraph
 
 from subagents import Agent, DelegationResult, Status, delegate_node
-from subagents.checkpoints import memory_saver
 from subagents.testing import ScriptedChatModel, ai, call
+
+Saver = BaseCheckpointSaver[Any]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,7 +78,9 @@ def test_failed_child_lands_in_state_not_as_an_exception() -> None:
     assert out["outcome"].error == "RuntimeError: model down"
 
 
-async def test_persistent_step_keeps_history_inside_a_checkpointed_pipeline() -> None:
+@pytest.mark.savers("memory", "sqlite", "postgres")
+async def test_persistent_step_keeps_history_inside_a_checkpointed_pipeline(
+        async_saver: Saver) -> None:
     def policy(messages: list, agent: str | None) -> AIMessage:
         asked = [str(m.content) for m in messages if isinstance(m, HumanMessage)]
         return ai(" / ".join(asked))
@@ -86,7 +91,7 @@ async def test_persistent_step_keeps_history_inside_a_checkpointed_pipeline() ->
                                           input=lambda s: {"objective": s["question"]},
                                           output_key="answer"))
     builder.add_edge(START, "ask")
-    graph = builder.compile(checkpointer=memory_saver())
+    graph = builder.compile(checkpointer=async_saver)
     cfg = {"configurable": {"thread_id": "p1"}}
     await graph.ainvoke({"question": "first"}, cfg)
     out = await graph.ainvoke({"question": "second"}, cfg)

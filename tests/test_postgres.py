@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ pytest.importorskip("langgraph.checkpoint.postgres", reason="pip install "
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
-from _pg import pg_dsn, pg_server  # noqa: F401
+from _waiting import Changes
 from subagents import Agent, DelegationResult, Status, compile_agent
 from subagents.checkpoints import async_sqlite_saver, memory_saver
 from subagents.checkpoints.postgres import (
@@ -60,7 +59,7 @@ async def ask(graph: Any, text: str, thread: str) -> dict[str, DelegationResult]
     return results(await graph.ainvoke({"messages": [HumanMessage(text)]}, cfg))
 
 
-async def test_persistent_children_on_postgres_root_on_sqlite(pg_dsn: str,  # noqa: F811
+async def test_persistent_children_on_postgres_root_on_sqlite(pg_dsn: str,
                                                               tmp_path: Path) -> None:
     async with async_postgres_saver(pg_dsn) as pg, \
             async_sqlite_saver(tmp_path / "root.sqlite") as root_saver:
@@ -84,7 +83,7 @@ async def test_persistent_children_on_postgres_root_on_sqlite(pg_dsn: str,  # no
 
 
 async def test_dsn_factory_connects_lazily_and_history_survives_a_new_connection(
-        pg_dsn: str) -> None:  # noqa: F811
+        pg_dsn: str) -> None:
     persistence = postgres_persistence(pg_dsn)
     graph = compile_agent(memo_team(persistence), checkpointer=memory_saver())
     await ask(graph, "notes:one", "t1")
@@ -100,7 +99,7 @@ async def test_dsn_factory_connects_lazily_and_history_survives_a_new_connection
 
 
 async def test_factory_without_parent_thread_is_a_failed_delegation(
-        pg_dsn: str) -> None:  # noqa: F811
+        pg_dsn: str) -> None:
     async with async_postgres_saver(pg_dsn) as pg:
         graph = compile_agent(memo_team(postgres_persistence(pg)))
         out = await graph.ainvoke({"messages": [HumanMessage("notes:one")]})
@@ -114,15 +113,17 @@ class Crash(BaseException):
 
 
 async def test_root_on_postgres_resumes_after_crash_without_rerunning(
-        pg_dsn: str) -> None:  # noqa: F811
+        pg_dsn: str) -> None:
     armed = {"crash": True}
     model_calls: list[str | None] = []
+    answered: set[str] = set()  # root-level tasks whose ToolMessage is saved
+    saved = Changes()
 
     @tool
     async def deploy(target: str) -> str:
         """Deploy a target (slow; the first attempt dies with the process)."""
-        await asyncio.sleep(0.3)  # the fast sibling finishes first
-        if armed["crash"]:
+        if armed["crash"]:  # once both siblings' results are saved
+            await saved.until(lambda: len(answered) >= 2, what="the siblings' results saved")
             armed["crash"] = False
             raise Crash("killed mid-child")
         return f"{target} deployed"
@@ -148,8 +149,22 @@ async def test_root_on_postgres_resumes_after_crash_without_rerunning(
                 Agent(name="notes", persistent=True)]
         return Agent(name="root", model=ScriptedChatModel(policy=policy), subagents=kids)
 
+    def note_answers(pg: Any) -> None:
+        aput_writes = pg.aput_writes
+
+        async def noting(config: Any, writes: Any, task_id: str, *args: Any) -> None:
+            await aput_writes(config, writes, task_id, *args)
+            if not config["configurable"].get("checkpoint_ns") and any(
+                    isinstance(m, ToolMessage) for _, value in writes
+                    for m in (value if isinstance(value, list) else [value])):
+                answered.add(task_id)
+                saved.notify()
+
+        pg.aput_writes = noting
+
     cfg = {"configurable": {"thread_id": "pg-crash"}}
     async with async_postgres_saver(pg_dsn) as pg:
+        note_answers(pg)
         with pytest.raises(Crash):
             await compile_agent(team(), checkpointer=pg).ainvoke(
                 {"messages": [HumanMessage("go")]}, cfg)

@@ -47,11 +47,16 @@ from _strategies import AWAIT_MODES, Foreign, Own, resolve, strings, values
 from subagents import Agent, BackgroundConfig, Status, compile_agent
 from subagents.events import BaseEvent
 
+SLOW_JOBS: dict[str, asyncio.Event] = {}
+"""``"go"``: set when the lead sends its lifecycle calls; a slow job works until then."""
+
 
 @tool
 async def nap(seconds: float) -> str:
-    """Sleep a little."""
-    await asyncio.sleep(0.03)
+    """Work until the lead has sent its lifecycle calls (still running when they start)."""
+    go = SLOW_JOBS.get("go")
+    if go is not None:
+        await go.wait()
     return "rested"
 
 
@@ -131,8 +136,10 @@ async def test_lifecycle_tools_answer_every_call_once(spawn: list[ToolCall], slo
                           f"{next(_nonce)}", "background": True}) for s in slow]
     GENERATED["task background (async)"] += len(spawn) + len(spawns)
     GENERATED["lifecycle (async)"] += len(checks) + 1
+    SLOW_JOBS["go"] = asyncio.Event()
 
     def second(messages: list[BaseMessage]) -> AIMessage:
+        SLOW_JOBS["go"].set()
         own = own_ids(messages)
         calls = [tc(c["name"], resolve(c["args"], own, foreign)) for c in checks]
         calls.append(tc("agent_status", {"id": own[0]}, "sent_status"))

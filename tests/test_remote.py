@@ -23,8 +23,10 @@ from langgraph_sdk.client import LangGraphClient
 
 import _server
 from _server import DevServer, free_port, sdk_client, start_dev_server
+from _waiting import poll_until, wait_event
 from subagents import Agent, DelegationResult, Status, compile_agent, observe
 from subagents.checkpoints import memory_saver
+from subagents.events import BaseEvent, ToolStart
 from subagents.graphs import compile as compile_mod
 from subagents.nodes import child_call as delegate_mod
 from subagents.runtime.call import CALL_KEY
@@ -235,37 +237,31 @@ async def test_cancelling_the_parent_cancels_the_remote_run(
         server: DevServer, client: LangGraphClient, monkeypatch: pytest.MonkeyPatch) -> None:
     wire(monkeypatch, {"research": remote_spec(server, "research")})
     graph = compile_agent(boss(research()), checkpointer=memory_saver())
-    cfg = {"configurable": {"thread_id": "p-cancel"}}
+    in_slow_tool = asyncio.Event()  # relayed from the remote run: its researcher's tool started
+
+    def hear(event: BaseEvent) -> None:
+        if isinstance(event, ToolStart) and event.name == "slow_lookup":
+            in_slow_tool.set()
+
+    _, cfg = observe({"configurable": {"thread_id": "p-cancel"}}, on_event=hear)
     thread = remote_thread_id("research", "p-cancel", FIXED_CALL)
     parent = asyncio.create_task(graph.ainvoke(ask("research: slow topic"), cfg))
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:  # until the remote run is under way
-        runs = await client.runs.list(thread) if await _exists(client, thread) else []
-        if runs and runs[0]["status"] == "running":
-            break
-        await asyncio.sleep(0.2)
-    else:
-        pytest.fail("the remote run never started")
-    await asyncio.sleep(1.0)  # the researcher is now inside its slow tool
+    await wait_event(in_slow_tool, timeout=20, what="the remote researcher's slow tool")
+    runs = await client.runs.list(thread)
+    assert [r["status"] for r in runs] == ["running"]
     parent.cancel()
     with pytest.raises(asyncio.CancelledError):
         await parent
     cancelled_at = time.monotonic()
-    while time.monotonic() - cancelled_at < 10:
-        statuses = [r["status"] for r in await client.runs.list(thread)]
-        if statuses and statuses[0] not in ("pending", "running"):
-            break
-        await asyncio.sleep(0.2)
+    statuses: list[str] = []
+
+    async def ended() -> bool:
+        statuses[:] = [r["status"] for r in await client.runs.list(thread)]
+        return bool(statuses) and statuses[0] not in ("pending", "running")
+
+    await poll_until(ended, timeout=10, what="the remote run's end")
     assert statuses == ["interrupted"]
     assert time.monotonic() - cancelled_at < SLOW / 2  # not merely run to completion
-
-
-async def _exists(client: LangGraphClient, thread: str) -> bool:
-    try:
-        await client.threads.get(thread)
-    except Exception:
-        return False
-    return True
 
 
 async def test_remote_interrupt_reaches_the_root_and_resumes(

@@ -11,15 +11,17 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import RetryPolicy
 
 from subagents import Agent, DelegationResult, SpecError, Status, compile_agent, observe
-from subagents.checkpoints import memory_saver
 from subagents.cli import delegation_tree, replay_report
 from subagents.dispatch import Dispatcher
 from subagents.events import SubagentEnd, SubagentRetry, SubagentStart
 from subagents.teams import load_team
 from subagents.testing import ScriptedChatModel, ai, call
+
+Saver = BaseCheckpointSaver[Any]
 
 FAST = RetryPolicy(max_attempts=3, initial_interval=0, jitter=False)
 
@@ -319,7 +321,9 @@ async def test_cli_tree_shows_one_node_per_delegation_with_its_attempts() -> Non
     assert all("3 attempts" in label for label in labels)
 
 
-async def test_a_persistent_child_retries_on_its_own_thread_and_keeps_its_history() -> None:
+@pytest.mark.savers("memory", "sqlite", "postgres")
+async def test_a_persistent_child_retries_on_its_own_thread_and_keeps_its_history(
+        async_saver: Saver) -> None:
     flaky = FlakyModel(a=2)
 
     def policy(messages: list[BaseMessage]) -> AIMessage:
@@ -332,7 +336,7 @@ async def test_a_persistent_child_retries_on_its_own_thread_and_keeps_its_histor
     root_model = ScriptedChatModel(steps={"root": [ai(call("task", agent="w", objective="a")),
                                                    ai("done")]})
     root = Agent(name="root", model=root_model, subagents=[worker])
-    graph = compile_agent(root, checkpointer=memory_saver())
+    graph = compile_agent(root, checkpointer=async_saver)
     out = await graph.ainvoke({"messages": [HumanMessage("go")]},
                               {"configurable": {"thread_id": "t1"}})
     (res,) = results(out).values()

@@ -8,6 +8,7 @@ it through ``langgraph_sdk`` like Studio or any client would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -236,8 +237,11 @@ async def test_cancel_stops_running_background_researchers(
     assert (await client.threads.get(tid))["status"] == "interrupted"
 
     # A researcher that outlived the cancellation would have finished its tool SLOW seconds
-    # after starting it and written its final state into its own checkpoint namespace.
-    await asyncio.sleep(max(0.0, max(in_tool.values()) + SLOW + 1.5 - time.monotonic()))
+    # after starting it and written its final state into its own checkpoint namespace. Nothing
+    # here can signal that it did not: wait out that window (on an event never set).
+    window = max(0.0, max(in_tool.values()) + SLOW + 1.5 - time.monotonic())
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.Event().wait(), window)
     for ns in in_tool:
         child = await client.threads.get_state(tid, checkpoint={"checkpoint_ns": ns})
         msgs = child["values"]["messages"]
