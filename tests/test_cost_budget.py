@@ -4,9 +4,7 @@ sequential, parallel children, a property test of the tracker, resumes, own grap
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tools import tool
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command
 
 from _cost_support import OUT_ONLY, PRICE, CappedModel, cost_of, probe
@@ -27,7 +27,6 @@ from subagents import (
     compile_agent,
     needs_approval,
 )
-from subagents.checkpoints import memory_saver, sqlite_saver
 from subagents.runtime.budget import BudgetTracker, Reservation
 from subagents.runtime.scope import scope_of
 from subagents.testing import ScriptedChatModel, ai, call
@@ -182,8 +181,7 @@ async def test_an_own_graphs_model_call_under_max_cost_fails_that_child_only() -
     assert out["messages"][-1].content == "root done"
 
 
-@pytest.mark.parametrize("saver", ["memory", "sqlite"])
-def test_max_cost_counts_across_approval_resumes(saver: str, tmp_path: Path) -> None:
+def test_max_cost_counts_across_approval_resumes(saver: BaseCheckpointSaver[Any]) -> None:
     def policy(messages: list[BaseMessage]) -> AIMessage:
         return ai(call("careful", n=sum(isinstance(m, AIMessage) for m in messages)))
 
@@ -191,15 +189,13 @@ def test_max_cost_counts_across_approval_resumes(saver: str, tmp_path: Path) -> 
     limit = 0.1075  # 3 calls of 0.003 USD fit beside a 0.1 USD worst case, not 4
     root = Agent(name="root", model=model, tools=[needs_approval(careful)], max_steps=50,
                  pricing=OUT_ONLY, budget=Budget(max_cost=limit))
-    cfg = {"configurable": {"thread_id": f"cost-resume-{saver}"}}
-    with (sqlite_saver(tmp_path / "cp.sqlite") if saver == "sqlite"
-          else contextlib.nullcontext(memory_saver())) as cp:
-        graph = compile_agent(root, checkpointer=cp)
-        out = graph.invoke({"messages": [HumanMessage("go")]}, cfg)
-        pauses = 0
-        while "__interrupt__" in out and pauses < 10:
-            pauses += 1
-            out = graph.invoke(Command(resume=True), cfg)
+    cfg: RunnableConfig = {"configurable": {"thread_id": "cost-resume"}}
+    graph = compile_agent(root, checkpointer=saver)
+    out = graph.invoke({"messages": [HumanMessage("go")]}, cfg)
+    pauses = 0
+    while "__interrupt__" in out and pauses < 10:
+        pauses += 1
+        out = graph.invoke(Command(resume=True), cfg)
     spent = sum(cost_of(c.reply, OUT_ONLY["scripted"]) for c in model.calls)
     assert len(model.calls) == pauses == 3
     assert spent <= limit < spent + 0.1
