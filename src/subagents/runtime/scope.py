@@ -85,6 +85,8 @@ class RunScope:
         """Budget counters spent by this invocation and its sub-agents (under a budget)."""
         self.restored = False
         """Its counters were restored from a checkpoint (or there was nothing to restore)."""
+        self._paused: RunScope | None = None
+        """The paused run whose background table this run adopted (same process)."""
         self.background = table if table is not None else (
             BackgroundTable(background, uuid.uuid4().hex) if background else None
         )
@@ -157,6 +159,9 @@ class RunScope:
                 or record.get("tool_call_id") != self.usage.tool_call_id):
             return
         counts = {k: (float if k == "cost" else int)(record.get(k) or 0) for k in SPENT_FIELDS}
+        if self._paused is not None:  # its children spent on after its last checkpoint
+            live = self._paused.spent_record()
+            counts = {k: max(counts[k], type(counts[k])(live.get(k) or 0)) for k in SPENT_FIELDS}
         self.add_spent(**counts)
         budget.restore(counts)
 
@@ -172,6 +177,9 @@ class RunScope:
         yet open under this scope (``table.home``).
         """
         self.background, self.adopted = table, True
+        paused = table.home
+        if isinstance(paused, RunScope) and paused is not self:
+            self._paused = paused
         table.home = self
         for job in table.jobs.values():
             child = getattr(job.link, "scope", None)
