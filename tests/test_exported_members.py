@@ -25,16 +25,6 @@ REPO = Path(__file__).resolve().parents[1]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
-# Public names defined in modules that another engineer is rewriting in this release (issue
-# 13: nodes/, subgraphs/, runtime's scope and steps); each is to be listed in the module's
-# __all__ or made private by that rewrite, and then removed from here.
-PENDING: dict[str, set[str]] = {
-    "subagents.nodes.schemas": {"validation_text"},
-    "subagents.runtime.scope": {"Listener", "SPENT_FIELDS", "Sink"},
-    "subagents.runtime.steps": {"T", "T_co"},
-    "subagents.subgraphs.foreign": {"Outcome"},
-}
-
 
 def _public_modules() -> list[str]:
     names = [info.name for info in pkgutil.walk_packages(subagents.__path__, "subagents.")]
@@ -68,17 +58,10 @@ def test_all_lists_exactly_the_public_names_of_the_module(name: str) -> None:
     exported = getattr(module, "__all__", None)
     assert isinstance(exported, list), f"{name} has no __all__ list"
     assert len(exported) == len(set(exported)), f"{name}.__all__ repeats a name"
-    missing = _defined(module) - set(exported) - PENDING.get(name, set())
+    missing = _defined(module) - set(exported)
     assert not missing, f"{name} defines public names missing from __all__: {sorted(missing)}"
     absent = [n for n in exported if not hasattr(module, n)]
     assert not absent, f"{name}.__all__ names what the module does not have: {absent}"
-
-
-def test_pending_names_are_still_pending() -> None:
-    # a rewrite that fixed one of them must drop it from PENDING (this list only shrinks)
-    for name, pending in PENDING.items():
-        module = importlib.import_module(name)
-        assert pending <= _defined(module) - set(module.__all__), name
 
 
 def _imports(page: Path) -> list[tuple[int, str]]:

@@ -19,6 +19,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool, StructuredTool, tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, StateGraph
 from langgraph.pregel.remote import RemoteGraph
@@ -48,8 +49,12 @@ def test_each_private_name_is_where_the_adapter_takes_it(name: str, module: str,
     assert getattr(upstream, name) is found
 
 
+HOOKS = ["AsyncImpl", "has_async_impl", "wrap_async_impl"]
+"""The adapter's functions over LangChain's private tool hook (``BaseTool._arun``)."""
+
+
 def test_the_adapter_exports_exactly_its_names() -> None:
-    assert sorted(upstream.__all__) == sorted(p[0] for p in PRIVATE)
+    assert sorted(upstream.__all__) == sorted([*(p[0] for p in PRIVATE), *HOOKS])
 
 
 def test_checkpointer_key_is_public_and_quiet() -> None:
@@ -166,3 +171,62 @@ def test_a_streaming_marked_handler_makes_invoke_stream() -> None:
     reply = model.invoke("hi", {"callbacks": [handler]})
     assert reply.content == "a b c"
     assert "".join(handler.tokens) == "a b c"
+
+
+@tool
+def _sync_tool(x: int) -> int:
+    """Double x."""
+    return 2 * x
+
+
+@tool
+async def _async_tool(x: int) -> int:
+    """Double x."""
+    return 2 * x
+
+
+class _OwnAsync(BaseTool):
+    name: str = "own"
+    description: str = "a tool class with its own _arun"
+
+    def _run(self, x: int) -> int:
+        return x
+
+    async def _arun(self, x: int) -> int:
+        return x
+
+
+class _SyncClass(BaseTool):
+    name: str = "sync"
+    description: str = "a tool class with _run only"
+
+    def _run(self, x: int) -> int:
+        return x
+
+
+def test_has_async_impl_tells_tools_ainvoke_would_run_in_an_executor() -> None:
+    assert not upstream.has_async_impl(_sync_tool)
+    assert upstream.has_async_impl(_async_tool)
+    assert upstream.has_async_impl(_OwnAsync())
+    assert not upstream.has_async_impl(_SyncClass())
+    both = StructuredTool.from_function(func=lambda x: x, coroutine=_async_tool.coroutine,
+                                        name="both", description="both")
+    assert upstream.has_async_impl(both)
+
+
+@pytest.mark.parametrize(("original", "doubled"),
+                         [(_async_tool, 4), (_OwnAsync(), 2), (_SyncClass(), 2)],
+                         ids=["async function", "own _arun", "sync class"])
+async def test_wrap_async_impl_is_what_ainvoke_awaits(original: BaseTool, doubled: int) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def wrap(inner: upstream.AsyncImpl) -> upstream.AsyncImpl:
+        async def arun(*args: Any, **kwargs: Any) -> Any:
+            seen.append(kwargs)
+            return await inner(*args, **kwargs)
+        return arun
+
+    wrapped = upstream.wrap_async_impl(original, wrap)
+    assert await wrapped.ainvoke({"x": 2}) == doubled
+    assert len(seen) == 1 and seen[0]["x"] == 2
+    assert await original.ainvoke({"x": 2}) == doubled and len(seen) == 1  # untouched

@@ -278,7 +278,7 @@ class Dispatcher:
                 state, late = yield RunChild(lambda: single(run), agent.timeout, call)
                 if late:
                     assert agent.timeout is not None
-                    return Attempt(timed_out(call, agent.timeout))
+                    return Attempt(timed_out(None, agent.timeout))  # no scope: a root run
             return Attempt(read_ending(agent, state))
         except Exception as exc:  # a failing child is a failed job, never a dead worker
             return Attempt(Ending(Status.FAILED, None, f"{type(exc).__name__}: {exc}"), exc)

@@ -1,6 +1,7 @@
 """Exported graphs: built on first access, served without blocking the server's event loop.
 
 Each exported module (``explorer``, ``research``) has a sync ``make_graph()`` for Python users
+(a cached factory rather than a module-level graph, so importing the module starts no model)
 and an async ``served_graph()`` that ``langgraph.json`` points to. A LangGraph server calls a
 graph factory inside its event loop, where blocking calls (resolving the working directory for
 the file tools' root, starting the embedded llama.cpp server) fail with ``BlockingError``; the
@@ -27,12 +28,12 @@ DEMO = "demo"
 """Model value selecting an exported graph's scripted demo model."""
 
 
-def graph_model(graph: str, demo: Callable[[], BaseChatModel]) -> BaseChatModel | str | None:
+def graph_model(graph: str, demo: BaseChatModel) -> BaseChatModel | str | None:
     """The model an exported graph runs on, from the environment (see the module doc).
 
     Args:
         graph: the graph id in ``langgraph.json`` (``explorer``).
-        demo: returns the graph's scripted demo model (imported only when chosen).
+        demo: the graph's scripted demo model.
 
     Returns:
         The demo model, a model string, or None (normal resolution: the local model).
@@ -40,7 +41,7 @@ def graph_model(graph: str, demo: Callable[[], BaseChatModel]) -> BaseChatModel 
     for name in (f"SUBAGENTS_{graph.upper()}_MODEL", "SUBAGENTS_MODEL"):
         value = os.environ.get(name, "").strip()
         if value:
-            return demo() if value.lower() == DEMO else value
+            return demo if value.lower() == DEMO else value
     return None
 
 
@@ -73,3 +74,4 @@ def served(build: Callable[[], Any]) -> Callable[[], Awaitable[Any]]:
 
     served_graph.__doc__ = f"``{build.__module__}.make_graph()``, built off the event loop."
     return served_graph
+

@@ -19,6 +19,7 @@ from subagents.graphs._lazy import graph_model, lazy_graph, served
 from subagents.graphs.compile import compile_agent
 from subagents.spec import Agent
 from subagents.teams import load_team
+from subagents.testing.demo import explorer_model
 
 # and the lazy `graph`
 __all__ = ["TEAM_FILE", "build_graph", "build_team", "make_graph", "served_graph"]
@@ -40,17 +41,8 @@ def build_graph(root: str | os.PathLike[str] | None = None,
 
 @functools.cache
 def make_graph() -> Any:
-    """The exported graph, built once, on first use (the model: see ``graphs._lazy``).
-
-    A factory rather than a module-level graph, so importing this module starts no model.
-    """
-    return build_graph(model=graph_model("explorer", _demo_model))
-
-
-def _demo_model() -> BaseChatModel:
-    from subagents.testing.demo import explorer_model
-
-    return explorer_model
+    """The exported graph, built once, on first use (the model: see ``graphs._lazy``)."""
+    return build_graph(model=graph_model("explorer", explorer_model))
 
 
 served_graph = served(make_graph)

@@ -16,6 +16,7 @@ from subagents.graphs._lazy import graph_model, lazy_graph, served
 from subagents.graphs.compile import compile_agent
 from subagents.spec import Agent
 from subagents.spec.background import BackgroundConfig
+from subagents.testing.demo import research_model
 from subagents.tools.demo import ask_human, slow_lookup
 
 __all__ = ["build_graph", "build_team", "make_graph", "served_graph"]  # and the lazy `graph`
@@ -43,17 +44,8 @@ def build_graph(model: BaseChatModel | str | None = None) -> Any:
 
 @functools.cache
 def make_graph() -> Any:
-    """The exported graph, built once, on first use (the model: see ``graphs._lazy``).
-
-    A factory rather than a module-level graph, so importing this module starts no model.
-    """
-    return build_graph(model=graph_model("research", _demo_model))
-
-
-def _demo_model() -> BaseChatModel:
-    from subagents.testing.demo import research_model
-
-    return research_model
+    """The exported graph, built once, on first use (the model: see ``graphs._lazy``)."""
+    return build_graph(model=graph_model("research", research_model))
 
 
 served_graph = served(make_graph)

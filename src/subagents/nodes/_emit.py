@@ -130,16 +130,16 @@ class Emitter:
                                      objective=objective, background=background))
 
     def child_end(self, path: tuple[str, ...], tc: ToolCall, ending: Ending,
-                  child: RunScope | None, call: CallInfo | None = None) -> None:
-        """A delegated child at ``path`` ended so (``child``: its run scope, for its usage).
+                  call: CallInfo) -> None:
+        """A delegated child at ``path`` ended so.
 
         ``call``: the delegation's record (its ``attempt`` count and failed attempts'
-        ``errors``).
+        ``errors``); the usage is that of the scope its attempt opened under this run.
         """
         if self.scope is not None:
             path = self.child_path(path)
-            usage = child.usage.to_dict() if child is not None else {}
-            tries = {"attempts": call.attempt, "errors": list(call.errors)} if call else {}
+            usage = self._child_usage(call)
+            tries = {"attempts": call.attempt, "errors": list(call.errors)}
             self._emit(SubagentEnd(path=list(path), agent=path[-1], tool_call_id=tc["id"],
                                    status=ending.status, result=ending.result,
                                    error=ending.error, usage=usage, **tries))
@@ -151,10 +151,15 @@ class Emitter:
         ``delay``: seconds until the next attempt.
         """
         if self.scope is not None:
-            usage = call.scope.usage.to_dict() if call.scope is not None else {}
+            usage = self._child_usage(call)
             self._emit(SubagentRetry(path=list(path), agent=path[-1], tool_call_id=tc["id"],
                                      attempt=call.attempt, status=failed.status,
                                      error=failed.error, delay=delay, usage=usage))
+
+    def _child_usage(self, call: CallInfo) -> dict[str, Any]:
+        """The usage record of the scope ``call``'s attempt opened here (empty: none)."""
+        child = self.scope.child(call) if self.scope is not None else None
+        return child.usage.to_dict() if child is not None else {}
 
     def refusals(self, refused: Sequence[Refusal]) -> None:
         """Delegations the runtime refused (``Decision.refused``, invalid arguments).

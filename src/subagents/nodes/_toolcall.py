@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import threading
-from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import ToolCall
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import BaseTool, StructuredTool, Tool
+from langchain_core.tools import BaseTool
 
 from subagents.errors import SubagentsError
+from subagents.runtime.upstream import AsyncImpl, has_async_impl, wrap_async_impl
 
 __all__ = ["ToolExit", "ToolRun", "ToolTimeout", "guarded"]
 
@@ -51,28 +50,20 @@ class ToolTimeout(SubagentsError):
 def guarded(tool: BaseTool) -> BaseTool:
     """A copy of ``tool`` whose async path raises :class:`ToolExit` instead of an exit.
 
-    The copy's ``_arun`` (an instance attribute; the class's is untouched) wraps the
-    original, keeping its signature, so LangChain still passes ``config`` / ``run_manager``.
+    Its async implementation is wrapped (``runtime.upstream.wrap_async_impl``), so the
+    exit is turned into an exception inside the tool's own task.
     """
-    copy = tool.model_copy()
-    inner: Callable[..., Any] = getattr(copy, "_arun")  # noqa: B009  (a private hook)
+    return wrap_async_impl(tool, _no_exit)
 
-    @functools.wraps(inner)
-    async def _arun(*args: Any, **kwargs: Any) -> Any:
+
+def _no_exit(inner: AsyncImpl) -> AsyncImpl:
+    async def arun(*args: Any, **kwargs: Any) -> Any:
         try:
             return await inner(*args, **kwargs)
         except (KeyboardInterrupt, SystemExit) as exc:
             raise ToolExit(exc) from exc
 
-    object.__setattr__(copy, "_arun", _arun)
-    return copy
-
-
-def _sync_only(tool: BaseTool) -> bool:
-    """Whether the tool has no async implementation (LangChain would use an executor)."""
-    if isinstance(tool, StructuredTool | Tool):
-        return tool.coroutine is None and type(tool)._arun in (StructuredTool._arun, Tool._arun)
-    return type(tool)._arun is BaseTool._arun
+    return arun
 
 
 def _in_thread(tool: BaseTool, tc: ToolCall, config: RunnableConfig) -> Future[Any]:
@@ -142,7 +133,7 @@ class ToolRun:
                 return await tool.ainvoke(tc, config)
             except (KeyboardInterrupt, SystemExit) as exc:  # a sync tool's, from its thread
                 raise ToolExit(exc) from exc
-        if _sync_only(tool):
+        if not has_async_impl(tool):
             future = _in_thread(tool, tc, config)
             waiter = asyncio.wrap_future(future)
             done, _ = await asyncio.wait({waiter}, timeout=timeout)

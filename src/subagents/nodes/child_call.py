@@ -190,7 +190,7 @@ def run_child(link: ChildLink, tc: ToolCall, task: dict[str, Any], call: CallInf
     except BaseException as exc:
         _aborted(link, tc, call, home()[0], exc)
         raise
-    home()[0].child_end(link.path, tc, ending, call.scope, call)
+    home()[0].child_end(link.path, tc, ending, call)
     return ending
 
 
@@ -199,22 +199,22 @@ def _attempt(link: ChildLink, task: dict[str, Any], call: CallInfo,
     """One attempt: the child's run within its timeout, read into an ``Ending``.
 
     A sync attempt that timed out may still be running, told to stop (``call.stopped``):
-    the next one runs on a record of its own, its scope copied back to ``call``.
+    the next one runs on a record of its own (the same ``serial`` and ``attempt``: its
+    scope is found through ``call`` too).
     """
-    own = replace(call, stopped=False, scope=None) if call.stopped else call
+    own = replace(call, stopped=False) if call.stopped else call
     config, timeout = home()[1], link.agent.timeout
     try:
         state, late = yield RunChild(lambda: _child_run(link, task, own, config), timeout, own)
         if late:
             assert timeout is not None
-            return Attempt(timed_out(own, timeout))
+            parent = scope_of(config)
+            return Attempt(timed_out(parent.child(own) if parent else None, timeout))
         if isinstance(state, str):  # the run could not start (a persistent child's thread)
             return Attempt(Ending(Status.FAILED, None, state))
         return Attempt(read_ending(link.agent, state))
     except BaseException as exc:
         return _crashed(exc)
-    finally:
-        call.scope = own.scope
 
 
 def _child_run(link: ChildLink, task: dict[str, Any], call: CallInfo,
@@ -271,7 +271,7 @@ def _aborted(link: ChildLink, tc: ToolCall, call: CallInfo, emit: Emitter,
     cancelled = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | Stopped)
     ending = (Ending(Status.CANCELLED, None, "cancelled") if cancelled
               else Ending(Status.FAILED, None, f"{type(exc).__name__}: {exc}"))
-    emit.child_end(link.path, tc, ending, call.scope, call)
+    emit.child_end(link.path, tc, ending, call)
 
 
 def _result(link: ChildLink, tc: ToolCall, ending: Ending,
@@ -325,12 +325,14 @@ def _background(link: ChildLink, tc: ToolCall, task: dict[str, Any], call: CallI
     return {"messages": [msg]}
 
 
-def _homed(table: BackgroundTable, config: RunnableConfig) -> tuple[Emitter, RunnableConfig]:
+def _homed(table: BackgroundTable[RunScope],
+           config: RunnableConfig) -> tuple[Emitter, RunnableConfig]:
     """The emitter and config of a background child's parent side, looked up now.
 
     The run owning the table (``table.home``): the resumed one once it adopted the table.
     """
-    home: RunScope = table.home
+    home = table.home
+    assert home is not None  # a scope's table has its home from the start
     config = home.rebase(config)
     return Emitter(home, config), config
 

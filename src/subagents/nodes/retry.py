@@ -51,6 +51,7 @@ from tenacity import RetryCallState, wait_exponential, wait_random
 from subagents.errors import SubagentsError
 from subagents.results import Ending, Status
 from subagents.runtime.call import CallInfo
+from subagents.runtime.scope import RunScope
 from subagents.runtime.steps import Request, Step, adrive, drive
 
 __all__ = ["Attempt", "OnRetry", "RunChild", "SubagentFailed", "SubagentTimeout", "Wait",
@@ -92,10 +93,15 @@ class SubagentTimeout(SubagentFailed):
     """An attempt still running at ``Agent.timeout``, as ``retry_on`` sees it."""
 
 
-def timed_out(call: CallInfo, seconds: float) -> Ending:
-    """The ending of an attempt still running after ``seconds``; its usage says ``timeout``."""
-    if call.scope is not None:
-        call.scope.usage.status = Status.TIMEOUT.value
+def timed_out(child: RunScope | None, seconds: float) -> Ending:
+    """The ending of an attempt still running after ``seconds``; its usage says ``timeout``.
+
+    Args:
+        child: the scope the attempt opened (None: it had not opened one).
+        seconds: the timeout that passed.
+    """
+    if child is not None:
+        child.usage.status = Status.TIMEOUT.value
     return Ending(Status.TIMEOUT, None, f"still running after {seconds:g} s (timeout)")
 
 
@@ -125,8 +131,8 @@ def attempts(policy: RetryPolicy | None, call: CallInfo, attempt: Callable[[], S
     """Run ``attempt()`` until it succeeds or ``policy`` gives up; the last ending (a step).
 
     ``call.attempt`` numbers the attempt running; ``call.errors`` collects failed attempts'
-    errors. From the second attempt on, ``call.scope`` forgets the failed attempt's scope
-    (readable until then, by the ``subagent_end`` of a delegation cancelled during the
+    errors. The failed attempt's scope stays the one its parent finds for ``call`` until
+    the next attempt starts (for the ``subagent_end`` of a delegation cancelled during the
     wait). Exceptions ``attempt()`` raises (cancellation, interrupts) propagate, never
     retried.
     """
@@ -142,7 +148,7 @@ def attempts(policy: RetryPolicy | None, call: CallInfo, attempt: Callable[[], S
         delay = _delay(policy, call.attempt)
         on_retry(call, ending, delay)
         yield Wait(delay)
-        call.attempt, call.scope = len(call.errors) + 1, None
+        call.attempt = len(call.errors) + 1
 
 
 def _delay(policy: RetryPolicy, attempt: int) -> float:

@@ -29,6 +29,7 @@ __all__ = [
     "task_message",
     "task_spec",
     "tool_spec",
+    "validation_text",
 ]
 
 FINAL_ANSWER = "final_answer"

@@ -18,9 +18,10 @@ import itertools
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic
 
 from langgraph.errors import GraphInterrupt
+from typing_extensions import TypeVar
 
 from subagents.results import Ending, Status
 from subagents.runtime.call import CallInfo
@@ -28,6 +29,8 @@ from subagents.spec.background import AwaitMode, BackgroundConfig
 
 __all__ = ["BackgroundJob", "BackgroundTable", "MissingId", "forget"]
 
+_HomeT = TypeVar("_HomeT", default=Any)
+"""The type of a table's ``home``: a ``RunScope`` (the scope module imports this one)."""
 _ids = itertools.count(1)
 _settle_order = itertools.count(1)
 _owners: OrderedDict[str, str] = OrderedDict()
@@ -153,13 +156,17 @@ class _FifoGate:
         self.free += 1
 
 
-class BackgroundTable:
-    """The background children of one agent invocation (not thread-safe: one event loop)."""
+class BackgroundTable(Generic[_HomeT]):
+    """The background children of one agent invocation (not thread-safe: one event loop).
+
+    Generic in the type of its ``home`` (``BackgroundTable[RunScope]``), which this module
+    does not need to know.
+    """
 
     def __init__(self, config: BackgroundConfig, owner: str) -> None:
         self.config, self.owner = config, owner
         self.jobs: dict[str, BackgroundJob] = {}
-        self.home: Any = None
+        self.home: _HomeT | None = None
         """The ``RunScope`` whose run owns the table now (the adopting run's after a resume):
         children report their events, usage and budget there, looked up when they do."""
         self._gate = _FifoGate(config.max_concurrent) if config.max_concurrent else None

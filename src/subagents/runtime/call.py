@@ -7,13 +7,10 @@ whose delegation was stopped (a sync timeout, an ancestor cancelled).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from subagents.errors import SubagentsError
-
-if TYPE_CHECKING:  # a type only: the scope module imports this one
-    from subagents.runtime.scope import RunScope
 
 __all__ = ["CALL_KEY", "SCOPE_KEY", "CallInfo", "Stopped"]
 
@@ -23,6 +20,8 @@ SCOPE_KEY = "__subagents_scope"
 
 CALL_KEY = "__subagents_call"
 """``configurable`` key a delegation node sets for the child it invokes (a ``CallInfo``)."""
+
+_serials = itertools.count(1)
 
 
 class Stopped(SubagentsError):
@@ -36,9 +35,14 @@ class Stopped(SubagentsError):
 
 @dataclass(slots=True)
 class CallInfo:
-    """What started a child: the parent's tool call; ``scope`` is set when the child opens.
+    """What started a child: the parent's tool call, handed down to the child's run.
+
+    The record flows down only: the child's run scope registers itself in its parent's
+    scope under ``(serial, attempt)`` (``RunScope.child``), where the parent looks it up.
 
     Attributes:
+        serial: this delegation's number in the process (kept by ``dataclasses.replace``),
+            which tells two delegations with the same ``tool_call_id`` apart.
         attempt: the attempt running now (1 first; more under ``Agent.retry``); each attempt
             opens its own scope (its own usage node).
         errors: the errors of the attempts that failed so far.
@@ -52,10 +56,10 @@ class CallInfo:
     tool_call_id: str
     objective: str
     background: bool = False
-    scope: RunScope | None = None
     attempt: int = 1
     errors: list[str] = field(default_factory=list)
     retried: bool = False
     stopped: bool = False
+    serial: int = field(default_factory=lambda: next(_serials))
 
 

@@ -32,13 +32,7 @@ from subagents.runtime.usage import UsageNode
 from subagents.spec.background import BackgroundConfig
 from subagents.spec.budget import Budget
 
-__all__ = ["RunScope", "closing", "observe", "scope_of"]
-
-
-
-
-
-
+__all__ = ["SPENT_FIELDS", "Listener", "RunScope", "Sink", "closing", "observe", "scope_of"]
 
 Listener = Callable[[list[str], BaseEvent], Any]
 """``on_subagent_event(path, event)``."""
@@ -47,6 +41,7 @@ Sink = Callable[[BaseEvent], Any]
 _log = logging.getLogger("subagents")
 _SPENT_LOCK = threading.Lock()
 SPENT_FIELDS = ("model_calls", "tool_rounds", "tokens", "cost")
+"""The budget counters a scope keeps in ``RunScope.spent`` (and checkpoints)."""
 
 
 class RunScope:
@@ -55,7 +50,7 @@ class RunScope:
     def __init__(self, *, agent: str, path: tuple[str, ...], parent: RunScope | None,
                  call: CallInfo | None, budget: Budget | None,
                  background: BackgroundConfig | None, listener: Listener | None = None,
-                 table: BackgroundTable | None = None) -> None:
+                 table: BackgroundTable[RunScope] | None = None) -> None:
         self.parent = parent
         self.call = call
         self.listener = listener
@@ -70,8 +65,11 @@ class RunScope:
         self.relay: Any = None
         """After adopting a table: the custom stream of this run's nodes (False: none), the
         stream of its re-attached children's events; None until a node of this run ran."""
-        if call is not None:
-            call.scope = self
+        self.children: dict[tuple[int, int], RunScope] = {}
+        """The scopes the delegations of this run opened, by ``(serial, attempt)`` of their
+        ``CallInfo`` (see :meth:`child`)."""
+        if parent is not None and call is not None:
+            parent.children[call.serial, call.attempt] = self
         self.usage = UsageNode(agent=agent, path=path,
                                tool_call_id=call.tool_call_id if call else None,
                                objective=call.objective[:200] if call else None,
@@ -87,7 +85,7 @@ class RunScope:
         """Its counters were restored from a checkpoint (or there was nothing to restore)."""
         self._paused: RunScope | None = None
         """The paused run whose background table this run adopted (same process)."""
-        self.background = table if table is not None else (
+        self.background: BackgroundTable[RunScope] | None = table if table is not None else (
             BackgroundTable(background, uuid.uuid4().hex) if background else None
         )
         """The run's background children; ``table`` is a paused run's, adopted on resume."""
@@ -95,6 +93,14 @@ class RunScope:
             self.adopt(table)
         elif self.background is not None:
             self.background.home = self
+
+    def child(self, call: CallInfo) -> RunScope | None:
+        """The scope the running attempt of a delegation of this run opened (None: not yet).
+
+        Args:
+            call: the delegation's record; its ``attempt`` picks the attempt.
+        """
+        return self.children.get((call.serial, call.attempt))
 
     @property
     def listening(self) -> bool:
@@ -168,7 +174,7 @@ class RunScope:
     def _budget_above(self) -> BudgetTracker | None:
         return self.parent.budget if self.parent is not None else None
 
-    def adopt(self, table: BackgroundTable) -> None:
+    def adopt(self, table: BackgroundTable[RunScope]) -> None:
         """Take over a paused run's background table (this run resumes it).
 
         Every child that opened its scope moves here: its usage node leaves the paused run's
@@ -176,15 +182,23 @@ class RunScope:
         sinks and stream, its budget is drawn from this run's tracker. Children not started
         yet open under this scope (``table.home``).
         """
+        before, table.home = table.home, self
         self.background, self.adopted = table, True
-        paused = table.home
-        if isinstance(paused, RunScope) and paused is not self:
-            self._paused = paused
-        table.home = self
+        if before is None or before is self:
+            return
+        self._paused = before
         for job in table.jobs.values():
-            child = getattr(job.link, "scope", None)
-            if not isinstance(child, RunScope) or child.parent is self:
-                continue
+            if job.link is not None:
+                self._take(before, job.link)
+
+    def _take(self, before: RunScope, call: CallInfo) -> None:
+        """Move here the scope a background child opened under ``before`` (if it opened)."""
+        key = (call.serial, call.attempt)
+        child = before.children.pop(key, None)
+        if child is None:
+            return
+        self.children[key] = child
+        if child.parent is not self:
             if child.parent is not None:
                 child.parent.usage.remove_child(child.usage)
             child.parent, child.moved = self, True

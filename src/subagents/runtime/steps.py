@@ -29,23 +29,23 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 __all__ = ["Both", "Invoke", "Request", "Step", "adrive", "drive"]
 
-T = TypeVar("T")
-T_co = TypeVar("T_co", covariant=True)
+_T = TypeVar("_T")
+_T_co = TypeVar("_T_co", covariant=True)
 
 
-class Request(Protocol[T_co]):
+class Request(Protocol[_T_co]):
     """One piece of I/O a step asks for, done sync (``run``) or async (``arun``)."""
 
-    def run(self) -> T_co:
+    def run(self) -> _T_co:
         """Do it in the calling thread; return its result or raise."""
         ...
 
-    def arun(self) -> Awaitable[T_co]:
+    def arun(self) -> Awaitable[_T_co]:
         """Do it on the running event loop; return its result or raise."""
         ...
 
 
-Step = Generator["Request[Any]", Any, T]
+Step = Generator["Request[Any]", Any, _T]
 """A node's logic: yields requests, is sent their results, returns the node's output."""
 
 
@@ -98,7 +98,7 @@ class Both:
         return await self.async_()
 
 
-async def _loop(step: Step[T], do: Callable[[Request[Any]], Awaitable[Any]]) -> T:
+async def _loop(step: Step[_T], do: Callable[[Request[Any]], Awaitable[Any]]) -> _T:
     """The one driving loop: do each request, send its result (or throw its error) back.
 
     An exception the step lets out propagates unchanged, ``BaseException`` s included
@@ -114,7 +114,7 @@ async def _loop(step: Step[T], do: Callable[[Request[Any]], Awaitable[Any]]) -> 
             else:
                 request = step.send(result)
     except StopIteration as done:
-        value: T = done.value
+        value: _T = done.value
         return value
     finally:
         step.close()
@@ -128,7 +128,7 @@ async def _async(request: Request[Any]) -> Any:
     return await request.arun()
 
 
-def drive(step: Step[T]) -> T:
+def drive(step: Step[_T]) -> _T:
     """Run a step to its end, doing each request it yields synchronously (``run``).
 
     The same loop as :func:`adrive`, with requests done in the calling thread: its coroutine
@@ -146,13 +146,13 @@ def drive(step: Step[T]) -> T:
     try:
         loop.send(None)
     except StopIteration as done:
-        value: T = done.value
+        value: _T = done.value
         return value
     loop.close()
     raise RuntimeError("a sync step suspended: a request's run() awaited something")
 
 
-async def adrive(step: Step[T]) -> T:
+async def adrive(step: Step[_T]) -> _T:
     """Run a step to its end, awaiting each request it yields (``arun``); see :func:`drive`.
 
     Cancellation (``asyncio.CancelledError``) of an awaited request is thrown into the step

@@ -7,11 +7,20 @@ the rest of the package imports them from here, and ``tests/test_upstream.py`` c
 one (that it exists, and that it still does what this package relies on), so an upstream
 release that moves one fails that test first, naming it.
 
+Two functions reach LangChain's private tool hook (``BaseTool._arun``) the same way:
+:func:`wrap_async_impl` and :func:`has_async_impl`.
+
 ``CONFIG_KEY_CHECKPOINTER`` is public (``langgraph.constants``) and is imported from there.
 ``RemoteGraph``'s clients are its public ``client``/``sync_client`` attributes.
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from langchain_core.tools import BaseTool, StructuredTool, Tool
 
 # The marker a chat model checks (``BaseChatModel._should_stream``) to stream when one of
 # its handlers wants tokens (``text_delta`` events); LangChain's public tracers
@@ -56,6 +65,9 @@ from langgraph._internal._runnable import RunnableCallable
 # public name (``langgraph.graph.message`` imports it privately too).
 from langgraph.pregel._messages import StreamMessagesHandler
 
+AsyncImpl = Callable[..., Awaitable[Any]]
+"""A tool's async implementation: ``BaseTool._arun(*args, config=..., run_manager=...)``."""
+
 __all__ = [
     "CONFIG_KEY_DURABILITY",
     "CONFIG_KEY_RESUME_MAP",
@@ -64,5 +76,43 @@ __all__ = [
     "CONFIG_KEY_STREAM",
     "RunnableCallable",
     "StreamMessagesHandler",
+    "AsyncImpl",
     "StreamingCallbackHandler",
+    "has_async_impl",
+    "wrap_async_impl",
 ]
+
+
+# A tool's async implementation is ``BaseTool._arun``: the method ``ainvoke`` awaits inside
+# the task LangChain runs the tool in. It is the only place where code can run in that task
+# (``StructuredTool.coroutine`` is public, but other tools have no such field).
+
+
+def wrap_async_impl(tool: BaseTool, wrap: Callable[[AsyncImpl], AsyncImpl]) -> BaseTool:
+    """A copy of ``tool`` whose async implementation is ``wrap(original)``.
+
+    The copy's ``_arun`` is an instance attribute (the class's is untouched) with the
+    original's signature, so LangChain still passes ``config`` / ``run_manager`` to it.
+
+    Args:
+        tool: any LangChain tool.
+        wrap: builds the new implementation from the original one.
+
+    Returns:
+        The copy (``tool.model_copy()``); ``tool`` itself is unchanged.
+    """
+    copy = tool.model_copy()
+    inner: AsyncImpl = getattr(copy, "_arun")  # noqa: B009  (the private hook)
+    object.__setattr__(copy, "_arun", functools.wraps(inner)(wrap(inner)))
+    return copy
+
+
+def has_async_impl(tool: BaseTool) -> bool:
+    """Whether ``tool`` has an async implementation of its own.
+
+    Without one LangChain's ``ainvoke`` runs the sync one in an executor thread.
+    """
+    if isinstance(tool, StructuredTool | Tool):
+        return tool.coroutine is not None or type(tool)._arun not in (
+            StructuredTool._arun, Tool._arun)
+    return type(tool)._arun is not BaseTool._arun

@@ -7,7 +7,6 @@ compiled LangGraph subgraphs. Invalid specs raise ``pydantic.ValidationError`` (
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
@@ -28,6 +27,7 @@ from pydantic import (
 
 from subagents.spec._fields import price_table, retry_policy
 from subagents.spec._fields import strict_scalar as _strict_scalar
+from subagents.spec._names import RESERVED_NAMES, agent_name, tool_name, tool_names
 from subagents.spec.background import BackgroundConfig
 from subagents.spec.budget import Budget
 from subagents.spec.foreign import GraphSpec, RemoteSpec, check_foreign
@@ -38,15 +38,6 @@ __all__ = ["RESERVED_NAMES", "Agent", "AnswerCheck", "GraphSpec", "RemoteSpec", 
 
 AnswerCheck = Callable[[str, list[BaseMessage]], str | None]
 """``check(answer, messages) -> None | correction``: see ``Agent.answer_check``."""
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
-_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-RESERVED_NAMES = frozenset(
-    {"model", "tools", "lifecycle", "final_answer", "task", "__start__", "__end__"}
-)
-"""Names no agent may take: they are node or tool names of every agent graph."""
-_RUNTIME_TOOLS = frozenset({"task", "final_answer", "agent_status", "agent_cancel", "agent_await"})
-"""Tool names the runtime binds on agents: no ``tool_name`` may take them."""
 
 
 class Agent(BaseModel):
@@ -276,25 +267,12 @@ class Agent(BaseModel):
     @field_validator("tool_name")
     @classmethod
     def _check_tool_name(cls, value: str | None) -> str | None:
-        if value is not None and not _TOOL_NAME.fullmatch(value):
-            msg = f"invalid tool name {value!r}: use letters, digits, '_' or '-' (max 64)"
-            raise ValueError(msg)
-        if value in _RUNTIME_TOOLS:
-            msg = (f"tool name {value!r} is a tool the runtime binds "
-                   f"({', '.join(sorted(_RUNTIME_TOOLS))})")
-            raise ValueError(msg)
-        return value
+        return tool_name(value)
 
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
-        if not _NAME.fullmatch(value):
-            msg = f"invalid agent name {value!r}: use letters, digits, '_' or '-' (max 64)"
-            raise ValueError(msg)
-        if value in RESERVED_NAMES:
-            msg = f"agent name {value!r} is reserved ({', '.join(sorted(RESERVED_NAMES))})"
-            raise ValueError(msg)
-        return value
+        return agent_name(value)
 
     @field_validator("graph", mode="before")
     @classmethod
@@ -330,15 +308,7 @@ class Agent(BaseModel):
 
     @model_validator(mode="after")
     def _check_tree(self) -> Agent:
-        names = [t.name for t in self.tools]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            msg = f"agent {self.name!r}: field 'tools': duplicate tool names {sorted(dup)}"
-            raise ValueError(msg)
-        clash = [n for n in names if n in RESERVED_NAMES or n.startswith(("task_", "agent_"))]
-        if clash:
-            msg = f"agent {self.name!r}: field 'tools': reserved tool names {clash}"
-            raise ValueError(msg)
+        tool_names(self.name, [t.name for t in self.tools])
         check_foreign(self)
         if self.answer_check is not None and self.output_schema is not None:
             msg = (f"agent {self.name!r}: field 'answer_check': an agent with output_schema "

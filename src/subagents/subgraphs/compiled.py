@@ -26,7 +26,7 @@ sub-agent, at its first model node (see ``RunScope.restore``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -35,7 +35,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.errors import EmptyInputError, GraphInterrupt
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command, StateSnapshot
+from langgraph.types import Command
 
 from subagents.errors import NothingToResume
 from subagents.nodes.plan import AgentPlan
@@ -43,6 +43,7 @@ from subagents.nodes.state import SPENT_KEY
 from subagents.runtime import parking
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo
 from subagents.runtime.scope import RunScope, closing
+from subagents.runtime.steps import Both, Step, adrive, drive
 
 __all__ = ["AgentGraph"]
 
@@ -85,44 +86,86 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         return (scope is not None and scope.budget is not None
                 and len(scope.usage.path) == 1 and (input is None or isinstance(input, Command)))
 
+    def stream(  # same parameters as LangGraph's, passed through
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[Any]:
+        """LangGraph's ``stream`` inside this agent's run scope."""
+        scope, config = drive(self._start(input, config, None))
+        with closing(scope):
+            try:
+                yield from super().stream(input, config, **kwargs)
+            except EmptyInputError as exc:
+                _nothing_to_resume(exc, input, config)
+                raise
+
     async def astream(  # same parameters as LangGraph's, passed through
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[Any]:
-        """LangGraph's ``astream`` inside this agent's run scope."""
-        if (saver := self._resume_saver(input, config)) is not None:
-            try:
-                found = await saver.aget_tuple(_thread_only(config)) is not None
-            except Exception:  # cannot tell: LangGraph decides
-                found = True
-            if not found:
-                raise NothingToResume(_thread_id(config))
+        """LangGraph's ``astream`` inside this agent's run scope.
+
+        Unlike ``stream`` its run can have background children: they are parked for a
+        resume when the run ends paused, else settled (see the module doc).
+        """
         plan = self.subagents_plan
         key = (parking.park_key(config, _place(plan, config)[2])
                if plan and plan.background else None)
-        scope, config = self._open(config, key)
-        if self._resumes(scope, input):
-            _restore(scope, await _values(self.aget_state(config or {})))
+        scope, config = await adrive(self._start(input, config, key))
         error: BaseException | None = None
         try:
             try:
                 async for chunk in super().astream(input, config, **kwargs):
                     yield chunk
             except EmptyInputError as exc:
-                if input is not None or isinstance(exc, NothingToResume):
-                    raise
-                raise NothingToResume(_thread_id(config)) from exc
+                _nothing_to_resume(exc, input, config)
+                raise
         except BaseException as exc:
             error = exc
             raise
         finally:
             if scope is not None:
-                paused = False
-                try:
-                    paused = key is not None and await self._ended_paused(
-                        scope, config, error, nested=bool(key[1]))
-                finally:
-                    kept = not paused and _kept_for_next_turn(scope, key, error)
-                    await scope.aclose(error, key if paused or kept else None, finished=kept)
+                await self._aclose(scope, config, key, error)
+
+    def _start(self, input: Any, config: RunnableConfig | None, key: parking.ParkKey | None,
+               ) -> Step[tuple[RunScope | None, RunnableConfig | None]]:
+        """Before a run, written once for ``stream`` and ``astream`` (a sans-IO step).
+
+        A bare ``Command(resume=...)`` on a thread with no checkpoint raises
+        :class:`NothingToResume`; then the scope opens (``key``: adopt a parked table), and a
+        root with a budget resuming its thread restores its spent counters.
+
+        Returns:
+            ``(scope, config)``: the run's scope (None: no plan) and the config to run with.
+        """
+        if (saver := self._resume_saver(input, config)) is not None:
+            thread = _thread_only(config)
+            try:
+                found = (yield Both(lambda: saver.get_tuple(thread),
+                                    lambda: saver.aget_tuple(thread))) is not None
+            except Exception:  # cannot tell (an async-only saver): LangGraph decides
+                found = True
+            if not found:
+                raise NothingToResume(_thread_id(config))
+        scope, config = self._open(config, key)
+        if self._resumes(scope, input):
+            own = config or {}
+            try:
+                snapshot = yield Both(lambda: self.get_state(own), lambda: self.aget_state(own))
+                values: Mapping[str, Any] = snapshot.values
+            except Exception:  # no checkpointer: nothing to resume from
+                values = {}
+            _restore(scope, values)
+        return scope, config
+
+    async def _aclose(self, scope: RunScope, config: RunnableConfig | None,
+                      key: parking.ParkKey | None, error: BaseException | None) -> None:
+        """Close an async run's scope: park its background table, keep it, or settle it."""
+        paused = False
+        try:
+            paused = key is not None and await self._ended_paused(
+                scope, config, error, nested=bool(key[1]))
+        finally:
+            kept = not paused and _kept_for_next_turn(scope, key, error)
+            await scope.aclose(error, key if paused or kept else None, finished=kept)
 
     def _resume_saver(self, input: Any, config: RunnableConfig | None,
                       ) -> BaseCheckpointSaver[Any] | None:
@@ -162,33 +205,6 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         except Exception:  # no checkpointer: nothing can resume, nothing to park
             return False
         return bool(state.next)
-
-    def stream(  # same parameters as LangGraph's, passed through
-        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Iterator[Any]:
-        """LangGraph's ``stream`` inside this agent's run scope."""
-        if (saver := self._resume_saver(input, config)) is not None:
-            try:
-                found = saver.get_tuple(_thread_only(config)) is not None
-            except Exception:  # cannot tell (an async-only saver): LangGraph decides
-                found = True
-            if not found:
-                raise NothingToResume(_thread_id(config))
-        scope, config = self._open(config)
-        if self._resumes(scope, input):
-            try:
-                values = self.get_state(config or {}).values
-            except Exception:  # no checkpointer: nothing to resume from
-                values = {}
-            _restore(scope, values)
-        with closing(scope):
-            try:
-                yield from super().stream(input, config, **kwargs)
-            except EmptyInputError as exc:
-                if input is not None or isinstance(exc, NothingToResume):
-                    raise
-                raise NothingToResume(_thread_id(config)) from exc
-
 
 
 def _place(plan: AgentPlan, config: RunnableConfig | None,
@@ -230,11 +246,13 @@ def _thread_id(config: RunnableConfig | None) -> str | None:
     return None if thread_id is None else str(thread_id)
 
 
-async def _values(snapshot: Awaitable[StateSnapshot]) -> Mapping[str, Any]:
-    try:
-        return (await snapshot).values
-    except Exception:  # no checkpointer: nothing to resume from
-        return {}
+def _nothing_to_resume(exc: EmptyInputError, input: Any, config: RunnableConfig | None) -> None:
+    """Raise :class:`NothingToResume` for LangGraph's "no input" of a resume (input None).
+
+    Returns (the caller re-raises ``exc``) for any other run.
+    """
+    if input is None and not isinstance(exc, NothingToResume):
+        raise NothingToResume(_thread_id(config)) from exc
 
 
 def _restore(scope: RunScope | None, values: Mapping[str, Any]) -> None:

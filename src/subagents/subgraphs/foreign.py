@@ -34,7 +34,7 @@ from langgraph.pregel import Pregel
 
 from subagents.errors import SpecError
 from subagents.nodes.ending import OUTCOME_KEY, graph_ending
-from subagents.results import Status
+from subagents.results import Ending, Status
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY
 from subagents.runtime.scope import RunScope, closing
 from subagents.runtime.steps import Step, adrive, drive
@@ -44,8 +44,6 @@ from subagents.subgraphs._graph_usage import OverBudget, usage_handler
 from subagents.subgraphs._remote_events import open_scope
 
 __all__ = ["GraphChild", "graph_child"]
-
-Outcome = tuple[Status, Any, str | None]
 
 
 def graph_child(agent: Agent) -> GraphChild:
@@ -124,20 +122,24 @@ class GraphChild(Runnable[Any, Any]):
         """The child state the delegation node reads (a pause passes through)."""
         if isinstance(out, dict) and out.get("__interrupt__"):
             return out
-        ended = graph_ending(self.spec, out)
-        return self._state(scope, (ended.status, ended.result, ended.error))
+        return self._state(scope, graph_ending(self.spec, out))
 
-    def _state(self, scope: RunScope | None, outcome: Outcome) -> dict[str, Any]:
+    def _state(self, scope: RunScope | None, ending: Ending) -> dict[str, Any]:
+        """The child state: its text, and its ending as a ``(status, result, error)`` tuple.
+
+        A plain tuple, the format ``graph_ending`` reads back (also from older states).
+        """
         if scope is not None:
-            scope.finish(outcome[0])
-        text = outcome[1] if isinstance(outcome[1], str) else ""
-        return {"messages": [AIMessage(content=text, name=self.agent_name)], OUTCOME_KEY: outcome}
+            scope.finish(ending.status)
+        text = ending.result if isinstance(ending.result, str) else ""
+        return {"messages": [AIMessage(content=text, name=self.agent_name)],
+                OUTCOME_KEY: (ending.status, ending.result, ending.error)}
 
     def _stopped(self, scope: RunScope | None, exc: Exception) -> dict[str, Any]:
         if isinstance(exc, OverBudget):
-            return self._state(scope, (Status.OVER_BUDGET, None, str(exc)))
-        return self._state(scope, (Status.MAX_STEPS, None, f"stopped after max_steps="
-                                   f"{self.agent.max_steps} (recursion limit: {exc})"))
+            return self._state(scope, Ending(Status.OVER_BUDGET, None, str(exc)))
+        return self._state(scope, Ending(Status.MAX_STEPS, None, f"stopped after max_steps="
+                                         f"{self.agent.max_steps} (recursion limit: {exc})"))
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         """Run the graph on the task; the child state with its outcome (see module docs)."""

@@ -10,6 +10,7 @@ is opened.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -222,11 +223,17 @@ def _safe(func: Callable[..., str], kwargs: dict[str, object]) -> str:
         return f"Error: {type(exc).__name__}: {show(str(exc), 200)}"
 
 
-def _make(
-    name: str, description: str, schema: type[BaseModel], func: Callable[..., str]
-) -> StructuredTool:
+def _make(root: str | Path, name: str, description: str, schema: type[BaseModel],
+          func: Callable[..., str]) -> StructuredTool:
+    """The tool ``name`` confined to ``root``: ``func(base, **arguments)``, errors as text.
+
+    Raises:
+        SpecError: ``root`` is not an existing directory.
+    """
+    bound = functools.partial(func, _checked_root(root))
+
     def run(**kwargs: object) -> str:
-        return _safe(func, kwargs)
+        return _safe(bound, kwargs)
 
     async def arun(**kwargs: object) -> str:
         return await asyncio.to_thread(run, **kwargs)
@@ -252,13 +259,13 @@ def list_files_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> Base
         SpecError: ``root`` is not an existing directory.
 
     """
-    base = _checked_root(root)
     return _make(
+        root,
         "list_files",
         "List files and folders (folders end with '/'). Paths are relative to the project "
         "root. Use pattern='**/*.py' to search all subfolders.",
         _ListFilesArgs,
-        lambda path=".", pattern="*": list_files(base, path, pattern, max_files),
+        lambda base, path=".", pattern="*": list_files(base, path, pattern, max_files),
     )
 
 
@@ -271,13 +278,13 @@ def read_file_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> BaseT
         SpecError: ``root`` is not an existing directory.
 
     """
-    base = _checked_root(root)
     return _make(
+        root,
         "read_file",
         "Read a text file with line numbers (at most 200 lines per call; use start_line "
         "and end_line for other parts).",
         _ReadFileArgs,
-        lambda path, start_line=1, end_line=None: read_file(
+        lambda base, path, start_line=1, end_line=None: read_file(
             base, path, start_line, end_line, max_files
         ),
     )
@@ -292,12 +299,12 @@ def grep_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> BaseTool:
         SpecError: ``root`` is not an existing directory.
 
     """
-    base = _checked_root(root)
     return _make(
+        root,
         "grep",
         "Search file contents for text (case-insensitive). Returns 'path:LINE: text' lines.",
         _GrepArgs,
-        lambda pattern, path=".": grep(base, pattern, path, max_files),
+        lambda base, pattern, path=".": grep(base, pattern, path, max_files),
     )
 
 
