@@ -63,6 +63,7 @@ demo: install-local
 bench: install
 	$(BIN)/pip install -q deepagents
 	$(BIN)/python benchmarks/delegation.py
+	$(BIN)/python benchmarks/instructions.py
 	$(BIN)/python benchmarks/background.py
 	$(BIN)/python benchmarks/vs_deepagents.py
 
