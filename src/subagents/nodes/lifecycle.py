@@ -21,6 +21,7 @@ from langchain_core.runnables import RunnableConfig
 from subagents.nodes._approval import approve_tool
 from subagents.nodes._node import AgentNode, step_node
 from subagents.nodes.plan import AgentPlan
+from subagents.nodes.state import BACKGROUND_KEY
 from subagents.results import json_text
 from subagents.runtime.background import BackgroundTable, MissingId
 from subagents.runtime.scope import scope_of
@@ -101,6 +102,8 @@ def make_lifecycle_node(plan: AgentPlan) -> AgentNode:
         scope = scope_of(config)
         if scope is None or scope.background is None:
             return _message(tc, _error(_NEEDS_ASYNC))
-        return _message(tc, (yield _TableCall(plan, scope.background, tc)))
+        update = _message(tc, (yield _TableCall(plan, scope.background, tc)))
+        records = scope.background.records()  # on a checkpointer thread: the table persists
+        return {**update, BACKGROUND_KEY: records} if records else update
 
     return step_node(step, name="lifecycle")

@@ -61,11 +61,17 @@ _OWN_CONFIGURABLE = frozenset({"thread_id", "checkpoint_ns", "checkpoint_id", "c
 
 
 def persistent_config(link: ChildLink, call: CallInfo, config: RunnableConfig,
-                      ) -> RunnableConfig | str:
-    """The child's own config (thread, saver, callbacks), or an error text."""
+                      thread_id: str | None = None) -> RunnableConfig | str:
+    """The child's own config (thread, saver, callbacks), or an error text.
+
+    ``thread_id``: a thread of the parent's saver to run on (a background child's) instead
+    of the persistent one.
+    """
     conf = config.get("configurable", {})
     factory = link.agent.persistence
-    if factory is not None:
+    if thread_id is not None:
+        saver = conf.get(CONFIG_KEY_CHECKPOINTER)
+    elif factory is not None:
         saver, thread_id = factory(link.agent, config)
     else:
         saver, parent = conf.get(CONFIG_KEY_CHECKPOINTER), conf.get("thread_id")
@@ -157,7 +163,8 @@ def _input(snap: Any, task: dict[str, Any], call: CallInfo,
     Raises:
         GraphInterrupt: the child waits on interrupts this run has no answer for.
     """
-    action, done = _plan(snap.values, snap.next, call)
+    # a crash right after the input checkpoint leaves no ``next``, only the start task
+    action, done = _plan(snap.values, snap.next or tuple(t.name for t in snap.tasks), call)
     if done is not None:
         return None, done
     if action == "run" and snap.interrupts:
@@ -184,7 +191,8 @@ def _surface(out: dict[str, Any]) -> dict[str, Any]:
 
 
 def persistent_run(graph: Runnable[Any, Any], link: ChildLink, task: dict[str, Any],
-                   call: CallInfo, config: RunnableConfig) -> Step[dict[str, Any] | str]:
+                   call: CallInfo, config: RunnableConfig,
+                   thread_id: str | None = None) -> Step[dict[str, Any] | str]:
     """Run (or resume, or read) one call of a persistent child: its state or an error text.
 
     A sans-IO step (``subagents.runtime.steps``): the thread's lock, the checkpoint lookup
@@ -196,6 +204,8 @@ def persistent_run(graph: Runnable[Any, Any], link: ChildLink, task: dict[str, A
         task: the child's input (``{"messages": [task message]}``).
         call: the delegation's record (its tool call id and attempt number).
         config: the delegation node's config.
+        thread_id: run on this thread of the parent's saver (a background child's own
+            thread) instead of the persistent one.
 
     Returns:
         The call's own final state, or why the call cannot run.
@@ -203,7 +213,7 @@ def persistent_run(graph: Runnable[Any, Any], link: ChildLink, task: dict[str, A
     Raises:
         GraphInterrupt: the child paused on an interrupt this run has no answer for.
     """
-    cfg = persistent_config(link, call, config)
+    cfg = persistent_config(link, call, config, thread_id)
     if isinstance(cfg, str):
         return cfg
     release = yield _ThreadLock(str(cfg["configurable"]["thread_id"]))

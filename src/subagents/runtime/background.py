@@ -26,7 +26,8 @@ from subagents.results import Ending, Status
 from subagents.runtime.call import CallInfo
 from subagents.spec.background import AwaitMode, BackgroundConfig
 
-__all__ = ["BackgroundJob", "BackgroundTable", "MissingId", "forget"]
+__all__ = ["BackgroundJob", "BackgroundTable", "JobRecord", "MissingId", "background_thread_id",
+           "forget", "gone"]
 
 _ids = itertools.count(1)
 _settle_order = itertools.count(1)
@@ -59,6 +60,72 @@ class MissingId:
         """The JSON shape the parent model reads."""
         return {"id": self.id, "status": self.status, "reason": self.reason,
                 "error": self.error}
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """One background child as its parent's checkpoint keeps it (the ``background`` channel).
+
+    Attributes:
+        id: the id the parent model uses.
+        agent: the child's name.
+        tool_call_id: the call that started it.
+        objective: its task.
+        thread_id: its own checkpoint thread.
+        status: a ``Status`` value (``running`` until it settled).
+        result: its result once settled.
+        error: its error once settled.
+    """
+
+    id: str
+    agent: str
+    tool_call_id: str
+    objective: str
+    thread_id: str | None
+    status: str
+    result: Any = None
+    error: str | None = None
+
+    @classmethod
+    def read(cls, value: Any) -> JobRecord | None:
+        """A record from a checkpointed dict, or None when it is not one."""
+        if not isinstance(value, dict):
+            return None
+        fields: dict[str, Any] = {k: value.get(k) for k in _RECORD_FIELDS}
+        if not all(isinstance(fields[k], str) for k in ("id", "agent", "tool_call_id",
+                                                         "objective", "status")):
+            return None
+        try:
+            Status(fields["status"])
+        except ValueError:
+            return None
+        return cls(**fields)
+
+
+_RECORD_FIELDS = ("id", "agent", "tool_call_id", "objective", "thread_id", "status", "result",
+                  "error")
+
+
+def background_thread_id(parent_thread_id: str, tool_call_id: str) -> str:
+    """The checkpoint thread of the background child a parent thread's call started.
+
+    ``<parent thread_id>/bg/<tool_call_id>``: a resumed parent finds it again from its own
+    thread and the call (a re-run of the starting node too), whatever the job's id.
+    """
+    return f"{parent_thread_id}/bg/{tool_call_id}"
+
+
+def gone(job_id: str) -> bool:
+    """Whether this process dropped the kept table of ``job_id`` (it answers ``unknown_id``)."""
+    return job_id in _gone
+
+
+def _next_id() -> int:
+    """The number the next ``bg_<n>`` id would get (without taking it)."""
+    global _ids
+    number = next(_ids)
+    _ids = itertools.count(number)
+    return number
 
 
 def forget(table: BackgroundTable, reason: str, text: str) -> None:
@@ -102,6 +169,9 @@ class BackgroundJob:
     order: int = 0
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     link: CallInfo | None = field(default=None, repr=False)
+    objective: str = ""
+    thread_id: str | None = None
+    """The child's own checkpoint thread (None: it runs in its parent's, not persisted)."""
 
     @property
     def settled(self) -> bool:
@@ -120,6 +190,17 @@ class BackgroundJob:
         if self.link is not None and self.link.retried:  # the child has an Agent.retry policy
             out["attempts"], out["errors"] = self.link.attempt, list(self.link.errors)
         return out
+
+    def record(self) -> dict[str, Any]:
+        """The job as its parent's checkpoint keeps it (``JobRecord``'s fields)."""
+        settled = self.settled
+        status = self.status.value
+        if not settled and self.task is not None and self.task.cancelling():
+            status = Status.CANCELLED.value  # agent_cancel asked: it never resumes
+        return {"id": self.id, "agent": self.agent, "tool_call_id": self.tool_call_id,
+                "objective": self.objective, "thread_id": self.thread_id,
+                "status": status, "result": self.result if settled else None,
+                "error": self.error if settled or status != self.status.value else None}
 
 
 class _FifoGate:
@@ -166,16 +247,48 @@ class BackgroundTable:
 
     def spawn(self, agent: str, tool_call_id: str,
               run: Callable[[], Awaitable[Ending]],
-              link: CallInfo | None = None) -> BackgroundJob:
-        """Start ``run()`` as a background child and return its job at once."""
-        job = BackgroundJob(id=f"bg_{next(_ids)}", agent=agent, tool_call_id=tool_call_id,
-                            link=link)
+              link: CallInfo | None = None, *, thread_id: str | None = None,
+              job_id: str | None = None) -> BackgroundJob:
+        """Start ``run()`` as a background child and return its job at once.
+
+        Args:
+            agent: the child's name.
+            tool_call_id: the call that started it.
+            run: the child's run, to its ``Ending``.
+            link: the delegation's record of the child.
+            thread_id: the child's own checkpoint thread, when it has one (persisted).
+            job_id: the id of a re-attached child (its parent's checkpoint kept it);
+                None: a new ``bg_<n>``.
+        """
+        job = BackgroundJob(id=job_id or f"bg_{next(_ids)}", agent=agent,
+                            tool_call_id=tool_call_id, link=link, thread_id=thread_id,
+                            objective=link.objective if link is not None else "")
         job.task = asyncio.get_running_loop().create_task(self._run(job, run))
+        self._add(job)
+        return job
+
+    def settled_job(self, record: JobRecord) -> BackgroundJob:
+        """Add a child that had ended before a restart, from its parent's checkpoint."""
+        job = BackgroundJob(id=record.id, agent=record.agent, tool_call_id=record.tool_call_id,
+                            status=Status(record.status), result=record.result,
+                            error=record.error, objective=record.objective,
+                            thread_id=record.thread_id, order=next(_settle_order))
+        self._add(job)
+        return job
+
+    def _add(self, job: BackgroundJob) -> None:
+        global _ids
         self.jobs[job.id] = job
         _owners[job.id] = self.owner
         while len(_owners) > _MAX_OWNERS:
             _owners.popitem(last=False)
-        return job
+        number = job.id.removeprefix("bg_")
+        if number.isdigit() and int(number) >= _next_id():  # a re-attached id: never reissued
+            _ids = itertools.count(int(number) + 1)
+
+    def records(self) -> dict[str, dict[str, Any]]:
+        """Every persisted child's record (those on their own thread), by id."""
+        return {job.id: job.record() for job in self.jobs.values() if job.thread_id}
 
     async def _run(self, job: BackgroundJob, run: Callable[[], Awaitable[Ending]]) -> None:
         try:

@@ -39,6 +39,7 @@ from langgraph.types import Command, StateSnapshot
 
 from subagents.errors import NothingToResume
 from subagents.nodes.plan import AgentPlan
+from subagents.nodes.reattach import reattach, reattaching
 from subagents.nodes.state import SPENT_KEY
 from subagents.runtime import parking
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo
@@ -100,8 +101,13 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         key = (parking.park_key(config, _place(plan, config)[2])
                if plan and plan.background else None)
         scope, config = self._open(config, key)
-        if self._resumes(scope, input):
-            _restore(scope, await _values(self.aget_state(config or {})))
+        again = plan is not None and reattaching(scope, input, key is None or bool(key[1]))
+        if self._resumes(scope, input) or again:
+            values = await _values(self.aget_state(config or {}))
+            _restore(scope, values) if self._resumes(scope, input) else None
+            if again and scope is not None and plan is not None:
+                reattach(scope, plan, values, config or {}, self._saver(config),
+                         kwargs.get("durability"))
         error: BaseException | None = None
         try:
             try:
@@ -123,6 +129,13 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
                 finally:
                     kept = not paused and _kept_for_next_turn(scope, key, error)
                     await scope.aclose(error, key if paused or kept else None, finished=kept)
+
+    def _saver(self, config: RunnableConfig | None) -> BaseCheckpointSaver[Any] | None:
+        """The run's checkpointer: the graph's own, or the one its config passes."""
+        saver = self.checkpointer
+        if not isinstance(saver, BaseCheckpointSaver):
+            saver = (config or {}).get("configurable", {}).get(CONFIG_KEY_CHECKPOINTER)
+        return saver if isinstance(saver, BaseCheckpointSaver) else None
 
     def _resume_saver(self, input: Any, config: RunnableConfig | None,
                       ) -> BaseCheckpointSaver[Any] | None:
