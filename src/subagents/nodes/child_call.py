@@ -362,11 +362,14 @@ def spawn_background(link: ChildLink, table: BackgroundTable, tc: ToolCall,
 def own_thread(link: ChildLink, call: CallInfo, config: RunnableConfig) -> str | None:
     """The own checkpoint thread of a background child, or None (no checkpointer, no thread).
 
-    A persistent or remote child keeps its own way to run.
+    A persistent or remote child keeps its own way to run; so does every child of a parent
+    with ``BackgroundConfig(persist=False)``.
     """
     conf = config.get("configurable", {})
-    parent = conf.get("thread_id")
-    if (link.agent.persistent or link.agent.remote is not None or parent in (None, "")
+    parent, scope = conf.get("thread_id"), scope_of(config)
+    table = scope.background if scope is not None else None
+    if (table is None or not table.config.persist or link.agent.persistent
+            or link.agent.remote is not None or parent in (None, "")
             or conf.get(CONFIG_KEY_CHECKPOINTER) is None):
         return None
     return background_thread_id(str(parent), call.tool_call_id)

@@ -65,6 +65,13 @@ class BackgroundConfig(BaseModel):
         "and seconds a completed turn's table (auto_cancel=False) is kept for the next turn "
         "before it is forgotten (its children are not cancelled).",
     )
+    persist: bool = Field(
+        default=True, strict=True,
+        description="On a checkpointer thread, run each child on its own checkpoint thread "
+        "('<thread_id>/bg/<tool_call_id>') and keep the table (ids, agents, objectives, "
+        "statuses, results) in the parent's checkpoint, so a new process continuing the "
+        "thread re-attaches them. False: children live in the parent run's process only.",
+    )
     tools: tuple[Literal["status", "cancel", "await"], ...] = Field(
         default=("status", "cancel", "await"), description="Lifecycle tools to bind."
     )

@@ -101,11 +101,13 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         key = (parking.park_key(config, _place(plan, config)[2])
                if plan and plan.background else None)
         scope, config = self._open(config, key)
+        resumes = self._resumes(scope, input)
         again = plan is not None and reattaching(scope, input, key is None or bool(key[1]))
-        if self._resumes(scope, input) or again:
+        if resumes or again:
             values = await _values(self.aget_state(config or {}))
-            _restore(scope, values) if self._resumes(scope, input) else None
-            if again and scope is not None and plan is not None:
+            if resumes:
+                _restore(scope, values)
+            if again and scope is not None and plan is not None:  # a restart: see reattach
                 reattach(scope, plan, values, config or {}, self._saver(config),
                          kwargs.get("durability"))
         error: BaseException | None = None
