@@ -109,4 +109,5 @@ def _one(table: BackgroundTable, plan: AgentPlan, record: JobRecord,
     call = CallInfo(tool_call_id=record.tool_call_id, objective=record.objective,
                     background=True, retried=link.agent.retry is not None)
     task = {"messages": [HumanMessage(content=record.objective)]}
-    spawn_background(link, table, tc, task, call, config, job_id=record.id)
+    job = spawn_background(link, table, tc, task, call, config, job_id=record.id)
+    table.resend(job, record.messages)

@@ -72,8 +72,9 @@ class BackgroundConfig(BaseModel):
         "statuses, results) in the parent's checkpoint, so a new process continuing the "
         "thread re-attaches them. False: children live in the parent run's process only.",
     )
-    tools: tuple[Literal["status", "cancel", "await"], ...] = Field(
-        default=("status", "cancel", "await"), description="Lifecycle tools to bind."
+    tools: tuple[Literal["status", "cancel", "await", "message"], ...] = Field(
+        default=("status", "cancel", "await"), description="Lifecycle tools to bind "
+        "('message': agent_message(id, text), a follow-up to a running child, opt-in)."
     )
     await_modes: tuple[AwaitMode, ...] = Field(
         default=("all", "allSettled", "any", "race"), description="Modes agent_await offers."

@@ -60,7 +60,7 @@ class BackgroundEntry(BaseModel):
     auto_cancel: bool = Field(True, description=_doc(BackgroundConfig, "auto_cancel"))
     park_ttl: float = Field(3600.0, gt=0, description=_doc(BackgroundConfig, "park_ttl"))
     persist: bool = Field(True, description=_doc(BackgroundConfig, "persist"))
-    tools: list[Literal["status", "cancel", "await"]] = Field(
+    tools: list[Literal["status", "cancel", "await", "message"]] = Field(
         ["status", "cancel", "await"], description=_doc(BackgroundConfig, "tools"))
     await_modes: list[AwaitMode] = Field(
         ["all", "allSettled", "any", "race"], description=_doc(BackgroundConfig, "await_modes"))
