@@ -191,3 +191,34 @@ def test_a_child_whose_agent_is_gone_ends_failed_with_the_reason(tmp_path: Path)
                       "sub-agent of 'root' any more"}
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+
+
+
+async def test_only_a_pending_thread_re_attaches_auto_cancelled_children() -> None:
+    """A completed thread's children were auto-cancelled: a resume of it starts none again."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from subagents.nodes.reattach import reattach
+    from subagents.runtime.call import SCOPE_KEY
+    from subagents.runtime.scope import RunScope
+
+    graph = compile_agent(team())
+    plan = graph.subagents_plan  # type: ignore[attr-defined]
+    record = {"id": "bg_900001", "agent": "w", "tool_call_id": "c1", "objective": "job-0",
+              "thread_id": "t/bg/c1", "status": "running"}
+    done = {**record, "id": "bg_900002", "tool_call_id": "c2", "status": "completed",
+            "result": "ok"}
+    for pending, config in ((False, BackgroundConfig()), (True, BackgroundConfig()),
+                            (False, BackgroundConfig(auto_cancel=False))):
+        scope = RunScope(agent="root", path=("root",), parent=None, call=None, budget=None,
+                         background=config)
+        got = reattach(scope, plan, {"background": {"a": record, "b": done}},
+                       {"configurable": {"thread_id": "t", SCOPE_KEY: scope}}, InMemorySaver(),
+                       pending=pending)
+        table = scope.background
+        assert table is not None
+        assert got == (2 if pending or not config.auto_cancel else 0)
+        if got:
+            assert table.jobs["bg_900002"].as_dict()["result"] == "ok"
+            assert table.jobs["bg_900001"].thread_id == "t/bg/c1"
+            await asyncio.gather(*table.cancel_all(), return_exceptions=True)

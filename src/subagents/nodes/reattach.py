@@ -57,7 +57,8 @@ def reattaching(scope: RunScope | None, input: Any, nested: bool) -> bool:
 
 
 def reattach(scope: RunScope, plan: AgentPlan, values: Mapping[str, Any],
-             config: RunnableConfig, saver: Any, durability: Any = None) -> int:
+             config: RunnableConfig, saver: Any, durability: Any = None, *,
+             pending: bool = True) -> int:
     """Re-attach the background children the run's checkpoint keeps (see module docstring).
 
     Must run on the run's event loop (unfinished children start as its tasks).
@@ -69,13 +70,17 @@ def reattach(scope: RunScope, plan: AgentPlan, values: Mapping[str, Any],
         config: the run's config (its thread, its scope).
         saver: the run's checkpointer (None: nothing to resume on; nothing is re-attached).
         durability: the run's durability mode, for the resumed children too.
+        pending: the thread has nodes to run (it paused or crashed). A thread that
+            completed re-attaches only with ``auto_cancel=False`` (its children outlive the
+            turn); else they were cancelled when it ended.
 
     Returns:
         How many children were re-attached.
     """
     table = scope.background
     records = values.get(BACKGROUND_KEY)
-    if table is None or saver is None or not isinstance(records, dict):
+    if (table is None or saver is None or not isinstance(records, dict)
+            or not (pending or not table.config.auto_cancel)):
         return 0
     conf = {**config.get("configurable", {}), CONFIG_KEY_CHECKPOINTER: saver}
     if durability is not None:

@@ -104,12 +104,13 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         resumes = self._resumes(scope, input)
         again = plan is not None and reattaching(scope, input, key is None or bool(key[1]))
         if resumes or again:
-            values = await _values(self.aget_state(config or {}))
+            snapshot = await _snapshot(self.aget_state(config or {}))
+            values = snapshot.values if snapshot is not None else {}
             if resumes:
                 _restore(scope, values)
             if again and scope is not None and plan is not None:  # a restart: see reattach
                 reattach(scope, plan, values, config or {}, self._saver(config),
-                         kwargs.get("durability"))
+                         kwargs.get("durability"), pending=bool(snapshot and snapshot.next))
         error: BaseException | None = None
         try:
             try:
@@ -245,11 +246,11 @@ def _thread_id(config: RunnableConfig | None) -> str | None:
     return None if thread_id is None else str(thread_id)
 
 
-async def _values(snapshot: Awaitable[StateSnapshot]) -> Mapping[str, Any]:
+async def _snapshot(snapshot: Awaitable[StateSnapshot]) -> StateSnapshot | None:
     try:
-        return (await snapshot).values
+        return await snapshot
     except Exception:  # no checkpointer: nothing to resume from
-        return {}
+        return None
 
 
 def _restore(scope: RunScope | None, values: Mapping[str, Any]) -> None:
