@@ -222,3 +222,35 @@ async def test_only_a_pending_thread_re_attaches_auto_cancelled_children() -> No
             assert table.jobs["bg_900002"].as_dict()["result"] == "ok"
             assert table.jobs["bg_900001"].thread_id == "t/bg/c1"
             await asyncio.gather(*table.cancel_all(), return_exceptions=True)
+
+
+async def test_a_persisted_childs_events_reach_the_custom_stream_not_its_state() -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    def policy(messages: list[BaseMessage], agent: str | None) -> AIMessage:
+        results = [json.loads(str(m.content)) for m in messages if isinstance(m, ToolMessage)]
+        if agent == "w":
+            return ai("child answer")
+        if not results:
+            return ai(call("task", agent="w", objective="x", background=True))
+        return ai(call("agent_await", ids=[results[0]["id"]])) if len(results) == 1 else ai("f")
+
+    root = Agent(name="root", model=ScriptedChatModel(policy=policy),
+                 subagents=[Agent(name="w")], background=True)
+    graph = compile_agent(root, checkpointer=InMemorySaver())
+    cfg = {"configurable": {"thread_id": "streamed"}}
+    events, updates = [], []
+    async with asyncio.timeout(10):
+        async for ns, mode, chunk in graph.astream({"messages": [HumanMessage("go")]}, cfg,
+                                                   stream_mode=["custom", "updates"],
+                                                   subgraphs=True):
+            if mode == "custom":
+                events.append((chunk["type"], chunk["path"]))
+            elif ns == ():
+                updates.extend(chunk)
+    assert ("model_end", ["root", "w"]) in events
+    assert ("subagent_end", ["root", "w"]) in events
+    assert set(updates) <= {"model", "w", "lifecycle"}  # the child's own nodes stay its own
+    state = await graph.aget_state({"configurable": {"thread_id": "streamed"}})
+    [record] = state.values["background"].values()
+    assert record["thread_id"].startswith("streamed/bg/") and record["status"] == "completed"

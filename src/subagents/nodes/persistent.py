@@ -34,6 +34,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
 from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.errors import GraphInterrupt
+from langgraph.pregel.protocol import StreamProtocol
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Interrupt
 
@@ -46,6 +47,7 @@ from subagents.runtime.upstream import (
     CONFIG_KEY_RESUME_MAP,
     CONFIG_KEY_RUNTIME,
     CONFIG_KEY_SCRATCHPAD,
+    CONFIG_KEY_STREAM,
     StreamMessagesHandler,
 )
 
@@ -65,7 +67,7 @@ def persistent_config(link: ChildLink, call: CallInfo, config: RunnableConfig,
     """The child's own config (thread, saver, callbacks), or an error text.
 
     ``thread_id``: a thread of the parent's saver to run on (a background child's) instead
-    of the persistent one.
+    of the persistent one; its events still reach the parent run's ``custom`` stream.
     """
     conf = config.get("configurable", {})
     factory = link.agent.persistence
@@ -87,6 +89,9 @@ def persistent_config(link: ChildLink, call: CallInfo, config: RunnableConfig,
                            if not k.startswith("__") and k not in _OWN_CONFIGURABLE}
     own.update({"thread_id": thread_id, CONFIG_KEY_CHECKPOINTER: saver, CALL_KEY: call,
                 SCOPE_KEY: conf.get(SCOPE_KEY)})
+    stream = conf.get(CONFIG_KEY_STREAM)
+    if thread_id is not None and stream is not None and "custom" in stream.modes:
+        own[CONFIG_KEY_STREAM] = StreamProtocol(stream, {"custom"})  # events, not its state
     runtime = conf.get(CONFIG_KEY_RUNTIME)
     if isinstance(runtime, Runtime):  # context and store, not the parent's stream or run
         own[CONFIG_KEY_RUNTIME] = Runtime(context=runtime.context, store=runtime.store)
