@@ -79,7 +79,7 @@ def root_policy(messages: list[BaseMessage]) -> AIMessage:
 def team() -> Agent:
     worker = Agent(name="w", model=ScriptedChatModel(policy=child_policy), tools=[gate])
     return Agent(name="root", model=ScriptedChatModel(policy=root_policy), subagents=[worker],
-                 background=BackgroundConfig(tools=TOOLS))
+                 background=BackgroundConfig(tools=TOOLS, persist=True))
 
 
 async def test_a_running_child_reads_the_message_at_its_next_model_call() -> None:

@@ -85,7 +85,7 @@ def root_reply(messages: list[BaseMessage], step: int) -> AIMessage:
 def team(worker: str = "w") -> Agent:
     w = Agent(name=worker, tools=[inspect_file])
     return Agent(name="root", model=ScriptedChatModel(policy=policy), subagents=[w],
-                 background=BackgroundConfig(max_concurrent=3))
+                 background=BackgroundConfig(max_concurrent=3, persist=True))
 
 
 def worker(db: str, kill_at: int, log_path: str, out_path: str, name: str) -> None:
@@ -208,8 +208,9 @@ async def test_only_a_pending_thread_re_attaches_auto_cancelled_children() -> No
               "thread_id": "t/bg/c1", "status": "running"}
     done = {**record, "id": "bg_900002", "tool_call_id": "c2", "status": "completed",
             "result": "ok"}
-    for pending, config in ((False, BackgroundConfig()), (True, BackgroundConfig()),
-                            (False, BackgroundConfig(auto_cancel=False))):
+    for pending, config in ((False, BackgroundConfig(persist=True)),
+                            (True, BackgroundConfig(persist=True)),
+                            (False, BackgroundConfig(persist=True, auto_cancel=False))):
         scope = RunScope(agent="root", path=("root",), parent=None, call=None, budget=None,
                          background=config)
         got = reattach(scope, plan, {"background": {"a": record, "b": done}},
@@ -236,7 +237,7 @@ async def test_a_persisted_childs_events_reach_the_custom_stream_not_its_state()
         return ai(call("agent_await", ids=[results[0]["id"]])) if len(results) == 1 else ai("f")
 
     root = Agent(name="root", model=ScriptedChatModel(policy=policy),
-                 subagents=[Agent(name="w")], background=True)
+                 subagents=[Agent(name="w")], background=BackgroundConfig(persist=True))
     graph = compile_agent(root, checkpointer=InMemorySaver())
     cfg = {"configurable": {"thread_id": "streamed"}}
     events, updates = [], []

@@ -362,8 +362,8 @@ def spawn_background(link: ChildLink, table: BackgroundTable, tc: ToolCall,
 def own_thread(link: ChildLink, call: CallInfo, config: RunnableConfig) -> str | None:
     """The own checkpoint thread of a background child, or None (no checkpointer, no thread).
 
-    A persistent or remote child keeps its own way to run; so does every child of a parent
-    with ``BackgroundConfig(persist=False)``.
+    Only for a parent with ``BackgroundConfig(persist=True)``; a persistent or remote child
+    keeps its own way to run.
     """
     conf = config.get("configurable", {})
     parent, scope = conf.get("thread_id"), scope_of(config)

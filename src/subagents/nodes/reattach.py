@@ -1,9 +1,10 @@
 """Background children that survive a restart: re-attaching them from the parent's checkpoint.
 
-On a thread of a checkpointer each background child runs on its own checkpoint thread
-(``<parent thread>/bg/<tool_call_id>``, see ``nodes.child_call.own_thread``), and the
-parent's ``background`` state channel keeps its table: ids, agents, objectives, thread ids,
-statuses and results (``runtime.background.JobRecord``), written when a child starts and at
+With ``BackgroundConfig(persist=True)`` on a thread of a checkpointer, each background child
+runs on its own checkpoint thread (``<parent thread>/bg/<tool_call_id>``, see
+``nodes.child_call.own_thread``), and the parent's ``background`` state channel keeps its
+table: ids, agents, objectives, thread ids, statuses, results and messages
+(``runtime.records.JobRecord``), written when a child starts and at
 every lifecycle call. A root run that continues its thread (a resume: input None or a
 ``Command``; or any new turn with ``BackgroundConfig(auto_cancel=False)``) and finds no
 table parked in this process (``runtime.parking``: same process) re-attaches the table from
@@ -47,11 +48,12 @@ def reattaching(scope: RunScope | None, input: Any, nested: bool) -> bool:
         nested: the run is a sub-agent's (re-attaching is for roots).
 
     Returns:
-        True for a root with background delegation that adopted no parked table and
-        continues its thread (or starts a new turn with ``auto_cancel=False``).
+        True for a root with ``BackgroundConfig(persist=True)`` that adopted no parked table
+        and continues its thread (or starts a new turn with ``auto_cancel=False``).
     """
     table = scope.background if scope is not None else None
-    if table is None or nested or (scope is not None and scope.adopted):
+    if table is None or not table.config.persist or nested or (
+            scope is not None and scope.adopted):
         return False
     return input is None or isinstance(input, Command) or not table.config.auto_cancel
 

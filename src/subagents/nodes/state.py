@@ -43,11 +43,12 @@ class AgentState(TypedDict):
             "tool_call_id"}`` spent by this invocation and its sub-agents as of its last model
             node, written with each of its updates. A resumed run goes on from it (see
             ``RunScope.restore``) instead of from zero.
-        background: on a checkpointer thread, the background children started by this
-            agent: ``{id: {"id", "agent", "tool_call_id", "objective", "thread_id",
-            "status", "result", "error"}}`` (``runtime.background.JobRecord``), written when
-            they start and by every lifecycle call; a new process continuing the thread
-            re-attaches them (``nodes.reattach``).
+        background: with ``BackgroundConfig(persist=True)`` on a checkpointer thread, the
+            background children started by this agent: ``{id: {"id", "agent",
+            "tool_call_id", "objective", "thread_id", "status", "result", "error",
+            "messages"}}`` (``runtime.records.JobRecord``), written when they start and by
+            every lifecycle call; a new process continuing the thread re-attaches them
+            (``nodes.reattach``).
     """
 
     messages: Annotated[list[AnyMessage], add_messages]

@@ -66,11 +66,13 @@ class BackgroundConfig(BaseModel):
         "before it is forgotten (its children are not cancelled).",
     )
     persist: bool = Field(
-        default=True, strict=True,
+        default=False, strict=True,
         description="On a checkpointer thread, run each child on its own checkpoint thread "
         "('<thread_id>/bg/<tool_call_id>') and keep the table (ids, agents, objectives, "
-        "statuses, results) in the parent's checkpoint, so a new process continuing the "
-        "thread re-attaches them. False: children live in the parent run's process only.",
+        "statuses, results, messages) in the parent's checkpoint, so a new process "
+        "continuing the thread re-attaches them (a child's steps are then in its own "
+        "thread, not under the parent's namespaces). False: children run inside the "
+        "parent's run and live in its process only.",
     )
     tools: tuple[Literal["status", "cancel", "await", "message"], ...] = Field(
         default=("status", "cancel", "await"), description="Lifecycle tools to bind "
