@@ -16,6 +16,11 @@ stateless policy shared by every side.
 3. Memory per background child: peak of a run with 1,000 children minus a run with 0, divided
    by 1,000; tracemalloc peak and peak-RSS delta, each measured in a fresh subprocess. The
    hand-written gather is the baseline.
+4. Persistence: the 100-child background run on SQLite (one file, a new thread per run), with
+   ``BackgroundConfig(persist=True)`` (the default: each child on its own checkpoint thread,
+   the table in the root's checkpoint, so a new process re-attaches them) against
+   ``persist=False`` (children inside the root's run); target: < 10% slower.
+   ``--persistence`` runs only this section.
 
 Variants are interleaved (AB BA ...), ``gc.collect()`` before each run; ratios judged against
 the targets are paired (the median over rounds of the per-round ratio), the ratio of the
@@ -36,6 +41,7 @@ import os
 import pstats
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable, Coroutine
@@ -49,7 +55,8 @@ from _common import Samples, fmt_ratio, interleave_async, load_note, render_tabl
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langgraph.graph.state import CompiledStateGraph
 
-from subagents import Agent, compile_agent
+from subagents import Agent, BackgroundConfig, compile_agent
+from subagents.checkpoints import async_sqlite_saver
 from subagents.nodes.schemas import lifecycle_specs, task_spec
 from subagents.testing import ScriptedChatModel, call
 
@@ -58,6 +65,7 @@ CRITICAL = 3 * LATENCY
 TARGET_PARALLEL = 1.05
 TARGET_BG = {100: 1.05, 1000: 1.15}
 TARGET_MB_PER_CHILD = 1.0
+TARGET_PERSIST = 1.10
 MEM_CHILDREN = 1000
 CHILD_PREFIX = "subtask"
 
@@ -237,6 +245,46 @@ def make_variants(n: int, *, parallel: bool) -> dict[str, Variant]:
     return out
 
 
+# --------------------------------------------------------------------------- persistence
+
+
+async def timed_persistence(n: int, repeats: int, db: Path) -> dict[str, Samples]:
+    """The n-child background run on one SQLite file, persisted or not (a thread per run)."""
+    async with async_sqlite_saver(db) as saver:
+        variants: dict[str, Callable[[], Awaitable[object]]] = {}
+        for persist in (True, False):
+            model = _model()
+            graph = compile_agent(Agent(name="root", model=model, subagents=[CHILD],
+                                        background=BackgroundConfig(persist=persist)),
+                                  checkpointer=saver)
+            runs = iter(range(1_000_000))
+
+            async def run(graph: _Graph = graph, model: ScriptedChatModel = model,
+                          tag: str = f"p{int(persist)}", runs: Any = runs) -> None:
+                cfg = {"configurable": {"thread_id": f"{tag}-{next(runs)}"}}
+                state = await graph.ainvoke({"messages": [HumanMessage(f"bg:{n}")]}, cfg)
+                _check(state["messages"], n, background=True)
+                assert bool(state.get("background")) is tag.endswith("1"), "persist switch"
+                _forget(model)
+
+            variants["persisted" if persist else "not persisted"] = run
+        return await interleave_async(variants, iterations=repeats, warmup=1, collect=True)
+
+
+def persistence_report(repeats: int) -> tuple[str, bool]:
+    """Section 4's table and its verdict."""
+    with tempfile.TemporaryDirectory() as tmp:
+        s = asyncio.run(timed_persistence(100, repeats, Path(tmp) / "bg.sqlite"))
+    ref = s["not persisted"]
+    print("\n== 4. Persistence: 100 background children on SQLite, persist=True vs False ==")
+    print(render_table(HEADERS, [_row("persisted (own threads, table)", s["persisted"], ref),
+                                 _row("not persisted", ref, ref)]))
+    print("(here 'vs gather' is vs the run without persistence)")
+    r = s["persisted"].ratio_to(ref)
+    return f"persistence, 100 children on SQLite: {r:.3f}x <= {TARGET_PERSIST:.2f}x", (
+        r <= TARGET_PERSIST)
+
+
 # --------------------------------------------------------------------------- memory
 
 
@@ -380,12 +428,17 @@ def main(argv: list[str] | None = None) -> int:
                     "runs get max(1, repeats // 2)")
     ap.add_argument("--no-memory", action="store_true", help="skip the memory probes")
     ap.add_argument("--profile", action="store_true", help="also print cProfile of 100/1,000")
+    ap.add_argument("--persistence", action="store_true", help="only section 4 (SQLite)")
     ap.add_argument("--memory-probe", nargs=2, metavar=("VARIANT", "N"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.memory_probe:
         print(json.dumps(memory_probe(args.memory_probe[0], int(args.memory_probe[1]))))
         return 0
     r100 = args.repeats or (2 if args.quick else 11)
+    if args.persistence:
+        text, ok = persistence_report(r100)
+        print(f"\n{verdict(ok)}  {text}\nend: {load_note()}")
+        return 0
     r1000 = max(1, r100 // 2)
 
     import langgraph.version as lgv
@@ -462,6 +515,8 @@ def main(argv: list[str] | None = None) -> int:
                          f"(max of tracemalloc, RSS) < {TARGET_MB_PER_CHILD:.0f} MB "
                          f"(gather: {max(per['gather']) / 1024:.3f} MB)",
                          worst < TARGET_MB_PER_CHILD))
+
+    verdicts.append(persistence_report(r100))
 
     if args.profile:
         print("\n== cProfile: background runs, ours vs hand-written gather ==")

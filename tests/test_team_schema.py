@@ -109,8 +109,8 @@ def test_max_files_caps_the_built_in_tools(tmp_path: Path) -> None:
     ("agents:\n  - name: a\n    background: yes please\n",
      "3: agent 'a': field 'background' must be true, false or a mapping"),
     ("agents:\n  - name: a\n    background: {tools: [status, kill]}\n",
-     "3: agent 'a': field 'background': tools.1: Input should be 'status', 'cancel' or "
-     "'await'"),
+     "3: agent 'a': field 'background': tools.1: Input should be 'status', 'cancel', "
+     "'await' or 'message'"),
     ("agents:\n  - name: a\n    needs_approval: task\n",
      "3: agent 'a': field 'needs_approval' must be a list of tool names"),
     ("agents:\n  - name: a\n    remote:\n      url: http://x\n      api_key: k\n",

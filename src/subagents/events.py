@@ -30,6 +30,7 @@ __all__ = [
     "RunEnd",
     "SubagentEnd",
     "SubagentEvent",
+    "SubagentMessage",
     "SubagentRetry",
     "SubagentStart",
     "TextDelta",
@@ -109,6 +110,23 @@ class SubagentRetry(BaseEvent):
     usage: dict[str, Any] = Field(default_factory=dict)
 
 
+class SubagentMessage(BaseEvent):
+    """A parent sent a follow-up message to its running background child (``agent_message``).
+
+    At the child's path; the child reads it at its next model call.
+
+    Attributes:
+        id: the child's background id.
+        message_id: the message's id (the id of the human message the child reads).
+        text: the message.
+    """
+
+    type: Literal["subagent_message"] = "subagent_message"
+    id: str
+    message_id: str
+    text: str
+
+
 class TextDelta(BaseEvent):
     """A streamed piece of an agent's model output (when the model streams)."""
 
@@ -172,8 +190,8 @@ class RunEnd(BaseEvent):
 
 
 SubagentEvent = Annotated[
-    SubagentStart | SubagentEnd | SubagentRetry | TextDelta | ModelStart | ModelEnd | ToolStart
-    | ToolEnd,
+    SubagentStart | SubagentEnd | SubagentRetry | SubagentMessage | TextDelta | ModelStart
+    | ModelEnd | ToolStart | ToolEnd,
     Field(discriminator="type"),
 ]
 """Any event (a discriminated union on ``type``)."""

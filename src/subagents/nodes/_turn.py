@@ -11,7 +11,10 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolCal
 from subagents.nodes.plan import NUDGE_KEY
 from subagents.nodes.schemas import FINAL_ANSWER
 
-__all__ = ["Loop", "Turn", "call_key", "read_turn"]
+PARENT_MESSAGE = "agent_message"
+"""``additional_kwargs[NUDGE_KEY]`` of a message the parent sent with ``agent_message``."""
+
+__all__ = ["PARENT_MESSAGE", "Loop", "Turn", "call_key", "read_turn"]
 
 _RETRIED = frozenset({"failed", "timeout"})
 """Typed delegation statuses after which an identical call is a retry, never a loop."""
@@ -133,9 +136,10 @@ def read_turn(messages: Sequence[AnyMessage]) -> Turn:
     turn = Turn(history=messages)
     for msg in reversed(messages):
         if isinstance(msg, HumanMessage):
-            if not msg.additional_kwargs.get(NUDGE_KEY):
+            nudge = msg.additional_kwargs.get(NUDGE_KEY)
+            if not nudge:
                 break
-            turn.retries += 1
+            turn.retries += nudge != PARENT_MESSAGE  # a parent's follow-up is no retry
         elif isinstance(msg, AIMessage):
             turn.calls += 1
             if msg.tool_calls:

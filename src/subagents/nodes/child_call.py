@@ -31,6 +31,7 @@ from typing import Any
 
 from langchain_core.messages import ToolCall
 from langchain_core.runnables import RunnableConfig
+from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.errors import GraphBubbleUp
 
 from subagents.checkpoints.errors import is_storage_error
@@ -43,8 +44,9 @@ from subagents.nodes.persistent import persistent_run
 from subagents.nodes.plan import ChildLink
 from subagents.nodes.retry import Attempt, RunChild, attempts, timed_out
 from subagents.nodes.schemas import task_message
+from subagents.nodes.state import BACKGROUND_KEY
 from subagents.results import Ending, Status, tool_result
-from subagents.runtime.background import BackgroundTable
+from subagents.runtime.background import BackgroundJob, BackgroundTable, background_thread_id
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo, Stopped
 from subagents.runtime.scope import RunScope, scope_of
 from subagents.runtime.steps import Invoke, Step, adrive, drive
@@ -52,7 +54,7 @@ from subagents.spec.background import BackgroundConfig
 from subagents.spec.delivery import DELIVERY_KEY, Delivery, run_delivery
 
 __all__ = ["INTERRUPT_BEFORE_KEY", "delegate", "delegations", "make_child_call_node",
-           "run_child"]
+           "own_thread", "run_child", "spawn_background"]
 
 INTERRUPT_BEFORE_KEY = "subagents_interrupt_before"
 """``configurable`` key: breakpoints inside sub-agents, as ``"<agent>:<node>"`` strings
@@ -116,9 +118,12 @@ def delegations(link: ChildLink, payload: dict[str, Any], config: RunnableConfig
     admitted = [_admit(link, tc) if spawn or tc["args"].get("background") is not True
                 else (tc, _sync_background(link, tc)) for tc in calls]
     messages: list[Any] = []
+    records: dict[str, Any] = {}
     for tc, prepared in admitted:
-        messages += (yield from delegate(link, tc, prepared, config))["messages"]
-    return {"messages": messages}
+        update = yield from delegate(link, tc, prepared, config)
+        messages += update["messages"]
+        records.update(update.get(BACKGROUND_KEY) or {})
+    return {"messages": messages, BACKGROUND_KEY: records} if records else {"messages": messages}
 
 
 def _prepare(link: ChildLink, tc: ToolCall) -> _Prepared:
@@ -224,6 +229,8 @@ def _child_run(link: ChildLink, task: dict[str, Any], call: CallInfo,
     assert graph is not None
     if link.agent.persistent and link.agent.remote is None:
         return (yield from persistent_run(graph, link, task, call, config))
+    if call.background and (thread := own_thread(link, call, config)) is not None:
+        return (yield from persistent_run(graph, link, task, call, config, thread))
     return (yield Invoke(graph, task, _child_config(link, call, config),
                          _breakpoints(link, config)))
 
@@ -318,11 +325,54 @@ def _background(link: ChildLink, tc: ToolCall, task: dict[str, Any], call: CallI
         origin = {"thread_id": conf.get("thread_id"), "tool_call_id": tc["id"],
                   "run_id": conf.get("run_id") or table.owner, "path": list(link.path)}
         return (yield from _detach(link, tc, call, table.config, target, origin, emit))
-    job = table.spawn(link.agent.name, tc["id"] or "", lambda: adrive(
-        run_child(link, tc, task, call, lambda: _homed(table, config))), link=call)
+    job = spawn_background(link, table, tc, task, call, config)
     msg = tool_result(Status.RUNNING, link.agent.name, tool_call_id=tc["id"] or "",
                       tool_name=tc["name"], id=job.id)
-    return {"messages": [msg]}
+    if job.thread_id is None:
+        return {"messages": [msg]}
+    return {"messages": [msg], BACKGROUND_KEY: {job.id: job.record()}}
+
+
+def spawn_background(link: ChildLink, table: BackgroundTable, tc: ToolCall,
+                     task: dict[str, Any], call: CallInfo, config: RunnableConfig,
+                     job_id: str | None = None) -> BackgroundJob:
+    """Start one background child as a job of ``table`` (a new one, or a re-attached one).
+
+    On a thread of a checkpointer the child runs on its own checkpoint thread
+    (:func:`own_thread`), so a new process can resume it; else as a subgraph of the node
+    that started it.
+
+    Args:
+        link: the child.
+        table: the parent run's background table.
+        tc: the parent's tool call.
+        task: the child's input (``{"messages": [task message]}``).
+        call: the delegation's record.
+        config: the config of the node that started it (or of the run that re-attaches it).
+        job_id: a re-attached child's id (None: a new one).
+
+    Returns:
+        The job, running (or queued for a ``max_concurrent`` slot).
+    """
+    return table.spawn(link.agent.name, tc["id"] or "", lambda: adrive(
+        run_child(link, tc, task, call, lambda: _homed(table, config))), link=call,
+        thread_id=own_thread(link, call, config), job_id=job_id)
+
+
+def own_thread(link: ChildLink, call: CallInfo, config: RunnableConfig) -> str | None:
+    """The own checkpoint thread of a background child, or None (no checkpointer, no thread).
+
+    Only for a parent with ``BackgroundConfig(persist=True)``; a persistent or remote child
+    keeps its own way to run.
+    """
+    conf = config.get("configurable", {})
+    parent, scope = conf.get("thread_id"), scope_of(config)
+    table = scope.background if scope is not None else None
+    if (table is None or not table.config.persist or link.agent.persistent
+            or link.agent.remote is not None or parent in (None, "")
+            or conf.get(CONFIG_KEY_CHECKPOINTER) is None):
+        return None
+    return background_thread_id(str(parent), call.tool_call_id)
 
 
 def _homed(table: BackgroundTable[RunScope],

@@ -1,4 +1,4 @@
-"""The ``lifecycle`` node: ``agent_status``, ``agent_cancel`` and ``agent_await`` tool calls.
+"""The ``lifecycle`` node: ``agent_status``, ``agent_cancel``, ``agent_await``, ``agent_message``.
 
 They act on the background children of the calling agent's own run (its ``RunScope``): its
 own, those of the paused run it resumes and, with ``auto_cancel=False``, those of earlier
@@ -8,6 +8,14 @@ reason, never executed. ``agent_status`` and ``agent_cancel`` also take the job 
 detached child (one handed to the agent's dispatcher, ``BackgroundConfig(deliver=...)``). A
 lifecycle tool named in the agent's ``needs_approval`` waits for a human first. Background
 children need an async run: in a sync run every lifecycle call is answered ``failed``.
+
+``agent_message(id, text)`` (opt-in: ``BackgroundConfig(tools=(..., "message"))``) queues a
+follow-up for a running child: its next model call reads it as a human message the runtime
+marks (``additional_kwargs[NUDGE_KEY] == PARENT_MESSAGE``, content prefixed
+:data:`MESSAGE_PREFIX`; see :func:`parent_messages`), and a ``subagent_message`` event is
+emitted at the child's path. An id of a child that ended or was cancelled, or an unknown id,
+gets a typed refusal. The messages are kept in the child's record in the parent's checkpoint
+(``background`` channel), so a child re-attached after a restart still gets them, once.
 """
 
 from __future__ import annotations
@@ -15,20 +23,49 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import ToolCall, ToolMessage
+from langchain_core.messages import AnyMessage, HumanMessage, ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
 
+from subagents.events import SubagentMessage
 from subagents.nodes._approval import approve_tool
 from subagents.nodes._node import AgentNode, step_node
-from subagents.nodes.plan import AgentPlan
+from subagents.nodes._turn import PARENT_MESSAGE
+from subagents.nodes.plan import NUDGE_KEY, AgentPlan
+from subagents.nodes.state import BACKGROUND_KEY
 from subagents.results import json_text
 from subagents.runtime.background import BackgroundTable, MissingId
-from subagents.runtime.scope import scope_of
+from subagents.runtime.scope import RunScope, scope_of
 from subagents.runtime.steps import Step
 
-__all__ = ["make_lifecycle_node"]
+__all__ = ["MESSAGE_PREFIX", "PARENT_MESSAGE", "make_lifecycle_node", "parent_messages"]
 
 _NEEDS_ASYNC = "background sub-agents need an async run (ainvoke/astream)"
+MESSAGE_PREFIX = "[Message from the agent that started this task] "
+"""What the child's model reads before the parent's text."""
+
+
+def parent_messages(scope: RunScope | None, history: list[AnyMessage]) -> list[HumanMessage]:
+    """The ``agent_message`` follow-ups a background child's model call reads now (taken).
+
+    Args:
+        scope: the child's run scope (a background child's: its parent holds the table).
+        history: the child's messages; a message already in it (same id: sent again to a
+            child re-attached after a restart) is not read twice.
+
+    Returns:
+        Human messages marked ``additional_kwargs[NUDGE_KEY] = PARENT_MESSAGE`` (runtime-
+        written, not a new task), with ids ``msg-<tool_call_id>-<n>``; usually none.
+    """
+    call = scope.call if scope is not None else None
+    parent = scope.parent if scope is not None else None
+    table = parent.background if parent is not None else None
+    if call is None or not call.background or table is None or not table.mail:
+        return []
+    unread = table.take_messages(call)
+    seen = {m.id for m in history} if unread else set()
+    return [HumanMessage(content=MESSAGE_PREFIX + text, id=message_id,
+                         additional_kwargs={NUDGE_KEY: PARENT_MESSAGE})
+            for message_id, text in unread if message_id not in seen]
 
 
 def _message(tc: ToolCall, payload: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +95,11 @@ async def _handle(plan: AgentPlan, table: BackgroundTable, tc: ToolCall) -> dict
     job_id = args.get("id")
     if not isinstance(job_id, str):
         return _error("'id' must be a background id string")
+    if name == "agent_message":
+        text = args.get("text")
+        if not isinstance(text, str) or not text.strip():
+            return _error("'text' must be a non-empty string")
+        return table.message(job_id, text)
     job = table.lookup(job_id)
     dispatcher = table.config.dispatcher
     if isinstance(job, MissingId) and dispatcher is not None:  # a detached child's job id
@@ -93,6 +135,19 @@ class _TableCall:
         return await _handle(plan, self.table, tc)
 
 
+def _sent(scope: RunScope, payload: dict[str, Any], tc: ToolCall,
+          config: RunnableConfig) -> None:
+    """Emit ``subagent_message`` at the child's path for a message ``agent_message`` sent."""
+    table = scope.background
+    job = table.jobs.get(payload["id"]) if table is not None else None
+    if job is None:
+        return
+    scope.emit(SubagentMessage(path=[*scope.usage.path, job.agent], agent=job.agent,
+                               tool_call_id=job.tool_call_id, id=job.id,
+                               message_id=payload["message_id"], text=tc["args"]["text"]),
+               config)
+
+
 def make_lifecycle_node(plan: AgentPlan) -> AgentNode:
     """Build the ``lifecycle`` node: input ``{"tool_call": ToolCall}`` (a ``Send``)."""
 
@@ -101,6 +156,11 @@ def make_lifecycle_node(plan: AgentPlan) -> AgentNode:
         scope = scope_of(config)
         if scope is None or scope.background is None:
             return _message(tc, _error(_NEEDS_ASYNC))
-        return _message(tc, (yield _TableCall(plan, scope.background, tc)))
+        payload = yield _TableCall(plan, scope.background, tc)
+        if payload.get("status") == "sent" and scope.wants_events(config):
+            _sent(scope, payload, tc, config)
+        update = _message(tc, payload)
+        records = scope.background.records()  # on a checkpointer thread: the table persists
+        return {**update, BACKGROUND_KEY: records} if records else update
 
     return step_node(step, name="lifecycle")

@@ -31,6 +31,7 @@ from subagents.nodes._node import AgentNode, Deadline, Nested, step_node
 from subagents.nodes._refuse import not_run
 from subagents.nodes._turn import Turn, read_turn
 from subagents.nodes.ending import ending
+from subagents.nodes.lifecycle import parent_messages
 from subagents.nodes.plan import AgentPlan
 from subagents.nodes.schemas import final_answer_spec
 from subagents.nodes.state import SPENT_KEY
@@ -111,6 +112,8 @@ class _Model:
         messages, scope = state["messages"], scope_of(config)
         if scope is not None and not scope.restored and not self.root:
             scope.restore(state.get(SPENT_KEY))  # a resumed sub-agent goes on from its counters
+        mail = parent_messages(scope, messages)  # a background child's agent_message follow-ups
+        messages = [*messages, *mail] if mail else messages
         emit = Emitter(scope, config)
         turn, forced, runnable, request = self.request(messages)
         got = yield from self.call(scope, runnable, request, emit)
@@ -122,7 +125,10 @@ class _Model:
         if out.done and scope is not None and scope.background is not None:
             # the agent ended: its unsettled background children are auto-cancelled
             yield Both(_nothing, scope.background.close)
-        return self.end(scope, out)
+        command = self.end(scope, out)
+        if mail and isinstance(command.update, dict):
+            command.update["messages"] = [*mail, *command.update["messages"]]
+        return command
 
     def request(
         self, messages: list[AnyMessage]

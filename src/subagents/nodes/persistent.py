@@ -34,6 +34,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
 from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.errors import GraphInterrupt
+from langgraph.pregel.protocol import StreamProtocol
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Interrupt
 
@@ -46,6 +47,7 @@ from subagents.runtime.upstream import (
     CONFIG_KEY_RESUME_MAP,
     CONFIG_KEY_RUNTIME,
     CONFIG_KEY_SCRATCHPAD,
+    CONFIG_KEY_STREAM,
     StreamMessagesHandler,
 )
 
@@ -61,11 +63,17 @@ _OWN_CONFIGURABLE = frozenset({"thread_id", "checkpoint_ns", "checkpoint_id", "c
 
 
 def persistent_config(link: ChildLink, call: CallInfo, config: RunnableConfig,
-                      ) -> RunnableConfig | str:
-    """The child's own config (thread, saver, callbacks), or an error text."""
+                      thread_id: str | None = None) -> RunnableConfig | str:
+    """The child's own config (thread, saver, callbacks), or an error text.
+
+    ``thread_id``: a thread of the parent's saver to run on (a background child's) instead
+    of the persistent one; its events still reach the parent run's ``custom`` stream.
+    """
     conf = config.get("configurable", {})
     factory = link.agent.persistence
-    if factory is not None:
+    if thread_id is not None:
+        saver = conf.get(CONFIG_KEY_CHECKPOINTER)
+    elif factory is not None:
         saver, thread_id = factory(link.agent, config)
     else:
         saver, parent = conf.get(CONFIG_KEY_CHECKPOINTER), conf.get("thread_id")
@@ -81,6 +89,9 @@ def persistent_config(link: ChildLink, call: CallInfo, config: RunnableConfig,
                            if not k.startswith("__") and k not in _OWN_CONFIGURABLE}
     own.update({"thread_id": thread_id, CONFIG_KEY_CHECKPOINTER: saver, CALL_KEY: call,
                 SCOPE_KEY: conf.get(SCOPE_KEY)})
+    stream = conf.get(CONFIG_KEY_STREAM)
+    if thread_id is not None and stream is not None and "custom" in stream.modes:
+        own[CONFIG_KEY_STREAM] = StreamProtocol(stream, {"custom"})  # events, not its state
     runtime = conf.get(CONFIG_KEY_RUNTIME)
     if isinstance(runtime, Runtime):  # context and store, not the parent's stream or run
         own[CONFIG_KEY_RUNTIME] = Runtime(context=runtime.context, store=runtime.store)
@@ -157,7 +168,8 @@ def _input(snap: Any, task: dict[str, Any], call: CallInfo,
     Raises:
         GraphInterrupt: the child waits on interrupts this run has no answer for.
     """
-    action, done = _plan(snap.values, snap.next, call)
+    # a crash right after the input checkpoint leaves no ``next``, only the start task
+    action, done = _plan(snap.values, snap.next or tuple(t.name for t in snap.tasks), call)
     if done is not None:
         return None, done
     if action == "run" and snap.interrupts:
@@ -184,7 +196,8 @@ def _surface(out: dict[str, Any]) -> dict[str, Any]:
 
 
 def persistent_run(graph: Runnable[Any, Any], link: ChildLink, task: dict[str, Any],
-                   call: CallInfo, config: RunnableConfig) -> Step[dict[str, Any] | str]:
+                   call: CallInfo, config: RunnableConfig,
+                   thread_id: str | None = None) -> Step[dict[str, Any] | str]:
     """Run (or resume, or read) one call of a persistent child: its state or an error text.
 
     A sans-IO step (``subagents.runtime.steps``): the thread's lock, the checkpoint lookup
@@ -196,6 +209,8 @@ def persistent_run(graph: Runnable[Any, Any], link: ChildLink, task: dict[str, A
         task: the child's input (``{"messages": [task message]}``).
         call: the delegation's record (its tool call id and attempt number).
         config: the delegation node's config.
+        thread_id: run on this thread of the parent's saver (a background child's own
+            thread) instead of the persistent one.
 
     Returns:
         The call's own final state, or why the call cannot run.
@@ -203,7 +218,7 @@ def persistent_run(graph: Runnable[Any, Any], link: ChildLink, task: dict[str, A
     Raises:
         GraphInterrupt: the child paused on an interrupt this run has no answer for.
     """
-    cfg = persistent_config(link, call, config)
+    cfg = persistent_config(link, call, config, thread_id)
     if isinstance(cfg, str):
         return cfg
     release = yield _ThreadLock(str(cfg["configurable"]["thread_id"]))

@@ -51,7 +51,8 @@ _BACKGROUND = {
     "description": "Run in the background: get an id at once and the result later with "
     "agent_await or agent_status.",
 }
-LIFECYCLE = {"status": "agent_status", "cancel": "agent_cancel", "await": "agent_await"}
+LIFECYCLE = {"status": "agent_status", "cancel": "agent_cancel", "await": "agent_await",
+             "message": "agent_message"}
 """Lifecycle tool names by ``BackgroundConfig.tools`` entry."""
 
 
@@ -82,6 +83,12 @@ def lifecycle_specs(config: BackgroundConfig) -> list[dict[str, Any]]:
                 "mode": {"type": "string", "enum": list(config.await_modes),
                          "default": config.await_modes[0]}},
              "required": ["ids"]}),
+        "message": _function(
+            "agent_message", "Send a follow-up message to a running background sub-agent: "
+            "it reads it at its next model call.",
+            {"type": "object", "properties": {"id": {"type": "string"},
+                                              "text": {"type": "string"}},
+             "required": ["id", "text"]}),
     }
     return [specs[name] for name in config.tools]
 

@@ -13,11 +13,24 @@ from langgraph.graph.message import add_messages
 from pydantic import BaseModel
 from typing_extensions import TypedDict
 
-__all__ = ["SPENT_KEY", "AgentState", "RootState", "StructuredAgentState", "StructuredRootState",
-           "structured_state"]
+__all__ = ["BACKGROUND_KEY", "SPENT_KEY", "AgentState", "RootState", "StructuredAgentState",
+           "StructuredRootState", "merge_jobs", "structured_state"]
 
 SPENT_KEY = "budget_spent"
 """State key of the spent counters of an agent under a budget (see ``AgentState``)."""
+
+
+BACKGROUND_KEY = "background"
+"""State key of an agent's background table as its checkpoint keeps it (see ``AgentState``)."""
+
+
+def merge_jobs(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``background`` channel's reducer: records by job id, the newest wins.
+
+    Typed ``dict | None`` in the state, the channel starts empty (not ``{}``): an agent that
+    started no persisted background child has no ``background`` key in its output.
+    """
+    return {**(old or {}), **(new or {})}
 
 
 class AgentState(TypedDict):
@@ -30,10 +43,17 @@ class AgentState(TypedDict):
             "tool_call_id"}`` spent by this invocation and its sub-agents as of its last model
             node, written with each of its updates. A resumed run goes on from it (see
             ``RunScope.restore``) instead of from zero.
+        background: with ``BackgroundConfig(persist=True)`` on a checkpointer thread, the
+            background children started by this agent: ``{id: {"id", "agent",
+            "tool_call_id", "objective", "thread_id", "status", "result", "error",
+            "messages"}}`` (``runtime.records.JobRecord``), written when they start and by
+            every lifecycle call; a new process continuing the thread re-attaches them
+            (``nodes.reattach``).
     """
 
     messages: Annotated[list[AnyMessage], add_messages]
     budget_spent: NotRequired[dict[str, Any]]
+    background: NotRequired[Annotated[dict[str, Any] | None, merge_jobs]]
 
 
 class StructuredAgentState(AgentState):
@@ -79,7 +99,9 @@ def structured_state(schema: type[BaseModel], *, root: bool) -> type[Any]:
         A TypedDict shaped as ``StructuredRootState`` / ``StructuredAgentState``.
     """
     fields: dict[str, Any] = {"messages": Annotated[list[AnyMessage], add_messages],
-                              "structured_response": NotRequired[schema]}
+                              "structured_response": NotRequired[schema],
+                              BACKGROUND_KEY: NotRequired[
+                                  Annotated[dict[str, Any] | None, merge_jobs]]}
     if root:
         fields["usage"] = NotRequired[dict[str, Any]]
     name = "StructuredRootState" if root else "StructuredAgentState"

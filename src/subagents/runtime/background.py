@@ -25,9 +25,12 @@ from typing_extensions import TypeVar
 
 from subagents.results import Ending, Status
 from subagents.runtime.call import CallInfo
+from subagents.runtime.combinators import await_verdict, decisive_settle
+from subagents.runtime.records import JobRecord, background_thread_id
 from subagents.spec.background import AwaitMode, BackgroundConfig
 
-__all__ = ["BackgroundJob", "BackgroundTable", "MissingId", "forget"]
+__all__ = ["BackgroundJob", "BackgroundTable", "JobRecord", "MissingId", "background_thread_id",
+           "forget", "gone"]
 
 _HomeT = TypeVar("_HomeT", default=Any)
 """The type of a table's ``home``: a ``RunScope`` (the scope module imports this one)."""
@@ -62,6 +65,19 @@ class MissingId:
         """The JSON shape the parent model reads."""
         return {"id": self.id, "status": self.status, "reason": self.reason,
                 "error": self.error}
+
+
+def gone(job_id: str) -> bool:
+    """Whether this process dropped the kept table of ``job_id`` (it answers ``unknown_id``)."""
+    return job_id in _gone
+
+
+def _next_id() -> int:
+    """The number the next ``bg_<n>`` id would get (without taking it)."""
+    global _ids
+    number = next(_ids)
+    _ids = itertools.count(number)
+    return number
 
 
 def forget(table: BackgroundTable, reason: str, text: str) -> None:
@@ -105,6 +121,13 @@ class BackgroundJob:
     order: int = 0
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     link: CallInfo | None = field(default=None, repr=False)
+    objective: str = ""
+    thread_id: str | None = None
+    """The child's own checkpoint thread (None: it runs in its parent's, not persisted)."""
+    messages: list[tuple[str, str]] = field(default_factory=list, repr=False)
+    """Every ``agent_message`` sent to it: ``(message id, text)``, in order."""
+    read: int = 0
+    """How many of ``messages`` its model calls took so far."""
 
     @property
     def settled(self) -> bool:
@@ -123,6 +146,18 @@ class BackgroundJob:
         if self.link is not None and self.link.retried:  # the child has an Agent.retry policy
             out["attempts"], out["errors"] = self.link.attempt, list(self.link.errors)
         return out
+
+    def record(self) -> dict[str, Any]:
+        """The job as its parent's checkpoint keeps it (``JobRecord``'s fields)."""
+        settled = self.settled
+        status = self.status.value
+        if not settled and self.task is not None and self.task.cancelling():
+            status = Status.CANCELLED.value  # agent_cancel asked: it never resumes
+        return {"id": self.id, "agent": self.agent, "tool_call_id": self.tool_call_id,
+                "objective": self.objective, "thread_id": self.thread_id,
+                "status": status, "result": self.result if settled else None,
+                "error": self.error if settled or status != self.status.value else None,
+                "messages": [list(m) for m in self.messages]}
 
 
 class _FifoGate:
@@ -166,6 +201,9 @@ class BackgroundTable(Generic[_HomeT]):
     def __init__(self, config: BackgroundConfig, owner: str) -> None:
         self.config, self.owner = config, owner
         self.jobs: dict[str, BackgroundJob] = {}
+        self.mail = 0
+        """Messages sent to running children and not yet taken by their model calls."""
+        self._by_call: dict[int, BackgroundJob] = {}
         self.home: _HomeT | None = None
         """The ``RunScope`` whose run owns the table now (the adopting run's after a resume):
         children report their events, usage and budget there, looked up when they do."""
@@ -173,16 +211,92 @@ class BackgroundTable(Generic[_HomeT]):
 
     def spawn(self, agent: str, tool_call_id: str,
               run: Callable[[], Awaitable[Ending]],
-              link: CallInfo | None = None) -> BackgroundJob:
-        """Start ``run()`` as a background child and return its job at once."""
-        job = BackgroundJob(id=f"bg_{next(_ids)}", agent=agent, tool_call_id=tool_call_id,
-                            link=link)
+              link: CallInfo | None = None, *, thread_id: str | None = None,
+              job_id: str | None = None) -> BackgroundJob:
+        """Start ``run()`` as a background child and return its job at once.
+
+        Args:
+            agent: the child's name.
+            tool_call_id: the call that started it.
+            run: the child's run, to its ``Ending``.
+            link: the delegation's record of the child.
+            thread_id: the child's own checkpoint thread, when it has one (persisted).
+            job_id: the id of a re-attached child (its parent's checkpoint kept it);
+                None: a new ``bg_<n>``.
+        """
+        job = BackgroundJob(id=job_id or f"bg_{next(_ids)}", agent=agent,
+                            tool_call_id=tool_call_id, link=link, thread_id=thread_id,
+                            objective=link.objective if link is not None else "")
         job.task = asyncio.get_running_loop().create_task(self._run(job, run))
+        self._add(job)
+        if link is not None:
+            self._by_call[id(link)] = job
+        return job
+
+    def message(self, job_id: str, text: str) -> dict[str, Any]:
+        """Queue ``text`` for a running child's next model call (``agent_message``).
+
+        Returns:
+            ``{"id", "agent", "status": "sent", "message_id"}``; for an id that cannot take
+            it a typed refusal: the lookup's (``failed`` / ``unknown_id`` with ``reason``), or
+            ``failed`` with ``reason`` the child's status when it has ended or is cancelled.
+        """
+        job = self.lookup(job_id)
+        if isinstance(job, MissingId):
+            return job.as_dict()
+        ended = job.status.value if job.settled else (
+            Status.CANCELLED.value if job.task is not None and job.task.cancelling() else None)
+        if ended is not None or job.link is None:
+            return {"id": job.id, "status": "failed", "reason": ended or "unknown",
+                    "error": f"background sub-agent {job.id} ({job.agent}) has ended "
+                    f"({ended}): a message reaches only a running one"}
+        message_id = f"msg-{job.tool_call_id}-{len(job.messages) + 1}"
+        job.messages.append((message_id, text))
+        self.mail += 1
+        return {"id": job.id, "agent": job.agent, "status": "sent", "message_id": message_id}
+
+    def resend(self, job: BackgroundJob, messages: Any) -> None:
+        """Give a re-attached child every message its record lists, all unread.
+
+        Its model call skips those its own history already holds (same message ids).
+        """
+        if isinstance(messages, list):
+            job.messages = [(str(m[0]), str(m[1])) for m in messages
+                            if isinstance(m, list | tuple) and len(m) == 2]
+            self.mail += len(job.messages)
+
+    def take_messages(self, call: CallInfo) -> list[tuple[str, str]]:
+        """The messages sent to the child of ``call`` since its last model call (taken)."""
+        job = self._by_call.get(id(call))
+        if job is None or job.read == len(job.messages):
+            return []
+        unread = job.messages[job.read:]
+        job.read = len(job.messages)
+        self.mail -= len(unread)
+        return unread
+
+    def settled_job(self, record: JobRecord) -> BackgroundJob:
+        """Add a child that had ended before a restart, from its parent's checkpoint."""
+        job = BackgroundJob(id=record.id, agent=record.agent, tool_call_id=record.tool_call_id,
+                            status=Status(record.status), result=record.result,
+                            error=record.error, objective=record.objective,
+                            thread_id=record.thread_id, order=next(_settle_order))
+        self._add(job)
+        return job
+
+    def _add(self, job: BackgroundJob) -> None:
+        global _ids
         self.jobs[job.id] = job
         _owners[job.id] = self.owner
         while len(_owners) > _MAX_OWNERS:
             _owners.popitem(last=False)
-        return job
+        number = job.id.removeprefix("bg_")
+        if number.isdigit() and int(number) >= _next_id():  # a re-attached id: never reissued
+            _ids = itertools.count(int(number) + 1)
+
+    def records(self) -> dict[str, dict[str, Any]]:
+        """Every persisted child's record (those on their own thread), by id."""
+        return {job.id: job.record() for job in self.jobs.values() if job.thread_id}
 
     async def _run(self, job: BackgroundJob, run: Callable[[], Awaitable[Ending]]) -> None:
         try:
@@ -246,8 +360,8 @@ class BackgroundTable(Generic[_HomeT]):
             jobs.append(job)
         if not jobs:
             return {"status": "failed", "mode": mode, "error": "no ids given", "results": []}
-        while (verdict := _verdict(jobs, mode)) is None:
-            await _decisive_settle(jobs, mode)
+        while (verdict := await_verdict(jobs, mode)) is None:
+            await decisive_settle(jobs, mode)
         return verdict
 
     def cancel_all(self, reason: str = "cancelled") -> list[asyncio.Task[None]]:
@@ -267,64 +381,3 @@ class BackgroundTable(Generic[_HomeT]):
         tasks = self.cancel_all()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def _decisive_settle(jobs: list[BackgroundJob], mode: AwaitMode) -> None:
-    """Sleep until a child settles in a way that can decide ``mode``.
-
-    O(1) per settling child (``asyncio.wait(FIRST_COMPLETED)`` in a loop re-registers a
-    callback on every running child at each wake-up, and ``_verdict`` rereads every job:
-    quadratic for children that settle one at a time).
-    """
-    running = {j.task: j for j in jobs if not j.settled and j.task is not None}
-    if not running:
-        return
-    wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    left = len(running)
-
-    def settled(task: asyncio.Task[None]) -> None:
-        nonlocal left
-        left -= 1
-        job = running[task]
-        ok = job.settled and job.status.ok
-        if not wake.done() and (left == 0 or mode == "race" or (mode == "all" and not ok)
-                                or (mode == "any" and ok)):
-            wake.set_result(None)
-
-    for task in running:
-        task.add_done_callback(settled)
-    try:
-        await wake
-    finally:
-        for task in running:
-            task.remove_done_callback(settled)
-
-
-def _verdict(jobs: list[BackgroundJob], mode: AwaitMode) -> dict[str, Any] | None:
-    """The await result if ``mode`` is decided by the jobs' current states, else None."""
-    settled = sorted((j for j in jobs if j.settled), key=lambda j: j.order)
-    failed = [j for j in settled if not j.status.ok]
-    results = [j.as_dict() for j in jobs]
-    if mode == "race" and settled:
-        first = settled[0]
-        return _done(mode, first.status.ok, [first.as_dict()], first.error)
-    if mode == "any":
-        ok = next((j for j in settled if j.status.ok), None)
-        if ok is not None:
-            return _done(mode, True, [ok.as_dict()], None)
-        if len(failed) == len(jobs):
-            errors = "; ".join(f"{j.id} ({j.agent}): {j.status.value}: {j.error}" for j in failed)
-            return _done(mode, False, results, f"all {len(jobs)} failed: {errors}")
-        return None
-    if mode == "all" and failed:
-        first = failed[0]
-        return _done(mode, False, results, f"{first.id} ({first.agent}) {first.status.value}: "
-                     f"{first.error}")
-    if mode in ("all", "allSettled") and len(settled) == len(jobs):
-        return _done(mode, True, results, None)
-    return None
-
-
-def _done(mode: str, ok: bool, results: list[dict[str, Any]], error: str | None) -> dict[str, Any]:
-    return {"status": "completed" if ok else "failed", "mode": mode, "results": results,
-            "error": error}

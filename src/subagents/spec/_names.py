@@ -13,7 +13,8 @@ RESERVED_NAMES = frozenset(
     {"model", "tools", "lifecycle", "final_answer", "task", "__start__", "__end__"}
 )
 """Names no agent may take: they are node or tool names of every agent graph."""
-RUNTIME_TOOLS = frozenset({"task", "final_answer", "agent_status", "agent_cancel", "agent_await"})
+RUNTIME_TOOLS = frozenset({"task", "final_answer", "agent_status", "agent_cancel", "agent_await",
+                           "agent_message"})
 """Tool names the runtime binds on agents: no ``tool_name`` may take them."""
 
 

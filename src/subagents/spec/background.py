@@ -65,8 +65,18 @@ class BackgroundConfig(BaseModel):
         "and seconds a completed turn's table (auto_cancel=False) is kept for the next turn "
         "before it is forgotten (its children are not cancelled).",
     )
-    tools: tuple[Literal["status", "cancel", "await"], ...] = Field(
-        default=("status", "cancel", "await"), description="Lifecycle tools to bind."
+    persist: bool = Field(
+        default=False, strict=True,
+        description="On a checkpointer thread, run each child on its own checkpoint thread "
+        "('<thread_id>/bg/<tool_call_id>') and keep the table (ids, agents, objectives, "
+        "statuses, results, messages) in the parent's checkpoint, so a new process "
+        "continuing the thread re-attaches them (a child's steps are then in its own "
+        "thread, not under the parent's namespaces). False: children run inside the "
+        "parent's run and live in its process only.",
+    )
+    tools: tuple[Literal["status", "cancel", "await", "message"], ...] = Field(
+        default=("status", "cancel", "await"), description="Lifecycle tools to bind "
+        "('message': agent_message(id, text), a follow-up to a running child, opt-in)."
     )
     await_modes: tuple[AwaitMode, ...] = Field(
         default=("all", "allSettled", "any", "race"), description="Modes agent_await offers."

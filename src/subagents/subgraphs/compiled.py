@@ -35,10 +35,11 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.errors import EmptyInputError, GraphInterrupt
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command
+from langgraph.types import Command, StateSnapshot
 
 from subagents.errors import NothingToResume
 from subagents.nodes.plan import AgentPlan
+from subagents.nodes.reattach import reattach, reattaching
 from subagents.nodes.state import SPENT_KEY
 from subagents.runtime import parking
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo
@@ -109,7 +110,8 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         plan = self.subagents_plan
         key = (parking.park_key(config, _place(plan, config)[2])
                if plan and plan.background else None)
-        scope, config = await adrive(self._start(input, config, key))
+        scope, config = await adrive(self._start(input, config, key, attach=True,
+                                                 durability=kwargs.get("durability")))
         error: BaseException | None = None
         try:
             try:
@@ -126,6 +128,7 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
                 await self._aclose(scope, config, key, error)
 
     def _start(self, input: Any, config: RunnableConfig | None, key: parking.ParkKey | None,
+               *, attach: bool = False, durability: Any = None,
                ) -> Step[tuple[RunScope | None, RunnableConfig | None]]:
         """Before a run, written once for ``stream`` and ``astream`` (a sans-IO step).
 
@@ -146,14 +149,21 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
             if not found:
                 raise NothingToResume(_thread_id(config))
         scope, config = self._open(config, key)
-        if self._resumes(scope, input):
-            own = config or {}
+        plan, own = self.subagents_plan, config or {}
+        resumes = self._resumes(scope, input)
+        again = attach and reattaching(scope, input, key is None or bool(key[1]))
+        if resumes or again:
             try:
-                snapshot = yield Both(lambda: self.get_state(own), lambda: self.aget_state(own))
-                values: Mapping[str, Any] = snapshot.values
+                snapshot: StateSnapshot | None = yield Both(lambda: self.get_state(own),
+                                                            lambda: self.aget_state(own))
             except Exception:  # no checkpointer: nothing to resume from
-                values = {}
-            _restore(scope, values)
+                snapshot = None
+            values: Mapping[str, Any] = snapshot.values if snapshot is not None else {}
+            if resumes:
+                _restore(scope, values)
+            if again and scope is not None and plan is not None:  # a restart: see reattach
+                reattach(scope, plan, values, own, self._saver(config), durability,
+                         pending=bool(snapshot and snapshot.next))
         return scope, config
 
     async def _aclose(self, scope: RunScope, config: RunnableConfig | None,
@@ -166,6 +176,13 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         finally:
             kept = not paused and _kept_for_next_turn(scope, key, error)
             await scope.aclose(error, key if paused or kept else None, finished=kept)
+
+    def _saver(self, config: RunnableConfig | None) -> BaseCheckpointSaver[Any] | None:
+        """The run's checkpointer: the graph's own, or the one its config passes."""
+        saver = self.checkpointer
+        if not isinstance(saver, BaseCheckpointSaver):
+            saver = (config or {}).get("configurable", {}).get(CONFIG_KEY_CHECKPOINTER)
+        return saver if isinstance(saver, BaseCheckpointSaver) else None
 
     def _resume_saver(self, input: Any, config: RunnableConfig | None,
                       ) -> BaseCheckpointSaver[Any] | None:
