@@ -25,13 +25,12 @@ The life of one delegation, top to bottom in this module, written once as a sans
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.messages import ToolCall
 from langchain_core.runnables import RunnableConfig
-from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.errors import GraphBubbleUp
 
 from subagents.checkpoints.errors import is_storage_error
@@ -40,16 +39,16 @@ from subagents.nodes._emit import Emitter
 from subagents.nodes._node import AgentNode
 from subagents.nodes._refuse import Refusal
 from subagents.nodes.ending import read_ending
-from subagents.nodes.persistent import persistent_run
+from subagents.nodes.persistent import own_thread, persistent_run
 from subagents.nodes.plan import ChildLink
 from subagents.nodes.retry import Attempt, RunChild, attempts, timed_out
 from subagents.nodes.schemas import task_message
 from subagents.nodes.state import BACKGROUND_KEY
 from subagents.results import Ending, Status, tool_result
-from subagents.runtime.background import BackgroundJob, BackgroundTable, background_thread_id
+from subagents.runtime.background import BackgroundJob, BackgroundTable
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo, Stopped
 from subagents.runtime.scope import RunScope, scope_of
-from subagents.runtime.steps import Invoke, Step, adrive, drive
+from subagents.runtime.steps import AsyncOnly, Invoke, Step, adrive, drive
 from subagents.spec.background import BackgroundConfig
 from subagents.spec.delivery import DELIVERY_KEY, Delivery, run_delivery
 
@@ -359,22 +358,6 @@ def spawn_background(link: ChildLink, table: BackgroundTable, tc: ToolCall,
         thread_id=own_thread(link, call, config), job_id=job_id)
 
 
-def own_thread(link: ChildLink, call: CallInfo, config: RunnableConfig) -> str | None:
-    """The own checkpoint thread of a background child, or None (no checkpointer, no thread).
-
-    Only for a parent with ``BackgroundConfig(persist=True)``; a persistent or remote child
-    keeps its own way to run.
-    """
-    conf = config.get("configurable", {})
-    parent, scope = conf.get("thread_id"), scope_of(config)
-    table = scope.background if scope is not None else None
-    if (table is None or not table.config.persist or link.agent.persistent
-            or link.agent.remote is not None or parent in (None, "")
-            or conf.get(CONFIG_KEY_CHECKPOINTER) is None):
-        return None
-    return background_thread_id(str(parent), call.tool_call_id)
-
-
 def _homed(table: BackgroundTable[RunScope],
            config: RunnableConfig) -> tuple[Emitter, RunnableConfig]:
     """The emitter and config of a background child's parent side, looked up now.
@@ -399,24 +382,11 @@ def _detach(link: ChildLink, tc: ToolCall, call: CallInfo, bg: BackgroundConfig,
         return _refuse(link, tc, emit, f"a delivery target ('{DELIVERY_KEY}') needs the "
                        "agent's BackgroundConfig(dispatcher=...)")
     try:
-        job_id = yield _Async(lambda: dispatcher.submit(
-            link.agent.name, call.objective, deliver=target, origin=origin))
+        job_id = yield AsyncOnly(lambda: dispatcher.submit(
+            link.agent.name, call.objective, deliver=target, origin=origin), _NEEDS_ASYNC)
     except Exception as exc:  # an unregistered agent or a closed store: a clear result
         return _refuse(link, tc, emit, f"{type(exc).__name__}: {exc}")
     emit.child_start(link.path, tc, call.objective, True)
     msg = tool_result(Status.RUNNING, link.agent.name, tool_call_id=tc["id"] or "",
                       tool_name=tc["name"], id=job_id, detached=True)
     return {"messages": [msg]}
-
-
-@dataclass(frozen=True, slots=True)
-class _Async:
-    """I/O that exists only in an async run (the dispatcher's ``submit``)."""
-
-    start: Callable[[], Awaitable[Any]]
-
-    def run(self) -> Any:
-        raise RuntimeError(_NEEDS_ASYNC)  # not reached: a sync run refuses background calls
-
-    async def arun(self) -> Any:
-        return await self.start()

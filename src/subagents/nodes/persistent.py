@@ -40,7 +40,9 @@ from langgraph.types import Command, Interrupt
 
 from subagents.checkpoints.threads import persistent_thread_id, task_message_id
 from subagents.nodes.plan import NUDGE_KEY, ChildLink
+from subagents.runtime.background import background_thread_id
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo
+from subagents.runtime.scope import scope_of
 from subagents.runtime.steps import Both, Invoke, Request, Step
 from subagents.runtime.upstream import (
     CONFIG_KEY_DURABILITY,
@@ -51,7 +53,7 @@ from subagents.runtime.upstream import (
     StreamMessagesHandler,
 )
 
-__all__ = ["persistent_config", "persistent_run"]
+__all__ = ["own_thread", "persistent_config", "persistent_run"]
 
 _tlocks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
 _alocks: weakref.WeakValueDictionary[tuple[int, str], asyncio.Lock] = (
@@ -276,3 +278,19 @@ class _InContext:
 async def _awaitable(request: Request[Any]) -> Any:
     """``request.arun()`` as a coroutine (what ``asyncio.create_task`` takes)."""
     return await request.arun()
+
+
+def own_thread(link: ChildLink, call: CallInfo, config: RunnableConfig) -> str | None:
+    """The own checkpoint thread of a background child, or None (no checkpointer, no thread).
+
+    Only for a parent with ``BackgroundConfig(persist=True)``; a persistent or remote child
+    keeps its own way to run.
+    """
+    conf = config.get("configurable", {})
+    parent, scope = conf.get("thread_id"), scope_of(config)
+    table = scope.background if scope is not None else None
+    if (table is None or not table.config.persist or link.agent.persistent
+            or link.agent.remote is not None or parent in (None, "")
+            or conf.get(CONFIG_KEY_CHECKPOINTER) is None):
+        return None
+    return background_thread_id(str(parent), call.tool_call_id)

@@ -2,7 +2,7 @@
 
 With ``BackgroundConfig(persist=True)`` on a thread of a checkpointer, each background child
 runs on its own checkpoint thread (``<parent thread>/bg/<tool_call_id>``, see
-``nodes.child_call.own_thread``), and the parent's ``background`` state channel keeps its
+``nodes.persistent.own_thread``), and the parent's ``background`` state channel keeps its
 table: ids, agents, objectives, thread ids, statuses, results and messages
 (``runtime.records.JobRecord``), written when a child starts and at
 every lifecycle call. A root run that continues its thread (a resume: input None or a

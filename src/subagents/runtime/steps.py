@@ -27,7 +27,7 @@ from typing import Any, Protocol, TypeVar
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
-__all__ = ["Both", "Invoke", "Request", "Step", "adrive", "drive"]
+__all__ = ["AsyncOnly", "Both", "Invoke", "Request", "Step", "adrive", "drive"]
 
 _T = TypeVar("_T")
 _T_co = TypeVar("_T_co", covariant=True)
@@ -96,6 +96,28 @@ class Both:
     async def arun(self) -> Any:
         """``await async_()``."""
         return await self.async_()
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncOnly:
+    """I/O that exists only in an async run (a coroutine-only API such as a dispatcher's).
+
+    Attributes:
+        start: returns the awaitable to await.
+        why: the error a sync run gets (a step reaches this only on paths a sync run
+            refuses earlier, so it is a guard).
+    """
+
+    start: Callable[[], Awaitable[Any]]
+    why: str
+
+    def run(self) -> Any:
+        """Raise ``RuntimeError(why)``: there is no sync half."""
+        raise RuntimeError(self.why)
+
+    async def arun(self) -> Any:
+        """``await start()``."""
+        return await self.start()
 
 
 async def _loop(step: Step[_T], do: Callable[[Request[Any]], Awaitable[Any]]) -> _T:
