@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import fields, replace
 
-from subagents.runtime.background import BackgroundJob, BackgroundTable
+from subagents.runtime.background import BackgroundTable
 from subagents.runtime.call import CallInfo
+from subagents.runtime.jobs import BackgroundJob
 from subagents.runtime.scope import RunScope
 from subagents.spec.background import BackgroundConfig
 

@@ -99,6 +99,8 @@ def _resolve(spec: BaseChatModel | str | None, *, cli_model: BaseChatModel | str
         return fallback
     if spec is None and isinstance(cli_model, BaseChatModel):
         return cli_model
+    # deferred for start-up time, not for a cycle: subagents.models imports langchain_openai
+    # (over a second on this VM), needed only when a model is named by a string
     from subagents.models import resolve_model
 
     return resolve_model(spec, cli_model=cli_model if isinstance(cli_model, str) else None)

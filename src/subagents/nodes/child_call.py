@@ -45,8 +45,9 @@ from subagents.nodes.retry import Attempt, RunChild, attempts, timed_out
 from subagents.nodes.schemas import task_message
 from subagents.nodes.state import BACKGROUND_KEY
 from subagents.results import Ending, Status, tool_result
-from subagents.runtime.background import BackgroundJob, BackgroundTable
+from subagents.runtime.background import BackgroundTable
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo, Stopped
+from subagents.runtime.jobs import BackgroundJob
 from subagents.runtime.scope import RunScope, scope_of
 from subagents.runtime.steps import AsyncOnly, Invoke, Step, adrive, drive
 from subagents.spec.background import BackgroundConfig

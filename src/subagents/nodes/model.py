@@ -213,7 +213,7 @@ class _Model:
 
     def record(self, scope: RunScope | None, ai: AIMessage, emit: Emitter) -> float | None:
         """Record one model reply (and its cost in USD, returned) in the usage tree and events."""
-        cost = price_call(scope, self.price, ai)
+        cost = price_call(scope.usage if scope is not None else None, self.price, ai)
         emit.model_end(ai, cost)
         return cost
 

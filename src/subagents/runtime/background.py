@@ -17,7 +17,7 @@ import asyncio
 import itertools
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic
 
 from langgraph.errors import GraphInterrupt
@@ -25,7 +25,7 @@ from typing_extensions import TypeVar
 
 from subagents.results import Ending, Status
 from subagents.runtime.call import CallInfo
-from subagents.runtime.combinators import await_verdict, decisive_settle
+from subagents.runtime.jobs import BackgroundJob, await_verdict, decisive_settle
 from subagents.runtime.records import JobRecord, background_thread_id
 from subagents.spec.background import AwaitMode, BackgroundConfig
 
@@ -97,67 +97,6 @@ def forget(table: BackgroundTable, reason: str, text: str) -> None:
 
 
 
-@dataclass(slots=True, eq=False)
-class BackgroundJob:
-    """One background child.
-
-    Attributes:
-        id: the id the parent model uses (``bg_<n>``).
-        agent: the child's name.
-        tool_call_id: the call that started it.
-        status: ``running`` until it settles.
-        queued: waiting for a ``max_concurrent`` slot.
-        link: the delegation's record of the child (a ``CallInfo``): a run that adopts the
-            table re-attaches the child's scope through it.
-    """
-
-    id: str
-    agent: str
-    tool_call_id: str
-    status: Status = Status.RUNNING
-    result: Any = None
-    error: str | None = None
-    queued: bool = False
-    order: int = 0
-    task: asyncio.Task[None] | None = field(default=None, repr=False)
-    link: CallInfo | None = field(default=None, repr=False)
-    objective: str = ""
-    thread_id: str | None = None
-    """The child's own checkpoint thread (None: it runs in its parent's, not persisted)."""
-    messages: list[tuple[str, str]] = field(default_factory=list, repr=False)
-    """Every ``agent_message`` sent to it: ``(message id, text)``, in order."""
-    read: int = 0
-    """How many of ``messages`` its model calls took so far."""
-
-    @property
-    def settled(self) -> bool:
-        """Whether it has ended (any status but running)."""
-        if self.status is Status.RUNNING and self.task is not None and self.task.done():
-            # cancelled before its first step: the runner never got to record it
-            self.status, self.error = Status.CANCELLED, self.error or "cancelled"
-        return self.status is not Status.RUNNING
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON shape the parent model reads."""
-        out: dict[str, Any] = {"id": self.id, "agent": self.agent, "status": self.status.value,
-                               "result": self.result, "error": self.error}
-        if self.queued:
-            out["queued"] = True
-        if self.link is not None and self.link.retried:  # the child has an Agent.retry policy
-            out["attempts"], out["errors"] = self.link.attempt, list(self.link.errors)
-        return out
-
-    def record(self) -> dict[str, Any]:
-        """The job as its parent's checkpoint keeps it (``JobRecord``'s fields)."""
-        settled = self.settled
-        status = self.status.value
-        if not settled and self.task is not None and self.task.cancelling():
-            status = Status.CANCELLED.value  # agent_cancel asked: it never resumes
-        return {"id": self.id, "agent": self.agent, "tool_call_id": self.tool_call_id,
-                "objective": self.objective, "thread_id": self.thread_id,
-                "status": status, "result": self.result if settled else None,
-                "error": self.error if settled or status != self.status.value else None,
-                "messages": [list(m) for m in self.messages]}
 
 
 class _FifoGate:

@@ -29,14 +29,12 @@ import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from subagents.errors import SpecError
+from subagents.runtime.usage import UsageNode
 from subagents.spec.agent import Agent
-
-if TYPE_CHECKING:  # a type only: the scope module imports the budget one, which imports this
-    from subagents.runtime.scope import RunScope
 
 __all__ = ["ModelPrice", "PriceSource", "PriceTable", "UnpricedModelError", "model_name",
            "model_price", "price_call", "pricing_key", "require_price", "tree_pricing"]
@@ -195,13 +193,13 @@ def require_price(lineage: Sequence[Agent], price: ModelPrice) -> None:
         raise UnpricedModelError(msg)
 
 
-def price_call(scope: RunScope | None, price: ModelPrice, ai: Any) -> float | None:
-    """Charge one model reply to the run: its cost, recorded on the scope's usage node.
+def price_call(usage_node: UsageNode | None, price: ModelPrice, ai: Any) -> float | None:
+    """Charge one model reply to the run: its cost, recorded on the agent's usage node.
 
     The node's model calls and tokens are recorded here too (``UsageNode.record_model_call``).
 
     Args:
-        scope: the agent invocation (None: nothing is recorded).
+        usage_node: the agent invocation's usage node (None: nothing is recorded).
         price: the price of the model that replied.
         ai: the reply (an ``AIMessage``: its ``usage_metadata`` and ``tool_calls``).
 
@@ -210,8 +208,8 @@ def price_call(scope: RunScope | None, price: ModelPrice, ai: Any) -> float | No
     """
     usage = getattr(ai, "usage_metadata", None)
     cost = price.cost(usage)
-    if scope is not None:
-        scope.usage.record_model_call(usage, len(getattr(ai, "tool_calls", None) or ()), cost)
+    if usage_node is not None:
+        usage_node.record_model_call(usage, len(getattr(ai, "tool_calls", None) or ()), cost)
     return cost
 
 
