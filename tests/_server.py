@@ -21,8 +21,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -117,7 +117,7 @@ def _langgraph_cli() -> str:
 
 def start_dev_server(workdir: Path, env: dict[str, str], *, startup_timeout: float = 60.0,
                      attempts: int = 3, command: list[str] | None = None,
-                     unset: tuple[str, ...] = ()) -> DevServer:
+                     unset: tuple[str, ...] = (), config: Path | None = None) -> DevServer:
     """Start ``langgraph dev`` in ``workdir`` and wait for ``GET /ok`` on the chosen port.
 
     ``env`` is added to a copy of ``os.environ`` together with the offline variables. If
@@ -125,7 +125,8 @@ def start_dev_server(workdir: Path, env: dict[str, str], *, startup_timeout: flo
     server is stopped and started again on a new port, up to ``attempts`` times.
     ``command``: the command line to run as given (``--port N`` is appended), in place of
     the repository's relocated config with ``--no-reload``. ``unset``: variables removed
-    from the copy of ``os.environ`` (a user's shell without them).
+    from the copy of ``os.environ`` (a user's shell without them). ``config``: the
+    ``langgraph.json`` to serve (default: the repository's).
     """
     inherited = {k: v for k, v in os.environ.items() if k not in unset}
     full_env = {**inherited, **OFFLINE_ENV, **env}
@@ -135,9 +136,9 @@ def start_dev_server(workdir: Path, env: dict[str, str], *, startup_timeout: flo
         log_path = workdir / f"server-{attempt}.log"
         log = log_path.open("wb")
         if command is None:
-            config = relocated_config(CONFIG, workdir)
+            served = relocated_config(config or CONFIG, workdir)
             cmd = [_langgraph_cli(), "dev", "--no-browser", "--no-reload", "--host",
-                   "127.0.0.1", "--port", str(port), "--config", str(config)]
+                   "127.0.0.1", "--port", str(port), "--config", str(served)]
         else:
             cmd = [*command, "--port", str(port)]
         proc = subprocess.Popen(cmd, cwd=workdir, env=full_env, stdout=log,
@@ -176,3 +177,33 @@ async def sdk_client(server: DevServer, timeout: float = 30.0) -> AsyncIterator[
         yield lg
     finally:
         await lg.http.client.aclose()
+
+
+DEMO_MODEL = "python:subagents.testing.demo:research_model"
+"""The scripted model the repository's exported graphs run on in server tests."""
+
+
+@contextmanager
+def demo_server(workdir: Path, graphs: dict[str, str] | None = None,
+                env: dict[str, str] | None = None) -> Iterator[DevServer]:
+    """A dev server of the repository's graphs on the scripted demo model, plus ``graphs``.
+
+    ``graphs``: more graphs to serve, ``{name: "/abs/file.py:attr"}``; ``env``: more variables.
+    The server is stopped on exit.
+    """
+    config = None
+    if graphs:
+        data = json.loads(CONFIG.read_text())
+        data["dependencies"] = [str((REPO / d).resolve()) if d.startswith(".") else d
+                                for d in data.get("dependencies", [])]
+        data["graphs"] = {name: _absolute(spec, REPO) for name, spec in data["graphs"].items()}
+        data["graphs"].update(graphs)
+        config = workdir / "source.json"
+        config.write_text(json.dumps(data))
+    server = start_dev_server(workdir, {"SUBAGENTS_MODEL": DEMO_MODEL,
+                                        "SUBAGENTS_ROOT": str(workdir), **(env or {})},
+                              config=config)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.tools import tool
 from langgraph.checkpoint.sqlite import SqliteSaver
 
+from _kill_points import World, inspect_file
 from subagents import Agent, BackgroundConfig, compile_agent
 from subagents.checkpoints import async_sqlite_saver
 from subagents.testing import ScriptedChatModel, ai, call
@@ -32,29 +32,6 @@ from subagents.testing import ScriptedChatModel, ai, call
 THREAD = "bg-restart"
 QUESTION = "audit everything"
 JOBS = 10
-
-
-class World:
-    """Per-process kill switch and call log (set up in the forked child)."""
-
-    kill_at = 0
-    count = 0
-    log: Any = None
-
-    @classmethod
-    def point(cls, what: dict[str, Any]) -> None:
-        cls.count += 1
-        if cls.kill_at and cls.count == cls.kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-        cls.log.write(json.dumps(what) + "\n")
-        cls.log.flush()
-
-
-@tool
-def inspect_file(name: str) -> str:
-    """Inspect one file."""
-    World.point({"kind": "tool", "name": name})
-    return f"{name} looks fine"
 
 
 def task_of(messages: list[BaseMessage]) -> str:

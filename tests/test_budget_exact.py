@@ -18,6 +18,7 @@ from langchain_core.tools import tool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command
 
+from _fan_out import WORKERS, fan_out_policy
 from subagents import (
     Agent,
     Budget,
@@ -34,7 +35,6 @@ from subagents.testing import ScriptedChatModel, ai, call
 
 Saver = BaseCheckpointSaver[Any]
 
-WORKERS = 4
 MAX_OUT = 8
 """``max_tokens`` of the test model: the output tokens a call reserves."""
 RUN_TIMEOUT = 20.0
@@ -46,17 +46,6 @@ def probe(n: int) -> str:
     """Probe something."""
     probed.append(n)
     return f"probed {n}"
-
-
-def fan_out_policy(messages: list[BaseMessage], agent: str | None) -> AIMessage:
-    """The root sends WORKERS workers in one reply; each worker probes forever."""
-    turns = sum(isinstance(m, AIMessage) for m in messages)
-    if agent == "root":
-        if turns == 0:
-            return ai(*[call("task", agent="worker", objective=f"job {i}")
-                        for i in range(WORKERS)])
-        return ai("root done")
-    return ai(call("probe", n=turns))
 
 
 class BarrierModel(ScriptedChatModel):

@@ -19,6 +19,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command
 
 from _cost_support import OUT_ONLY, PRICE, CappedModel, cost_of, probe
+from _fan_out import WORKERS, fan_out_policy
 from subagents import (
     Agent,
     Budget,
@@ -55,17 +56,6 @@ async def test_max_cost_stops_a_tree_within_the_limit(limit: float) -> None:
         assert model.calls == []
 
 
-WORKERS = 4
-
-
-def fan_out_policy(messages: list[BaseMessage], agent: str | None) -> AIMessage:
-    turns = sum(isinstance(m, AIMessage) for m in messages)
-    if agent == "root":
-        if turns == 0:
-            return ai(*[call("task", agent="worker", objective=f"job {i}")
-                        for i in range(WORKERS)])
-        return ai("root done")
-    return ai(call("probe", n=turns))
 
 
 class FanOutModel(CappedModel):

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.tools import tool
 
+from _kill_points import World, inspect_file
 from _savers import DurableSaver
 from subagents import Agent, compile_agent, observe
 from subagents.checkpoints.threads import persistent_thread_id
@@ -30,29 +30,6 @@ from subagents.testing import ScriptedChatModel, ai, call
 
 THREAD = "crash-run"
 QUESTION = "audit"
-
-
-class World:
-    """Per-process kill switch and call log (set up in the forked child)."""
-
-    kill_at = 0
-    count = 0
-    log: Any = None
-
-    @classmethod
-    def point(cls, what: dict[str, Any]) -> None:
-        cls.count += 1
-        if cls.kill_at and cls.count == cls.kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-        cls.log.write(json.dumps(what) + "\n")
-        cls.log.flush()
-
-
-@tool
-def inspect_file(name: str) -> str:
-    """Inspect one file."""
-    World.point({"kind": "tool", "name": name})
-    return f"{name} looks fine"
 
 
 def task_of(messages: list) -> str:

@@ -10,7 +10,6 @@ child's ``ChildLink.graph`` is a ``RemoteChild`` instead of a compiled subgraph.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,8 +20,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolCall, ToolMessa
 from langgraph.types import Command
 from langgraph_sdk.client import LangGraphClient
 
-import _server
-from _server import DevServer, free_port, sdk_client, start_dev_server
+from _server import DevServer, demo_server, free_port, sdk_client
 from _waiting import poll_until, wait_event
 from subagents import Agent, DelegationResult, Status, compile_agent, observe
 from subagents.checkpoints import memory_saver
@@ -75,23 +73,9 @@ memo = compile_agent(Agent(name="memo", model=ScriptedChatModel(policy=_memo)))
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     workdir: Path = tmp_path_factory.mktemp("remote-dev")
     (workdir / "extra_graphs.py").write_text(EXTRA_GRAPHS)
-    config = json.loads(_server.CONFIG.read_text())
-    config["dependencies"] = [str((_server.REPO / d).resolve()) if d.startswith(".") else d
-                              for d in config.get("dependencies", [])]
-    config["graphs"] = {name: _server._absolute(spec, _server.REPO)
-                        for name, spec in config["graphs"].items()}
-    config["graphs"].update({g: f"{workdir / 'extra_graphs.py'}:{g}" for g in ("asker", "memo")})
-    source = workdir / "source.json"
-    source.write_text(json.dumps(config))
-    env = {"SUBAGENTS_MODEL": "python:subagents.testing.demo:research_model",
-           "SUBAGENTS_DEMO_SLOW": str(SLOW), "SUBAGENTS_ROOT": str(workdir)}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_server, "CONFIG", source)  # the repository's graphs plus the two above
-        srv = start_dev_server(workdir, env)
-    try:
+    extra = {g: f"{workdir / 'extra_graphs.py'}:{g}" for g in ("asker", "memo")}
+    with demo_server(workdir, extra, {"SUBAGENTS_DEMO_SLOW": str(SLOW)}) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture

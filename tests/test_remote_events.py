@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolCall
 from langgraph.pregel.remote import RemoteGraph
 
-from _server import DevServer, start_dev_server
+from _server import DevServer, demo_server
 from subagents import Agent, compile_agent, observe, stream_events
 from subagents.events import BaseEvent
 from subagents.runtime.scope import RunScope
@@ -32,14 +31,8 @@ REMOTE_TOTAL_CALLS = 9
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    workdir: Path = tmp_path_factory.mktemp("remote-events-dev")
-    env = {"SUBAGENTS_MODEL": "python:subagents.testing.demo:research_model",
-           "SUBAGENTS_ROOT": str(workdir)}
-    srv = start_dev_server(workdir, env)
-    try:
+    with demo_server(tmp_path_factory.mktemp("remote-events-dev")) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def boss_policy(messages: list[Any], agent: str | None) -> AIMessage:

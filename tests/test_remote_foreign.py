@@ -10,7 +10,6 @@ its ``updates`` stream (``subgraphs/_remote_events.py``).
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolCall, ToolMessage
 
-import _server
-from _server import DevServer, start_dev_server
+from _server import DevServer, demo_server
 from subagents import Agent, Budget, DelegationResult, Status, compile_agent, observe
 from subagents.events import BaseEvent
 from subagents.testing import ScriptedChatModel, ai
@@ -59,23 +57,8 @@ LOCAL = ["boss", "helper"]
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     workdir: Path = tmp_path_factory.mktemp("remote-foreign-dev")
     (workdir / "helper_graph.py").write_text(HELPER)
-    config = json.loads(_server.CONFIG.read_text())
-    config["dependencies"] = [str((_server.REPO / d).resolve()) if d.startswith(".") else d
-                              for d in config.get("dependencies", [])]
-    config["graphs"] = {name: _server._absolute(spec, _server.REPO)
-                        for name, spec in config["graphs"].items()}
-    config["graphs"]["helper"] = f"{workdir / 'helper_graph.py'}:helper"
-    source = workdir / "source.json"
-    source.write_text(json.dumps(config))
-    env = {"SUBAGENTS_MODEL": "python:subagents.testing.demo:research_model",
-           "SUBAGENTS_ROOT": str(workdir)}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_server, "CONFIG", source)
-        srv = start_dev_server(workdir, env)
-    try:
+    with demo_server(workdir, {"helper": f"{workdir / 'helper_graph.py'}:helper"}) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def boss_policy(messages: list[Any], agent: str | None) -> AIMessage:

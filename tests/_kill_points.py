@@ -1,0 +1,41 @@
+"""Kill points for crash tests: a per-process kill switch and call log, and a logged tool.
+
+A forked run sets ``World.kill_at`` (the n-th point SIGKILLs the process; 0: never) and
+``World.log`` (a file the run appends one JSON line to per point), then every model call and
+tool call of the scripted run passes ``World.point``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from typing import Any
+
+from langchain_core.tools import tool
+
+__all__ = ["World", "inspect_file"]
+
+
+class World:
+    """Per-process kill switch and call log (set up in the forked child)."""
+
+    kill_at = 0
+    count = 0
+    log: Any = None
+
+    @classmethod
+    def point(cls, what: dict[str, Any]) -> None:
+        """Count a point; the ``kill_at``-th SIGKILLs this process, others are logged."""
+        cls.count += 1
+        if cls.kill_at and cls.count == cls.kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        cls.log.write(json.dumps(what) + "\n")
+        cls.log.flush()
+
+
+@tool
+def inspect_file(name: str) -> str:
+    """Inspect one file."""
+    World.point({"kind": "tool", "name": name})
+    return f"{name} looks fine"
