@@ -11,10 +11,10 @@ from typing import Annotated, Any, NotRequired
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from pydantic import BaseModel
-from typing_extensions import TypedDict
+from typing_extensions import TypedDict, get_type_hints
 
 __all__ = ["BACKGROUND_KEY", "SPENT_KEY", "AgentState", "RootState", "StructuredAgentState",
-           "StructuredRootState", "merge_jobs", "structured_state"]
+           "StructuredRootState", "merge_jobs", "structured_state", "with_background"]
 
 SPENT_KEY = "budget_spent"
 """State key of the spent counters of an agent under a budget (see ``AgentState``)."""
@@ -43,17 +43,13 @@ class AgentState(TypedDict):
             "tool_call_id"}`` spent by this invocation and its sub-agents as of its last model
             node, written with each of its updates. A resumed run goes on from it (see
             ``RunScope.restore``) instead of from zero.
-        background: with ``BackgroundConfig(persist=True)`` on a checkpointer thread, the
-            background children started by this agent: ``{id: {"id", "agent",
-            "tool_call_id", "objective", "thread_id", "status", "result", "error",
-            "messages"}}`` (``runtime.records.JobRecord``), written when they start and by
-            every lifecycle call; a new process continuing the thread re-attaches them
-            (``nodes.reattach``).
+
+    An agent with ``BackgroundConfig(persist=True)`` has one more channel, ``background``
+    (see :func:`with_background`).
     """
 
     messages: Annotated[list[AnyMessage], add_messages]
     budget_spent: NotRequired[dict[str, Any]]
-    background: NotRequired[Annotated[dict[str, Any] | None, merge_jobs]]
 
 
 class StructuredAgentState(AgentState):
@@ -99,11 +95,31 @@ def structured_state(schema: type[BaseModel], *, root: bool) -> type[Any]:
         A TypedDict shaped as ``StructuredRootState`` / ``StructuredAgentState``.
     """
     fields: dict[str, Any] = {"messages": Annotated[list[AnyMessage], add_messages],
-                              "structured_response": NotRequired[schema],
-                              BACKGROUND_KEY: NotRequired[
-                                  Annotated[dict[str, Any] | None, merge_jobs]]}
+                              "structured_response": NotRequired[schema]}
     if root:
         fields["usage"] = NotRequired[dict[str, Any]]
     name = "StructuredRootState" if root else "StructuredAgentState"
     state: type[Any] = TypedDict(name, fields)  # type: ignore[misc]
     return state
+
+
+def with_background(state: type[Any]) -> type[Any]:
+    """``state`` plus the ``background`` channel (agents with ``BackgroundConfig(persist=True)``).
+
+    The channel holds the background children started by this agent on a checkpointer
+    thread: ``{id: {"id", "agent", "tool_call_id", "objective", "thread_id", "status",
+    "result", "error", "messages"}}`` (``runtime.records.JobRecord``), written when they
+    start and by every lifecycle call (reducer :func:`merge_jobs`); a new process continuing
+    the thread re-attaches them (``nodes.reattach``). Only such agents have it: every other
+    agent's steps read and write one channel less.
+
+    Args:
+        state: one of the TypedDict states above (or a ``structured_state``).
+
+    Returns:
+        A TypedDict with ``state``'s fields plus ``background``.
+    """
+    fields = dict(get_type_hints(state, include_extras=True))
+    fields[BACKGROUND_KEY] = NotRequired[Annotated[dict[str, Any] | None, merge_jobs]]
+    persisted: type[Any] = TypedDict(f"{state.__name__}WithBackground", fields)  # type: ignore[misc]
+    return persisted

@@ -24,7 +24,7 @@ from subagents.nodes import (
     make_model_node,
     make_tool_node,
 )
-from subagents.nodes.state import structured_state
+from subagents.nodes.state import structured_state, with_background
 from subagents.subgraphs.compiled import AgentGraph
 
 __all__ = ["build_agent_graph"]
@@ -32,9 +32,11 @@ __all__ = ["build_agent_graph"]
 
 def _state_schema(plan: AgentPlan) -> type[Any]:
     schema = plan.agent.output_schema
-    if schema is not None:
-        return structured_state(schema, root=len(plan.path) == 1)
-    return RootState if len(plan.path) == 1 else AgentState
+    root = len(plan.path) == 1
+    state = (structured_state(schema, root=root) if schema is not None
+             else RootState if root else AgentState)
+    background = plan.background
+    return with_background(state) if background is not None and background.persist else state
 
 
 def build_agent_graph(
