@@ -1,0 +1,58 @@
+"""``grep`` output for questions in words: all of a phrase's words, and what each row does.
+
+Small models search a phrase from the question (``max redirects``) or the name of an
+exception (``where is X raised``); the rows that answer such questions must come first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from subagents.tools.fs import grep
+
+
+def test_a_phrase_finds_lines_holding_all_its_words_inside_names(tmp_path: Path) -> None:
+    (tmp_path / "config.py").write_text("DEFAULT_MAX_REDIRECTS = 20\nmax_size = 5\n")
+    (tmp_path / "client.py").write_text(
+        "from config import DEFAULT_MAX_REDIRECTS\n# follows redirects\n")
+    lines = grep(tmp_path, "max redirects").splitlines()
+    assert lines[0] == ("No matches for 'max redirects'; showing lines containing all of "
+                        "its words: max, redirects")
+    assert lines[1:] == ["2 matches in 2 files:",
+                         "config.py:1: DEFAULT_MAX_REDIRECTS = 20",
+                         "client.py:1: from config import DEFAULT_MAX_REDIRECTS"]
+
+
+def test_a_phrase_lists_the_lines_that_define_something_first(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("print(hide(secret_headers))\n")
+    (tmp_path / "b.py").write_text("def hide_secret_headers(h):\n    return h\n")
+    lines = grep(tmp_path, "secret headers").splitlines()
+    assert lines[2:] == ["b.py:1: def hide_secret_headers(h):",
+                         "a.py:1: print(hide(secret_headers))"]
+
+
+def test_code_shaped_patterns_skip_the_all_words_search(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text("def load_spec(path):\n    return path\n")
+    first = grep(tmp_path, "load_spec(path, strict)").splitlines()[0]
+    assert first.endswith("showing matches for its longest identifier 'load_spec'")
+
+
+def test_an_identifier_search_names_where_it_is_defined_and_raised(tmp_path: Path) -> None:
+    (tmp_path / "errors.py").write_text("class TooMany(Exception):\n    pass\n")
+    (tmp_path / "client.py").write_text(
+        "from errors import TooMany\n\n\ndef go():\n    raise errors.TooMany('no')\n")
+    (tmp_path / "api.py").write_text("def run():\n    raise TooMany\n")
+    lines = grep(tmp_path, "TooMany").splitlines()
+    assert lines[0] == ("'TooMany' is defined in errors.py:1; raised in api.py:2, client.py:5; "
+                        "the other rows are uses (4 matches in 3 files):")
+    assert lines[1:] == ["errors.py:1: class TooMany(Exception):", "api.py:2: raise TooMany",
+                         "client.py:5: raise errors.TooMany('no')",
+                         "client.py:1: from errors import TooMany"]
+
+
+def test_an_identifier_only_raised_here_is_announced_without_a_definition(
+        tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("import x\nx.check(1)\nraise ValueError('bad')\n")
+    lines = grep(tmp_path, "ValueError").splitlines()
+    assert lines[0] == ("'ValueError' is raised in a.py:3; the other rows are uses "
+                        "(1 match in 1 file):")
