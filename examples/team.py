@@ -32,8 +32,8 @@ EXPLORE_PROMPT = """\
 You explore a code base with read-only tools. Start with a search of all files for a
 name or two plain words from the task, for example: grep(pattern="timeout")
 To find where a class or function is defined, search: grep(pattern="class Session")
-If nothing matches, search a shorter word. Never guess a path: use paths grep printed.
-Answer by copying the grep lines that answer the task (path:LINE: text), then one sentence.
+To see a value or a body, read from a line grep printed: read_file(path="a.py", start_line=40)
+Answer by copying the tool lines that answer the task (path:LINE: text), then one sentence.
 """
 
 SEARCH_PROMPT = """\

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from subagents.tools.fs import grep
+from subagents.tools.fs import builtin_tool, grep, read_file
 
 
 def test_a_phrase_finds_lines_holding_all_its_words_inside_names(tmp_path: Path) -> None:
@@ -56,3 +56,19 @@ def test_an_identifier_only_raised_here_is_announced_without_a_definition(
     lines = grep(tmp_path, "ValueError").splitlines()
     assert lines[0] == ("'ValueError' is raised in a.py:3; the other rows are uses "
                         "(1 match in 1 file):")
+
+
+def test_read_file_tool_shows_the_definition_a_missing_path_is_named_after(
+        tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    body = "".join(f"    field_{i}: int = {i}\n" for i in range(40))
+    (tmp_path / "pkg" / "policy.py").write_text("import os\n\n\nclass Policy:\n" + body)
+    tool = builtin_tool("read_file", tmp_path)
+    lines = tool.invoke({"path": "src/main/Policy.java"}).splitlines()
+    assert lines[0] == ("Error: no such file 'src/main/Policy.java'; 'Policy' is defined in "
+                        "pkg/policy.py:4: class Policy:")
+    assert lines[1].startswith("pkg/policy.py, lines 4-28 of 44")
+    assert lines[2:4] == [" 4: class Policy:", " 5:     field_0: int = 0"]
+    assert lines[-1].startswith("28:     field_23: int = 23")
+    # the function keeps its default: where the name is defined, no file text
+    assert read_file(tmp_path, "src/main/Policy.java") == lines[0]

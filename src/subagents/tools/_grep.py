@@ -325,12 +325,30 @@ def missing_file_hint(root: str, wanted: str, max_files: int = MAX_WALK_ENTRIES)
     the path they wanted. Empty when the stem is no identifier or nothing defines it (in
     the first ``max_files`` entries of the tree).
     """
-    stem = wanted.replace("\\", "/").rsplit("/", 1)[-1].split(".", 1)[0]
+    return hint_text(wanted, missing_file_definitions(root, wanted, max_files))
+
+
+def missing_file_definitions(root: str, wanted: str, max_files: int = MAX_WALK_ENTRIES
+                             ) -> list[tuple[str, int, str]]:
+    """The ``(path, line, text)`` lines defining the identifier a missing file is named after.
+
+    Empty when the stem is no identifier or nothing defines it (see :func:`missing_file_hint`).
+    """
+    stem = _stem(wanted)
     if not _IDENT.fullmatch(stem) or len(stem) < 3:
-        return ""
-    found = definitions(root, stem, max_files=max_files)
+        return []
+    return definitions(root, stem, max_files=max_files)
+
+
+def _stem(wanted: str) -> str:
+    return wanted.replace("\\", "/").rsplit("/", 1)[-1].split(".", 1)[0]
+
+
+def hint_text(wanted: str, found: list[tuple[str, int, str]]) -> str:
+    """``'X' is defined in a.py:3: class X:`` for the definitions of a missing file's stem."""
     if not found:
         return ""
+    stem = _stem(wanted)
     rows = "; ".join(
         f"{path}:{number}: {text.strip()[:MAX_LINE_CHARS]}" for path, number, text in found
     )

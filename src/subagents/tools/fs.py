@@ -47,6 +47,9 @@ __all__ = [
 ]
 
 MAX_ENTRIES = 200
+READ_CONTEXT = 25
+"""Lines the ``read_file`` tool shows of the file defining the identifier a missing path is
+named after (small models read ``src/RetryPolicy.java`` when they mean ``class RetryPolicy``)."""
 BINARY_PROBE = 8_192
 
 
@@ -111,7 +114,7 @@ def list_files(root: str | Path, path: str = ".", pattern: str = "*",
 
 
 def read_file(root: str | Path, path: str, start_line: int = 1, end_line: int | None = None,
-              max_files: int = MAX_WALK_ENTRIES) -> str:
+              max_files: int = MAX_WALK_ENTRIES, context: int = 0) -> str:
     """Return lines ``start_line``..``end_line`` of a text file under ``root``, numbered.
 
     Args:
@@ -121,6 +124,8 @@ def read_file(root: str | Path, path: str, start_line: int = 1, end_line: int | 
         end_line: Last line, inclusive; ``None`` reads to the cap. Swapped with
             ``start_line`` if smaller.
         max_files: Directory entries walked at most when a missing path is looked up.
+        context: For a missing file named like an identifier, how many lines of the
+            file defining it to show from the definition on (0: none, only where it is).
 
     Returns:
         A header ``path, lines A-B of N:`` then ``N: text`` lines. At most ``MAX_LINES``
@@ -140,9 +145,10 @@ def read_file(root: str | Path, path: str, start_line: int = 1, end_line: int | 
     except ToolPathError as exc:
         return str(exc)
     if not os.path.exists(real):
-        hint = _grep.missing_file_hint(base, rel(base, real), max_files)
-        if hint:
-            return f"Error: no such file '{show(path)}'; {hint}"
+        found = _grep.missing_file_definitions(base, rel(base, real), max_files)
+        if found:
+            hint = _grep.hint_text(rel(base, real), found)
+            return f"Error: no such file '{show(path)}'; {hint}" + _around(base, found, context)
         return not_found(base, path, real, max_files)
     name = rel(base, real)
     if os.path.isdir(real):
@@ -160,6 +166,14 @@ def read_file(root: str | Path, path: str, start_line: int = 1, end_line: int | 
             return f"{name}: binary file, {size} bytes (not shown)"
         fh.seek(0)
         return read_range(fh, name, size, first, last)
+
+
+def _around(base: str, found: list[tuple[str, int, str]], context: int) -> str:
+    """``context`` lines of the first definition's file from its line on, or ``""``."""
+    if context < 1:
+        return ""
+    name, line, _ = found[0]
+    return "\n" + read_file(base, name, line, line + context - 1)
 
 
 # --------------------------------------------------------------------------------- grep
@@ -278,7 +292,7 @@ def read_file_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> BaseT
         "and end_line for other parts).",
         _ReadFileArgs,
         lambda path, start_line=1, end_line=None: read_file(
-            base, path, start_line, end_line, max_files
+            base, path, start_line, end_line, max_files, READ_CONTEXT
         ),
     )
 
