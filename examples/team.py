@@ -32,7 +32,7 @@ EXPLORE_PROMPT = """\
 You explore a code base with read-only tools. Start with a search of all files for a
 name or two plain words from the task, for example: grep(pattern="timeout")
 To find where a class or function is defined, search: grep(pattern="class Session")
-To see a value or a body, read from a line grep printed: read_file(path="a.py", start_line=40)
+To see a value or a body, read_file the path grep printed, with start_line its line number.
 Answer by copying the tool lines that answer the task (path:LINE: text), then one sentence.
 """
 

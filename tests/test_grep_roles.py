@@ -15,9 +15,11 @@ def test_a_phrase_finds_lines_holding_all_its_words_inside_names(tmp_path: Path)
     (tmp_path / "config.py").write_text("DEFAULT_MAX_REDIRECTS = 20\nmax_size = 5\n")
     (tmp_path / "client.py").write_text(
         "from config import DEFAULT_MAX_REDIRECTS\n# follows redirects\n")
+    (tmp_path / "snap.py").write_text("MAX_SINCE_SNAPSHOT = 3\n")
+    assert grep(tmp_path, "since snapshots").splitlines()[-1] == "snap.py:1: MAX_SINCE_SNAPSHOT = 3"
     lines = grep(tmp_path, "max redirects").splitlines()
     assert lines[0] == ("No matches for 'max redirects'; showing lines containing all of "
-                        "its words: max, redirects")
+                        "its words: max, redirect")
     assert lines[1:] == ["2 matches in 2 files:",
                          "config.py:1: DEFAULT_MAX_REDIRECTS = 20",
                          "client.py:1: from config import DEFAULT_MAX_REDIRECTS"]

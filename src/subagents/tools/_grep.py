@@ -138,6 +138,11 @@ def _literal(needle: str) -> Matcher:
     return lambda line: folded in line.casefold()
 
 
+def _singular(word: str) -> str:
+    """``snapshots`` -> ``snapshot`` (a substring of both forms); short words stay."""
+    return word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word
+
+
 def _all_words(words: list[str]) -> Matcher:
     """Lines holding every one of ``words`` (case-folded), in any order, also inside names.
 
@@ -205,7 +210,7 @@ def _attempts(needle: str) -> tuple[list[tuple[Matcher, str, str | None]], str]:
         attempts.append(
             (regex, f"No literal matches for '{show(needle)}'; matched it as a regex", None)
         )
-    phrase = list(dict.fromkeys(w.casefold() for w in _WORD.findall(needle)))
+    phrase = list(dict.fromkeys(_singular(w.casefold()) for w in _WORD.findall(needle)))
     if len(phrase) > 1 and _PHRASE.fullmatch(needle):
         attempts.append(
             (
