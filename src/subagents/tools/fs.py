@@ -190,8 +190,15 @@ def grep(root: str | Path, pattern: str, path: str = ".",
        pattern can stall the search; a valid Python regex RE2 lacks features for, such
        as lookaround or a backreference, is searched as text with a first line saying
        so);
-    3. the longest identifier in ``pattern`` (e.g. ``load_spec`` from ``def load_spec(``);
-    4. any of the pattern's words of 3+ characters.
+    3. for plain words (``max redirects``): lines holding all of its words of 3+
+       characters, in any order and also inside names (``DEFAULT_MAX_REDIRECTS``; a plural
+       ``snapshots`` matches ``snapshot``), the lines that define something first;
+    4. the longest identifier in ``pattern`` (e.g. ``load_spec`` from ``def load_spec(``);
+    5. any of the pattern's words of 3+ characters.
+
+    When an identifier is searched, the lines defining it come first, then the lines that
+    raise it (``raise X``), and the header names both
+    (``'X' is defined in a.py:3; raised in b.py:9; the other rows are uses (...)``).
 
     Args:
         root: The directory the tool is confined to.
@@ -279,7 +286,9 @@ def list_files_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> Base
 def read_file_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> BaseTool:
     """Build the ``read_file(path, start_line=1, end_line=None)`` tool confined to ``root``.
 
-    ``max_files`` caps the directory entries a missing-path lookup walks.
+    ``max_files`` caps the directory entries a missing-path lookup walks. A missing path
+    named like an identifier (``src/RetryPolicy.java``) answers where it is defined and
+    shows ``READ_CONTEXT`` (25) lines of that file from the definition on.
 
     Raises:
         SpecError: ``root`` is not an existing directory.
