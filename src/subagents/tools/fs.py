@@ -36,6 +36,7 @@ __all__ = [
     "BINARY_PROBE",
     "BUILTIN_TOOLS",
     "MAX_ENTRIES",
+    "READ_CONTEXT",
     "builtin_tool",
     "filesystem_tools",
     "grep",
