@@ -23,17 +23,17 @@ from subagents.tools import builtin_tool, paths_exist
 
 DEV_PROMPT = """\
 You answer questions about the code base. You cannot read files yourself.
-Make one call that sends the user's question, word for word, to the explore agent:
+Make one call that copies the user's whole question, word for word, to the explore agent:
 task(agent="explore", objective="Where is the request timeout set?")
-Then answer in one or two sentences, naming the file and line number it found.
+Then answer in one or two sentences with the names, values, files and lines it found.
 """
 
 EXPLORE_PROMPT = """\
-You explore a code base with read-only tools. Start with a keyword search of all files
-(path=".") for one literal word from the task, for example: grep(pattern="timeout")
+You explore a code base with read-only tools. Start with a search of all files for a
+name or two plain words from the task, for example: grep(pattern="timeout")
 To find where a class or function is defined, search: grep(pattern="class Session")
-If nothing matches, search a shorter word. Never guess a path: use paths grep printed.
-Answer with the file path and line number that grep showed, and one sentence.
+To see a value or a body, read_file the path grep printed, with start_line its line number.
+Answer by copying the tool lines that answer the task (path:LINE: text), then one sentence.
 """
 
 SEARCH_PROMPT = """\

@@ -30,6 +30,8 @@ BINARY_PROBE = 8_192
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _WORD = re.compile(r"\w{3,}")
+_PHRASE = re.compile(r"[\w\s-]+")
+"""Plain words (``max redirects``): searched for all of its words before its longest one."""
 _REGEX_HINT = re.compile(r"[.^$*+?()\[\]{}|\\]")
 MAX_REGEX_MEMORY = 8 << 20
 """Bytes RE2 may use for one compiled pattern (larger ones are not run as a regex)."""
@@ -44,6 +46,10 @@ _DEFINES = (
     r"(?:def|class|function|fn|func|struct|interface|enum|trait|type)\s+{name}\b"
     r"|^(?:(?:export\s+)?(?:const|let|var)\s+)?{name}\s*(?::[^=\n]*)?=(?!=)"
 )
+
+_ANY_DEFINITION = re.compile(
+    r"^\s*(?:async\s+)?(?:def|class)\s+\w|^[A-Za-z_]\w*\s*(?::[^=\n]*)?=(?!=)")
+"""A line defining something: a ``def``/``class`` or a top-level assignment."""
 
 
 def definition_matcher(name: str) -> Matcher:
@@ -132,6 +138,19 @@ def _literal(needle: str) -> Matcher:
     return lambda line: folded in line.casefold()
 
 
+def _singular(word: str) -> str:
+    """``snapshots`` -> ``snapshot`` (a substring of both forms); short words stay."""
+    return word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _all_words(words: list[str]) -> Matcher:
+    """Lines holding every one of ``words`` (case-folded), in any order, also inside names.
+
+    ``max redirects`` finds ``DEFAULT_MAX_REDIRECTS = 20``.
+    """
+    return lambda line: all(w in line.casefold() for w in words)
+
+
 def _any_word(words: list[str]) -> Matcher:
     folded = [w.casefold() for w in words]
 
@@ -191,6 +210,16 @@ def _attempts(needle: str) -> tuple[list[tuple[Matcher, str, str | None]], str]:
         attempts.append(
             (regex, f"No literal matches for '{show(needle)}'; matched it as a regex", None)
         )
+    phrase = list(dict.fromkeys(_singular(w.casefold()) for w in _WORD.findall(needle)))
+    if len(phrase) > 1 and _PHRASE.fullmatch(needle):
+        attempts.append(
+            (
+                _all_words(phrase),
+                f"No matches for '{show(needle)}'; showing lines containing all of its "
+                "words: " + ", ".join(phrase[:10]),
+                None,
+            )
+        )
     idents = sorted(_IDENT.findall(needle), key=len, reverse=True)
     if idents and idents[0] != needle and len(idents[0]) >= 3:
         attempts.append(
@@ -230,13 +259,10 @@ def _format(hits: list[tuple[str, int, str]], note: str, ident: str | None = Non
     file_count = len({name for name, _, _ in hits})
     header = f"{len(hits)} match{'es' if len(hits) != 1 else ''} in {file_count} file"
     header += "s" if file_count != 1 else ""
-    defines = definition_matcher(ident) if ident else None
-    first = [h for h in hits if defines is not None and defines(h[2])]
-    if first:
-        files = list(dict.fromkeys(name for name, _, _ in first[:3]))
-        where = f"{first[0][0]}:{first[0][1]}" if len(files) == 1 else ", ".join(files)
-        header = f"'{ident}' is defined in {where}; the other rows are uses ({header})"
-        hits = first + [h for h in hits if not defines or not defines(h[2])]
+    if ident:
+        header, hits = _roles(hits, ident, header)
+    else:  # a phrase: the lines that define something come first
+        hits = sorted(hits, key=lambda h: _ANY_DEFINITION.search(h[2][:1000]) is None)
     lines = [note, header + ":"] if note else [header + ":"]
     size = sum(len(x) + 1 for x in lines)
     shown = 0
@@ -255,6 +281,28 @@ def _format(hits: list[tuple[str, int, str]], note: str, ident: str | None = Non
             f"... {len(hits) - shown} more matches not shown; narrow the search with path=..."
         )
     return "\n".join(lines)
+
+
+def _roles(hits: list[tuple[str, int, str]], ident: str, header: str
+           ) -> tuple[str, list[tuple[str, int, str]]]:
+    """Rows defining ``ident`` first, then rows raising it, the header naming both."""
+    defines = definition_matcher(ident)
+    raises = re.compile(rf"\braise\s+(?:\w+\.)*{re.escape(ident)}\b")
+    first = [h for h in hits if defines(h[2])]
+    raised = [h for h in hits if not defines(h[2]) and raises.search(h[2][:1000])]
+    if not first and not raised:
+        return header, hits
+    said = []
+    if first:
+        files = list(dict.fromkeys(name for name, _, _ in first[:3]))
+        said.append(f"defined in {first[0][0]}:{first[0][1]}" if len(files) == 1
+                    else "defined in " + ", ".join(files))
+    if raised:
+        said.append("raised in " + ", ".join(f"{n}:{i}" for n, i, _ in raised[:3]))
+    picked = {id(h) for h in first + raised}
+    rest = [h for h in hits if id(h) not in picked]
+    header = f"'{ident}' is {'; '.join(said)}; the other rows are uses ({header})"
+    return header, first + raised + rest
 
 
 def definitions(root: str, name: str, limit: int = 3,
@@ -282,12 +330,30 @@ def missing_file_hint(root: str, wanted: str, max_files: int = MAX_WALK_ENTRIES)
     the path they wanted. Empty when the stem is no identifier or nothing defines it (in
     the first ``max_files`` entries of the tree).
     """
-    stem = wanted.replace("\\", "/").rsplit("/", 1)[-1].split(".", 1)[0]
+    return hint_text(wanted, missing_file_definitions(root, wanted, max_files))
+
+
+def missing_file_definitions(root: str, wanted: str, max_files: int = MAX_WALK_ENTRIES
+                             ) -> list[tuple[str, int, str]]:
+    """The ``(path, line, text)`` lines defining the identifier a missing file is named after.
+
+    Empty when the stem is no identifier or nothing defines it (see :func:`missing_file_hint`).
+    """
+    stem = _stem(wanted)
     if not _IDENT.fullmatch(stem) or len(stem) < 3:
-        return ""
-    found = definitions(root, stem, max_files=max_files)
+        return []
+    return definitions(root, stem, max_files=max_files)
+
+
+def _stem(wanted: str) -> str:
+    return wanted.replace("\\", "/").rsplit("/", 1)[-1].split(".", 1)[0]
+
+
+def hint_text(wanted: str, found: list[tuple[str, int, str]]) -> str:
+    """``'X' is defined in a.py:3: class X:`` for the definitions of a missing file's stem."""
     if not found:
         return ""
+    stem = _stem(wanted)
     rows = "; ".join(
         f"{path}:{number}: {text.strip()[:MAX_LINE_CHARS]}" for path, number, text in found
     )

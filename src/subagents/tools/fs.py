@@ -37,6 +37,7 @@ __all__ = [
     "BINARY_PROBE",
     "BUILTIN_TOOLS",
     "MAX_ENTRIES",
+    "READ_CONTEXT",
     "builtin_tool",
     "filesystem_tools",
     "grep",
@@ -48,6 +49,9 @@ __all__ = [
 ]
 
 MAX_ENTRIES = 200
+READ_CONTEXT = 25
+"""Lines the ``read_file`` tool shows of the file defining the identifier a missing path is
+named after (small models read ``src/RetryPolicy.java`` when they mean ``class RetryPolicy``)."""
 BINARY_PROBE = 8_192
 
 
@@ -112,7 +116,7 @@ def list_files(root: str | Path, path: str = ".", pattern: str = "*",
 
 
 def read_file(root: str | Path, path: str, start_line: int = 1, end_line: int | None = None,
-              max_files: int = MAX_WALK_ENTRIES) -> str:
+              max_files: int = MAX_WALK_ENTRIES, context: int = 0) -> str:
     """Return lines ``start_line``..``end_line`` of a text file under ``root``, numbered.
 
     Args:
@@ -122,6 +126,8 @@ def read_file(root: str | Path, path: str, start_line: int = 1, end_line: int | 
         end_line: Last line, inclusive; ``None`` reads to the cap. Swapped with
             ``start_line`` if smaller.
         max_files: Directory entries walked at most when a missing path is looked up.
+        context: For a missing file named like an identifier, how many lines of the
+            file defining it to show from the definition on (0: none, only where it is).
 
     Returns:
         A header ``path, lines A-B of N:`` then ``N: text`` lines. At most ``MAX_LINES``
@@ -141,9 +147,10 @@ def read_file(root: str | Path, path: str, start_line: int = 1, end_line: int | 
     except ToolPathError as exc:
         return str(exc)
     if not os.path.exists(real):
-        hint = _grep.missing_file_hint(base, rel(base, real), max_files)
-        if hint:
-            return f"Error: no such file '{show(path)}'; {hint}"
+        found = _grep.missing_file_definitions(base, rel(base, real), max_files)
+        if found:
+            hint = _grep.hint_text(rel(base, real), found)
+            return f"Error: no such file '{show(path)}'; {hint}" + _around(base, found, context)
         return not_found(base, path, real, max_files)
     name = rel(base, real)
     if os.path.isdir(real):
@@ -163,6 +170,14 @@ def read_file(root: str | Path, path: str, start_line: int = 1, end_line: int | 
         return read_range(fh, name, size, first, last)
 
 
+def _around(base: str, found: list[tuple[str, int, str]], context: int) -> str:
+    """``context`` lines of the first definition's file from its line on, or ``""``."""
+    if context < 1:
+        return ""
+    name, line, _ = found[0]
+    return "\n" + read_file(base, name, line, line + context - 1)
+
+
 # --------------------------------------------------------------------------------- grep
 
 
@@ -177,8 +192,15 @@ def grep(root: str | Path, pattern: str, path: str = ".",
        pattern can stall the search; a valid Python regex RE2 lacks features for, such
        as lookaround or a backreference, is searched as text with a first line saying
        so);
-    3. the longest identifier in ``pattern`` (e.g. ``load_spec`` from ``def load_spec(``);
-    4. any of the pattern's words of 3+ characters.
+    3. for plain words (``max redirects``): lines holding all of its words of 3+
+       characters, in any order and also inside names (``DEFAULT_MAX_REDIRECTS``; a plural
+       ``snapshots`` matches ``snapshot``), the lines that define something first;
+    4. the longest identifier in ``pattern`` (e.g. ``load_spec`` from ``def load_spec(``);
+    5. any of the pattern's words of 3+ characters.
+
+    When an identifier is searched, the lines defining it come first, then the lines that
+    raise it (``raise X``), and the header names both
+    (``'X' is defined in a.py:3; raised in b.py:9; the other rows are uses (...)``).
 
     Args:
         root: The directory the tool is confined to.
@@ -272,7 +294,9 @@ def list_files_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> Base
 def read_file_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> BaseTool:
     """Build the ``read_file(path, start_line=1, end_line=None)`` tool confined to ``root``.
 
-    ``max_files`` caps the directory entries a missing-path lookup walks.
+    ``max_files`` caps the directory entries a missing-path lookup walks. A missing path
+    named like an identifier (``src/RetryPolicy.java``) answers where it is defined and
+    shows ``READ_CONTEXT`` (25) lines of that file from the definition on.
 
     Raises:
         SpecError: ``root`` is not an existing directory.
@@ -285,7 +309,7 @@ def read_file_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> BaseT
         "and end_line for other parts).",
         _ReadFileArgs,
         lambda base, path, start_line=1, end_line=None: read_file(
-            base, path, start_line, end_line, max_files
+            base, path, start_line, end_line, max_files, READ_CONTEXT
         ),
     )
 
