@@ -224,3 +224,13 @@ async def test_cli_usage_table_has_no_cost_column_when_nothing_is_priced() -> No
     buffer = io.StringIO()
     Console(file=buffer, width=140, color_system=None).print(usage_table(report.tree))
     assert "cost" not in buffer.getvalue()
+
+
+async def test_cli_usage_table_has_no_cost_column_for_free_models() -> None:
+    model = ScriptedChatModel(steps=[ai("done")])
+    report = await run_team(Agent(name="dev", pricing={"scripted": (0.0, 0.0)}), "go",
+                            model=model)
+    assert usage_totals(report.tree).cost == 0
+    buffer = io.StringIO()
+    Console(file=buffer, width=140, color_system=None).print(usage_table(report.tree))
+    assert "cost" not in buffer.getvalue()

@@ -140,12 +140,13 @@ def usage_table(tree: DelegationNode) -> Table:
     """The usage table of a run's tree, with a totals row (``usage_totals``).
 
     Columns: agent path, status, model calls, input/output tokens, tool calls, seconds, and
-    ``cost $`` (US dollars, ``?`` where unknown) when a row with model calls was priced.
+    ``cost $`` (US dollars, ``?`` where unknown) when a row's model calls cost something: a
+    run on free models (the local llama.cpp server costs 0) has no cost column.
     """
     table = Table(title="usage", title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("agent", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    priced = any(r.cost is not None and r.model_calls for r in usage_rows(tree))
+    priced = any(r.cost and r.model_calls for r in usage_rows(tree))
     names = ("model calls", "input tokens", "output tokens", "tool calls", "seconds")
     for name in (*names, "cost $") if priced else names:
         table.add_column(name, justify="right")
