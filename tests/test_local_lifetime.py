@@ -76,8 +76,17 @@ def exited(pid: int, timeout: float = BOUND) -> bool:
 
 
 def start_parent(script: str, *args: str) -> subprocess.Popen[bytes]:
+    """Start a parent process with SIGINT at its default, as in a user's terminal.
+
+    A shell that runs the suite in the background (``make test &``, CI runners) starts it
+    with SIGINT ignored, and a child inherits that: its Python would never see Ctrl-C.
+    """
     return subprocess.Popen([sys.executable, "-c", script, *args], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE)
+                            stdout=subprocess.PIPE, preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.mark.parametrize("how", ["caller", "thread"])
