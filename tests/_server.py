@@ -21,15 +21,18 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
+from langchain_core.messages import AIMessage, HumanMessage, ToolCall
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
+
+from subagents.testing import ai
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "langgraph.json"
@@ -207,3 +210,18 @@ def demo_server(workdir: Path, graphs: dict[str, str] | None = None,
         yield server
     finally:
         server.stop()
+
+
+def task_then_echo(call_id: Callable[[], str]) -> Callable[[list[Any], str | None], Any]:
+    """A scripted boss policy: ``"<agent>: <objective>"`` -> one ``task`` call with the id
+    ``call_id()`` gives (read at each call); then it echoes the result (``"boss got: ..."``)."""
+    def policy(messages: list[Any], agent: str | None) -> AIMessage:
+        last = messages[-1]
+        if isinstance(last, HumanMessage):
+            target, _, objective = str(last.content).partition(":")
+            tc = ToolCall(name="task", args={"agent": target, "objective": objective.strip()},
+                          id=call_id(), type="tool_call")
+            return AIMessage(content="", tool_calls=[tc])
+        return ai(f"boss got: {last.content}")
+
+    return policy

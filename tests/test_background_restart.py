@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
 import os
 import random
 import signal
@@ -24,7 +23,7 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from _kill_points import World, inspect_file
+from _kill_points import World, fork_run, inspect_file, read_log
 from subagents import Agent, BackgroundConfig, compile_agent
 from subagents.checkpoints import async_sqlite_saver
 from subagents.testing import ScriptedChatModel, ai, call
@@ -84,17 +83,8 @@ def worker(db: str, kill_at: int, log_path: str, out_path: str, name: str) -> No
 def run(tmp: Path, tag: str, kill_at: int, name: str = "w") -> tuple[int, str | None]:
     out = tmp / f"{tag}.out"
     out.unlink(missing_ok=True)
-    proc = multiprocessing.get_context("fork").Process(
-        target=worker, args=(str(tmp / f"{tag}.sqlite"), kill_at, str(tmp / f"{tag}.log"),
-                             str(out), name))
-    proc.start()
-    proc.join(60)
-    assert proc.exitcode is not None, "worker hung"
-    return proc.exitcode, out.read_text() if out.exists() else None
-
-
-def read_log(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return fork_run(worker, (str(tmp / f"{tag}.sqlite"), kill_at, str(tmp / f"{tag}.log"),
+                             str(out), name), out)
 
 
 def checkpointed_steps(db: Path) -> dict[str, int]:

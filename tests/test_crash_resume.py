@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
 import os
 import signal
 import sqlite3
@@ -21,7 +20,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-from _kill_points import World, inspect_file
+from _kill_points import World, fork_run, inspect_file, read_log
 from _savers import DurableSaver
 from subagents import Agent, compile_agent, observe
 from subagents.checkpoints.threads import persistent_thread_id
@@ -108,16 +107,7 @@ def _objective(event: SubagentEnd) -> str:
 
 def run(tmp: Path, store: DurableSaver, tag: str, kill_at: int) -> tuple[int, str | None]:
     out = tmp / f"{tag}.out"
-    proc = multiprocessing.get_context("fork").Process(
-        target=worker, args=(store, tag, kill_at, str(tmp / f"{tag}.log"), str(out)))
-    proc.start()
-    proc.join(60)
-    assert proc.exitcode is not None, "worker hung"
-    return proc.exitcode, out.read_text() if out.exists() else None
-
-
-def read_log(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return fork_run(worker, (store, tag, kill_at, str(tmp / f"{tag}.log"), str(out)), out)
 
 
 def test_sigkill_at_every_point_resumes_to_the_same_answer(

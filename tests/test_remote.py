@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage, ToolCall, ToolMessage
+from langchain_core.messages import HumanMessage, ToolMessage
 from langgraph.types import Command
 from langgraph_sdk.client import LangGraphClient
 
-from _server import DevServer, demo_server, free_port, sdk_client
+from _server import DevServer, demo_server, free_port, sdk_client, task_then_echo
 from _waiting import poll_until, wait_event
 from subagents import Agent, DelegationResult, Status, compile_agent, observe
 from subagents.checkpoints import memory_saver
@@ -35,7 +35,7 @@ from subagents.subgraphs.remote import (
     RemoteSpec,
     remote_thread_id,
 )
-from subagents.testing import ScriptedChatModel, ai
+from subagents.testing import ScriptedChatModel
 
 pytestmark = pytest.mark.server
 
@@ -89,15 +89,7 @@ async def client(server: DevServer) -> AsyncIterator[LangGraphClient]:
 FIXED_CALL = "call_remote_fixed"
 
 
-def boss_policy(messages: list[Any], agent: str | None) -> AIMessage:
-    """``<agent>: <objective>`` -> one task call (fixed id); then echo the result."""
-    last = messages[-1]
-    if isinstance(last, HumanMessage):
-        target, _, objective = str(last.content).partition(":")
-        tc = ToolCall(name="task", args={"agent": target, "objective": objective.strip()},
-                      id=FIXED_CALL, type="tool_call")
-        return AIMessage(content="", tool_calls=[tc])
-    return ai(f"boss got: {last.content}")
+boss_policy = task_then_echo(lambda: FIXED_CALL)  # read at each call: a test may patch it
 
 
 def remote_spec(server: DevServer, graph_id: str, **kw: Any) -> RemoteSpec:

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage, ToolCall, ToolMessage
+from langchain_core.messages import HumanMessage, ToolMessage
 
-from _server import DevServer, demo_server
+from _server import DevServer, demo_server, task_then_echo
 from subagents import Agent, Budget, DelegationResult, Status, compile_agent, observe
 from subagents.events import BaseEvent
-from subagents.testing import ScriptedChatModel, ai
+from subagents.testing import ScriptedChatModel
 
 pytestmark = pytest.mark.server
 
@@ -61,15 +61,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
         yield srv
 
 
-def boss_policy(messages: list[Any], agent: str | None) -> AIMessage:
-    """``<agent>: <objective>`` -> one task call; then echo the result."""
-    last = messages[-1]
-    if isinstance(last, HumanMessage):
-        target, _, objective = str(last.content).partition(":")
-        tc = ToolCall(name="task", args={"agent": target, "objective": objective.strip()},
-                      id=CALL, type="tool_call")
-        return AIMessage(content="", tool_calls=[tc])
-    return ai(f"boss got: {last.content}")
+boss_policy = task_then_echo(lambda: CALL)
 
 
 def boss(server: DevServer, graph_id: str, budget: Budget | None = None) -> Any:
