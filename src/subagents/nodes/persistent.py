@@ -44,6 +44,7 @@ from subagents.runtime.background import background_thread_id
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo
 from subagents.runtime.scope import scope_of
 from subagents.runtime.steps import Both, Invoke, Request, Step
+from subagents.runtime.streaming import child_namespace, relay, relay_messages
 from subagents.runtime.upstream import (
     CONFIG_KEY_DURABILITY,
     CONFIG_KEY_RESUME_MAP,
@@ -72,8 +73,8 @@ def persistent_config(link: ChildLink, call: CallInfo, config: RunnableConfig,
     of the persistent one; its events still reach the parent run's ``custom`` stream.
     """
     conf = config.get("configurable", {})
-    factory = link.agent.persistence
-    if thread_id is not None:
+    factory, background = link.agent.persistence, thread_id is not None
+    if background:
         saver = conf.get(CONFIG_KEY_CHECKPOINTER)
     elif factory is not None:
         saver, thread_id = factory(link.agent, config)
@@ -91,15 +92,19 @@ def persistent_config(link: ChildLink, call: CallInfo, config: RunnableConfig,
                            if not k.startswith("__") and k not in _OWN_CONFIGURABLE}
     own.update({"thread_id": thread_id, CONFIG_KEY_CHECKPOINTER: saver, CALL_KEY: call,
                 SCOPE_KEY: conf.get(SCOPE_KEY)})
-    stream = conf.get(CONFIG_KEY_STREAM)
-    if thread_id is not None and stream is not None and "custom" in stream.modes:
+    stream, callbacks = conf.get(CONFIG_KEY_STREAM), _without_streaming(config.get("callbacks"))
+    if background and stream is not None:  # its parts as if it ran in the parent's run
+        own[CONFIG_KEY_STREAM] = relayed = relay(stream, child_namespace(
+            conf.get("checkpoint_ns"), link.node, call.tool_call_id))
+        callbacks = relay_messages(callbacks, relayed) if "messages" in stream.modes else callbacks
+    elif thread_id is not None and stream is not None and "custom" in stream.modes:
         own[CONFIG_KEY_STREAM] = StreamProtocol(stream, {"custom"})  # events, not its state
     runtime = conf.get(CONFIG_KEY_RUNTIME)
     if isinstance(runtime, Runtime):  # context and store, not the parent's stream or run
         own[CONFIG_KEY_RUNTIME] = Runtime(context=runtime.context, store=runtime.store)
     if CONFIG_KEY_DURABILITY in conf:  # the caller's durability mode holds for the child too
         own[CONFIG_KEY_DURABILITY] = conf[CONFIG_KEY_DURABILITY]
-    return {"configurable": own, "callbacks": _without_streaming(config.get("callbacks")),
+    return {"configurable": own, "callbacks": callbacks,
             "recursion_limit": 2 * link.agent.max_steps + 6,
             "metadata": {k: v for k, v in (config.get("metadata") or {}).items()
                          if k not in _OWN_METADATA and not k.startswith("langgraph_")}}
@@ -289,7 +294,7 @@ def own_thread(link: ChildLink, call: CallInfo, config: RunnableConfig) -> str |
     conf = config.get("configurable", {})
     parent, scope = conf.get("thread_id"), scope_of(config)
     table = scope.background if scope is not None else None
-    if (table is None or not table.config.persist or link.agent.persistent
+    if (table is None or table.config.persist is False or link.agent.persistent
             or link.agent.remote is not None or parent in (None, "")
             or conf.get(CONFIG_KEY_CHECKPOINTER) is None):
         return None

@@ -52,7 +52,7 @@ def reattaching(scope: RunScope | None, input: Any, nested: bool) -> bool:
         and continues its thread (or starts a new turn with ``auto_cancel=False``).
     """
     table = scope.background if scope is not None else None
-    if table is None or not table.config.persist or nested or (
+    if table is None or table.config.persist is False or nested or (
             scope is not None and scope.adopted):
         return False
     return input is None or isinstance(input, Command) or not table.config.auto_cancel

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Generic
+from typing import Any, Generic, Protocol
 
 from langgraph.errors import GraphInterrupt
 from typing_extensions import TypeVar
@@ -27,12 +28,24 @@ from subagents.results import Ending, Status
 from subagents.runtime.call import CallInfo
 from subagents.runtime.jobs import BackgroundJob, await_verdict, decisive_settle
 from subagents.runtime.records import JobRecord, background_thread_id
+from subagents.runtime.usage import UsageNode
 from subagents.spec.background import AwaitMode, BackgroundConfig
 
 __all__ = ["BackgroundJob", "BackgroundTable", "JobRecord", "MissingId", "background_thread_id",
            "forget", "gone"]
 
-_HomeT = TypeVar("_HomeT", default=Any)
+
+
+class _Home(Protocol):
+    """What a table reads of its ``home`` (a ``RunScope``; the scope module imports this one)."""
+
+    @property
+    def usage(self) -> UsageNode: ...
+
+    def child(self, call: CallInfo) -> Any: ...
+
+
+_HomeT = TypeVar("_HomeT", bound=_Home, default=Any)
 """The type of a table's ``home``: a ``RunScope`` (the scope module imports this one)."""
 _ids = itertools.count(1)
 _settle_order = itertools.count(1)
@@ -253,6 +266,7 @@ class BackgroundTable(Generic[_HomeT]):
             job.status, job.error = Status.TIMEOUT, f"still running after {self.config.timeout} s"
         except asyncio.CancelledError:
             job.status, job.error = Status.CANCELLED, job.error or "cancelled"
+            self._unstarted(job)
         except GraphInterrupt:
             job.status, job.error = Status.FAILED, (
                 "the background sub-agent asked for a human (interrupt()): interrupts reach "
@@ -261,6 +275,21 @@ class BackgroundTable(Generic[_HomeT]):
             job.status, job.error = Status.FAILED, f"{type(exc).__name__}: {exc}"
         finally:
             job.order = next(_settle_order)
+
+    def _unstarted(self, job: BackgroundJob) -> None:
+        """Give a child cancelled before its first step (no scope yet) its usage node.
+
+        A child on its own checkpoint thread reads that thread before its graph opens its
+        scope: cancelled in between, it would be missing from its parent's usage tree.
+        """
+        home, call = self.home, job.link
+        if home is None or call is None or home.child(call) is not None:
+            return
+        usage = home.usage
+        usage.add_child(UsageNode(
+            agent=job.agent, path=(*usage.path, job.agent), tool_call_id=job.tool_call_id,
+            objective=call.objective[:200], background=True, attempt=call.attempt,
+            status=Status.CANCELLED.value, ended=time.monotonic()))
 
     def lookup(self, job_id: str) -> BackgroundJob | MissingId:
         """The job, or why the id cannot be used (gone, another agent's run, unknown)."""

@@ -1,4 +1,11 @@
-"""``stream_events``: an async iterator over every event of one run, at every depth."""
+"""``stream_events``: an async iterator over every event of one run, at every depth.
+
+And the relay of a child that runs on its own checkpoint thread (a persisted background
+child): LangGraph streams only the subgraphs of a run's own tasks, so :func:`relay` and
+:func:`relay_messages` pass such a child's stream parts (``updates``, ``values``, ``custom``,
+``messages``, ...) into its parent run's stream under a namespace of the parent's
+(:func:`child_namespace`), as if it ran there.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,78 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
+from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.runnables import RunnableConfig
+from langgraph.pregel.protocol import StreamChunk, StreamProtocol
 
 from subagents.events import BaseEvent, RunEnd
 from subagents.runtime.scope import observe
+from subagents.runtime.upstream import StreamMessagesHandler
 
-__all__ = ["stream_events"]
+__all__ = ["child_namespace", "relay", "relay_messages", "stream_events"]
+
+_NS_SEP = "|"
+"""LangGraph's separator of checkpoint namespace segments (``parent:<id>|child:<id>``)."""
+
+
+def child_namespace(checkpoint_ns: str | None, node: str, tool_call_id: str) -> tuple[str, ...]:
+    """The namespace a child on its own thread streams under in its parent's run.
+
+    Args:
+        checkpoint_ns: the ``checkpoint_ns`` of the parent's node that started the child
+            (``"lead_node:<task id>|researcher:<task id>"``; empty or None at the root).
+        node: the parent's delegation node of the child (``ChildLink.node``).
+        tool_call_id: the parent's tool call that started the child.
+
+    Returns:
+        The node's namespace with its last segment ``<node>:<tool_call_id>``: one namespace
+        per child (several background calls of one reply share one node task), the same
+        before and after a restart; ``AgentGraph.get_state`` reads the child's own thread
+        there.
+    """
+    segments = checkpoint_ns.split(_NS_SEP)[:-1] if checkpoint_ns else []
+    return (*segments, f"{node}:{tool_call_id}")
+
+
+def relay(stream: Any, namespace: tuple[str, ...]) -> StreamProtocol:
+    """A stream for a child's own run that writes its parts into ``stream`` under ``namespace``.
+
+    Args:
+        stream: the parent run's stream (a LangGraph ``StreamProtocol``, from the
+            ``configurable`` of its node).
+        namespace: where the child's parts go (:func:`child_namespace`); a part the child's
+            run writes at namespace ``ns`` reaches ``stream`` at ``namespace + ns``.
+
+    Returns:
+        A ``StreamProtocol`` with ``stream``'s modes, for the child's config.
+    """
+    def put(chunk: StreamChunk) -> None:
+        ns, mode, payload = chunk
+        stream((namespace + tuple(ns), mode, payload))
+
+    return StreamProtocol(put, set(stream.modes))
+
+
+def relay_messages(callbacks: Any, stream: Any) -> Any:
+    """``callbacks`` plus a handler writing the child's model messages to ``stream``.
+
+    For a parent run streaming ``messages`` (LangGraph adds its handler only for a run's own
+    tasks); ``stream`` is the :func:`relay` of the parent's stream, so the messages carry the
+    child's namespace. ``callbacks`` is not changed.
+
+    Args:
+        callbacks: the child's callbacks (a manager, a list or None).
+        stream: the relay.
+
+    Returns:
+        The callbacks to run the child with.
+    """
+    handler = StreamMessagesHandler(stream, True)
+    if isinstance(callbacks, BaseCallbackManager):
+        manager = callbacks.copy()
+        manager.add_handler(handler, inherit=True)
+        return manager
+    return [*(callbacks or []), handler]
 
 _DONE: Any = object()
 

@@ -65,14 +65,16 @@ class BackgroundConfig(BaseModel):
         "and seconds a completed turn's table (auto_cancel=False) is kept for the next turn "
         "before it is forgotten (its children are not cancelled).",
     )
-    persist: bool = Field(
-        default=False, strict=True,
-        description="On a checkpointer thread, run each child on its own checkpoint thread "
-        "('<thread_id>/bg/<tool_call_id>') and keep the table (ids, agents, objectives, "
-        "statuses, results, messages) in the parent's checkpoint, so a new process "
-        "continuing the thread re-attaches them (a child's steps are then in its own "
-        "thread, not under the parent's namespaces). False: children run inside the "
-        "parent's run and live in its process only.",
+    persist: bool | None = Field(
+        default=None, strict=True,
+        description="None (default): persist whenever the run has a checkpointer and a "
+        "thread_id: each child runs on its own checkpoint thread "
+        "('<thread_id>/bg/<tool_call_id>'), its stream parts relayed into the parent's "
+        "stream under the parent's namespaces, and the table (ids, agents, objectives, "
+        "statuses, results, messages) is kept in the parent's checkpoint, so a new process "
+        "continuing the thread re-attaches them, at any depth. True: the same (and says "
+        "so). False: children run inside the parent's run and live in its process only. "
+        "Without a checkpointer thread children always live in the process.",
     )
     tools: tuple[Literal["status", "cancel", "await", "message"], ...] = Field(
         default=("status", "cancel", "await"), description="Lifecycle tools to bind "

@@ -36,7 +36,8 @@ def _state_schema(plan: AgentPlan) -> type[Any]:
     state = (structured_state(schema, root=root) if schema is not None
              else RootState if root else AgentState)
     background = plan.background
-    return with_background(state) if background is not None and background.persist else state
+    persisted = background is not None and background.persist is not False
+    return with_background(state) if persisted else state
 
 
 def build_agent_graph(

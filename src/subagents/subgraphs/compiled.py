@@ -18,6 +18,11 @@ naming the thread: input ``None`` instead of LangGraph's ``EmptyInputError`` ("R
 input for __start__"), and a bare ``Command(resume=...)``, which LangGraph would run as a
 new run with no input, when the thread's checkpointer can be asked (before the run starts).
 
+A background child on its own checkpoint thread (persisted, see ``nodes.reattach``) streams
+under ``<delegation node>:<tool_call_id>`` in its parent's run (``runtime.streaming``);
+``get_state`` at that namespace of the parent's thread reads the child's own thread, so a
+client (Studio, the SDK) reads the child's state where its stream parts came from.
+
 A root under a ``Budget`` that resumes its thread (input None or a ``Command``: after an
 ``interrupt()``, an approval pause or a crash) starts its budget from the spent counters its
 model node wrote to the checkpoint (``budget_spent``), not from zero; so does each resumed
@@ -42,6 +47,7 @@ from subagents.nodes.plan import AgentPlan
 from subagents.nodes.reattach import reattach, reattaching
 from subagents.nodes.state import SPENT_KEY
 from subagents.runtime import parking
+from subagents.runtime.background import background_thread_id
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo
 from subagents.runtime.scope import RunScope, closing
 from subagents.runtime.steps import Both, Step, adrive, drive
@@ -126,6 +132,34 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         finally:
             if scope is not None:
                 await self._aclose(scope, config, key, error)
+
+    def get_state(self, config: RunnableConfig, *, subgraphs: bool = False) -> StateSnapshot:
+        """LangGraph's ``get_state``; a background child's namespace reads its own thread."""
+        return drive(self._state(config, subgraphs))
+
+    async def aget_state(self, config: RunnableConfig, *,
+                         subgraphs: bool = False) -> StateSnapshot:
+        """LangGraph's ``aget_state``; a background child's namespace reads its own thread."""
+        return await adrive(self._state(config, subgraphs))
+
+    def _state(self, config: RunnableConfig, subgraphs: bool) -> Step[StateSnapshot]:
+        """The state at ``config`` (a sans-IO step).
+
+        Where the thread has none at the config's namespace and that namespace ends in
+        ``<node>:<tool_call_id>``: the state of the background child's own thread
+        (``<thread_id>/bg/<tool_call_id>``) if it has one.
+        """
+        base = CompiledStateGraph
+        snapshot: StateSnapshot = yield Both(
+            lambda: base.get_state(self, config, subgraphs=subgraphs),
+            lambda: base.aget_state(self, config, subgraphs=subgraphs))
+        own = _background_thread(config) if snapshot.metadata is None else None
+        if own is None:
+            return snapshot
+        found: StateSnapshot = yield Both(
+            lambda: base.get_state(self, own, subgraphs=subgraphs),
+            lambda: base.aget_state(self, own, subgraphs=subgraphs))
+        return found if found.metadata is not None else snapshot
 
     def _start(self, input: Any, config: RunnableConfig | None, key: parking.ParkKey | None,
                *, attach: bool = False, durability: Any = None,
@@ -252,6 +286,23 @@ def _kept_for_next_turn(scope: RunScope, key: parking.ParkKey | None,
     table = scope.background
     return (error is None and key is not None and not key[1] and table is not None
             and bool(table.jobs) and not table.config.auto_cancel)
+
+
+def _background_thread(config: RunnableConfig) -> RunnableConfig | None:
+    """The config of the own thread of the background child a namespace names, or None.
+
+    ``checkpoint_ns`` ending in ``<node>:<tool_call_id>`` (``runtime.streaming.child_namespace``)
+    on thread ``T``: thread ``T/bg/<tool_call_id>`` at its root namespace.
+    """
+    conf = config.get("configurable", {})
+    thread, ns = conf.get("thread_id"), str(conf.get("checkpoint_ns") or "")
+    tool_call_id = ns.rpartition("|")[2].partition(":")[2]
+    if thread in (None, "") or not tool_call_id:
+        return None
+    own = {k: v for k, v in conf.items()
+           if k not in ("checkpoint_ns", "checkpoint_id", "checkpoint_map")}
+    own["thread_id"] = background_thread_id(str(thread), tool_call_id)
+    return {**config, "configurable": own}
 
 
 def _thread_only(config: RunnableConfig | None) -> RunnableConfig:

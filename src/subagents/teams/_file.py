@@ -59,7 +59,7 @@ class BackgroundEntry(BaseModel):
     timeout: float | None = Field(None, gt=0, description=_doc(BackgroundConfig, "timeout"))
     auto_cancel: bool = Field(True, description=_doc(BackgroundConfig, "auto_cancel"))
     park_ttl: float = Field(3600.0, gt=0, description=_doc(BackgroundConfig, "park_ttl"))
-    persist: bool = Field(False, description=_doc(BackgroundConfig, "persist"))
+    persist: bool | None = Field(None, description=_doc(BackgroundConfig, "persist"))
     tools: list[Literal["status", "cancel", "await", "message"]] = Field(
         ["status", "cancel", "await"], description=_doc(BackgroundConfig, "tools"))
     await_modes: list[AwaitMode] = Field(
