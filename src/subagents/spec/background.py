@@ -67,14 +67,14 @@ class BackgroundConfig(BaseModel):
     )
     persist: bool | None = Field(
         default=None, strict=True,
-        description="None (default): persist whenever the run has a checkpointer and a "
-        "thread_id: each child runs on its own checkpoint thread "
+        description="None (default): persist on a checkpointer thread (a run with a "
+        "checkpointer and a thread_id): each child runs on its own checkpoint thread "
         "('<thread_id>/bg/<tool_call_id>'), its stream parts relayed into the parent's "
-        "stream under the parent's namespaces, and the table (ids, agents, objectives, "
+        "stream (namespace '<node>:<tool_call_id>'), and the table (ids, agents, objectives, "
         "statuses, results, messages) is kept in the parent's checkpoint, so a new process "
-        "continuing the thread re-attaches them, at any depth. True: the same (and says "
-        "so). False: children run inside the parent's run and live in its process only. "
-        "Without a checkpointer thread children always live in the process.",
+        "continuing the thread re-attaches them. True: the same. False: children run inside "
+        "the parent's run and live in its process only (as they do without a checkpointer "
+        "thread).",
     )
     tools: tuple[Literal["status", "cancel", "await", "message"], ...] = Field(
         default=("status", "cancel", "await"), description="Lifecycle tools to bind "
