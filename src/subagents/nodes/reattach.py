@@ -1,6 +1,7 @@
 """Background children that survive a restart: re-attaching them from the parent's checkpoint.
 
-With ``BackgroundConfig(persist=True)`` on a thread of a checkpointer, each background child
+With ``BackgroundConfig(persist=None)`` (the default) or ``True`` on a thread of a
+checkpointer, each background child
 runs on its own checkpoint thread (``<parent thread>/bg/<tool_call_id>``, see
 ``nodes.persistent.own_thread``), and the parent's ``background`` state channel keeps its
 table: ids, agents, objectives, thread ids, statuses, results and messages
@@ -8,7 +9,9 @@ table: ids, agents, objectives, thread ids, statuses, results and messages
 every lifecycle call. A root run that continues its thread (a resume: input None or a
 ``Command``; or any new turn with ``BackgroundConfig(auto_cancel=False)``) and finds no
 table parked in this process (``runtime.parking``: same process) re-attaches the table from
-its checkpoint (:func:`reattach`): settled children with their results, unfinished ones
+its checkpoint (:func:`reattach`); so does every nested agent such a run resumes (its
+delegation was cut short: it resumes from its checkpoint in the root's thread, which keeps
+its own table): settled children with their results, unfinished ones
 resumed on their own threads from their last checkpoint (no finished model or tool call
 runs again; a child whose thread has no checkpoint yet starts from its objective), same ids.
 Ids this process already dropped (an expired or discarded parked table, see
@@ -19,6 +22,7 @@ parent can read.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -42,20 +46,45 @@ __all__ = ["reattach", "reattaching"]
 def reattaching(scope: RunScope | None, input: Any, nested: bool) -> bool:
     """Whether a run should re-attach its thread's background children from the checkpoint.
 
+    A root run (no delegation started it) that continues its thread is remembered, so the
+    nested agents its resumed delegations resume re-attach their own tables too.
+
     Args:
         scope: the run's scope (None: no agent plan).
         input: the run's input (None or a ``Command``: it continues its thread).
-        nested: the run is a sub-agent's (re-attaching is for roots).
+        nested: the run has no thread of its own (no thread_id, or a ``checkpoint_ns``).
 
     Returns:
-        True for a root with ``BackgroundConfig(persist=True)`` that adopted no parked table
-        and continues its thread (or starts a new turn with ``auto_cancel=False``).
+        True for an agent with background children persisted (``persist`` not False) that
+        adopted no parked table and: is a root continuing its thread (or starting a new turn
+        with ``auto_cancel=False``), or is a sub-agent inside such a root's run (its
+        delegation resumed: its checkpoint may keep a table).
     """
-    table = scope.background if scope is not None else None
-    if table is None or table.config.persist is False or nested or (
-            scope is not None and scope.adopted):
+    if scope is None:
         return False
-    return input is None or isinstance(input, Command) or not table.config.auto_cancel
+    resumes = input is None or isinstance(input, Command)
+    if resumes and scope.call is None:
+        _resuming.add(scope)
+    table = scope.background
+    if table is None or table.config.persist is False or scope.adopted:
+        return False
+    if nested:
+        return scope.call is not None and _in_resumed_run(scope)
+    return resumes or not table.config.auto_cancel
+
+
+_resuming: weakref.WeakSet[RunScope] = weakref.WeakSet()
+"""Scopes of root runs that continue their thread (live ones only)."""
+
+
+def _in_resumed_run(scope: RunScope) -> bool:
+    """Whether ``scope`` runs under a root run that continues its thread."""
+    above = scope.parent
+    while above is not None:
+        if above in _resuming:
+            return True
+        above = above.parent
+    return False
 
 
 def reattach(scope: RunScope, plan: AgentPlan, values: Mapping[str, Any],
@@ -97,6 +126,20 @@ def reattach(scope: RunScope, plan: AgentPlan, values: Mapping[str, Any],
     return count
 
 
+def _as_node(config: RunnableConfig, node: str, tool_call_id: str) -> RunnableConfig:
+    """``config`` (the run's) as the config of the delegation node that started a child.
+
+    Its ``checkpoint_ns`` gets a last segment ``<node>:<tool_call_id>``, so the child's
+    events and stream parts carry the namespaces they had before the restart
+    (``runtime.streaming.child_namespace``).
+    """
+    conf = config.get("configurable", {})
+    ns = str(conf.get("checkpoint_ns") or "")
+    segment = f"{node}:{tool_call_id}"
+    return {**config, "configurable": {
+        **conf, "checkpoint_ns": f"{ns}|{segment}" if ns else segment}}
+
+
 def _one(table: BackgroundTable, plan: AgentPlan, record: JobRecord,
          config: RunnableConfig) -> None:
     """Re-attach one child: settled as recorded, resumed, or ``failed`` with the reason."""
@@ -116,5 +159,6 @@ def _one(table: BackgroundTable, plan: AgentPlan, record: JobRecord,
     call = CallInfo(tool_call_id=record.tool_call_id, objective=record.objective,
                     background=True, retried=link.agent.retry is not None)
     task = {"messages": [HumanMessage(content=record.objective)]}
-    job = spawn_background(link, table, tc, task, call, config, job_id=record.id)
+    job = spawn_background(link, table, tc, task, call,
+                           _as_node(config, link.node, record.tool_call_id), job_id=record.id)
     table.resend(job, record.messages)

@@ -31,6 +31,7 @@ sub-agent, at its first model node (see ``RunScope.restore``).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
@@ -186,6 +187,8 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         plan, own = self.subagents_plan, config or {}
         resumes = self._resumes(scope, input)
         again = attach and reattaching(scope, input, key is None or bool(key[1]))
+        if again and scope is not None and scope.call is not None:
+            own = _with_ambient(own)  # a resumed sub-agent: its thread and namespace
         if resumes or again:
             try:
                 snapshot: StateSnapshot | None = yield Both(lambda: self.get_state(own),
@@ -196,7 +199,7 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
             if resumes:
                 _restore(scope, values)
             if again and scope is not None and plan is not None:  # a restart: see reattach
-                reattach(scope, plan, values, own, self._saver(config), durability,
+                reattach(scope, plan, values, own, self._saver(own), durability,
                          pending=bool(snapshot and snapshot.next))
         return scope, config
 
@@ -297,12 +300,31 @@ def _background_thread(config: RunnableConfig) -> RunnableConfig | None:
     conf = config.get("configurable", {})
     thread, ns = conf.get("thread_id"), str(conf.get("checkpoint_ns") or "")
     tool_call_id = ns.rpartition("|")[2].partition(":")[2]
-    if thread in (None, "") or not tool_call_id:
+    if thread in (None, "") or not tool_call_id or _is_task_id(tool_call_id):
         return None
     own = {k: v for k, v in conf.items()
            if k not in ("checkpoint_ns", "checkpoint_id", "checkpoint_map")}
     own["thread_id"] = background_thread_id(str(thread), tool_call_id)
     return {**config, "configurable": own}
+
+
+def _is_task_id(text: str) -> bool:
+    """Whether ``text`` is a LangGraph task id (a UUID): a namespace of the thread itself."""
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _with_ambient(config: RunnableConfig) -> RunnableConfig:
+    """A sub-agent's run config with its node's ``configurable`` under it.
+
+    As LangGraph merges it for the run: the thread, ``checkpoint_ns`` and checkpointer of
+    the sub-agent's checkpoints.
+    """
+    ambient = (var_child_runnable_config.get() or {}).get("configurable", {})
+    return {**config, "configurable": {**ambient, **config.get("configurable", {})}}
 
 
 def _thread_only(config: RunnableConfig | None) -> RunnableConfig:
