@@ -17,7 +17,7 @@ stateless policy shared by every side.
    by 1,000; tracemalloc peak and peak-RSS delta, each measured in a fresh subprocess. The
    hand-written gather is the baseline.
 4. Persistence: the 100-child background run on SQLite (one file, a new thread per run), with
-   ``BackgroundConfig(persist=True)`` (the default: each child on its own checkpoint thread,
+   ``BackgroundConfig()`` (``persist=None``, the default: each child on its own checkpoint thread,
    the table in the root's checkpoint, so a new process re-attaches them) against
    ``persist=False`` (children inside the root's run); target: < 10% slower.
    ``--persistence`` runs only this section.
@@ -252,7 +252,7 @@ async def timed_persistence(n: int, repeats: int, db: Path) -> dict[str, Samples
     """The n-child background run on one SQLite file, persisted or not (a thread per run)."""
     async with async_sqlite_saver(db) as saver:
         variants: dict[str, Callable[[], Awaitable[object]]] = {}
-        for persist in (True, False):
+        for persist in (None, False):
             model = _model()
             graph = compile_agent(Agent(name="root", model=model, subagents=[CHILD],
                                         background=BackgroundConfig(persist=persist)),
@@ -260,14 +260,14 @@ async def timed_persistence(n: int, repeats: int, db: Path) -> dict[str, Samples
             runs = iter(range(1_000_000))
 
             async def run(graph: _Graph = graph, model: ScriptedChatModel = model,
-                          tag: str = f"p{int(persist)}", runs: Any = runs) -> None:
+                          tag: str = f"p{int(persist is None)}", runs: Any = runs) -> None:
                 cfg = {"configurable": {"thread_id": f"{tag}-{next(runs)}"}}
                 state = await graph.ainvoke({"messages": [HumanMessage(f"bg:{n}")]}, cfg)
                 _check(state["messages"], n, background=True)
                 assert bool(state.get("background")) is tag.endswith("1"), "persist switch"
                 _forget(model)
 
-            variants["persisted" if persist else "not persisted"] = run
+            variants["not persisted" if persist is False else "persisted"] = run
         return await interleave_async(variants, iterations=repeats, warmup=1, collect=True)
 
 
@@ -276,7 +276,7 @@ def persistence_report(repeats: int) -> tuple[str, bool]:
     with tempfile.TemporaryDirectory() as tmp:
         s = asyncio.run(timed_persistence(100, repeats, Path(tmp) / "bg.sqlite"))
     ref = s["not persisted"]
-    print("\n== 4. Persistence: 100 background children on SQLite, persist=True vs False ==")
+    print("\n== 4. Persistence: 100 background children on SQLite, default vs persist=False ==")
     print(render_table(HEADERS, [_row("persisted (own threads, table)", s["persisted"], ref),
                                  _row("not persisted", ref, ref)]))
     print("(here 'vs gather' is vs the run without persistence)")

@@ -288,7 +288,7 @@ async def _awaitable(request: Request[Any]) -> Any:
 def own_thread(link: ChildLink, call: CallInfo, config: RunnableConfig) -> str | None:
     """The own checkpoint thread of a background child, or None (no checkpointer, no thread).
 
-    Only for a parent with ``BackgroundConfig(persist=True)``; a persistent or remote child
+    Unless the parent has ``BackgroundConfig(persist=False)``; a persistent or remote child
     keeps its own way to run.
     """
     conf = config.get("configurable", {})

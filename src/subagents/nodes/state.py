@@ -44,8 +44,8 @@ class AgentState(TypedDict):
             node, written with each of its updates. A resumed run goes on from it (see
             ``RunScope.restore``) instead of from zero.
 
-    An agent with ``BackgroundConfig(persist=True)`` has one more channel, ``background``
-    (see :func:`with_background`).
+    An agent with background children that may be persisted (``BackgroundConfig.persist``
+    not False) has one more channel, ``background`` (see :func:`with_background`).
     """
 
     messages: Annotated[list[AnyMessage], add_messages]
@@ -104,14 +104,15 @@ def structured_state(schema: type[BaseModel], *, root: bool) -> type[Any]:
 
 
 def with_background(state: type[Any]) -> type[Any]:
-    """``state`` plus the ``background`` channel (agents with ``BackgroundConfig(persist=True)``).
+    """``state`` plus the ``background`` channel (``BackgroundConfig.persist`` None or True).
 
     The channel holds the background children started by this agent on a checkpointer
     thread: ``{id: {"id", "agent", "tool_call_id", "objective", "thread_id", "status",
     "result", "error", "messages"}}`` (``runtime.records.JobRecord``), written when they
     start and by every lifecycle call (reducer :func:`merge_jobs`); a new process continuing
     the thread re-attaches them (``nodes.reattach``). Only such agents have it: every other
-    agent's steps read and write one channel less.
+    agent's steps read and write one channel less. Without a checkpointer thread nothing is
+    written to it (the children live in the process).
 
     Args:
         state: one of the TypedDict states above (or a ``structured_state``).
