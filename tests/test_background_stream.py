@@ -45,7 +45,9 @@ async def stream(graph: Any, thread: str | None) -> list[tuple[tuple[str, ...], 
 
 
 def started_call(parts: list[tuple[tuple[str, ...], str, Any]]) -> str:
-    [start] = [c for _, mode, c in parts if mode == "custom" and c["type"] == "subagent_start"]
+    """The tool call id of the root's background child ``w``."""
+    [start] = [c for _, mode, c in parts if mode == "custom" and c["type"] == "subagent_start"
+               and c["path"] == ["root", "w"]]
     return str(start["tool_call_id"])
 
 
@@ -110,3 +112,25 @@ async def test_without_a_checkpointer_children_live_in_the_process() -> None:
     assert "background" not in out
     awaited = json.loads(str(out["messages"][-2].content))
     assert [r["result"] for r in awaited["results"]] == ["child answer"]
+
+
+async def test_a_sync_grandchilds_state_is_read_below_the_childs_namespace() -> None:
+    def nested(messages: list[BaseMessage], agent: str | None) -> AIMessage:
+        if agent == "g":
+            return ai("grandchild answer")
+        if agent == "w":
+            done = isinstance(messages[-1], ToolMessage)
+            return ai("child answer") if done else ai(call("task", agent="g", objective="y"))
+        return policy(messages, agent)
+
+    w = Agent(name="w", subagents=[Agent(name="g")])
+    root = Agent(name="root", model=ScriptedChatModel(policy=nested), subagents=[w],
+                 background=True, max_subagent_depth=2)
+    graph = compile_agent(root, checkpointer=InMemorySaver())
+    parts = await stream(graph, "t4")
+    child_ns = (f"w:{started_call(parts)}",)
+    [inner] = {ns for ns, mode, _ in parts if len(ns) == 2 and ns[0] == child_ns[0]}
+    assert inner[1].rpartition(":")[0].endswith("g")  # the delegation node of g in w
+    state = await graph.aget_state({"configurable": {"thread_id": "t4",
+                                                     "checkpoint_ns": "|".join(inner)}})
+    assert [m.content for m in state.values["messages"]] == ["y", "grandchild answer"]

@@ -1,11 +1,10 @@
 """Background children that survive a restart: re-attaching them from the parent's checkpoint.
 
 With ``BackgroundConfig(persist=None)`` (the default) or ``True`` on a thread of a
-checkpointer, each background child
-runs on its own checkpoint thread (``<parent thread>/bg/<tool_call_id>``, see
-``nodes.persistent.own_thread``), and the parent's ``background`` state channel keeps its
-table: ids, agents, objectives, thread ids, statuses, results and messages
-(``runtime.records.JobRecord``), written when a child starts and at
+checkpointer, each background child runs on its own checkpoint thread (``<parent
+thread>/bg/<tool_call_id>``, see ``nodes.persistent.own_thread``), and the parent's
+``background`` state channel keeps its table: ids, agents, objectives, thread ids, statuses,
+results and messages (``runtime.records.JobRecord``), written when a child starts and at
 every lifecycle call. A root run that continues its thread (a resume: input None or a
 ``Command``; or any new turn with ``BackgroundConfig(auto_cancel=False)``) and finds no
 table parked in this process (``runtime.parking``: same process) re-attaches the table from

@@ -35,7 +35,6 @@ __all__ = ["BackgroundJob", "BackgroundTable", "JobRecord", "MissingId", "backgr
            "forget", "gone"]
 
 
-
 class _Home(Protocol):
     """What a table reads of its ``home`` (a ``RunScope``; the scope module imports this one)."""
 

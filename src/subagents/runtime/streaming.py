@@ -86,6 +86,7 @@ def relay_messages(callbacks: Any, stream: Any) -> Any:
         return manager
     return [*(callbacks or []), handler]
 
+
 _DONE: Any = object()
 
 

@@ -20,8 +20,9 @@ new run with no input, when the thread's checkpointer can be asked (before the r
 
 A background child on its own checkpoint thread (persisted, see ``nodes.reattach``) streams
 under ``<delegation node>:<tool_call_id>`` in its parent's run (``runtime.streaming``);
-``get_state`` at that namespace of the parent's thread reads the child's own thread, so a
-client (Studio, the SDK) reads the child's state where its stream parts came from.
+``get_state`` at that namespace of the parent's thread (or below it) reads the child's own
+thread, so a client (Studio, the SDK) reads the child's state where its stream parts came
+from.
 
 A root under a ``Budget`` that resumes its thread (input None or a ``Command``: after an
 ``interrupt()``, an approval pause or a crash) starts its budget from the spent counters its
@@ -294,17 +295,26 @@ def _kept_for_next_turn(scope: RunScope, key: parking.ParkKey | None,
 def _background_thread(config: RunnableConfig) -> RunnableConfig | None:
     """The config of the own thread of the background child a namespace names, or None.
 
-    ``checkpoint_ns`` ending in ``<node>:<tool_call_id>`` (``runtime.streaming.child_namespace``)
-    on thread ``T``: thread ``T/bg/<tool_call_id>`` at its root namespace.
+    Each segment ``<node>:<tool_call_id>`` of ``checkpoint_ns`` (``runtime.streaming.
+    child_namespace``; LangGraph's own segments end in a task id, a UUID) moves from thread
+    ``T`` to the child's thread ``T/bg/<tool_call_id>``; the segments after the last such
+    one are the namespace in that thread. None: the namespace names no background child.
     """
     conf = config.get("configurable", {})
     thread, ns = conf.get("thread_id"), str(conf.get("checkpoint_ns") or "")
-    tool_call_id = ns.rpartition("|")[2].partition(":")[2]
-    if thread in (None, "") or not tool_call_id or _is_task_id(tool_call_id):
+    if thread in (None, "") or not ns:
         return None
-    own = {k: v for k, v in conf.items()
-           if k not in ("checkpoint_ns", "checkpoint_id", "checkpoint_map")}
-    own["thread_id"] = background_thread_id(str(thread), tool_call_id)
+    thread_id, inner, moved = str(thread), list[str](), False
+    for segment in ns.split("|"):
+        call_id = segment.partition(":")[2]
+        if call_id and not _is_task_id(call_id):
+            thread_id, inner, moved = background_thread_id(thread_id, call_id), [], True
+        else:
+            inner.append(segment)
+    if not moved:
+        return None
+    own = {k: v for k, v in conf.items() if k not in ("checkpoint_id", "checkpoint_map")}
+    own.update(thread_id=thread_id, checkpoint_ns="|".join(inner))
     return {**config, "configurable": own}
 
 
