@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
@@ -134,3 +135,20 @@ async def test_a_sync_grandchilds_state_is_read_below_the_childs_namespace() -> 
     state = await graph.aget_state({"configurable": {"thread_id": "t4",
                                                      "checkpoint_ns": "|".join(inner)}})
     assert [m.content for m in state.values["messages"]] == ["y", "grandchild answer"]
+
+
+async def test_a_persisted_childs_trace_names_its_tool_call() -> None:
+    class Starts(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.metadata: list[dict[str, Any]] = []
+
+        def on_chain_start(self, serialized: Any, inputs: Any, **kwargs: Any) -> None:
+            self.metadata.append(dict(kwargs.get("metadata") or {}))
+
+    starts = Starts()
+    graph = graph_of(InMemorySaver())
+    out = await graph.ainvoke(GO, {"configurable": {"thread_id": "t5"}, "callbacks": [starts]})
+    [record] = out["background"].values()
+    child = [m for m in starts.metadata if m.get("lc_agent_name") == "w"]
+    assert child and {m.get("subagents_tool_call_id") for m in child} == {record["tool_call_id"]}
+    assert {tuple(m["subagents_path"]) for m in child} == {("root", "w")}

@@ -106,8 +106,9 @@ def persistent_config(link: ChildLink, call: CallInfo, config: RunnableConfig,
         own[CONFIG_KEY_DURABILITY] = conf[CONFIG_KEY_DURABILITY]
     return {"configurable": own, "callbacks": callbacks,
             "recursion_limit": 2 * link.agent.max_steps + 6,
-            "metadata": {k: v for k, v in (config.get("metadata") or {}).items()
-                         if k not in _OWN_METADATA and not k.startswith("langgraph_")}}
+            "metadata": {**{k: v for k, v in (config.get("metadata") or {}).items()
+                            if k not in _OWN_METADATA and not k.startswith("langgraph_")},
+                         **({"subagents_tool_call_id": call.tool_call_id} if background else {})}}
 
 
 def _without_streaming(callbacks: Any) -> Any:
