@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+from collections.abc import Callable
 from dataclasses import fields, replace
+from typing import Any
 
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+
+from subagents import Agent, compile_agent
 from subagents.runtime.background import BackgroundTable
 from subagents.runtime.call import CallInfo
 from subagents.runtime.jobs import BackgroundJob
 from subagents.runtime.scope import RunScope
 from subagents.spec.background import BackgroundConfig
+from subagents.testing import ScriptedChatModel, call
 
 
 def _scope(name: str, parent: RunScope | None = None, call: CallInfo | None = None,
@@ -51,3 +59,40 @@ def test_an_adopting_run_takes_over_the_opened_children() -> None:
     assert [c is child.usage for c in resumed.usage.children] == [True]
     assert not paused.usage.children
 
+
+
+def _cyclic_garbage(run: Callable[[], object]) -> list[str]:
+    """Type names of the objects ``run`` left in reference cycles (found by a collection)."""
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        run()
+        gc.collect()
+        return [type(o).__qualname__ for o in gc.garbage]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+
+
+def _delegating_root() -> Any:
+    def policy(messages: list[BaseMessage]) -> AIMessage:
+        text = str(messages[-1].content)
+        if isinstance(messages[-1], HumanMessage) and text == "go":
+            return AIMessage(content="", tool_calls=[call("task", agent="helper", objective="a")])
+        return AIMessage(content=f"done: {text[:20]}")
+
+    helper = Agent(name="helper", description="Helps.")
+    return compile_agent(Agent(name="boss", model=ScriptedChatModel(policy=policy),
+                               subagents=[helper]))
+
+
+def test_a_finished_delegation_leaves_no_scope_in_a_reference_cycle() -> None:
+    # a child's scope points at its parent's, which registers it: the parent's end drops
+    # the registry, so a run's scopes are freed at once instead of by the cyclic GC (one
+    # delegation: LangGraph's thread pool for parallel sync tasks makes cycles of its own)
+    graph = _delegating_root()
+    sync = _cyclic_garbage(lambda: graph.invoke({"messages": [HumanMessage("go")]}))
+    in_async = _cyclic_garbage(
+        lambda: asyncio.run(graph.ainvoke({"messages": [HumanMessage("go")]})))
+    assert "RunScope" not in sync and "UsageNode" not in sync
+    assert "RunScope" not in in_async and "UsageNode" not in in_async

@@ -281,10 +281,13 @@ class RunScope:
                 await self.background.close()
         finally:
             self.finish(_status_of(error))
+            if park is None:  # no resumed run adopts its children: drop them (no cycle)
+                self.children.clear()
 
     def close(self, error: BaseException | None) -> None:
         """Sync end of the invocation (no background children exist under sync runs)."""
         self.finish(_status_of(error))
+        self.children.clear()  # the children's scopes point here: no cycle left to collect
 
 
 @contextmanager
