@@ -11,31 +11,33 @@ whose reply was already checkpointed (the root's, ``mid``'s or a child's) runs a
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import signal
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from _kill_points import World, fork_run, inspect_file, read_log
-from subagents import Agent, BackgroundConfig, compile_agent
-from subagents.checkpoints import async_sqlite_saver
+from _kill_points import (
+    World,
+    background_then_await,
+    fork_run,
+    inspect_file,
+    kill_then_resume,
+    read_log,
+    start_or_resume,
+    task_of,
+)
+from subagents import Agent, BackgroundConfig
 from subagents.testing import ScriptedChatModel, ai, call
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 
 THREAD = "nested-bg-restart"
 JOBS = 3
-
-
-def task_of(messages: list[BaseMessage]) -> str:
-    return str(next(m for m in messages if isinstance(m, HumanMessage)).content)
 
 
 def policy(messages: list[BaseMessage], agent: str | None) -> AIMessage:
@@ -45,22 +47,11 @@ def policy(messages: list[BaseMessage], agent: str | None) -> AIMessage:
         reply = ai(call("task", agent="mid", objective="audit")) if step == 0 else ai(
             "root: " + json.loads(str(messages[-1].content))["result"])
     elif agent == "mid":
-        reply = mid_reply(messages, step)
+        reply = background_then_await(messages, step, JOBS)
     else:
         reply = ai(call("inspect_file", name=task)) if step == 0 else ai(f"{task} done")
     World.point({"kind": "model", "task": task, "step": step})
     return reply
-
-
-def mid_reply(messages: list[BaseMessage], step: int) -> AIMessage:
-    if step == 0:
-        return ai(*[call("task", agent="w", objective=f"job-{i}", background=True)
-                    for i in range(JOBS)])
-    results = [json.loads(str(m.content)) for m in messages if isinstance(m, ToolMessage)]
-    if step == 1:
-        return ai(call("agent_await", ids=[r["id"] for r in results], mode="allSettled"))
-    return ai(" | ".join(f"{r['id']}:{r['status']}:{r['result']}"
-                         for r in results[-1]["results"]))
 
 
 def team() -> Agent:
@@ -74,17 +65,7 @@ def team() -> Agent:
 def worker(db: str, kill_at: int, log_path: str, out_path: str) -> None:
     World.kill_at, World.count = kill_at, 0
     World.log = open(log_path, "a")  # noqa: SIM115 - closed by the process exit
-
-    async def main() -> None:
-        async with async_sqlite_saver(db) as saver:
-            graph = compile_agent(team(), checkpointer=saver)
-            cfg = {"configurable": {"thread_id": THREAD}}
-            state = await graph.aget_state(cfg)
-            inputs = None if state.values else {"messages": [HumanMessage("audit it")]}
-            out = await graph.ainvoke(inputs, cfg, durability="sync")
-            Path(out_path).write_text(out["messages"][-1].content)
-
-    asyncio.run(main())
+    start_or_resume(team(), db, THREAD, "audit it", out_path)
 
 
 def run(tmp: Path, tag: str, kill_at: int) -> tuple[int, str | None]:
@@ -126,17 +107,8 @@ def test_a_nested_agent_resumed_after_sigkill_re_attaches_its_children(tmp_path:
     points = len(read_log(tmp_path / "baseline.log"))
     assert points == 2 + 3 + 3 * JOBS  # root 2, mid 3 model calls; each child 2 + 1 tool
     for k in range(1, points + 1):
-        tag = f"k{k}"
-        code, _ = run(tmp_path, tag, k)
-        assert code == -signal.SIGKILL, f"kill point {k} did not kill"
-        saved = checkpointed_steps(tmp_path / f"{tag}.sqlite")
-        (tmp_path / f"{tag}.log").rename(tmp_path / f"{tag}.killed.log")
-        code, answer = run(tmp_path, tag, 0)
-        assert code == 0, f"resume after kill point {k} failed"
-        assert answer == baseline, f"kill point {k}: different answer {answer!r}"
-        again = [e for e in read_log(tmp_path / f"{tag}.log")
-                 if e["kind"] == "model" and e["step"] < saved.get(e["task"], 0)]
-        assert again == [], f"kill point {k}: checkpointed model calls ran again: {again}"
+        kill_then_resume(lambda tag, at: run(tmp_path, tag, at), tmp_path, k, baseline,
+                         checkpointed_steps)
 
 
 def test_a_nested_table_is_in_the_nested_agents_checkpoint(tmp_path: Path) -> None:

@@ -17,15 +17,22 @@ import random
 import signal
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from _kill_points import World, fork_run, inspect_file, read_log
+from _kill_points import (
+    World,
+    background_then_await,
+    fork_run,
+    inspect_file,
+    kill_then_resume,
+    read_log,
+    start_or_resume,
+    task_of,
+)
 from subagents import Agent, BackgroundConfig, compile_agent
-from subagents.checkpoints import async_sqlite_saver
 from subagents.testing import ScriptedChatModel, ai, call
 
 THREAD = "bg-restart"
@@ -33,29 +40,13 @@ QUESTION = "audit everything"
 JOBS = 10
 
 
-def task_of(messages: list[BaseMessage]) -> str:
-    return str(next(m for m in messages if isinstance(m, HumanMessage)).content)
-
-
 def policy(messages: list[BaseMessage], agent: str | None) -> AIMessage:
     step = sum(isinstance(m, AIMessage) for m in messages)
     task = "root" if agent == "root" else task_of(messages)
-    reply = root_reply(messages, step) if agent == "root" else (
+    reply = background_then_await(messages, step, JOBS) if agent == "root" else (
         ai(call("inspect_file", name=task)) if step == 0 else ai(f"{task} done"))
     World.point({"kind": "model", "task": task, "step": step})
     return reply
-
-
-def root_reply(messages: list[BaseMessage], step: int) -> AIMessage:
-    if step == 0:
-        return ai(*[call("task", agent="w", objective=f"job-{i}", background=True)
-                    for i in range(JOBS)])
-    results = [json.loads(str(m.content)) for m in messages if isinstance(m, ToolMessage)]
-    if step == 1:
-        return ai(call("agent_await", ids=[r["id"] for r in results], mode="allSettled"))
-    awaited = results[-1]
-    return ai(" | ".join(f"{r['id']}:{r['status']}:{r['result']}"
-                         for r in awaited["results"]))
 
 
 def team(worker: str = "w") -> Agent:
@@ -67,17 +58,7 @@ def team(worker: str = "w") -> Agent:
 def worker(db: str, kill_at: int, log_path: str, out_path: str, name: str) -> None:
     World.kill_at, World.count = kill_at, 0
     World.log = open(log_path, "a")  # noqa: SIM115 - closed by the process exit
-
-    async def main() -> None:
-        async with async_sqlite_saver(db) as saver:
-            graph = compile_agent(team(name), checkpointer=saver)
-            cfg = {"configurable": {"thread_id": THREAD}}
-            state = await graph.aget_state(cfg)
-            inputs = None if state.values else {"messages": [HumanMessage(QUESTION)]}
-            out = await graph.ainvoke(inputs, cfg, durability="sync")
-            Path(out_path).write_text(out["messages"][-1].content)
-
-    asyncio.run(main())
+    start_or_resume(team(name), db, THREAD, QUESTION, out_path)
 
 
 def run(tmp: Path, tag: str, kill_at: int, name: str = "w") -> tuple[int, str | None]:
@@ -106,11 +87,6 @@ def checkpointed_steps(db: Path) -> dict[str, int]:
     return steps
 
 
-def repeated(resumed: list[dict[str, Any]], saved: dict[str, int]) -> list[dict[str, Any]]:
-    """Model calls of the resumed run whose reply the killed run had already checkpointed."""
-    return [e for e in resumed if e["kind"] == "model" and e["step"] < saved.get(e["task"], 0)]
-
-
 def check_answer(answer: str | None) -> None:
     parts = (answer or "").split(" | ")
     assert [p.split(":", 1)[1] for p in parts] == [
@@ -127,16 +103,8 @@ def test_sigkill_at_20_random_points_loses_no_background_child(tmp_path: Path) -
     assert points == 3 + 3 * JOBS  # root: 3 model calls; each child: 2 model calls, 1 tool
     chosen = sorted(random.Random(17).sample(range(1, points + 1), 20))
     for k in chosen:
-        tag = f"k{k}"
-        code, _ = run(tmp_path, tag, k)
-        assert code == -signal.SIGKILL, f"kill point {k} did not kill"
-        saved = checkpointed_steps(tmp_path / f"{tag}.sqlite")
-        (tmp_path / f"{tag}.log").rename(tmp_path / f"{tag}.killed.log")
-        code, answer = run(tmp_path, tag, 0)
-        assert code == 0, f"resume after kill point {k} failed"
-        assert answer == baseline, f"kill point {k}: different answer {answer!r}"
-        again = repeated(read_log(tmp_path / f"{tag}.log"), saved)
-        assert again == [], f"kill point {k}: checkpointed model calls ran again: {again}"
+        kill_then_resume(lambda tag, at: run(tmp_path, tag, at), tmp_path, k, baseline,
+                         checkpointed_steps)
 
 
 def test_a_child_whose_agent_is_gone_ends_failed_with_the_reason(tmp_path: Path) -> None:
