@@ -1,5 +1,6 @@
 """Money (#17 item 3): ``Budget(max_cost)`` enforced tree-wide with worst-case reservations:
-sequential, parallel children, a property test of the tracker, resumes, own graphs."""
+sequential, parallel children, a property test of the tracker, resumes (own graphs:
+``tests/test_cost_foreign.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
@@ -18,7 +18,7 @@ from langchain_core.tools import tool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command
 
-from _cost_support import OUT_ONLY, PRICE, CappedModel, cost_of, probe
+from _cost_support import OUT_ONLY, CappedModel, cost_of, probe
 from _fan_out import WORKERS, fan_out_policy
 from subagents import (
     Agent,
@@ -30,7 +30,7 @@ from subagents import (
 )
 from subagents.runtime.budget import BudgetTracker, Reservation
 from subagents.runtime.scope import scope_of
-from subagents.testing import ScriptedChatModel, ai, call
+from subagents.testing import ai, call
 
 
 def busy_policy(messages: list[BaseMessage], agent: str | None) -> AIMessage:
@@ -151,24 +151,6 @@ def test_reservations_keep_spent_within_max_cost(limit: float, worst: list[float
     for res in held:
         res.settle(0, None)  # unknown: the worst case counts
     assert root.cost <= limit + 1e-12 and root.reserved_cost == 0 and root.in_flight == 0
-
-
-async def test_an_own_graphs_model_call_under_max_cost_fails_that_child_only() -> None:
-    inner = ScriptedChatModel(steps=[ai("inner answer")])
-    helper = Agent.from_graph(create_agent(inner, tools=[probe], name="helper"),
-                              name="helper", description="Helps.")
-    model = ScriptedChatModel(steps={"root": [ai(call("task", agent="helper", objective="x")),
-                                              ai("root done")]})
-    root = Agent(name="root", model=model, subagents=[helper], pricing={"scripted": PRICE},
-                 budget=Budget(max_cost=1.0))
-    out = await asyncio.wait_for(
-        compile_agent(root).ainvoke({"messages": [HumanMessage("go")]}), 20)
-    result = DelegationResult.from_message(
-        next(m for m in out["messages"] if isinstance(m, ToolMessage)))
-    assert result.status is Status.FAILED
-    assert "unknown price" in (result.error or "")
-    assert inner.calls == []
-    assert out["messages"][-1].content == "root done"
 
 
 def test_max_cost_counts_across_approval_resumes(saver: BaseCheckpointSaver[Any]) -> None:

@@ -174,7 +174,7 @@ class _Compiler:
         if child.remote is not None:
             return remote_child(child)  # a graph on a LangGraph server, via RemoteGraph
         if child.graph is not None:
-            return graph_child(child)  # a graph or Runnable of the user's own
+            return graph_child(child, tree_pricing((*lineage, child)))  # the user's own graph
         remaining = child_depth(depth, child)
         spec = child.model
         key = (id(child), remaining, id(model) if spec is None else

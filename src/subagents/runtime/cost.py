@@ -1,7 +1,8 @@
 """The money a model call costs, in US dollars (USD).
 
 Every model call is priced from the agent's model, once per model when the graph is compiled
-(:func:`model_price`), in this order:
+(:func:`model_price`); an own graph's calls (``Agent.from_graph``) by the name and base URL
+each call reports (:func:`price_of`), in this order:
 
 1. the agent's price table (``Agent(pricing={"my-model": (in_usd, out_usd)})``: USD per
    million input and output tokens, inherited by sub-agents, see :func:`tree_pricing`), by the
@@ -19,7 +20,7 @@ A call's cost (:func:`price_call`) goes to the usage tree (``UsageNode.cost``) a
 (:meth:`ModelPrice.worst`) before the call; a tree whose budget has ``max_cost`` and an agent
 whose model has no known price fails with :class:`UnpricedModelError` (``compile_agent``
 checks the agents it compiles, :func:`require_price`; a call under a ``max_cost`` budget met
-at run time raises it too, before the call).
+at run time raises it too, before the call: a sub-agent's delegation ends ``failed`` with it).
 """
 
 from __future__ import annotations
@@ -36,13 +37,16 @@ from subagents.errors import SpecError
 from subagents.runtime.usage import UsageNode
 from subagents.spec.agent import Agent
 
-__all__ = ["ModelPrice", "PriceSource", "PriceTable", "UnpricedModelError", "model_name",
-           "model_price", "price_call", "pricing_key", "require_price", "tree_pricing"]
+__all__ = ["BASE_URL_FIELDS", "ModelPrice", "PriceSource", "PriceTable", "UnpricedModelError",
+           "model_name", "model_price", "price_call", "price_of", "pricing_key", "require_price",
+           "tree_pricing"]
 
 PriceTable = Mapping[str, tuple[float, float]]
 """Model name -> (USD per million input tokens, USD per million output tokens)."""
 PriceSource = Literal["pricing", "local", "genai-prices"]
 """Where a price comes from: the agent's table, a local model (0), ``genai-prices``."""
+BASE_URL_FIELDS = ("openai_api_base", "base_url", "anthropic_api_url")
+"""A chat model's fields that hold its API base URL (the first one set is used)."""
 _MILLION = 1_000_000
 _LOCAL_HOSTS = frozenset({"localhost", "0.0.0.0"})
 _INPUT_KEYS = ("input_mtok", "cache_write_mtok", "cache_write_5m_mtok", "cache_write_1h_mtok")
@@ -106,14 +110,24 @@ class ModelPrice:
         return (int(usage.get("input_tokens", 0)) * self.input
                 + int(usage.get("output_tokens", 0)) * self.output) / _MILLION
 
-    def worst(self, prompt_tokens: int, output_tokens: int) -> float:
+    def worst(self, prompt_tokens: int, output_tokens: int, agent: str | None = None) -> float:
         """The most a call may cost: ``prompt_tokens`` in and ``output_tokens`` out (USD).
 
+        Args:
+            prompt_tokens: the request's prompt estimate.
+            output_tokens: the most output tokens the call may return.
+            agent: the agent making the call, named in the error (None: not named).
+
         Raises:
-            UnpricedModelError: the price is unknown.
+            UnpricedModelError: the price is unknown (a call under ``max_cost`` may not be
+                made).
         """
         if self.input is None or self.output is None:
-            raise UnpricedModelError(_unpriced(self.model))
+            if agent is None:
+                raise UnpricedModelError(_unpriced(self.model))
+            msg = (f"agent {agent!r}: a model call of unknown price under a budget with "
+                   f"max_cost: {_unpriced(self.model)}")
+            raise UnpricedModelError(msg)
         return (prompt_tokens * self.input + output_tokens * self.output) / _MILLION
 
 
@@ -141,11 +155,29 @@ def model_price(model: Any, pricing: PriceTable | None = None) -> ModelPrice:
         The price; ``known`` is False when neither the table, a local base URL nor
         ``genai-prices`` prices it.
     """
-    name = model_name(model)
+    return price_of(model_name(model), _base_url(model), pricing)
+
+
+def price_of(name: str | None, url: str | None = None,
+             pricing: PriceTable | None = None) -> ModelPrice:
+    """The price of a model's calls by its name and API base URL (the module docstring's order).
+
+    For a model known only by what it reports (an own graph's calls, seen through LangChain
+    callbacks: ``ls_model_name`` and the ``base_url`` it was built with); :func:`model_price`
+    prices a model object with it.
+
+    Args:
+        name: the model's name (None: only a local ``url`` can price it).
+        url: its API base URL (None: none set; ``genai-prices`` looks the name up alone).
+        pricing: the agent's effective price table (:func:`tree_pricing`).
+
+    Returns:
+        The price; ``known`` is False when neither the table, a local base URL nor
+        ``genai-prices`` prices it.
+    """
     if name is not None and pricing and name in pricing:
         usd_in, usd_out = pricing[name]
         return ModelPrice(name, "pricing", float(usd_in), float(usd_out))
-    url = _base_url(model)
     if url is not None and _is_local(url):
         return ModelPrice(name, "local", 0.0, 0.0)
     if name is None:
@@ -228,7 +260,7 @@ def _unwrap(model: Any) -> Any:
 
 def _base_url(model: Any) -> str | None:
     inner = _unwrap(model)
-    for attr in ("openai_api_base", "base_url", "anthropic_api_url"):
+    for attr in BASE_URL_FIELDS:
         value = getattr(inner, attr, None)
         if isinstance(value, str) and value:
             return value

@@ -4,12 +4,23 @@ An own-graph sub-agent (``Agent.from_graph``) runs nodes we did not write, so it
 tool calls are observed from outside: a callback handler attached to its run config sees
 every chat model and tool run at any depth of the graph and
 
+- prices each model call by the name and base URL it reports (``ls_model_name`` in the
+  run's metadata, else ``model``/``model_name`` of its invocation parameters; the
+  ``base_url``/``openai_api_base`` it was built with) and the agent's effective price table,
+  as a native agent's model is priced (:func:`subagents.runtime.cost.price_of`; one look-up
+  per name and URL per run);
 - reserves each model call in the tree's ``Budget`` at ``on_chat_model_start`` (as the
-  model node does before its call) and raises :class:`OverBudget` there when the budget is
-  out: the graph stops before the call and the delegation ends ``over_budget``; a reply with
-  tool calls reserves a tool round at ``on_llm_end`` (raising the same way);
-- records each reply's ``usage_metadata`` and tool calls in the child's usage node and
-  settles the call's token reservation;
+  model node does before its call: tokens, and under ``max_cost`` its worst case, the
+  prompt estimate plus its max output tokens at its price) and raises :class:`OverBudget`
+  there when the budget is out: the graph stops before the call and the delegation ends
+  ``over_budget``; a reply with tool calls reserves a tool round at ``on_llm_end`` (raising
+  the same way). A call of unknown price under ``max_cost`` raises ``UnpricedModelError``
+  there (naming the agent and the model): the graph stops before the call and the
+  delegation ends ``failed`` with that error, as a native agent's call of unknown price met
+  at run time;
+- records each reply's ``usage_metadata``, tool calls and cost in the child's usage node
+  and settles the call's reservation with its tokens and cost (an unknown cost, a reply
+  without usage or a failed call, counts the reserved worst case, as for a native call);
 - emits ``model_start`` / ``model_end`` / ``text_delta`` / ``tool_start`` / ``tool_end``
   through the child's run scope, so they carry the child's ancestry path.
 
@@ -24,6 +35,7 @@ without blocking the event loop.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
@@ -38,6 +50,7 @@ from subagents.events import TextDelta
 from subagents.nodes import Emitter
 from subagents.runtime.budget import Reservation, max_output_tokens, prompt_tokens
 from subagents.runtime.call import Stopped
+from subagents.runtime.cost import BASE_URL_FIELDS, ModelPrice, PriceTable, price_call, price_of
 from subagents.runtime.scope import RunScope
 from subagents.runtime.upstream import StreamingCallbackHandler
 
@@ -60,37 +73,72 @@ class _Quiet:
     ignore_retry = True
 
 
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One model call about to start: its prompt, price and max output tokens."""
+
+    messages: list[BaseMessage]
+    price: ModelPrice
+    max_output: int
+    agent: str
+
+    def estimate(self) -> int:
+        """Tokens to reserve: the prompt estimate plus the call's max output tokens."""
+        return prompt_tokens(self.messages) + self.max_output
+
+    def worst(self) -> float:
+        """USD to reserve: the same tokens at the call's price.
+
+        Raises:
+            UnpricedModelError: the price is unknown (only asked under ``max_cost``).
+        """
+        return self.price.worst(prompt_tokens(self.messages), self.max_output, self.agent)
+
+
 class _Core:
     """What both handlers do, sync parts (``scope``: the child's run scope)."""
 
-    def __init__(self, scope: RunScope, config: RunnableConfig) -> None:
+    def __init__(self, scope: RunScope, config: RunnableConfig,
+                 pricing: PriceTable | None) -> None:
         self.scope = scope
         self.emit = Emitter(scope, config)
         self.config = config
+        self.pricing = pricing
+        self.prices: dict[tuple[str | None, str | None], ModelPrice] = {}
         self.held: dict[UUID, Reservation] = {}
+        self.running: dict[UUID, ModelPrice] = {}
         self.tools: dict[UUID, ToolCall] = {}
         self.lock = threading.Lock()
 
-    @staticmethod
-    def estimate(messages: list[Any], params: dict[str, Any] | None) -> int:
-        """Tokens to reserve: the prompt estimate plus the call's max output tokens.
+    def price(self, name: str | None, url: str | None) -> ModelPrice:
+        """The price of a model by its name and base URL (looked up once per run)."""
+        price = self.prices.get((name, url))
+        if price is None:
+            price = self.prices[name, url] = price_of(name, url, self.pricing)
+        return price
 
-        ``params``: the call's invocation parameters (``max_tokens`` and the like, when set).
-        """
-        return prompt_tokens(messages) + max_output_tokens(SimpleNamespace(**(params or {})))
+    def call(self, serialized: dict[str, Any], messages: list[list[BaseMessage]],
+             kwargs: dict[str, Any]) -> _Call:
+        """The call ``on_chat_model_start`` announces (raises ``Stopped`` when stopped)."""
+        self.check()
+        params = kwargs.get("invocation_params") or {}
+        price = self.price(*_model_of(serialized, kwargs.get("metadata") or {}, params))
+        return _Call(_flat(messages), price, max_output_tokens(SimpleNamespace(**params)),
+                     self.scope.usage.agent)
 
     def check(self) -> None:
         """Raise ``Stopped`` when the delegation stopped waiting (a sync child's timeout)."""
         if self.scope.stopped:
             raise Stopped
 
-    def started(self, run_id: UUID, messages: list[Any], held: Reservation | str | None) -> None:
+    def started(self, run_id: UUID, call: _Call, held: Reservation | str | None) -> None:
         if isinstance(held, str):
             raise OverBudget(held)
-        if held is not None:
-            with self.lock:
+        with self.lock:
+            self.running[run_id] = call.price
+            if held is not None:
                 self.held[run_id] = held
-        self.emit.model_start(len(messages))
+        self.emit.model_start(len(call.messages))
 
     def ended(self, response: LLMResult, run_id: UUID) -> None:
         gen = response.generations[0][0] if response.generations and response.generations[0] \
@@ -99,9 +147,9 @@ class _Core:
         ai = message if isinstance(message, AIMessage) else AIMessage(
             content=gen.text if gen is not None else "")
         usage = ai.usage_metadata
-        self.settle(run_id, int(usage["total_tokens"]) if usage else 0)
-        self.scope.usage.record_model_call(usage, len(ai.tool_calls))
-        self.emit.model_end(ai)
+        cost = price_call(self.scope.usage, self.reply_price(run_id, ai), ai)
+        self.settle(run_id, int(usage["total_tokens"]) if usage else 0, cost)
+        self.emit.model_end(ai, cost)
         budget = self.scope.budget
         if ai.tool_calls and budget is not None:
             reason = budget.reserve_round()
@@ -109,12 +157,24 @@ class _Core:
                 raise OverBudget(reason)
             self.scope.add_spent(tool_rounds=1)
 
-    def settle(self, run_id: UUID, used: int) -> None:
+    def reply_price(self, run_id: UUID, ai: AIMessage) -> ModelPrice:
+        """The price of a reply: its call's, else by the model name the reply reports."""
+        with self.lock:
+            price = self.running.pop(run_id, None)
+        if price is not None and (price.known or price.model is not None):
+            return price
+        named = ai.response_metadata.get("model_name")
+        return self.price(named if isinstance(named, str) and named else None, None)
+
+    def settle(self, run_id: UUID, used: int, cost: float | None) -> None:
+        """Settle a call's reservation: ``used`` tokens, ``cost`` USD (None: its worst case)."""
         with self.lock:
             held = self.held.pop(run_id, None)
+            self.running.pop(run_id, None)
         if held is not None:
-            held.settle(used)
-            self.scope.add_spent(model_calls=1, tokens=used)
+            held.settle(used, cost)
+            self.scope.add_spent(model_calls=1, tokens=used,
+                                 cost=held.cost if cost is None else cost)
 
     def token(self, token: Any) -> None:
         if isinstance(token, str) and token and self.emit.scope is not None:
@@ -149,24 +209,44 @@ def _flat(messages: list[list[BaseMessage]]) -> list[BaseMessage]:
     return messages[0] if messages else []
 
 
+def _model_of(serialized: dict[str, Any] | None, metadata: dict[str, Any],
+              params: dict[str, Any]) -> tuple[str | None, str | None]:
+    """A chat model run's model name and API base URL, from its callback's arguments.
+
+    The name: LangChain's ``ls_model_name`` (run metadata), else the invocation parameters'
+    ``model``/``model_name``. The URL: a base URL field the model was built with (its
+    serialized constructor arguments; not there for a model LangChain cannot serialize or
+    one that takes its URL from the environment), else one in the invocation parameters.
+    """
+    built = (serialized or {}).get("kwargs") or {}
+    name = _first(metadata.get("ls_model_name"), params.get("model"), params.get("model_name"))
+    url = _first(*(built.get(f) for f in BASE_URL_FIELDS),
+                 *(params.get(f) for f in BASE_URL_FIELDS))
+    return name, url
+
+
+def _first(*values: Any) -> str | None:
+    """The first non-empty string of ``values``."""
+    return next((v for v in values if isinstance(v, str) and v), None)
+
+
 class GraphUsage(_Quiet, BaseCallbackHandler):
     """Sync handler: usage, budget and events of a foreign graph (see module docstring)."""
 
     raise_error = True
     run_inline = True
 
-    def __init__(self, scope: RunScope, config: RunnableConfig) -> None:
-        self.core = _Core(scope, config)
+    def __init__(self, scope: RunScope, config: RunnableConfig,
+                 pricing: PriceTable | None = None) -> None:
+        self.core = _Core(scope, config, pricing)
 
     def on_chat_model_start(self, serialized: dict[str, Any],
                             messages: list[list[BaseMessage]], *, run_id: UUID,
                             **kwargs: Any) -> Any:
-        self.core.check()
-        msgs = _flat(messages)
+        call = self.core.call(serialized, messages, kwargs)
         budget = self.core.scope.budget
-        params = kwargs.get("invocation_params")
-        held = budget.reserve_call(lambda: _Core.estimate(msgs, params)) if budget else None
-        self.core.started(run_id, msgs, held)
+        held = budget.reserve_call(call.estimate, call.worst) if budget else None
+        self.core.started(run_id, call, held)
 
     def on_llm_new_token(self, token: Any, **kwargs: Any) -> Any:
         self.core.token(token)
@@ -175,7 +255,7 @@ class GraphUsage(_Quiet, BaseCallbackHandler):
         self.core.ended(response, run_id)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> Any:
-        self.core.settle(run_id, 0)
+        self.core.settle(run_id, 0, None)
 
     def on_tool_start(self, serialized: dict[str, Any], input_str: str, *, run_id: UUID,
                       inputs: dict[str, Any] | None = None, **kwargs: Any) -> Any:
@@ -194,19 +274,17 @@ class AsyncGraphUsage(_Quiet, AsyncCallbackHandler):
     raise_error = True
     run_inline = True
 
-    def __init__(self, scope: RunScope, config: RunnableConfig) -> None:
-        self.core = _Core(scope, config)
+    def __init__(self, scope: RunScope, config: RunnableConfig,
+                 pricing: PriceTable | None = None) -> None:
+        self.core = _Core(scope, config, pricing)
 
     async def on_chat_model_start(self, serialized: dict[str, Any],
                                   messages: list[list[BaseMessage]], *, run_id: UUID,
                                   **kwargs: Any) -> Any:
-        self.core.check()
-        msgs = _flat(messages)
+        call = self.core.call(serialized, messages, kwargs)
         budget = self.core.scope.budget
-        params = kwargs.get("invocation_params")
-        held = (await budget.areserve_call(lambda: _Core.estimate(msgs, params))
-                if budget else None)
-        self.core.started(run_id, msgs, held)
+        held = await budget.areserve_call(call.estimate, call.worst) if budget else None
+        self.core.started(run_id, call, held)
 
     async def on_llm_new_token(self, token: Any, **kwargs: Any) -> None:
         self.core.token(token)
@@ -215,7 +293,7 @@ class AsyncGraphUsage(_Quiet, AsyncCallbackHandler):
         self.core.ended(response, run_id)
 
     async def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self.core.settle(run_id, 0)
+        self.core.settle(run_id, 0, None)
 
     async def on_tool_start(self, serialized: dict[str, Any], input_str: str, *, run_id: UUID,
                             inputs: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -246,16 +324,19 @@ class _StreamingAsyncGraphUsage(AsyncGraphUsage, _Streaming):
     pass
 
 
-def usage_handler(scope: RunScope, config: RunnableConfig, *,
-                  is_async: bool) -> GraphUsage | AsyncGraphUsage:
+def usage_handler(scope: RunScope, config: RunnableConfig, *, is_async: bool,
+                  pricing: PriceTable | None = None) -> GraphUsage | AsyncGraphUsage:
     """The handler for one foreign graph run; a streaming one when someone listens.
 
     Args:
         scope: the child's run scope.
         config: the config its events are written with (stream and namespace).
         is_async: the graph runs with ``ainvoke``.
+        pricing: the agent's effective price table (``tree_pricing`` of its lineage: its own
+            ``pricing`` over what it inherits); None: no table, other prices still apply.
     """
     listening = scope.listening
     if is_async:
-        return (_StreamingAsyncGraphUsage if listening else AsyncGraphUsage)(scope, config)
-    return (_StreamingGraphUsage if listening else GraphUsage)(scope, config)
+        return (_StreamingAsyncGraphUsage if listening else AsyncGraphUsage)(scope, config,
+                                                                               pricing)
+    return (_StreamingGraphUsage if listening else GraphUsage)(scope, config, pricing)

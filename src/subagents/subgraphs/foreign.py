@@ -8,9 +8,11 @@ error)}``:
 - Isolation both ways: the graph gets only the task (the task message, or ``input(text)``),
   and only the result reaches the parent (``structured_response``, the last AI text, or
   ``output(final_state)``); nothing else of its state does.
-- Usage, budget and events come from LangChain callbacks (:mod:`._graph_usage`) attached to
-  the graph's run config, under a run scope of the child's own (its usage node, its ancestry
-  path), as for a native child.
+- Usage, cost, budget and events come from LangChain callbacks (:mod:`._graph_usage`)
+  attached to the graph's run config, under a run scope of the child's own (its usage node,
+  its ancestry path), as for a native child; its model calls are priced by the agent's
+  effective price table (its ``pricing`` over what it inherits), local URLs and
+  ``genai-prices``.
 - Endings: ``GraphRecursionError`` (past ``2 * max_steps + 6`` supersteps) is ``max_steps``,
   a budget that ran out at a model call is ``over_budget``, any other exception ``failed``
   (the delegation node's rule); interrupts pass through.
@@ -36,6 +38,7 @@ from subagents.errors import SpecError
 from subagents.nodes.ending import OUTCOME_KEY, graph_ending
 from subagents.results import Ending, Status
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY
+from subagents.runtime.cost import PriceTable
 from subagents.runtime.scope import RunScope, closing
 from subagents.runtime.steps import Step, adrive, drive
 from subagents.spec import Agent
@@ -46,8 +49,13 @@ from subagents.subgraphs._remote_events import open_scope
 __all__ = ["GraphChild", "graph_child"]
 
 
-def graph_child(agent: Agent) -> GraphChild:
+def graph_child(agent: Agent, pricing: PriceTable | None = None) -> GraphChild:
     """The child graph (a ``GraphChild``) of an own-graph agent, for its ``ChildLink``.
+
+    Args:
+        agent: the own-graph agent.
+        pricing: its effective price table (``tree_pricing`` of its lineage), which prices
+            its graph's model calls.
 
     Raises:
         SpecError: the agent has no ``graph``.
@@ -55,7 +63,7 @@ def graph_child(agent: Agent) -> GraphChild:
     if agent.graph is None:
         msg = f"agent {agent.name!r}: field 'graph': not an own-graph sub-agent"
         raise SpecError(msg)
-    return GraphChild(agent, agent.graph)
+    return GraphChild(agent, agent.graph, pricing)
 
 
 class GraphChild(Runnable[Any, Any]):
@@ -64,10 +72,12 @@ class GraphChild(Runnable[Any, Any]):
     Args:
         agent: the child's spec (name, ``max_steps``).
         spec: the graph and its input/output mappings.
+        pricing: the agent's effective price table (None: none), for its model calls.
     """
 
-    def __init__(self, agent: Agent, spec: GraphSpec) -> None:
+    def __init__(self, agent: Agent, spec: GraphSpec, pricing: PriceTable | None = None) -> None:
         self.agent, self.spec, self.name = agent, spec, agent.name
+        self.pricing = pricing
         self.agent_name: str = agent.name
         self.graph: Runnable[Any, Any] = spec.graph
 
@@ -157,7 +167,7 @@ class GraphChild(Runnable[Any, Any]):
         with closing(scope):
             try:
                 out = yield _RunGraph(self.graph, self._input(input), cfg, self._kwargs(kwargs),
-                                      scope, _event_config(config))
+                                      scope, _event_config(config), self.pricing)
             except (GraphRecursionError, OverBudget) as exc:
                 return self._stopped(scope, exc)
             return self._done(scope, out)
@@ -177,6 +187,7 @@ class _RunGraph:
         kwargs: passed on to a compiled graph's ``invoke`` (``interrupt_before`` ...).
         scope: the child's scope (None: no handler, outside a subagents run).
         events: the config its events are written with.
+        pricing: the agent's effective price table, for the handler.
     """
 
     graph: Runnable[Any, Any]
@@ -185,11 +196,13 @@ class _RunGraph:
     kwargs: dict[str, Any]
     scope: RunScope | None
     events: RunnableConfig
+    pricing: PriceTable | None
 
     def _with(self, *, is_async: bool) -> RunnableConfig:
         if self.scope is None:
             return self.config
-        handler = usage_handler(self.scope, self.events, is_async=is_async)
+        handler = usage_handler(self.scope, self.events, is_async=is_async,
+                                pricing=self.pricing)
         return {**self.config, "callbacks": _with_handler(self.config.get("callbacks"), handler)}
 
     def run(self) -> Any:
