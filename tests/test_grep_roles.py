@@ -47,8 +47,9 @@ def test_an_identifier_search_names_where_it_is_defined_and_raised(tmp_path: Pat
     lines = grep(tmp_path, "TooMany").splitlines()
     assert lines[0] == ("'TooMany' is defined in errors.py:1; raised in api.py:2, client.py:5; "
                         "the other rows are uses (4 matches in 3 files):")
-    assert lines[1:] == ["errors.py:1: class TooMany(Exception):", "api.py:2: raise TooMany",
-                         "client.py:5: raise errors.TooMany('no')",
+    assert lines[1:] == ["errors.py:1: class TooMany(Exception):",
+                         "api.py:2: raise TooMany  (in def run)",
+                         "client.py:5: raise errors.TooMany('no')  (in def go)",
                          "client.py:1: from errors import TooMany"]
 
 
@@ -74,3 +75,37 @@ def test_read_file_tool_shows_the_definition_a_missing_path_is_named_after(
     assert lines[-1].startswith("28:     field_23: int = 23")
     # the function keeps its default: where the name is defined, no file text
     assert read_file(tmp_path, "src/main/Policy.java") == lines[0]
+
+
+def test_a_row_names_its_enclosing_class_and_function(tmp_path: Path) -> None:
+    (tmp_path / "policy.py").write_text(
+        "LIMIT = 3\n\n\nclass Policy:\n    \"\"\"Keeps a value for one step.\"\"\"\n\n"
+        "    tries: int = LIMIT\n\n    def wait(self, seconds: float = 0.5) -> None:\n"
+        "        pass\n\n\ndef helper():\n    return LIMIT\n")
+    rows = grep(tmp_path, "LIMIT").splitlines()[1:]
+    assert rows == ["policy.py:1: LIMIT = 3", "policy.py:7: tries: int = LIMIT  (in class Policy)",
+                    "policy.py:14: return LIMIT  (in def helper)"]
+    assert grep(tmp_path, "seconds").splitlines()[1] == (
+        "policy.py:9: def wait(self, seconds: float = 0.5) -> None:  (in class Policy)")
+    assert grep(tmp_path, "one step").splitlines()[1] == (
+        'policy.py:5: """Keeps a value for one step."""  (in class Policy)')
+
+
+def test_a_row_shows_the_rest_of_an_assignment_split_over_lines(tmp_path: Path) -> None:
+    (tmp_path / "config.py").write_text(
+        'MAX_ITEMS = int(\n    getenv("MAX_ITEMS", "500")\n)\nOTHER = (\n' +
+        "".join(f"    {i},\n" for i in range(50)) + ")\nif MAX_ITEMS > (\n    3):\n    pass\n")
+    rows = grep(tmp_path, "MAX_ITEMS").splitlines()
+    assert rows[1] == 'config.py:1: MAX_ITEMS = int(getenv("MAX_ITEMS", "500"))'
+    assert rows[-1] == "config.py:56: if MAX_ITEMS > ("  # no assignment: the line alone
+    other = grep(tmp_path, "OTHER").splitlines()[1]
+    assert other == "config.py:4: OTHER = (0, 1, 2, 3,"  # at most four lines joined
+
+
+def test_a_loose_search_shows_the_lines_holding_the_most_words_first(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(
+        "# retry\n# backoff\n# retry with backoff and jitter\n# retry with backoff\n")
+    lines = grep(tmp_path, "retry_backoff_jitter").splitlines()
+    assert lines[0].startswith("No matches for 'retry_backoff_jitter'; showing lines containing "
+                               "the most of the words: ")
+    assert [line.split(":")[1] for line in lines[2:]] == ["3", "4", "1", "2"]

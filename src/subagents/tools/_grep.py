@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 import re2
 
+from subagents.tools._grep_context import annotate
 from subagents.tools._paths import (
     MAX_WALK_ENTRIES,
     ToolPathError,
@@ -40,6 +41,10 @@ UNSUPPORTED = ("(not run as a regex: it uses lookaround or backreferences, which
 """First output line when ``pattern`` is a valid Python regex that RE2 cannot run."""
 
 Matcher = Callable[[str], bool]
+Rank = Callable[[str], int]
+"""How many of a phrase's words a line holds (rows holding more come first)."""
+Attempt = tuple[Matcher, str, str | None, Rank | None]
+"""One search strategy: matcher, the note saying what it searched, identifier, rank."""
 
 _DEFINES = (
     r"^\s*(?:export\s+)?(?:default\s+)?(?:async\s+)?"
@@ -161,6 +166,12 @@ def _any_word(words: list[str]) -> Matcher:
     return match
 
 
+def _word_count(words: list[str]) -> Rank:
+    """How many of ``words`` a line holds (case-folded, also inside names)."""
+    folded = list(dict.fromkeys(w.casefold() for w in words))
+    return lambda line: sum(w in line.casefold() for w in folded)
+
+
 def grep(root: str, pattern: str, path: str = ".", max_files: int = MAX_WALK_ENTRIES) -> str:
     """Search files under ``root``/``path`` for ``pattern``; see ``fs.grep`` for the rules."""
     if not isinstance(pattern, str) or not pattern.strip():
@@ -181,13 +192,13 @@ def grep(root: str, pattern: str, path: str = ".", max_files: int = MAX_WALK_ENT
     needle = pattern.strip()
     attempts, unsupported = _attempts(needle)
     searched = len(files)
-    for index, (match, note, name) in enumerate(attempts):
+    for index, (match, note, name, rank) in enumerate(attempts):
         hits, searched = _search(root, files, match)
         cut = cut or _budget_note(searched, len(files))
         if hits:
             said = unsupported if index else ""
             tail = f"\n({cut}; narrow the search with path=...)" if cut else ""
-            return prefix + said + _format(hits, note, name) + tail
+            return prefix + said + _format(root, hits, note, name, rank) + tail
     where = rel(root, start)
     counted = f"searched {searched} files" + (f"; {cut}" if cut else "")
     return prefix + unsupported + f"No matches for '{show(needle)}' in '{where}' ({counted})."
@@ -200,15 +211,16 @@ def _budget_note(searched: int, files: int) -> str:
             f"{files - searched} files were not searched")
 
 
-def _attempts(needle: str) -> tuple[list[tuple[Matcher, str, str | None]], str]:
-    """The strategies in order ``(matcher, note, identifier)`` and the unsupported-regex line."""
-    attempts: list[tuple[Matcher, str, str | None]] = [
-        (_literal(needle), "", needle if _IDENT.fullmatch(needle) else None)
+def _attempts(needle: str) -> tuple[list[Attempt], str]:
+    """The strategies in order (see ``Attempt``) and the unsupported-regex line."""
+    attempts: list[Attempt] = [
+        (_literal(needle), "", needle if _IDENT.fullmatch(needle) else None, None)
     ]
     regex = _regex_matcher(needle)
     if callable(regex):
         attempts.append(
-            (regex, f"No literal matches for '{show(needle)}'; matched it as a regex", None)
+            (regex, f"No literal matches for '{show(needle)}'; matched it as a regex", None,
+             None)
         )
     phrase = list(dict.fromkeys(_singular(w.casefold()) for w in _WORD.findall(needle)))
     if len(phrase) > 1 and _PHRASE.fullmatch(needle):
@@ -217,6 +229,7 @@ def _attempts(needle: str) -> tuple[list[tuple[Matcher, str, str | None]], str]:
                 _all_words(phrase),
                 f"No matches for '{show(needle)}'; showing lines containing all of its "
                 "words: " + ", ".join(phrase[:10]),
+                None,
                 None,
             )
         )
@@ -228,6 +241,7 @@ def _attempts(needle: str) -> tuple[list[tuple[Matcher, str, str | None]], str]:
                 f"No matches for '{show(needle)}'; "
                 f"showing matches for its longest identifier '{idents[0]}'",
                 idents[0],
+                None,
             )
         )
     parts = [p for w in _WORD.findall(needle) for p in [w, *_split_identifier(w)]]
@@ -236,9 +250,10 @@ def _attempts(needle: str) -> tuple[list[tuple[Matcher, str, str | None]], str]:
         attempts.append(
             (
                 _any_word(words),
-                f"No matches for '{show(needle)}'; showing lines containing any of the words: "
-                + ", ".join(words[:10]),
+                f"No matches for '{show(needle)}'; showing lines containing the most of the "
+                "words: " + ", ".join(words[:10]),
                 None,
+                _word_count(words),
             )
         )
     return attempts, (regex + "\n" if isinstance(regex, str) else "")
@@ -254,23 +269,30 @@ def _split_identifier(word: str) -> list[str]:
     return pieces if len(pieces) > 1 else []
 
 
-def _format(hits: list[tuple[str, int, str]], note: str, ident: str | None = None) -> str:
-    """Rows ``path:LINE: text``; lines defining ``ident`` (if any) come first, announced."""
+def _format(root: str, hits: list[tuple[str, int, str]], note: str,
+            ident: str | None = None, rank: Rank | None = None) -> str:
+    """Rows ``path:LINE: text``; lines defining ``ident`` (if any) come first, announced.
+
+    A ranked search (``rank``) shows the rows holding the most words first. Each row shows
+    the rest of an assignment split over lines and its enclosing definition
+    (``_grep_context.annotate``).
+    """
     file_count = len({name for name, _, _ in hits})
     header = f"{len(hits)} match{'es' if len(hits) != 1 else ''} in {file_count} file"
     header += "s" if file_count != 1 else ""
     if ident:
         header, hits = _roles(hits, ident, header)
     else:  # a phrase: the lines that define something come first
-        hits = sorted(hits, key=lambda h: _ANY_DEFINITION.search(h[2][:1000]) is None)
+        hits = sorted(hits, key=lambda h: (-rank(h[2]) if rank else 0,
+                                           _ANY_DEFINITION.search(h[2][:1000]) is None))
     lines = [note, header + ":"] if note else [header + ":"]
     size = sum(len(x) + 1 for x in lines)
     shown = 0
+    files: dict[str, list[str] | None] = {}
     for name, number, text in hits[:MAX_MATCHES]:
-        text = text.strip()
-        if len(text) > MAX_LINE_CHARS:
-            text = text[:MAX_LINE_CHARS] + "..."
-        row = f"{name}:{number}: {text}"
+        if name not in files:
+            files[name] = [line for _, line in _lines(root, os.path.join(root, name))] or None
+        row = f"{name}:{number}: {annotate(files[name], number, text, MAX_LINE_CHARS)}"
         if size + len(row) + 1 > MAX_CHARS:
             break
         lines.append(row)
