@@ -50,6 +50,8 @@ from subagents.events import BaseEvent, ToolEnd, ToolStart
 from subagents.graphs.explorer import TEAM_FILE
 from subagents.teams import load_team
 
+SHOWN_RESULT_LINES = 4
+"""Lines of each tool result the log shows under its call."""
 GROUNDED_CHECKS = "[paths_exist, grounded]"
 """The ``answer_check`` the ``--grounded`` variant gives the explore agent."""
 
@@ -137,6 +139,8 @@ async def ask(team_file: Path, base_model: Any, server: Any, number: int,
             calls.append(f"{event.agent}: {event.name}({json.dumps(event.args)})")
         elif isinstance(event, ToolEnd) and event.call_id in tool_open:
             tool_time[0] += time.perf_counter() - tool_open.pop(event.call_id)
+            shown = event.content.splitlines()[:SHOWN_RESULT_LINES]
+            calls.extend(f"  -> {line[:160]}" for line in shown)
         elif event.type == "subagent_start" and len(event.path) > 1:
             calls.append(f"{event.path[-2]}: task({event.agent}: "
                          f"{getattr(event, 'objective', '')[:80]!r})")
@@ -247,8 +251,10 @@ def main() -> None:
 
     picked = [(i, q) for i, q in enumerate(QUESTIONS, 1)
               if (not args.only or i in args.only) and args.split in ("all", q.split)]
-    teams = {"off": [("", args.team)], "on": [(" grounded", grounded_team(args.team))],
-             "ab": [("", args.team), (" grounded", grounded_team(args.team))]}[args.grounded]
+    teams = {"off": lambda: [("", args.team)],
+             "on": lambda: [(" grounded", grounded_team(args.team))],
+             "ab": lambda: [("", args.team), (" grounded", grounded_team(args.team))],
+             }[args.grounded]()
     print(f"questions: {len(picked)} ({args.split})\nteam: {args.team}\n"
           f"model: local {args.size}\ngrounded: {args.grounded}\nthreads: "
           f"{os.environ.get('SUBAGENTS_LOCAL_THREADS') or 'default'}", flush=True)

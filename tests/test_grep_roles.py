@@ -109,3 +109,9 @@ def test_a_loose_search_shows_the_lines_holding_the_most_words_first(tmp_path: P
     assert lines[0].startswith("No matches for 'retry_backoff_jitter'; showing lines containing "
                                "the most of the words: ")
     assert [line.split(":")[1] for line in lines[2:]] == ["3", "4", "1", "2"]
+
+
+def test_a_raise_in_a_comment_is_no_place_where_it_is_raised(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("# raise Stop here one day\nraise Stop('now')\n")
+    assert grep(tmp_path, "Stop").splitlines()[0] == (
+        "'Stop' is raised in a.py:2; the other rows are uses (2 matches in 1 file):")

@@ -309,7 +309,7 @@ def _roles(hits: list[tuple[str, int, str]], ident: str, header: str
            ) -> tuple[str, list[tuple[str, int, str]]]:
     """Rows defining ``ident`` first, then rows raising it, the header naming both."""
     defines = definition_matcher(ident)
-    raises = re.compile(rf"\braise\s+(?:\w+\.)*{re.escape(ident)}\b")
+    raises = re.compile(rf"^[^#]*\braise\s+(?:\w+\.)*{re.escape(ident)}\b")  # not in a comment
     first = [h for h in hits if defines(h[2])]
     raised = [h for h in hits if not defines(h[2]) and raises.search(h[2][:1000])]
     if not first and not raised:
