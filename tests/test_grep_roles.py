@@ -115,3 +115,15 @@ def test_a_raise_in_a_comment_is_no_place_where_it_is_raised(tmp_path: Path) -> 
     (tmp_path / "a.py").write_text("# raise Stop here one day\nraise Stop('now')\n")
     assert grep(tmp_path, "Stop").splitlines()[0] == (
         "'Stop' is raised in a.py:2; the other rows are uses (2 matches in 1 file):")
+
+
+def test_a_sentence_drops_its_english_words_and_ranks_the_lines_by_the_rest(
+        tmp_path: Path) -> None:
+    (tmp_path / "chan.py").write_text(
+        "class Ephemeral:\n    \"\"\"Keeps the value of one step, clears it after.\"\"\"\n\n"
+        "class Other:\n    \"\"\"Keeps values.\"\"\"\n")
+    lines = grep(tmp_path, "which class keeps a value for one step and clears it").splitlines()
+    assert lines[0].endswith("showing lines containing the most of the words: class, keep, "
+                             "value, step, clear")
+    assert lines[2] == ('chan.py:2: """Keeps the value of one step, clears it after."""  '
+                        "(in class Ephemeral)")

@@ -18,6 +18,7 @@ from subagents.tools._paths import (
     resolve,
     show,
 )
+from subagents.tools._stop_words import STOP_WORDS
 
 MAX_MATCHES = 30
 MAX_CHARS = 8_000
@@ -33,6 +34,8 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _WORD = re.compile(r"\w{3,}")
 _PHRASE = re.compile(r"[\w\s-]+")
 """Plain words (``max redirects``): searched for all of its words before its longest one."""
+_CODE_NAME = re.compile(r"_|[a-z][A-Z]|\d")
+"""A name written as code (``max_size``, ``maxSize``, ``utf8``), not an English word."""
 _REGEX_HINT = re.compile(r"[.^$*+?()\[\]{}|\\]")
 MAX_REGEX_MEMORY = 8 << 20
 """Bytes RE2 may use for one compiled pattern (larger ones are not run as a regex)."""
@@ -222,8 +225,10 @@ def _attempts(needle: str) -> tuple[list[Attempt], str]:
             (regex, f"No literal matches for '{show(needle)}'; matched it as a regex", None,
              None)
         )
-    phrase = list(dict.fromkeys(_singular(w.casefold()) for w in _WORD.findall(needle)))
-    if len(phrase) > 1 and _PHRASE.fullmatch(needle):
+    plain = _PHRASE.fullmatch(needle) is not None
+    phrase = list(dict.fromkeys(_singular(w.casefold()) for w in _WORD.findall(needle)
+                                if not plain or w.casefold() not in STOP_WORDS))
+    if len(phrase) > 1 and plain:
         attempts.append(
             (
                 _all_words(phrase),
@@ -234,6 +239,8 @@ def _attempts(needle: str) -> tuple[list[Attempt], str]:
             )
         )
     idents = sorted(_IDENT.findall(needle), key=len, reverse=True)
+    if plain:  # words of a sentence: only a code-shaped name is worth searching alone
+        idents = [w for w in idents if _CODE_NAME.search(w)]
     if idents and idents[0] != needle and len(idents[0]) >= 3:
         attempts.append(
             (
@@ -244,8 +251,10 @@ def _attempts(needle: str) -> tuple[list[Attempt], str]:
                 None,
             )
         )
-    parts = [p for w in _WORD.findall(needle) for p in [w, *_split_identifier(w)]]
-    words = list(dict.fromkeys(w for w in parts if w != needle and len(w) >= 3))
+    parts = [p for w in _WORD.findall(needle) for p in [w, *_split_identifier(w)]
+             if not plain or w.casefold() not in STOP_WORDS]
+    words = list(dict.fromkeys(_singular(w) if plain else w for w in parts
+                               if w != needle and len(w) >= 3))
     if words and words != idents[:1]:
         attempts.append(
             (
