@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import HumanMessage, ToolMessage
 from pydantic import BaseModel, ValidationError
 
 from subagents import Agent, LoopGuard, SpecError, compile_agent
@@ -56,9 +56,14 @@ def test_example_team_file_loads(tmp_path: Path) -> None:
     assert 'grep(pattern="timeout")' in explore.system_prompt
     # explore's answers may name only files under the root (or seen in its tool results)
     assert explore.answer_check is not None and search.answer_check is None
-    assert dev.answer_check is None
-    assert explore.answer_check("It is app.py:1.", []) is None
-    assert "`src/app.py` does not exist" in (explore.answer_check("src/app.py", []) or "")
+    # dev's answer may name only what explore's result (or the question) shows
+    assert dev.answer_check is not None
+    assert dev.answer_check("TIMEOUT is in app.py.", []) is not None
+    seen = [ToolMessage("app.py:1: TIMEOUT = 30", tool_call_id="1", name="grep")]
+    assert explore.answer_check("It is app.py:1.", seen) is None
+    assert "`src/app.py` does not exist" in (explore.answer_check("src/app.py", seen) or "")
+    # ... and only names and values its tool results (or its task) show
+    assert "`31` (number)" in (explore.answer_check("It is 31, in app.py:1.", seen) or "")
     # tools are confined to the given root
     assert "app.py:1" in search.tools[0].invoke({"pattern": "TIMEOUT"})
 

@@ -309,7 +309,8 @@ def _format(root: str, hits: list[tuple[str, int, str]], note: str,
         shown += 1
     if shown < len(hits):
         lines.append(
-            f"... {len(hits) - shown} more matches not shown; narrow the search with path=..."
+            f"... {len(hits) - shown} more matches not shown; narrow the search: search "
+            "more of the task's words at once, or give path=..."
         )
     return "\n".join(lines)
 
