@@ -30,8 +30,7 @@ Then answer every part of the question with the names, values and files it found
 
 EXPLORE_PROMPT = (
     "You explore a code base with read-only tools. Search all files yourself first, with a\n"
-    "name or the key words of the task (grep shows the lines holding most of them first), for"
-    ' example: grep(pattern="timeout")\n'
+    'name or two plain words from the task, for example: grep(pattern="timeout")\n'
     'For where a class is defined, grep "class " and its name; for where an error is raised, '
     'grep "raise " and its name; for where a constant is used, grep its name.\n'
     "To see a value or a body, read_file the path grep printed, with start_line its line "
