@@ -194,13 +194,19 @@ def grep(root: str | Path, pattern: str, path: str = ".",
        so);
     3. for plain words (``max redirects``): lines holding all of its words of 3+
        characters, in any order and also inside names (``DEFAULT_MAX_REDIRECTS``; a plural
-       ``snapshots`` matches ``snapshot``), the lines that define something first;
+       ``snapshots`` matches ``snapshot``), the lines that define something first; English
+       function words (``which``, ``the``, ``used``: ``_stop_words.STOP_WORDS``) are dropped;
     4. the longest identifier in ``pattern`` (e.g. ``load_spec`` from ``def load_spec(``);
-    5. any of the pattern's words of 3+ characters.
+       for plain words only one written as code (``max_size``, ``maxSize``);
+    5. any of the pattern's words of 3+ characters, the lines holding the most of them
+       first.
 
     When an identifier is searched, the lines defining it come first, then the lines that
-    raise it (``raise X``), and the header names both
+    raise it (``raise X``, not in a comment), and the header names both
     (``'X' is defined in a.py:3; raised in b.py:9; the other rows are uses (...)``).
+    A row inside a ``class`` or ``def`` ends with ``  (in def f of class C)``, and a row
+    starting an assignment or signature whose brackets stay open shows its next lines
+    joined (at most 4: ``LIMIT = int(getenv("LIMIT", "500"))``).
 
     Args:
         root: The directory the tool is confined to.
