@@ -347,14 +347,19 @@ async def sqlite_savers(path: Path, connections: int) -> AsyncIterator[list[Asyn
 
 
 async def checkpoint_counts(path: Path) -> dict[str, dict[str, int]]:
-    """thread_id -> {namespace kind (``""``, ``researcher``, ``critic``): checkpoints}."""
+    """thread_id -> {namespace kind (``""``, ``researcher``, ``critic``): checkpoints}.
+
+    A persisted background child's own thread (``<thread_id>/bg/<tool_call_id>``) counts under
+    its parent's thread as kind ``background``.
+    """
     counts: dict[str, dict[str, int]] = {}
     async with aiosqlite.connect(path) as conn, conn.execute(
         "SELECT thread_id, checkpoint_ns, count(*) FROM checkpoints GROUP BY 1, 2"
     ) as cur:
         async for tid, ns, n in cur:
-            kind = str(ns).split(":", 1)[0]
-            per = counts.setdefault(str(tid), {})
+            thread, _, child = str(tid).partition("/bg/")
+            kind = "background" if child else str(ns).split(":", 1)[0]
+            per = counts.setdefault(thread, {})
             per[kind] = per.get(kind, 0) + int(n)
     return counts
 
@@ -367,7 +372,9 @@ async def sqlite_load(path: Path, *, runs: int = SQLITE_RUNS, connections: int =
 
     Run ``i`` uses saver ``i % connections``; its final state is then read back through
     another saver (another connection when there are several) and checked, and the file is
-    counted: every thread must hold checkpoints of the lead, the researcher and the critic.
+    counted: every thread must hold checkpoints of the lead, the researcher (on its own thread
+    ``<thread_id>/bg/<tool_call_id>``: background children are persisted on a checkpointer
+    thread) and the critic.
     ``concurrency`` None: all runs at once.
     """
     result = LoadResult(f"sqlite x{runs} ({connections} conn)", runs,
@@ -410,7 +417,8 @@ async def sqlite_load(path: Path, *, runs: int = SQLITE_RUNS, connections: int =
     counts = await checkpoint_counts(path)
     for i in range(runs):
         per = counts.get(f"load-{i}", {})
-        if not all(per.get(kind, 0) > 0 for kind in ("", "researcher", "critic")):
+        researcher = per.get("researcher", 0) + per.get("background", 0)  # persisted: own thread
+        if not (researcher > 0 and all(per.get(kind, 0) > 0 for kind in ("", "critic"))):
             result.problems.append(f"run {i}: checkpoints per namespace {per}")
     result.settings["checkpoints"] = sum(sum(c.values()) for c in counts.values())
     return result
