@@ -285,10 +285,8 @@ class BackgroundTable(Generic[_HomeT]):
         if home is None or call is None or home.child(call) is not None:
             return
         usage = home.usage
-        usage.add_child(UsageNode(
-            agent=job.agent, path=(*usage.path, job.agent), tool_call_id=job.tool_call_id,
-            objective=call.objective[:200], background=True, attempt=call.attempt,
-            status=Status.CANCELLED.value, ended=time.monotonic()))
+        usage.add_child(UsageNode.of_call(job.agent, (*usage.path, job.agent), call,
+                                          status=Status.CANCELLED.value, ended=time.monotonic()))
 
     def lookup(self, job_id: str) -> BackgroundJob | MissingId:
         """The job, or why the id cannot be used (gone, another agent's run, unknown)."""

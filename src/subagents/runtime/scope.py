@@ -70,11 +70,7 @@ class RunScope:
         ``CallInfo`` (see :meth:`child`)."""
         if parent is not None and call is not None:
             parent.children[call.serial, call.attempt] = self
-        self.usage = UsageNode(agent=agent, path=path,
-                               tool_call_id=call.tool_call_id if call else None,
-                               objective=call.objective[:200] if call else None,
-                               background=call.background if call else False,
-                               attempt=call.attempt if call else 1)
+        self.usage = UsageNode.of_call(agent, path, call)
         if parent is not None:
             parent.usage.add_child(self.usage)
         self._budget = (BudgetTracker(budget, above=self._budget_above)

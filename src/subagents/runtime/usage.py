@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from subagents.runtime.call import CallInfo
+
 __all__ = ["UsageNode"]
 
 
@@ -51,6 +53,22 @@ class UsageNode:
     ended: float | None = None
     children: list[UsageNode] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def of_call(cls, agent: str, path: tuple[str, ...], call: CallInfo | None,
+                **fields: Any) -> UsageNode:
+        """The node of one invocation of ``agent`` at ``path``, started by ``call``.
+
+        Args:
+            agent: the agent's name.
+            path: its ancestry path (``agent`` last).
+            call: the parent's delegation record (None: a root invocation).
+            **fields: other attributes (``status``, ``ended``, ...).
+        """
+        return cls(agent=agent, path=path, tool_call_id=call.tool_call_id if call else None,
+                   objective=call.objective[:200] if call else None,
+                   background=call.background if call else False,
+                   attempt=call.attempt if call else 1, **fields)
 
     @property
     def cost(self) -> float | None:
