@@ -21,7 +21,6 @@ parent can read.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -63,7 +62,7 @@ def reattaching(scope: RunScope | None, input: Any, nested: bool) -> bool:
         return False
     resumes = input is None or isinstance(input, Command)
     if resumes and scope.call is None:
-        _resuming.add(scope)
+        scope.continues_thread = True
     table = scope.background
     if table is None or table.config.persist is False or scope.adopted:
         return False
@@ -72,15 +71,11 @@ def reattaching(scope: RunScope | None, input: Any, nested: bool) -> bool:
     return resumes or not table.config.auto_cancel
 
 
-_resuming: weakref.WeakSet[RunScope] = weakref.WeakSet()
-"""Scopes of root runs that continue their thread (live ones only)."""
-
-
 def _in_resumed_run(scope: RunScope) -> bool:
     """Whether ``scope`` runs under a root run that continues its thread."""
     above = scope.parent
     while above is not None:
-        if above in _resuming:
+        if above.continues_thread:
             return True
         above = above.parent
     return False

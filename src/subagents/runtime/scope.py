@@ -77,6 +77,9 @@ class RunScope:
                         if budget is not None else None)
         self.spent: dict[str, float] = dict.fromkeys(SPENT_FIELDS, 0)
         """Budget counters spent by this invocation and its sub-agents (under a budget)."""
+        self.continues_thread = False
+        """A root run that continues its thread (a resume): the sub-agents it resumes re-attach
+        their persisted background children (see ``nodes.reattach``)."""
         self.restored = False
         """Its counters were restored from a checkpoint (or there was nothing to restore)."""
         self._paused: RunScope | None = None
