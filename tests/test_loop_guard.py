@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import pytest
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolCall, ToolMessage
 from langchain_core.tools import tool
 from pydantic import BaseModel, ValidationError
 
@@ -218,3 +218,24 @@ def test_loop_guard_settings_are_validated() -> None:
         LoopGuard(max_repeat=2)  # type: ignore[call-arg]
     with pytest.raises(ValidationError, match="frozen"):
         LoopGuard().max_repeats = 5  # type: ignore[misc]
+
+
+def echo_call(call_id: str, text: str) -> ToolCall:
+    return ToolCall(name="echo", args={"text": text}, id=call_id, type="tool_call")
+
+
+def test_a_reused_tool_call_id_is_judged_by_its_own_replys_answer() -> None:
+    # a model may reuse an id in a later reply: the earlier reply's error answered the first
+    # "x", the later reply's "x" got a real result, so repeating that call is a loop
+    history = [
+        HumanMessage("go"),
+        AIMessage(content="", tool_calls=[echo_call("x", "a")]),
+        ToolMessage("Error: boom", tool_call_id="x", name="echo", status="error"),
+        AIMessage(content="", tool_calls=[echo_call("x", "b")]),
+        ToolMessage("b", tool_call_id="x", name="echo"),
+    ]
+    again = echo_call("y", "b")
+    loop = read_turn(history).looping([again], max_repeats=1)
+    assert loop is not None and loop.call == again and loop.times == 1
+    retry = echo_call("z", "a")  # its identical call ended in an error: a retry
+    assert read_turn(history).looping([retry], max_repeats=1) is None

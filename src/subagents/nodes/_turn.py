@@ -49,7 +49,9 @@ class Turn:
     Attributes:
         calls: model calls made since the task message.
         replies: the AI messages since the task message, newest first (not copied).
-        results: the tool messages since the task message by ``tool_call_id``.
+        results: the tool messages answering each reply, by ``(index of the reply in
+            replies, tool_call_id)``: a model may reuse an id in a later reply, and each
+            reply's call is judged by its own answer.
         retries: corrections already sent back (invalid final answers, nudges: output-schema
             and answer-check ones).
         history: the agent's messages the turn was read from (the state's list, not copied).
@@ -57,7 +59,7 @@ class Turn:
 
     calls: int = 0
     replies: list[AIMessage] = field(default_factory=list)
-    results: dict[str, ToolMessage] = field(default_factory=dict)
+    results: dict[tuple[int, str], ToolMessage] = field(default_factory=dict)
     retries: int = 0
     history: Sequence[AnyMessage] = ()
 
@@ -98,15 +100,16 @@ class Turn:
         no answer) or a call without a result.
         """
         out: dict[tuple[str, str], list[str | None]] = {}
-        for reply in reversed(self.replies):
+        for index in reversed(range(len(self.replies))):
             keys: set[tuple[str, str]] = set()
-            for tc in reply.tool_calls:
+            for tc in self.replies[index].tool_calls:
                 if tc["name"] not in names:
                     continue
                 key = call_key(tc["name"], tc["args"])
                 if key not in keys:  # later copies in one reply were refused as duplicates
                     keys.add(key)
-                    out.setdefault(key, []).append(_outcome(self.results.get(tc["id"] or "")))
+                    answer = self.results.get((index, tc["id"] or ""))
+                    out.setdefault(key, []).append(_outcome(answer))
         return out
 
 
@@ -134,6 +137,7 @@ def call_key(name: str, args: object) -> tuple[str, str]:
 def read_turn(messages: Sequence[AnyMessage]) -> Turn:
     """Scan back to the last task message (a HumanMessage the runtime did not write)."""
     turn = Turn(history=messages)
+    answers: dict[str, ToolMessage] = {}  # those after the AI message the scan reaches next
     for msg in reversed(messages):
         if isinstance(msg, HumanMessage):
             nudge = msg.additional_kwargs.get(NUDGE_KEY)
@@ -143,9 +147,12 @@ def read_turn(messages: Sequence[AnyMessage]) -> Turn:
         elif isinstance(msg, AIMessage):
             turn.calls += 1
             if msg.tool_calls:
+                index = len(turn.replies)
                 turn.replies.append(msg)
+                turn.results.update(((index, k), v) for k, v in answers.items())
+            answers = {}
         elif isinstance(msg, ToolMessage):
-            turn.results[msg.tool_call_id] = msg
+            answers[msg.tool_call_id] = msg
             if msg.name == FINAL_ANSWER and msg.status == "error":
                 turn.retries += 1
     return turn
