@@ -190,6 +190,27 @@ def test_read_file_far_start_line_in_a_6_gb_file(sandbox: Sandbox, tmp_path: Pat
     assert head.splitlines() == ["big.log, lines 5-6:", "5: line 4", "6: line 5"]
 
 
+HOSTILE_PYTHON = {
+    "chain.py": "x = " + "1+" * 200_000 + "1\n",             # recursion in the AST walk
+    "attrs.py": "x = a" + ".b" * 200_000 + "\n",
+    "parens.py": "x = " + "(" * 5_000 + ")" * 5_000 + "\n",    # the parser refuses it
+    "wide.py": "".join(f"C{i} = {i}\n" for i in range(50_000)),  # many definitions
+    "long.py": "S = '" + "a" * 1_900_000 + "'\n",               # one long line
+    "binary.py": "x = 1\x00\n",
+}
+
+
+@pytest.mark.parametrize("query", ["C4242", "which constant holds a", "x" * 999, "S"])
+def test_find_on_hostile_python_finishes(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory,
+                                         query: str) -> None:
+    root = tmp_path_factory.mktemp("hostile_py")
+    for name, text in HOSTILE_PYTHON.items():
+        (root / name).write_text(text)
+    out = sandbox.run(*fs("find"), str(root), query)
+    first = out.splitlines()[0]
+    assert first.startswith(("No Python definition", "Error:")) or " matching " in first, out
+
+
 def test_read_file_line_scan_is_bounded(tmp_path: Path) -> None:
     (tmp_path / "short.txt").write_bytes(b"x\n" * 1_000_100)
     out = read_file(tmp_path, "short.txt", 1_000_050)

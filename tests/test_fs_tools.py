@@ -89,7 +89,7 @@ def test_filesystem_tools_are_structured_with_sync_and_async(repo: Path) -> None
 
 
 def test_builtin_registry(repo: Path) -> None:
-    assert set(BUILTIN_TOOLS) == {"list_files", "read_file", "grep"}
+    assert set(BUILTIN_TOOLS) == {"list_files", "read_file", "grep", "find"}
     for name, factory in BUILTIN_TOOLS.items():
         assert factory(repo).name == name
         assert builtin_tool(name, repo).name == name

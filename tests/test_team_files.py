@@ -95,7 +95,7 @@ def test_python_example_matches_the_yaml_team(tmp_path: Path) -> None:
        - name: explore
          tools: [list_files,
                  gerp]
-     """, "6: agent 'explore': unknown tool 'gerp' (valid: grep, list_files, read_file); "
+     """, "6: agent 'explore': unknown tool 'gerp' (valid: find, grep, list_files, read_file); "
           "did you mean 'grep'?"),
     ("""
      agents:

@@ -85,7 +85,7 @@ async def test_an_agent_calls_an_import_path_tool(tmp_path: Path) -> None:
     ('["team_tools:undocumented"]',
      "tool 'team_tools:undocumented': function 'undocumented' has no docstring"),
     ('["team_tools:"]', "tool 'team_tools:': an import path is 'package.module:attr'"),
-    ('["team_tools.shout"]', "unknown tool 'team_tools.shout' (valid: grep, list_files, "
+    ('["team_tools.shout"]', "unknown tool 'team_tools.shout' (valid: find, grep, list_files, "
                              "read_file) (an import path is 'package.module:attr'"),
 ])
 def test_bad_import_paths_name_the_line_the_path_and_why(tmp_path: Path, tools: str,

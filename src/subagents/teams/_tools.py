@@ -2,8 +2,8 @@
 
 An entry of an agent's ``tools:`` list is one of:
 
-- a built-in name (``grep``, ``read_file``, ``list_files``: ``subagents.tools.BUILTIN_TOOLS``),
-  confined to the team's root folder;
+- a built-in name (``grep``, ``find``, ``read_file``, ``list_files``:
+  ``subagents.tools.BUILTIN_TOOLS``), confined to the team's root folder;
 - an import path ``"package.module:attr"`` (``attr`` may be dotted): a ``BaseTool`` is used
   as it is, a plain function (sync or async) becomes a tool named after it whose description
   is its docstring;

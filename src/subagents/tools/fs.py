@@ -1,4 +1,4 @@
-"""Read-only filesystem tools (``list_files``, ``read_file``, ``grep``) confined to a root.
+"""Read-only filesystem tools (``list_files``, ``read_file``, ``grep``, ``find``) in a root.
 
 Every tool returns a short string meant for a small local model and never raises: bad
 input comes back as a line starting with ``Error:``. Paths are relative to the root
@@ -9,18 +9,18 @@ is opened.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
 
-from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
 from subagents.errors import SpecError
 from subagents.tools import _grep
+from subagents.tools._find import find as _find
 from subagents.tools._listing import collect, split_pattern
+from subagents.tools._make import make_tool
 from subagents.tools._paths import (
     MAX_WALK_ENTRIES,
     ToolPathError,
@@ -40,6 +40,8 @@ __all__ = [
     "READ_CONTEXT",
     "builtin_tool",
     "filesystem_tools",
+    "find",
+    "find_tool",
     "grep",
     "grep_tool",
     "list_files",
@@ -225,6 +227,45 @@ def grep(root: str | Path, pattern: str, path: str = ".",
     return _grep.grep(real_root(root), pattern, path, max_files)
 
 
+# --------------------------------------------------------------------------------- find
+
+
+def find(root: str | Path, query: str, path: str = ".",
+         max_files: int = MAX_WALK_ENTRIES) -> str:
+    """Find the Python definitions under ``root``/``path`` that match a name or a question.
+
+    Every ``class``, function, method, and module- or class-level assignment (constants,
+    settings, fields) of the ``.py`` files is read with :mod:`ast` and scored by the words
+    it shares with ``query`` (Snowball-stemmed, English function words dropped, common
+    abbreviations such as ``max``/``maximum`` joined), each word weighted by how rare it is
+    among the definitions: in the definition's own name 3x, in its signature or value
+    1.5x, in its docstring 1x, in its path 0.5x. A name written as code in ``query``
+    (``RetryPolicy``, ``max_attempts``) puts its definition first and its members next;
+    ``class``/``function``/``method``/``constant`` prefer that kind. Parsed files are
+    cached by path, modification time and size (``_symbols.MAX_CACHED_FILES``).
+
+    Limits: Python files only (use ``grep`` for others); a file that does not parse is
+    skipped; uses are found by name, so a same-named identifier elsewhere counts too;
+    the score is word overlap, not meaning.
+
+    Args:
+        root: The directory the tool is confined to.
+        query: A name (``StateGraph``) or the question's words (``default max redirects``),
+            under 1000 characters.
+        path: Folder or file to search, relative to ``root`` (a missing one searches all).
+        max_files: Directory entries walked at most.
+
+    Returns:
+        ``N definitions matching '...', best first:`` then at most ``MAX_ROWS`` (10) rows
+        ``path:LINE: signature-or-assignment  (in Owner)``, each followed by its
+        docstring's first sentence and, for the first three classes and values, up to three
+        ``raised at path:LINE (in def f of class C)`` / ``used at ...`` lines. Bad input
+        gives ``Error: ...``; no match says to try grep.
+
+    """
+    return _find(real_root(root), query, path, max_files)
+
+
 # -------------------------------------------------------------------------------- tools
 
 
@@ -239,43 +280,14 @@ class _ReadFileArgs(BaseModel):
     end_line: int | None = Field(None, description="Last line to show (inclusive).")
 
 
-class _GrepArgs(BaseModel):
-    pattern: str = Field(description="Text to search for (case-insensitive).")
+class _FindArgs(BaseModel):
+    query: str = Field(description="A name, or the question's key words.")
     path: str = Field(".", description="Folder or file to search in.")
 
 
-def _safe(func: Callable[..., str], kwargs: dict[str, object]) -> str:
-    try:
-        return func(**kwargs)
-    except Exception as exc:  # the model must get a readable string, never a traceback
-        return f"Error: {type(exc).__name__}: {show(str(exc), 200)}"
-
-
-def _make(root: str | Path, name: str, description: str, schema: type[BaseModel],
-          func: Callable[..., str]) -> StructuredTool:
-    """The tool ``name`` confined to ``root``: ``func(base, **arguments)``, errors as text.
-
-    Raises:
-        SpecError: ``root`` is not an existing directory.
-    """
-    bound = functools.partial(func, _checked_root(root))
-
-    def run(**kwargs: object) -> str:
-        return _safe(bound, kwargs)
-
-    async def arun(**kwargs: object) -> str:
-        return await asyncio.to_thread(run, **kwargs)
-
-    return StructuredTool.from_function(
-        func=run, coroutine=arun, name=name, description=description, args_schema=schema
-    )
-
-
-def _checked_root(root: str | Path) -> str:
-    try:
-        return real_root(root)
-    except OSError as exc:
-        raise SpecError(f"tool root '{root}' is not an existing directory") from exc
+class _GrepArgs(BaseModel):
+    pattern: str = Field(description="Text to search for (case-insensitive).")
+    path: str = Field(".", description="Folder or file to search in.")
 
 
 def list_files_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> BaseTool:
@@ -287,7 +299,7 @@ def list_files_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> Base
         SpecError: ``root`` is not an existing directory.
 
     """
-    return _make(
+    return make_tool(
         root,
         "list_files",
         "List files and folders (folders end with '/'). Paths are relative to the project "
@@ -308,7 +320,7 @@ def read_file_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> BaseT
         SpecError: ``root`` is not an existing directory.
 
     """
-    return _make(
+    return make_tool(
         root,
         "read_file",
         "Read a text file with line numbers (at most 200 lines per call; use start_line "
@@ -329,7 +341,7 @@ def grep_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> BaseTool:
         SpecError: ``root`` is not an existing directory.
 
     """
-    return _make(
+    return make_tool(
         root,
         "grep",
         "Search file contents for text (case-insensitive). Returns 'path:LINE: text' lines.",
@@ -338,10 +350,29 @@ def grep_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> BaseTool:
     )
 
 
+def find_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> BaseTool:
+    """Build the ``find(query, path='.')`` tool confined to ``root`` (see :func:`find`).
+
+    Raises:
+        SpecError: ``root`` is not an existing directory.
+
+    """
+    return make_tool(
+        root,
+        "find",
+        "Find where classes, functions, methods and constants are defined, by name or by "
+        "the question's words. Rows show path:LINE, the definition with its value, its "
+        "docstring, and where it is used or raised.",
+        _FindArgs,
+        lambda base, query, path=".": find(base, query, path, max_files),
+    )
+
+
 BUILTIN_TOOLS: dict[str, Callable[[Path, int], BaseTool]] = {
     "list_files": list_files_tool,
     "read_file": read_file_tool,
     "grep": grep_tool,
+    "find": find_tool,
 }
 """Built-in tool factories by name (as written in a team YAML file); each takes the root and
 ``max_files``."""
@@ -351,7 +382,7 @@ def builtin_tool(name: str, root: str | Path, max_files: int = MAX_WALK_ENTRIES)
     """Build the built-in tool called ``name`` confined to ``root``.
 
     Args:
-        name: One of ``BUILTIN_TOOLS`` (``list_files``, ``read_file``, ``grep``).
+        name: One of ``BUILTIN_TOOLS`` (``list_files``, ``read_file``, ``grep``, ``find``).
         root: Directory the tool may read.
         max_files: Directory entries one call walks at most (see :func:`filesystem_tools`).
 
