@@ -72,13 +72,14 @@ def project(tmp_path: Path) -> Path:
 
 def rows(out: str) -> list[str]:
     """The definition rows of an answer (not the header, docstrings or use lines)."""
-    return [line for line in out.splitlines()[1:] if not line.startswith(" ")]
+    return [line for line in out.splitlines()[2:] if not line.startswith(" ")]
 
 
 def test_a_name_puts_its_definition_first_with_its_docstring(project: Path) -> None:
     out = find(project, "Limits")
+    assert out.splitlines()[1] == "Best match: class Limits, defined at config.py:10"
     assert rows(out)[0] == "config.py:10: class Limits"
-    assert out.splitlines()[2] == '    """Configuration for limits on the connection pool."""'
+    assert out.splitlines()[3] == '    """Configuration for limits on the connection pool."""'
 
 
 def test_a_field_shows_its_class_its_value_and_its_docstring(project: Path) -> None:
@@ -104,8 +105,10 @@ def test_a_described_method_is_found_by_its_docstring(project: Path) -> None:
 def test_an_exception_lists_where_it_is_raised_first(project: Path) -> None:
     out = find(project, "In which file is TooManyRedirects raised?")
     lines = out.splitlines()
-    assert lines[1] == "errors.py:1: class TooManyRedirects(Exception)"
-    assert lines[3] == "    raised at client.py:12 (in def _redirect_url of class Client)"
+    assert lines[1] == ("Best match: class TooManyRedirects, raised at client.py:12 (in def "
+                        "_redirect_url of class Client); defined at errors.py:1")
+    assert lines[2] == "errors.py:1: class TooManyRedirects(Exception)"
+    assert lines[4] == "    raised at client.py:12 (in def _redirect_url of class Client)"
 
 
 def test_other_files_and_broken_python_are_skipped(project: Path) -> None:
@@ -114,7 +117,7 @@ def test_other_files_and_broken_python_are_skipped(project: Path) -> None:
     out = find(project, "NotPython").splitlines()
     assert out[0] == ("No Python definition matches 'NotPython' (5 Python files searched); "
                       "text search:")  # broken.py and deep.py count, with no definition
-    assert find(project, "Limits").splitlines()[1] == "config.py:10: class Limits"
+    assert rows(find(project, "Limits"))[0] == "config.py:10: class Limits"
 
 
 def test_a_changed_file_is_read_again(project: Path) -> None:
@@ -173,7 +176,7 @@ def test_the_tool_is_a_builtin_of_team_files(project: Path, tmp_path_factory: py
 
 async def test_the_tool_runs_async(project: Path) -> None:
     out = await find_tool(project).ainvoke({"query": "obfuscate sensitive headers"})
-    assert out.splitlines()[1].startswith("client.py:16: def obfuscate_sensitive_headers(items)")
+    assert out.splitlines()[2].startswith("client.py:16: def obfuscate_sensitive_headers(items)")
 
 
 def test_the_bytes_indexed_are_bounded_and_a_cut_is_said(project: Path,
@@ -193,8 +196,8 @@ def test_a_cut_walk_is_said(project: Path) -> None:
 
 def test_a_class_row_lists_its_fields_with_their_values(project: Path) -> None:
     out = find(project, "RetryPolicy").splitlines()
-    assert out[1] == "config.py:17: class RetryPolicy(NamedTuple)"
-    assert out[3] == "    fields: max_attempts: int = 3; initial_interval: float = 0.5"
+    assert out[2] == "config.py:17: class RetryPolicy(NamedTuple)"
+    assert out[4] == "    fields: max_attempts: int = 3; initial_interval: float = 0.5"
 
 
 def test_no_definition_falls_back_to_the_text_search(project: Path) -> None:
@@ -202,3 +205,20 @@ def test_no_definition_falls_back_to_the_text_search(project: Path) -> None:
     out = find(project, "frobnicator").splitlines()
     assert out[0].startswith("No Python definition matches 'frobnicator'")
     assert "notes.txt:1: the frobnicator lives here" in out
+
+
+def test_the_best_match_says_where_it_is_used_when_asked(project: Path) -> None:
+    out = find(project, "Which constant holds the default limits, and where is it used?")
+    assert out.splitlines()[1] == (
+        "Best match: DEFAULT_LIMITS = Limits(max_connections=100, max_keepalive_connections=20), "
+        "used at client.py:6 (in def __init__ of class Client); defined at config.py:6")
+    purpose = find(project, "Which function is used to hide sensitive headers?").splitlines()[1]
+    assert purpose == ("Best match: function obfuscate_sensitive_headers, defined at "
+                       "client.py:16")  # "used to" is a purpose, not a question of where
+
+
+def test_the_kind_asked_for_wins_over_a_named_context(project: Path) -> None:
+    out = find(project, "Which constant is the default of Client's limits in client.py?")
+    assert rows(out)[0].startswith("config.py:6: DEFAULT_LIMITS")
+    method = find(project, "Which method of Client follows a redirect?").splitlines()[1]
+    assert method == "Best match: method Client._redirect_url, defined at client.py:9"

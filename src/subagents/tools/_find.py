@@ -18,7 +18,6 @@ import math
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable
 
 from subagents.tools._grep import MAX_FILE_BYTES, grep
 from subagents.tools._paths import (
@@ -50,12 +49,22 @@ USES_SHOWN_FOR = 3
 MAX_FIELDS_TEXT = 400
 """Characters of a class's ``fields:`` line (its own assignments, with values) at most."""
 _NAME_WEIGHT, _TEXT_WEIGHT, _DOC_WEIGHT, _PATH_WEIGHT = 3.0, 1.5, 1.0, 0.5
-_EXACT_NAME, _MEMBER, _PLAIN_NAME, _SAME_CASE, _KIND = 12.0, 4.0, 4.0, 1.0, 1.0
+_EXACT_NAME, _MEMBER, _PLAIN_NAME, _SAME_CASE = 12.0, 4.0, 4.0, 1.0
+_OTHER_KIND = 0.7
+"""Score factor of a definition of another kind than the query asks for (``function``)."""
+_CODE_WORD = 0.3
+"""Weight factor of a word that comes only from a name the query writes as code: the name
+itself is matched whole (``create_react_agent`` must not also win on ``agent``)."""
+_MIN_SCORE = 1.0
 _KINDS = {"class": "class", "function": "def", "method": "def", "constant": "value"}
 _QUESTION_WORDS = terms("file defines defined definition class function method constant hold")
 _OPENERS = STOP_WORDS | {"find", "show", "list", "give", "tell", "explain", "get", "locate",
                          "search", "does", "did"}
 """Capitalised first words that start a question, not a name (``Which``, ``Find``)."""
+_RAISED = frozenset({"raise", "raised", "raises", "throw", "thrown", "throws"})
+_USED = re.compile(r"\b(?:used|uses|using|called|calls|referenced)\b(?!\s+to\b)", re.IGNORECASE)
+"""A question about where a name is used (``used to verify`` is a purpose, not a place)."""
+_CAMEL_OR_SNAKE = re.compile(r"_|[a-z][A-Z]|[A-Za-z]\d")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CODE_SHAPE = re.compile(r"_|[a-z][A-Z]|\d|^[A-Z]{2,}$|^[A-Z][a-z]+[A-Z]")
 
@@ -82,6 +91,15 @@ def _named(query: str) -> tuple[set[str], set[str]]:
         elif len(word) > 2:
             plain.update((word, word.lower()))
     return code, plain
+
+
+def _is_code(token: str, code: set[str]) -> bool:
+    """Whether ``token`` holds a name written as code beyond doubt.
+
+    ``max_attempts``, ``RetryPolicy`` are; a capitalised word (``Digest``) or an acronym
+    (``HTTP``) is prose too.
+    """
+    return any(name in code and _CAMEL_OR_SNAKE.search(name) for name in _IDENT.findall(token))
 
 
 def _index(root: str, files: list[str]) -> tuple[list[tuple[str, FileIndex]], str]:
@@ -126,11 +144,11 @@ def _idf(entries: list[Entry]) -> dict[str, float]:
     return {word: math.log(total / (count + 0.5)) for word, count in counts.items()}
 
 
-def _score(symbol: Symbol, path_terms: frozenset[str], words: Iterable[str],
-           idf: dict[str, float], named: tuple[set[str], set[str]], kinds: set[str]) -> float:
+def _score(symbol: Symbol, path_terms: frozenset[str], words: dict[str, float],
+           named: tuple[set[str], set[str]], kinds: set[str]) -> float:
+    """How well ``symbol`` matches: ``words`` maps each searched word to its weight."""
     score = 0.0
-    for word in words:
-        weight = idf.get(word, 0.0)
+    for word, weight in words.items():
         if word in symbol.name_terms:
             score += _NAME_WEIGHT * weight
         elif word in symbol.text_terms:
@@ -143,19 +161,18 @@ def _score(symbol: Symbol, path_terms: frozenset[str], words: Iterable[str],
     code, plain = named
     if code.intersection(parts[:-1]):
         score += _MEMBER
-    if parts[-1] in code:
-        score += _EXACT_NAME
+    if parts[-1] in code:  # named as code; of another kind than asked for, it is context
+        score += _EXACT_NAME if not kinds or symbol.kind in kinds else _MEMBER
     elif parts[-1].lower() in plain:
         score += _PLAIN_NAME + (_SAME_CASE if parts[-1] in plain else 0.0)
-    if symbol.kind in kinds:
-        score += _KIND
-    return score
+    return score if not kinds or symbol.kind in kinds else score * _OTHER_KIND
 
 
-def _uses(indexes: list[tuple[str, FileIndex]], path: str, symbol: Symbol) -> list[str]:
-    """``raised at``/``used at`` lines for ``symbol``'s name, raises first.
+def _use_rows(indexes: list[tuple[str, FileIndex]], path: str, symbol: Symbol
+              ) -> list[tuple[bool, str]]:
+    """``(raised, "path:LINE (in def f of class C)")`` for each line naming ``symbol``.
 
-    By name only: a same-named identifier elsewhere counts too.
+    Raises first; by name only, so a same-named identifier elsewhere counts too.
     """
     name = symbol.name.rsplit(".", 1)[-1]
     rows = []
@@ -164,14 +181,38 @@ def _uses(indexes: list[tuple[str, FileIndex]], path: str, symbol: Symbol) -> li
             if where == path and use.line == symbol.line:
                 continue
             scope = f" (in {use.scope})" if use.scope else ""
-            rows.append((not use.raised, f"{'raised' if use.raised else 'used'} at "
-                                         f"{where}:{use.line}{scope}"))
-    rows.sort(key=lambda r: r[0])
-    more = f" (+{len(rows) - MAX_USES} more)" if len(rows) > MAX_USES else ""
-    shown = [text for _, text in rows[:MAX_USES]]
-    if more:
-        shown[-1] += more
+            rows.append((use.raised, f"{where}:{use.line}{scope}"))
+    rows.sort(key=lambda r: not r[0])
+    return rows
+
+
+def _uses(rows: list[tuple[bool, str]]) -> list[str]:
+    """At most ``MAX_USES`` ``raised at ...`` / ``used at ...`` lines, the rest counted."""
+    shown = [f"{'raised' if raised else 'used'} at {where}" for raised, where in rows[:MAX_USES]]
+    if len(rows) > MAX_USES:
+        shown[-1] += f" (+{len(rows) - MAX_USES} more)"
     return shown
+
+
+def _best(path: str, symbol: Symbol, rows: list[tuple[bool, str]], intent: str) -> str:
+    """The first line: what the best definition is, and where it is defined.
+
+    When the query asks where it is raised or used (``intent``), that comes first.
+    """
+    owner = symbol.name.rpartition(".")[0]
+    if symbol.kind == "value":
+        what = f"{owner + '.' if owner else ''}{symbol.text}"
+    elif symbol.kind == "class":
+        what = f"class {symbol.name}"
+    else:
+        what = f"{'method' if owner else 'function'} {symbol.name}"
+    wanted = [where for raised, where in rows if raised == (intent == "raised")]
+    said = ""
+    if intent and wanted:
+        more = f" and {len(wanted) - 1} more place{'s' if len(wanted) > 2 else ''}" \
+            if len(wanted) > 1 else ""
+        said = f", {intent} at {wanted[0]}{more};"
+    return f"Best match: {what}{said or ','} defined at {path}:{symbol.line}"
 
 
 def _row(path: str, symbol: Symbol) -> str:
@@ -199,30 +240,43 @@ def _ranked(root: str, query: str, indexes: list[tuple[str, FileIndex]]
     lowered = {w.lower() for w in re.findall(r"\w+", query)}
     kinds = {kind for word, kind in _KINDS.items() if word in lowered}
     skip = _QUESTION_WORDS | terms(os.path.basename(root))
-    words = [w for w in terms(query) if w not in skip]
     named = _named(query)
+    prose = terms(re.sub(r"\S+", lambda m: "" if _is_code(m.group(), named[0]) else m.group(),
+                         query))
     entries: list[Entry] = [(where, symbol, path_terms) for where, index in indexes
                             for path_terms in (terms(where),) for symbol in index.symbols]
     idf = _idf(entries)
+    words = {w: idf.get(w, 0.0) * (1.0 if w in prose else _CODE_WORD)
+             for w in terms(query) if w not in skip}
     scored = heapq.nsmallest(
-        MAX_ROWS, ((-_score(s, pt, words, idf, named, kinds), len(w), w, s.line, s)
+        MAX_ROWS, ((-_score(s, pt, words, named, kinds), len(w), w, s.line, s)
                    for w, s, pt in entries), key=lambda r: r[:4])
-    return [(w, s) for score, _, w, _, s in scored if -score > _KIND]
+    return [(w, s) for score, _, w, _, s in scored if -score > _MIN_SCORE]
+
+
+def _intent(query: str) -> str:
+    """``raised`` or ``used`` when the query asks where something is raised or used."""
+    words = {w.lower() for w in re.findall(r"\w+", query)}
+    return "raised" if words & _RAISED else "used" if _USED.search(query) else ""
 
 
 def _render(query: str, best: list[tuple[str, Symbol]],
             indexes: list[tuple[str, FileIndex]]) -> list[str]:
     by_path = dict(indexes)
+    intent = _intent(query)
     lines = [f"Definitions matching '{show(query)}', best first:"]
     for at, (where, symbol) in enumerate(best):
+        uses = (_use_rows(indexes, where, symbol)
+                if (at < USES_SHOWN_FOR and symbol.kind != "def") or (at == 0 and intent) else [])
+        if at == 0:
+            lines.append(_best(where, symbol, uses, intent))
         lines.append(_row(where, symbol))
         if symbol.doc:
             lines.append(f'    """{first_sentence(symbol.doc)}"""')
         if at < USES_SHOWN_FOR and symbol.kind == "class":
             members = _members(by_path[where], symbol)
             lines.extend([members] if members else [])
-        if at < USES_SHOWN_FOR and symbol.kind != "def":
-            lines.extend(f"    {use}" for use in _uses(indexes, where, symbol))
+        lines.extend(f"    {use}" for use in _uses(uses))
     return lines
 
 

@@ -240,9 +240,11 @@ def find(root: str | Path, query: str, path: str = ".",
     abbreviations such as ``max``/``maximum`` joined), each word weighted by how rare it is
     among the definitions: in the definition's own name 3x, in its signature or value
     1.5x, in its docstring 1x, in its path 0.5x. A name written as code in ``query``
-    (``RetryPolicy``, ``max_attempts``) puts its definition first and its members next;
-    ``class``/``function``/``method``/``constant`` prefer that kind. Parsed files are
-    cached by path, modification time and size (``_symbols.MAX_CACHED_FILES``).
+    (``RetryPolicy``, ``max_attempts``) puts its definition first and its members next, and
+    its own words count 0.3x; ``class``/``function``/``method``/``constant`` in the query
+    weigh other kinds of definition 0.7x (a named definition of another kind is context).
+    Parsed files are cached by path, modification time and size, up to 24 MB of source
+    (``_symbols.MAX_INDEXED_BYTES``, also the most one search reads).
 
     Limits: Python files only (use ``grep`` for others); a file that does not parse is
     skipped; uses are found by name, so a same-named identifier elsewhere counts too;
@@ -256,11 +258,14 @@ def find(root: str | Path, query: str, path: str = ".",
         max_files: Directory entries walked at most.
 
     Returns:
-        ``N definitions matching '...', best first:`` then at most ``MAX_ROWS`` (10) rows
-        ``path:LINE: signature-or-assignment  (in Owner)``, each followed by its
-        docstring's first sentence and, for the first three classes and values, up to three
-        ``raised at path:LINE (in def f of class C)`` / ``used at ...`` lines. Bad input
-        gives ``Error: ...``; no match says to try grep.
+        ``Definitions matching '...', best first:``, then ``Best match: class X, defined at
+        a.py:12`` (when the query asks where something is raised or used: ``Best match:
+        class X, raised at b.py:40 (in def run of class Pipe); defined at a.py:12``), then
+        at most ``MAX_ROWS`` (10) rows ``path:LINE: signature-or-assignment  (in Owner)``,
+        each followed by its docstring's first sentence and, for the first three classes
+        and values, a class's ``fields:`` (its own assignments) and up to three ``raised at
+        path:LINE (in def f of class C)`` / ``used at ...`` lines. Bad input gives
+        ``Error: ...``; when no definition matches, the ``grep`` answer for ``query``.
 
     """
     return _find(real_root(root), query, path, max_files)
