@@ -22,6 +22,7 @@ from subagents.runtime.usage import UsageNode
 from subagents.spec import Agent
 from subagents.spec.background import BackgroundConfig
 from subagents.spec.budget import Budget
+from subagents.spec.first_call import FirstCall
 from subagents.spec.guard import LoopGuard
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "Budget",
     "DelegationResult",
     "LocalModelError",
+    "FirstCall",
     "LoopGuard",
     "ModelEndpointError",
     "ModelResolutionError",

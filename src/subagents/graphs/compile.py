@@ -64,8 +64,9 @@ def compile_agent(
     Raises:
         SpecError: a sub-agent name refers to no agent among the caller and its ancestors,
             a ``needs_approval`` name is no tool of its agent (own, delegation or lifecycle
-            tool), or a persistent sub-agent has no checkpointer anywhere (none given here, and no
-            ``persistence`` factory of its own).
+            tool), a ``first_call`` names no own tool of its agent, or a persistent
+            sub-agent has no checkpointer anywhere (none given here, and no ``persistence``
+            factory of its own).
         ModelResolutionError: no model could be resolved for an agent.
     """
     if checkpointer is None:
@@ -151,6 +152,7 @@ class _Compiler:
             children[child.name] = ChildLink(child, _node_name(path, child), tool, graph,
                                             (*path, child.name), tool in agent.needs_approval)
         _check_approval(agent, children)
+        _check_first_call(agent)
         price = model_price(model, tree_pricing(lineage))
         require_price(lineage, price)
         plan = AgentPlan(agent=agent, path=path, model=model, price=price,
@@ -206,6 +208,16 @@ def _check_approval(agent: Agent, children: dict[str, ChildLink]) -> None:
     if unknown:
         msg = (f"agent {agent.name!r}: field 'needs_approval': {unknown} name no tool of the "
                f"agent; its tools: {', '.join(sorted(names)) or '(none)'}")
+        raise SpecError(msg)
+
+
+def _check_first_call(agent: Agent) -> None:
+    """``first_call`` must name one of the agent's own tools."""
+    first = agent.first_call
+    own = sorted(t.name for t in agent.tools)
+    if first is not None and first.tool not in own:
+        msg = (f"agent {agent.name!r}: field 'first_call': {first.tool!r} is no tool of the "
+               f"agent; its own tools: {', '.join(own) or '(none)'}")
         raise SpecError(msg)
 
 

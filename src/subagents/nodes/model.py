@@ -17,6 +17,7 @@ background table at the end (async runs only: background children need one).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,7 @@ from subagents.nodes._refuse import not_run
 from subagents.nodes._turn import Turn, read_turn
 from subagents.nodes.ending import ending
 from subagents.nodes.lifecycle import parent_messages
-from subagents.nodes.plan import AgentPlan
+from subagents.nodes.plan import NUDGE_KEY, AgentPlan
 from subagents.nodes.schemas import final_answer_spec
 from subagents.nodes.state import SPENT_KEY
 from subagents.results import Status
@@ -116,7 +117,11 @@ class _Model:
         messages = [*messages, *mail] if mail else messages
         emit = Emitter(scope, config)
         turn, forced, runnable, request = self.request(messages)
-        got = yield from self.call(scope, runnable, request, emit)
+        opening = self.opening(turn, forced, messages)
+        if opening is not None:  # Agent.first_call: the task's first step, no model call
+            got: AIMessage | Decision = opening
+        else:
+            got = yield from self.call(scope, runnable, request, emit)
         out = got if isinstance(got, Decision) else self.decide(scope, turn, got, forced, emit)
         if out.force_final:
             request = self.forced_request(messages, out)
@@ -138,6 +143,21 @@ class _Model:
         if turn.calls + 1 >= self.plan.agent.max_steps:
             return turn, True, self.final, [*self.system, *messages, _nudge(LIMIT_NUDGE)]
         return turn, False, self.bound, [*self.system, *messages] if self.system else messages
+
+    def opening(self, turn: Turn, forced: bool, messages: list[AnyMessage]) -> AIMessage | None:
+        """The AI message calling ``Agent.first_call`` at a task's start, else None.
+
+        Made only before the task's first model call (not when that call is the forced
+        last one: ``max_steps`` 1), with ``"{task}"`` set to the task message's text.
+        """
+        first = self.plan.agent.first_call
+        if first is None or forced or turn.calls:
+            return None
+        task = next((m.text for m in reversed(messages) if isinstance(m, HumanMessage)
+                     and not m.additional_kwargs.get(NUDGE_KEY)), "")
+        call = ToolCall(name=first.tool, args=first.arguments(task),
+                        id=f"call_first_{uuid.uuid4().hex[:16]}", type="tool_call")
+        return AIMessage(content="", tool_calls=[call], name=self.plan.agent.name)
 
     def forced_request(self, messages: list[AnyMessage], out: Decision) -> list[Any]:
         return [*self.system, *messages, *out.messages, _nudge(REPEAT_NUDGE)]

@@ -9,6 +9,7 @@ from subagents.spec.agent import RESERVED_NAMES, Agent, AnswerCheck, iter_agents
 from subagents.spec.background import AwaitMode, BackgroundConfig, JobDispatcher
 from subagents.spec.budget import Budget
 from subagents.spec.delivery import DELIVERY_KEY, Delivery, Handler, Webhook
+from subagents.spec.first_call import FirstCall
 from subagents.spec.foreign import GraphSpec, RemoteSpec
 from subagents.spec.guard import LoopGuard
 
@@ -24,6 +25,7 @@ __all__ = [
     "GraphSpec",
     "Handler",
     "JobDispatcher",
+    "FirstCall",
     "LoopGuard",
     "RemoteSpec",
     "Webhook",

@@ -30,6 +30,7 @@ from subagents.spec._fields import strict_scalar as _strict_scalar
 from subagents.spec._names import RESERVED_NAMES, agent_name, tool_name, tool_names
 from subagents.spec.background import BackgroundConfig
 from subagents.spec.budget import Budget
+from subagents.spec.first_call import FirstCall
 from subagents.spec.foreign import GraphSpec, RemoteSpec, check_foreign
 from subagents.spec.guard import LoopGuard
 
@@ -153,6 +154,11 @@ class Agent(BaseModel):
         default_factory=LoopGuard,
         description="Stops a task that repeats an identical tool call with an identical result "
         "max_repeats times (the agent ends failed, 'stopped by the loop guard'); None: off.",
+    )
+    first_call: FirstCall | None = Field(
+        default=None,
+        description="A call of one of its own tools the runtime makes before its first model "
+        "call of each task, '{task}' in a text argument set to the task (see FirstCall).",
     )
     needs_approval: tuple[str, ...] = Field(
         default=(), description="Names of its tools (own, delegation 'task'/'task_<name>', "

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
 from subagents.spec import Agent
 from subagents.spec.background import AwaitMode, BackgroundConfig
 from subagents.spec.budget import Budget
+from subagents.spec.first_call import FirstCall
 from subagents.spec.guard import LoopGuard
 from subagents.tools import BUILTIN_CHECKS, BUILTIN_TOOLS, MAX_WALK_ENTRIES
 
@@ -196,6 +197,7 @@ class AgentEntry(BaseModel):
         "output tokens], for models genai-prices does not know; inherited by its sub-agents "
         "(their own entries win). Local models cost 0.")
     background: bool | BackgroundEntry = Field(False, description=_doc(Agent, "background"))
+    first_call: FirstCall | None = Field(None, description=_doc(Agent, "first_call"))
     needs_approval: list[str] = Field([], description=_doc(Agent, "needs_approval"))
     remote: RemoteEntry | None = Field(
         None, description="The agent runs on a LangGraph server (then it takes no model, "

@@ -31,6 +31,7 @@ _SECTIONS = (
     ("`remote:`", "RemoteEntry"),
     ("`retry:`", "RetryEntry"),
     ("`loop_guard:` (or `false`)", "LoopGuard"),
+    ("`first_call:`", "FirstCall"),
     ("`mcp_servers:` entries, stdio", "McpStdioServer"),
     ("`mcp_servers:` entries, streamable HTTP", "McpHttpServer"),
 )
