@@ -120,17 +120,23 @@ class AsyncOnly:
         return await self.start()
 
 
-async def _loop(step: Step[_T], do: Callable[[Request[Any]], Awaitable[Any]]) -> _T:
-    """The one driving loop: do each request, send its result (or throw its error) back.
+def drive(step: Step[_T]) -> _T:
+    """Run a step to its end, doing each request it yields synchronously (``run``).
 
-    An exception the step lets out propagates unchanged, ``BaseException`` s included
-    (LangGraph's ``GraphBubbleUp`` for an ``interrupt()``, ``asyncio.CancelledError``).
+    The loop of :func:`adrive` with ``request.run()`` in the calling thread instead of
+    ``await request.arun()``: no coroutine and no event loop, since a delegation's sync
+    nodes pass through here several times. A request that raises has its exception thrown
+    into the step at its ``yield`` (the step may catch it); an exception the step lets out
+    propagates to the caller unchanged, ``BaseException`` s included.
+
+    Returns:
+        The step's return value.
     """
     try:
         request = next(step)
         while True:
             try:
-                result = await do(request)
+                result = request.run()
             except BaseException as exc:  # handed to the step, which decides
                 request = step.throw(exc)
             else:
@@ -142,45 +148,28 @@ async def _loop(step: Step[_T], do: Callable[[Request[Any]], Awaitable[Any]]) ->
         step.close()
 
 
-async def _sync(request: Request[Any]) -> Any:
-    return request.run()  # never suspends: the loop below finishes in one ``send``
-
-
-async def _async(request: Request[Any]) -> Any:
-    return await request.arun()
-
-
-def drive(step: Step[_T]) -> _T:
-    """Run a step to its end, doing each request it yields synchronously (``run``).
-
-    The same loop as :func:`adrive`, with requests done in the calling thread: its coroutine
-    never suspends, so it is run to its end with one ``send`` and no event loop. A request that
-    raises has its exception thrown into the step at its ``yield`` (the step may catch it); an
-    exception the step lets out propagates to the caller unchanged.
-
-    Returns:
-        The step's return value.
-
-    Raises:
-        RuntimeError: a request's ``run`` returned an awaitable that suspended (a bug).
-    """
-    loop = _loop(step, _sync)
-    try:
-        loop.send(None)
-    except StopIteration as done:
-        value: _T = done.value
-        return value
-    loop.close()
-    raise RuntimeError("a sync step suspended: a request's run() awaited something")
-
-
 async def adrive(step: Step[_T]) -> _T:
     """Run a step to its end, awaiting each request it yields (``arun``); see :func:`drive`.
 
     Cancellation (``asyncio.CancelledError``) of an awaited request is thrown into the step
-    like any other exception, so ``finally`` blocks of the step run.
+    like any other exception, so ``finally`` blocks of the step run; an exception the step
+    lets out propagates unchanged, ``BaseException`` s included (LangGraph's ``GraphBubbleUp``
+    for an ``interrupt()``, ``asyncio.CancelledError``).
 
     Returns:
         The step's return value.
     """
-    return await _loop(step, _async)
+    try:
+        request = next(step)
+        while True:
+            try:
+                result = await request.arun()
+            except BaseException as exc:  # handed to the step, which decides
+                request = step.throw(exc)
+            else:
+                request = step.send(result)
+    except StopIteration as done:
+        value: _T = done.value
+        return value
+    finally:
+        step.close()
