@@ -106,9 +106,14 @@ class DelegationResult(BaseModel):
         return cls.model_validate_json(content)
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+"""``json.dumps(payload, ensure_ascii=False, default=str)``, built once (``dumps`` with
+options builds an encoder at every call; this is on the path of every delegation)."""
+
+
 def json_text(payload: Any) -> str:
     """Compact JSON that is always valid UTF-8 (lone surrogates become '?')."""
-    text = json.dumps(payload, ensure_ascii=False, default=str)
+    text = _JSON.encode(payload)
     return text.encode("utf-8", "replace").decode("utf-8")
 
 

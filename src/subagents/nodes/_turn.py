@@ -18,6 +18,9 @@ __all__ = ["PARENT_MESSAGE", "Loop", "Turn", "call_key", "read_turn"]
 
 _RETRIED = frozenset({"failed", "timeout"})
 """Typed delegation statuses after which an identical call is a retry, never a loop."""
+_KEYS = json.JSONEncoder(sort_keys=True, default=str)
+"""``json.dumps(args, sort_keys=True, default=str)``, built once (``call_key`` runs for every
+earlier call at every model call; ``dumps`` with options builds an encoder each time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +132,7 @@ def _outcome(msg: ToolMessage | None) -> str | None:
 def call_key(name: str, args: object) -> tuple[str, str]:
     """Identity of a tool call for the loop guard and the duplicate check."""
     try:
-        return name, json.dumps(args, sort_keys=True, default=str)
+        return name, _KEYS.encode(args)
     except (TypeError, ValueError):  # keys of mixed types (hand-built calls)
         return name, repr(args)
 
