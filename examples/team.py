@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from subagents import Agent
+from subagents import Agent, FirstCall
 from subagents.tools import all_checks, builtin_tool, grounded, paths_exist
 
 DEV_PROMPT = """\
@@ -29,40 +29,30 @@ Then answer every part of the question with the names, values and files it found
 """
 
 EXPLORE_PROMPT = (
-    "You explore a code base with read-only tools. Search all files yourself first, with a\n"
-    'name or two plain words from the task, for example: grep(pattern="timeout")\n'
-    'For where a class is defined, grep "class " and its name; for where an error is raised, '
-    'grep "raise " and its name; for where a constant is used, grep its name.\n'
-    "To see a value or a body, read_file the path grep printed, with start_line its line "
-    "number.\n"
-    "Answer by copying the tool lines that answer the task (path:LINE: text), then one "
-    "sentence that uses only names and values those lines show.\n"
+    "You explore a code base with read-only tools. Your task was already searched with find: "
+    "its result is above, best match first, with definitions as path:LINE: code, their "
+    "docstrings, a class's fields, and the lines where each is used or raised.\n"
+    "If those rows do not answer every part of the task, call find with a name they show, or "
+    "read_file a path at its line.\n"
+    "Answer by copying the rows that answer the task (the Best match line, path:LINE: text, "
+    'and the "raised at" or "used at" lines it asks about), then one sentence that uses only '
+    "names, values and files those rows show.\n"
 )
-
-SEARCH_PROMPT = """\
-You find where something appears in the code base. Call grep with the task's own key
-words as the pattern: grep shows the lines holding most of them first.
-If nothing matches, try a shorter or related word, or list the files.
-Reply by copying the matching path:LINE: text lines, then one sentence.
-"""
 
 
 def build_team(root: str | Path = ".") -> Agent:
-    """Build the dev -> explore -> search team; file tools are confined to ``root``."""
-    search = Agent(
-        name="search",
-        description="Only when your own grep found nothing, searches for one other word.",
-        system_prompt=SEARCH_PROMPT,
-        tools=[builtin_tool("grep", root), builtin_tool("list_files", root)],
-        max_steps=3,
-    )
+    """Build the dev -> explore team; file tools are confined to ``root``.
+
+    ``explore``'s first step is ``find`` with the whole task, made by the runtime
+    (``first_call``), so the model starts from its result.
+    """
     explore = Agent(
         name="explore",
         description="Explores the code base and reports files, lines and values; give it the "
         "user's whole question, word for word.",
         system_prompt=EXPLORE_PROMPT,
-        tools=[builtin_tool(name, root) for name in ("list_files", "read_file", "grep")],
-        subagents=[search],
+        tools=[builtin_tool(name, root) for name in ("find", "read_file")],
+        first_call=FirstCall(tool="find", args={"query": "{task}"}),
         max_steps=4,
         delegation_context=False,
         answer_check=all_checks(paths_exist(root), grounded()),

@@ -32,7 +32,9 @@ from subagents.events import ModelEnd, SubagentEnd, SubagentStart
 from subagents.teams import load_team
 from subagents.testing import ScriptedChatModel, ai, call
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "codebase_explorer.yaml"
+EXAMPLE = Path(__file__).resolve().parent / "fakes" / "nested_team.yaml"
+"""A three-level team (dev -> explore -> search): the CLI's trees, drawings and detail levels."""
+SHIPPED = Path(__file__).resolve().parents[1] / "examples" / "codebase_explorer.yaml"
 runner = CliRunner()
 
 

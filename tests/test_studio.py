@@ -26,6 +26,7 @@ from syrupy.assertion import SnapshotAssertion
 from subagents import compile_agent
 from subagents.checkpoints import memory_saver
 from subagents.graphs.research import build_team
+from subagents.teams import load_team
 from subagents.testing import ScriptedChatModel
 from subagents.testing.demo import research_policy
 
@@ -63,7 +64,13 @@ def test_mermaid_of_exported_explorer_graph(monkeypatch: pytest.MonkeyPatch,
     mermaid = graph.get_graph(xray=True).draw_mermaid(with_styles=False)
     assert mermaid == snapshot
     assert "\tsubgraph explore\n" in mermaid
-    assert "explore/search" in mermaid  # nested delegation node: the child's path below root
+
+
+def test_a_nested_delegation_node_is_named_by_the_childs_path(tmp_path: Path) -> None:
+    nested = Path(__file__).resolve().parent / "fakes" / "nested_team.yaml"
+    graph = compile_agent(load_team(nested, root=tmp_path), model=ScriptedChatModel(steps=[]))
+    mermaid = graph.get_graph(xray=True).draw_mermaid(with_styles=False)
+    assert "\tsubgraph explore/search\n" in mermaid  # the child's path below the root
 
 
 def _research(checkpointed: bool = True) -> tuple[Any, ScriptedChatModel]:

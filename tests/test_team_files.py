@@ -10,7 +10,7 @@ import pytest
 from langchain_core.messages import HumanMessage, ToolMessage
 from pydantic import BaseModel, ValidationError
 
-from subagents import Agent, LoopGuard, SpecError, compile_agent
+from subagents import Agent, FirstCall, LoopGuard, SpecError, compile_agent
 from subagents.teams import (
     load_team,
     model_from_json_schema,
@@ -47,25 +47,23 @@ def test_example_team_file_loads(tmp_path: Path) -> None:
     assert dev.system_prompt.startswith("You answer questions about the code base.")
     (explore,) = dev.subagents
     assert isinstance(explore, Agent)
-    assert [t.name for t in explore.tools] == ["list_files", "read_file", "grep"]
-    (search,) = explore.subagents
-    assert isinstance(search, Agent)
-    assert [t.name for t in search.tools] == ["grep", "list_files"]
-    assert all(2 <= a.max_steps <= 4 for a in (dev, explore, search))
-    assert all(3 <= len(a.system_prompt.strip().splitlines()) <= 5 for a in (dev, explore, search))
-    assert 'grep(pattern="timeout")' in explore.system_prompt
+    assert [t.name for t in explore.tools] == ["find", "read_file"]
+    assert explore.subagents == ()
+    assert explore.first_call == FirstCall(tool="find", args={"query": "{task}"})
+    assert all(2 <= a.max_steps <= 4 for a in (dev, explore))
+    assert all(3 <= len(a.system_prompt.strip().splitlines()) <= 5 for a in (dev, explore))
     # explore's answers may name only files under the root (or seen in its tool results)
-    assert explore.answer_check is not None and search.answer_check is None
+    assert explore.answer_check is not None
     # dev's answer may name only what explore's result (or the question) shows
     assert dev.answer_check is not None
     assert dev.answer_check("TIMEOUT is in app.py.", []) is not None
-    seen = [ToolMessage("app.py:1: TIMEOUT = 30", tool_call_id="1", name="grep")]
+    seen = [ToolMessage("app.py:1: TIMEOUT = 30", tool_call_id="1", name="find")]
     assert explore.answer_check("It is app.py:1.", seen) is None
     assert "`src/app.py` does not exist" in (explore.answer_check("src/app.py", seen) or "")
     # ... and only names and values its tool results (or its task) show
     assert "`31` (number)" in (explore.answer_check("It is 31, in app.py:1.", seen) or "")
     # tools are confined to the given root
-    assert "app.py:1" in search.tools[0].invoke({"pattern": "TIMEOUT"})
+    assert "app.py:1: TIMEOUT = 30" in explore.tools[0].invoke({"query": "TIMEOUT"})
 
 
 def test_python_example_matches_the_yaml_team(tmp_path: Path) -> None:

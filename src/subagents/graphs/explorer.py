@@ -1,9 +1,10 @@
 """Exported graph ``explorer``: the codebase explorer team (see ``langgraph.json``).
 
-``dev`` delegates exploration to ``explore`` (read-only file tools), which can delegate narrow
-searches to ``search``. Compiled without a checkpointer: a LangGraph server brings its own.
-The file tools are confined to ``$SUBAGENTS_ROOT`` (default: the working directory); the
-model is resolved by ``subagents.models`` (``$SUBAGENTS_MODEL``, else the local 1.5B).
+``dev`` delegates exploration to ``explore`` (read-only ``find`` and ``read_file``; its
+first step is ``find`` with the whole task, made by the runtime: ``Agent.first_call``).
+Compiled without a checkpointer: a LangGraph server brings its own. The file tools are
+confined to ``$SUBAGENTS_ROOT`` (default: the working directory); the model is resolved by
+``subagents.models`` (``$SUBAGENTS_MODEL``, else the local 1.5B).
 """
 
 from __future__ import annotations

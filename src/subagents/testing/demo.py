@@ -69,7 +69,11 @@ def research_policy(messages: list[BaseMessage], agent: str | None) -> AIMessage
 
 
 def explorer_policy(messages: list[BaseMessage], agent: str | None) -> AIMessage:
-    """Dev -> explore -> grep for the first word of the question, then answer."""
+    """Dev -> explore (whose first step, ``find`` with the task, the runtime makes), answer.
+
+    Without that first step (a team of your own) explore calls ``find`` with the
+    question's last word.
+    """
     last: Any = messages[-1]
     if agent == "dev":
         if isinstance(last, HumanMessage):
@@ -77,7 +81,7 @@ def explorer_policy(messages: list[BaseMessage], agent: str | None) -> AIMessage
         return ai(f"answer: {last.content}")
     if isinstance(last, HumanMessage):
         word = str(last.content).split()[-1].strip("?.") if str(last.content).split() else "x"
-        return ai(call("grep", pattern=word))
+        return ai(call("find", query=word))
     return ai(f"found: {str(last.content)[:200]}")
 
 
