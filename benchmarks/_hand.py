@@ -12,6 +12,14 @@ Where the scripts' baselines differ slightly they still do, through parameters: 
 async nodes (``is_async``), ``json.dumps(..., ensure_ascii=...)`` and whether a missing
 tool-call id becomes ``""`` (``empty_id``). Nothing here adds or removes work on the
 baseline side: these graphs are the reference in timing comparisons.
+
+``traced=True`` gives the same graphs with the tracing config this runtime's agents carry,
+written the way a LangGraph user who wants the same traces would: each graph
+``.with_config(run_name=<name>, tags=["subagent:<name>"], metadata={"lc_agent_name": <name>,
+"subagents_path": [...]})`` (``root``: ``["root"]``; ``child``: ``["root", "child"]``) and
+each child invocation ``config={"metadata": {"subagents_tool_call_id": <id>}}``
+(:func:`child_config`). LangChain and LangGraph copy that config into every node and model
+call, so it costs time of its own; ``traced=False`` (the default) is the plain pair.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
@@ -33,6 +41,9 @@ from subagents.testing import ScriptedChatModel
 
 Graph = CompiledStateGraph[Any, Any, Any, Any]
 ToolCallLike = Mapping[str, Any]
+
+ROOT, CHILD = "root", "child"
+"""The hand-written graphs' names (the parent's and the child's), as in the benchmarks' agents."""
 
 
 class State(TypedDict):
@@ -47,6 +58,20 @@ class State(TypedDict):
 def child_input(tc: ToolCallLike) -> dict[str, Any]:
     """A child graph's input for one ``task`` call: its objective as one HumanMessage."""
     return {"messages": [HumanMessage(tc["args"]["objective"])]}
+
+
+def child_config(tc: ToolCallLike, *, traced: bool) -> RunnableConfig | None:
+    """The config of the child invocation for ``tc``: the tool-call id in its metadata when
+    ``traced`` (as this runtime's ``subagents_tool_call_id``), else ``None`` (no config)."""
+    return {"metadata": {"subagents_tool_call_id": tc["id"]}} if traced else None
+
+
+def traced_graph(graph: Graph, path: Sequence[str]) -> Graph:
+    """``graph`` with the tracing config of the agent at ``path`` (its last name): run name,
+    ``subagent:<name>`` tag, ``lc_agent_name`` and ``subagents_path`` metadata."""
+    name = path[-1]
+    return graph.with_config(run_name=name, tags=[f"subagent:{name}"],
+                             metadata={"lc_agent_name": name, "subagents_path": list(path)})
 
 
 def child_result(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,9 +92,10 @@ def tool_message(tc: ToolCallLike, payload: dict[str, Any], *, ensure_ascii: boo
 
 
 async def run_child(child: Graph, tc: ToolCallLike, *, ensure_ascii: bool = True,
-                    empty_id: bool = False) -> ToolMessage:
-    """Invoke the child graph for one ``task`` call (async) and wrap its answer."""
-    res = await child.ainvoke(child_input(tc))
+                    empty_id: bool = False, traced: bool = False) -> ToolMessage:
+    """Invoke the child graph for one ``task`` call (async) and wrap its answer; ``traced``:
+    with the tool-call id in the call's metadata (:func:`child_config`)."""
+    res = await child.ainvoke(child_input(tc), child_config(tc, traced=traced))
     return tool_message(tc, child_result(res), ensure_ascii=ensure_ascii, empty_id=empty_id)
 
 
@@ -88,17 +114,20 @@ def model_node(runnable: Runnable[Any, Any], *, is_async: bool) -> Callable[...,
     return smodel
 
 
-def build_child(model: ScriptedChatModel, *, is_async: bool = True) -> Graph:
+def build_child(model: ScriptedChatModel, *, is_async: bool = True,
+                traced: bool = False) -> Graph:
     """The hand-written child: START -> model -> END, no tools bound.
 
     Compiled without a checkpointer, so (like this runtime's children) it inherits the
-    parent's saver under the calling node's namespace.
+    parent's saver under the calling node's namespace. ``traced``: with the tracing config of
+    an agent ``child`` under ``root`` (:func:`traced_graph`).
     """
     builder = StateGraph(State)
     builder.add_node("model", model_node(model, is_async=is_async))
     builder.add_edge(START, "model")
     builder.add_edge("model", END)
-    return builder.compile(name="child")
+    graph = builder.compile(name=CHILD)
+    return traced_graph(graph, [ROOT, CHILD]) if traced else graph
 
 
 def route_delegate(state: State) -> str:
@@ -117,16 +146,19 @@ def route_send(state: State) -> Any:
 
 def build_parent(bound: Runnable[Any, Any], delegate: Callable[..., Any],
                  route: Callable[[State], Any], *, is_async: bool = True,
-                 checkpointer: BaseCheckpointSaver[Any] | None = None) -> Graph:
+                 checkpointer: BaseCheckpointSaver[Any] | None = None,
+                 traced: bool = False) -> Graph:
     """The hand-written parent: model (``bound``: tools bound) -> delegate -> model, until the
-    model answers without tool calls. ``route`` is ``route_delegate`` or ``route_send``."""
+    model answers without tool calls. ``route`` is ``route_delegate`` or ``route_send``;
+    ``traced``: with the tracing config of an agent ``root`` (:func:`traced_graph`)."""
     builder = StateGraph(State)
     builder.add_node("model", model_node(bound, is_async=is_async))
     builder.add_node("delegate", delegate)
     builder.add_edge(START, "model")
     builder.add_conditional_edges("model", route, ["delegate", END])
     builder.add_edge("delegate", "model")
-    return builder.compile(checkpointer=checkpointer, name="root")
+    graph = builder.compile(checkpointer=checkpointer, name=ROOT)
+    return traced_graph(graph, [ROOT]) if traced else graph
 
 
 def build_send_parent(bound: Runnable[Any, Any], child: Graph, *, ensure_ascii: bool = True,
