@@ -448,10 +448,10 @@ def report_scenarios(scenarios: list[Scenario]) -> list[tuple[str, bool, str]]:
     for sc in scenarios:
         sc_rows, r1, rex = _scenario_rows(sc)
         rows.extend(sc_rows)
-        verdicts.append((f"overhead {sc.label} (1 delegation) ours/traced hand {r1:.2f}x "
+        verdicts.append((f"overhead {sc.label} (1 delegation) ours/traced hand {r1:.3f}x "
                          f"<= {RATIO_TARGET:.2f}x", r1 <= RATIO_TARGET, ""))
         verdicts.append((f"overhead {sc.label} (per extra delegation) ours/traced hand "
-                         f"{rex:.2f}x <= {RATIO_TARGET:.2f}x", rex <= RATIO_TARGET, ""))
+                         f"{rex:.3f}x <= {RATIO_TARGET:.2f}x", rex <= RATIO_TARGET, ""))
     print(render_table(["mode/storage", "run", "ours med ms", "ours p90", "traced med ms",
                         "traced p90", "plain med ms", "ours/traced", "of medians", "cpu",
                         "ours/plain"], rows))
