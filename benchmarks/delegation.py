@@ -24,7 +24,7 @@ Run: ``.venv/bin/python benchmarks/delegation.py [--quick] [--iterations N] [--p
    judged against LangGraph's own fan-out written by hand (one ``Send`` per tool call to a
    node invoking the child): one ``Send`` per delegation is what makes each delegation its
    own durable task, a promise of this runtime. A hand-written ``asyncio.gather`` of the
-   children in one node (a floor that gives that up; the Send graph measured 1.035-1.038x of
+   children in one node (a floor that gives that up; the Send graph measured 1.030-1.038x of
    it) and the critical path (3 model calls = 0.6 s) are printed beside it, not judged.
 3. Own graphs: the same root delegating to the hand-written child graph as an own-graph
    sub-agent (``Agent.from_graph``: usage, budget and events read through callbacks) against
@@ -341,15 +341,14 @@ async def run_fanout(repeats: int) -> dict[str, Samples]:
 
 
 def profile_ours(rounds: int) -> str:
-    """cProfile of both sides (sync, in memory, 5 delegations): totals, then top src/ costs.
+    """cProfile of every side (sync, in memory, 5 delegations): totals, then top src/ costs.
 
     In memory and sync, so checkpointer threads and the event loop do not blur the picture.
     """
     out = io.StringIO()
     stats: dict[str, pstats.Stats] = {}
-    for name, graph in (("ours", build_ours(ScriptedChatModel(policy=policy), None)),
-                        ("hand", build_handwritten(ScriptedChatModel(policy=policy), None,
-                                                   is_async=False))):
+    for name in SIDES:
+        graph = build_side(name, ScriptedChatModel(policy=policy), None, is_async=False)
         for _ in range(5):
             graph.invoke(_inp(5))
         prof = cProfile.Profile()
