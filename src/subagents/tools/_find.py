@@ -19,11 +19,10 @@ import os
 import re
 from collections import Counter
 
-from subagents.tools._grep import MAX_FILE_BYTES, grep
+from subagents.tools._grep import MAX_FILE_BYTES, files_under, grep, search_start
 from subagents.tools._paths import (
     MAX_WALK_ENTRIES,
     ToolPathError,
-    Walk,
     open_confined,
     rel,
     resolve,
@@ -280,26 +279,14 @@ def _render(query: str, best: list[tuple[str, Symbol]],
     return lines
 
 
-def _files_under(root: str, start: str, max_files: int) -> tuple[list[str], str]:
-    if os.path.isfile(start):
-        return [start], ""
-    walk = Walk(root, start, max_entries=max_files)
-    return [found for found, is_dir in walk if not is_dir], walk.note()
-
-
 def find(root: str, query: str, path: str = ".", max_files: int = MAX_WALK_ENTRIES) -> str:
     """Search the Python definitions under ``root``/``path``; see ``fs.find`` for the rules."""
-    if not isinstance(query, str) or not query.strip():
-        return "Error: query is empty; give a name or a few words of what you look for"
-    if "\x00" in query or len(query) > 1000:
-        return "Error: query must be under 1000 characters without NUL bytes"
-    try:
-        start = resolve(root, path)
-    except ToolPathError as exc:
-        return str(exc)
-    if not os.path.exists(start):
+    start = search_start(root, path, "query", query, "a name or a few words of what you look for")
+    if isinstance(start, ToolPathError):
+        return str(start)
+    if start is None:
         path, start = ".", resolve(root, ".")
-    files, cut = _files_under(root, start, max_files)
+    files, cut = files_under(root, start, max_files)
     indexes, budget_cut = _index(root, files)
     cut = cut or budget_cut
     best = _ranked(root, query, indexes)

@@ -96,7 +96,8 @@ def _python_regex(pattern: str) -> bool:
     return True
 
 
-def _files(root: str, start: str, max_files: int = MAX_WALK_ENTRIES) -> tuple[list[str], str]:
+def files_under(root: str, start: str, max_files: int = MAX_WALK_ENTRIES
+                ) -> tuple[list[str], str]:
     """The files to search under ``start`` and ``""`` or the walk's truncation note."""
     if os.path.isfile(start):
         return [start], ""
@@ -175,23 +176,37 @@ def _word_count(words: list[str]) -> Rank:
     return lambda line: sum(w in line.casefold() for w in folded)
 
 
-def grep(root: str, pattern: str, path: str = ".", max_files: int = MAX_WALK_ENTRIES) -> str:
-    """Search files under ``root``/``path`` for ``pattern``; see ``fs.grep`` for the rules."""
-    if not isinstance(pattern, str) or not pattern.strip():
-        return "Error: pattern is empty; give a word or text to search for"
-    if "\x00" in pattern or len(pattern) > 1000:
-        return "Error: pattern must be under 1000 characters without NUL bytes"
+def search_start(root: str, path: str, name: str, text: object, wanted: str
+                 ) -> str | ToolPathError | None:
+    """Where a search of ``text`` (the argument ``name``) under ``path`` starts.
+
+    Returns the real start path, ``None`` when ``path`` does not exist, or the error to
+    answer with: ``text`` empty, over 1000 characters or holding NUL (it asks for
+    ``wanted``), or ``path`` outside the root.
+    """
+    if not isinstance(text, str) or not text.strip():
+        return ToolPathError(f"Error: {name} is empty; give {wanted}")
+    if "\x00" in text or len(text) > 1000:
+        return ToolPathError(f"Error: {name} must be under 1000 characters without NUL bytes")
     try:
         start = resolve(root, path)
     except ToolPathError as exc:
-        return str(exc)
+        return exc
+    return start if os.path.exists(start) else None
+
+
+def grep(root: str, pattern: str, path: str = ".", max_files: int = MAX_WALK_ENTRIES) -> str:
+    """Search files under ``root``/``path`` for ``pattern``; see ``fs.grep`` for the rules."""
+    start = search_start(root, path, "pattern", pattern, "a word or text to search for")
+    if isinstance(start, ToolPathError):
+        return str(start)
     prefix = ""
-    if not os.path.exists(start):
+    if start is None:
         # small models invent paths: search everything rather than send them guessing
         # ... and do not echo the invented path: the model tends to copy it into its answer
         prefix = "(that path does not exist; searched all files instead)\n"
         start = resolve(root, ".")
-    files, cut = _files(root, start, max_files)
+    files, cut = files_under(root, start, max_files)
     needle = pattern.strip()
     attempts, unsupported = _attempts(needle)
     searched = len(files)
@@ -350,7 +365,7 @@ def definitions_searched(root: str, name: str, limit: int = 3,
                          max_files: int = MAX_WALK_ENTRIES
                          ) -> tuple[list[tuple[str, int, str]], str]:
     """:func:`definitions`, and ``""`` or the note that the walk stopped at ``max_files``."""
-    files, cut = _files(root, root, max_files)
+    files, cut = files_under(root, root, max_files)
     hits, searched = _search(root, files, definition_matcher(name))
     return hits[:limit], cut or _budget_note(searched, len(files))
 

@@ -35,7 +35,7 @@ CLOSE_NAME = 0.75
 
 
 class ToolPathError(SubagentsError):
-    """A model-supplied path was rejected; ``str(exc)`` is the message for the model."""
+    """A model-supplied path or search text was rejected; ``str(exc)`` is the model's message."""
 
 
 def show(path: str, limit: int = 80) -> str:
