@@ -25,15 +25,13 @@ The life of one delegation, top to bottom in this module, written once as a sans
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from langchain_core.messages import ToolCall
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphBubbleUp
-from langgraph.pregel import Pregel
 
 from subagents.checkpoints.errors import is_storage_error
 from subagents.nodes._approval import approve_delegation
@@ -233,14 +231,12 @@ def _child_run(link: ChildLink, task: dict[str, Any], call: CallInfo,
         return (yield from persistent_run(graph, link, task, call, config))
     if call.background and (thread := own_thread(link, call, config)) is not None:
         return (yield from persistent_run(graph, link, task, call, config, thread))
-    unbound, bound = _unbound(graph)
-    return (yield Invoke(unbound, task, _child_config(link, call, config, bound),
+    return (yield Invoke(link.run_graph or graph, task, _child_config(link, call, config),
                          _breakpoints(link, config)))
 
 
-def _child_config(link: ChildLink, call: CallInfo, config: RunnableConfig,
-                  bound: RunnableConfig) -> RunnableConfig:
-    """The child run's config: ``bound`` (its graph's own, see :func:`_unbound`) and the call's.
+def _child_config(link: ChildLink, call: CallInfo, config: RunnableConfig) -> RunnableConfig:
+    """The child run's config: its graph's own (``link.run_config``) and the call's.
 
     Merged here as LangGraph would merge them (``ensure_config(graph.config, config)``):
     the call's keys win, its metadata adds ``subagents_tool_call_id`` after the graph's.
@@ -249,35 +245,9 @@ def _child_config(link: ChildLink, call: CallInfo, config: RunnableConfig,
     conf: dict[str, Any] = {CALL_KEY: call}
     if call.background:  # the table's owner now: a resumed run's after an adoption
         conf[SCOPE_KEY] = config.get("configurable", {}).get(SCOPE_KEY)
+    bound = link.run_config
     return {**bound, "recursion_limit": 2 * link.agent.max_steps + 6, "configurable": conf,
             "metadata": {**bound.get("metadata", {}), "subagents_tool_call_id": call.tool_call_id}}
-
-
-_MERGEABLE = frozenset({"run_name", "tags", "metadata", "recursion_limit", "configurable"})
-"""The keys of a graph's own config (``with_config``) that :func:`_child_config` merges."""
-_UNBOUND: weakref.WeakKeyDictionary[Any, tuple[Runnable[Any, Any], RunnableConfig]] = (
-    weakref.WeakKeyDictionary())
-
-
-def _unbound(graph: Runnable[Any, Any]) -> tuple[Runnable[Any, Any], RunnableConfig]:
-    """A child graph without its own config, and that config (``{}``: invoked as it is).
-
-    An agent's graph carries its run name, tags and metadata (``with_config``); LangGraph
-    merges them into every run's config, and a delegation merges a config of its own too:
-    merging both once per delegation (:func:`_child_config`) into a copy of the graph with no
-    config spares LangGraph a second merge (same config, same run). Only a ``Pregel`` whose
-    own config has nothing but run name, tags, metadata, recursion limit and an empty
-    ``configurable``; any other graph is invoked as it is.
-    """
-    if not isinstance(graph, Pregel):
-        return graph, {}
-    bound = graph.config
-    if not bound or not bound.keys() <= _MERGEABLE or bound.get("configurable"):
-        return graph, {}
-    found = _UNBOUND.get(graph)
-    if found is None:
-        found = _UNBOUND[graph] = (graph.copy({"config": None}), bound)
-    return found
 
 
 def _breakpoints(link: ChildLink, config: RunnableConfig) -> dict[str, Any]:

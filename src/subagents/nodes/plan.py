@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
+from langgraph.pregel import Pregel
 
 from subagents.runtime.cost import ModelPrice
 from subagents.spec import Agent
@@ -34,6 +35,11 @@ class ChildLink:
         path: the child's ancestry path (the parent's path plus its name).
         approval: the parent's ``needs_approval`` names this delegation tool: every call
             waits for a human before the child runs.
+        run_graph: what a delegation invokes: ``graph`` without its own config when that
+            config is only run name, tags, metadata and recursion limit (see
+            :func:`split_config`), else ``graph`` itself.
+        run_config: that config (``{}`` when ``graph`` is invoked as it is), merged into
+            each delegation's config once.
     """
 
     agent: Agent
@@ -42,6 +48,38 @@ class ChildLink:
     graph: Runnable[Any, Any] | None
     path: tuple[str, ...] = ()
     approval: bool = False
+    run_graph: Runnable[Any, Any] | None = field(default=None, init=False, compare=False,
+                                                repr=False)
+    run_config: RunnableConfig = field(default_factory=RunnableConfig, init=False, compare=False,
+                                       repr=False)
+
+    def __post_init__(self) -> None:
+        graph, config = split_config(self.graph)
+        object.__setattr__(self, "run_graph", graph)
+        object.__setattr__(self, "run_config", config)
+
+
+_MERGEABLE = frozenset({"run_name", "tags", "metadata", "recursion_limit", "configurable"})
+"""The keys of a graph's own config (``with_config``) a delegation merges itself."""
+
+
+def split_config(graph: Runnable[Any, Any] | None
+                 ) -> tuple[Runnable[Any, Any] | None, RunnableConfig]:
+    """A child graph without its own config, and that config (``{}``: invoked as it is).
+
+    An agent's graph carries its run name, tags and metadata (``with_config``); LangGraph
+    merges them into every run's config, and a delegation merges a config of its own too:
+    merging both once per delegation into a copy of the graph with no config spares
+    LangGraph a second merge (same config, same run). Only a ``Pregel`` whose own config
+    has nothing but run name, tags, metadata, recursion limit and an empty
+    ``configurable``; any other graph is invoked as it is. Done once, at compile time.
+    """
+    if not isinstance(graph, Pregel):
+        return graph, {}
+    bound = graph.config
+    if not bound or not bound.keys() <= _MERGEABLE or bound.get("configurable"):
+        return graph, {}
+    return graph.copy({"config": None}), bound
 
 
 @dataclass(frozen=True, slots=True)
