@@ -11,7 +11,7 @@ from subagents.errors import SpecError
 from subagents.teams import load_team
 from subagents.tools import _find, _symbols, builtin_tool, find_tool
 from subagents.tools._symbols import parse, stem, terms
-from subagents.tools.fs import find
+from subagents.tools.find import find
 
 CONFIG = '''"""Settings."""
 

@@ -206,7 +206,7 @@ def test_find_on_hostile_python_finishes(sandbox: Sandbox, tmp_path_factory: pyt
     root = tmp_path_factory.mktemp("hostile_py")
     for name, text in HOSTILE_PYTHON.items():
         (root / name).write_text(text)
-    out = sandbox.run(*fs("find"), str(root), query)
+    out = sandbox.run("subagents.tools.find", "find", str(root), query)
     first = out.splitlines()[0]
     assert first.startswith(("No Python definition", "Error:")) or " matching " in first, out
 

@@ -15,6 +15,7 @@ import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, HumanMessage
 
+from _modes import run_with
 from subagents import Agent, compile_agent
 from subagents.testing import ScriptedChatModel, ai, call
 
@@ -64,12 +65,7 @@ def team() -> Agent:
 @pytest.mark.parametrize("mode", ["sync", "async"])
 async def test_agent_runs_are_named_tagged_and_nested_as_the_tree(mode: str) -> None:
     runs = Runs()
-    graph = compile_agent(team())
-    inputs, config = {"messages": [HumanMessage("go")]}, {"callbacks": [runs]}
-    if mode == "sync":
-        graph.invoke(inputs, config)
-    else:
-        await graph.ainvoke(inputs, config)
+    await run_with(mode, compile_agent(team()), runs)
     agents = runs.agent_runs()
     assert sorted(agents.values()) == ["dev", "explore", "search", "search"]
     nesting = sorted((tuple(runs.runs[rid][3]["subagents_path"]), runs.enclosing_agent(rid))

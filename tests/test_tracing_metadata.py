@@ -18,6 +18,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langgraph.config import get_config
 
+from _modes import run_with
 from subagents import Agent, compile_agent
 from subagents.testing import ScriptedChatModel, ai, call
 
@@ -85,12 +86,7 @@ async def test_model_calls_nodes_and_tools_inside_a_child_carry_its_tags_and_met
         mode: str) -> None:
     SEEN.clear()
     runs = ModelRuns()
-    graph = compile_agent(team())
-    inputs, config = {"messages": [HumanMessage("go")]}, {"callbacks": [runs]}
-    if mode == "sync":
-        graph.invoke(inputs, config)
-    else:
-        await graph.ainvoke(inputs, config)
+    await run_with(mode, compile_agent(team()), runs)
     models = [_agent_of(tags, meta) for tags, meta in runs.models]
     assert models == [("dev", ["dev"]), ("search", ["dev", "search"]),
                       ("search", ["dev", "search"]), ("dev", ["dev"])]

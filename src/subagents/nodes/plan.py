@@ -37,7 +37,7 @@ class ChildLink:
             waits for a human before the child runs.
         run_graph: what a delegation invokes: ``graph`` without its own config when that
             config is only run name, tags, metadata and recursion limit (see
-            :func:`split_config`), else ``graph`` itself.
+            :func:`_split_config`), else ``graph`` itself.
         run_config: that config (``{}`` when ``graph`` is invoked as it is), merged into
             each delegation's config once.
     """
@@ -54,7 +54,7 @@ class ChildLink:
                                        repr=False)
 
     def __post_init__(self) -> None:
-        graph, config = split_config(self.graph)
+        graph, config = _split_config(self.graph)
         object.__setattr__(self, "run_graph", graph)
         object.__setattr__(self, "run_config", config)
 
@@ -63,7 +63,7 @@ _MERGEABLE = frozenset({"run_name", "tags", "metadata", "recursion_limit", "conf
 """The keys of a graph's own config (``with_config``) a delegation merges itself."""
 
 
-def split_config(graph: Runnable[Any, Any] | None
+def _split_config(graph: Runnable[Any, Any] | None
                  ) -> tuple[Runnable[Any, Any] | None, RunnableConfig]:
     """A child graph without its own config, and that config (``{}``: invoked as it is).
 

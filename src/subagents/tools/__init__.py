@@ -10,11 +10,11 @@ from subagents.tools._check import paths_exist
 from subagents.tools._grounded import all_checks, grounded
 from subagents.tools._paths import MAX_WALK_ENTRIES
 from subagents.tools.checks import BUILTIN_CHECKS, builtin_check
+from subagents.tools.find import find_tool
 from subagents.tools.fs import (
     BUILTIN_TOOLS,
     builtin_tool,
     filesystem_tools,
-    find_tool,
     grep_tool,
     list_files_tool,
     read_file_tool,

@@ -19,13 +19,15 @@ import os
 import re
 from collections import Counter
 
-from subagents.tools._grep import MAX_FILE_BYTES, files_under, grep, search_start
+from subagents.tools._grep import MAX_FILE_BYTES, grep
 from subagents.tools._paths import (
     MAX_WALK_ENTRIES,
     ToolPathError,
+    files_under,
     open_confined,
     rel,
     resolve,
+    search_start,
     show,
 )
 from subagents.tools._stop_words import STOP_WORDS
@@ -280,7 +282,7 @@ def _render(query: str, best: list[tuple[str, Symbol]],
 
 
 def find(root: str, query: str, path: str = ".", max_files: int = MAX_WALK_ENTRIES) -> str:
-    """Search the Python definitions under ``root``/``path``; see ``fs.find`` for the rules."""
+    """Search the Python definitions under ``root``/``path`` (rules: ``tools.find.find``)."""
     start = search_start(root, path, "query", query, "a name or a few words of what you look for")
     if isinstance(start, ToolPathError):
         return str(start)

@@ -12,10 +12,11 @@ from subagents.tools._grep_context import annotate
 from subagents.tools._paths import (
     MAX_WALK_ENTRIES,
     ToolPathError,
-    Walk,
+    files_under,
     open_confined,
     rel,
     resolve,
+    search_start,
     show,
 )
 from subagents.tools._stop_words import STOP_WORDS
@@ -96,15 +97,6 @@ def _python_regex(pattern: str) -> bool:
     return True
 
 
-def files_under(root: str, start: str, max_files: int = MAX_WALK_ENTRIES
-                ) -> tuple[list[str], str]:
-    """The files to search under ``start`` and ``""`` or the walk's truncation note."""
-    if os.path.isfile(start):
-        return [start], ""
-    tree = Walk(root, start, max_entries=max_files)
-    return [path for path, is_dir in tree if not is_dir], tree.note()
-
-
 def _lines(root: str, path: str) -> Iterator[tuple[int, str]]:
     try:
         fh, size = open_confined(root, path)
@@ -174,25 +166,6 @@ def _word_count(words: list[str]) -> Rank:
     """How many of ``words`` a line holds (case-folded, also inside names)."""
     folded = list(dict.fromkeys(w.casefold() for w in words))
     return lambda line: sum(w in line.casefold() for w in folded)
-
-
-def search_start(root: str, path: str, name: str, text: object, wanted: str
-                 ) -> str | ToolPathError | None:
-    """Where a search of ``text`` (the argument ``name``) under ``path`` starts.
-
-    Returns the real start path, ``None`` when ``path`` does not exist, or the error to
-    answer with: ``text`` empty, over 1000 characters or holding NUL (it asks for
-    ``wanted``), or ``path`` outside the root.
-    """
-    if not isinstance(text, str) or not text.strip():
-        return ToolPathError(f"Error: {name} is empty; give {wanted}")
-    if "\x00" in text or len(text) > 1000:
-        return ToolPathError(f"Error: {name} must be under 1000 characters without NUL bytes")
-    try:
-        start = resolve(root, path)
-    except ToolPathError as exc:
-        return exc
-    return start if os.path.exists(start) else None
 
 
 def grep(root: str, pattern: str, path: str = ".", max_files: int = MAX_WALK_ENTRIES) -> str:

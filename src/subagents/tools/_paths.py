@@ -255,3 +255,31 @@ def not_found(root: str, path: str, real: str, max_entries: int = MAX_WALK_ENTRI
     if unique:
         return f"{message}; close matches: {', '.join(unique)}{cut}"
     return f"{message}; find the right path with grep or list_files{cut}"
+
+
+def files_under(root: str, start: str, max_files: int = MAX_WALK_ENTRIES
+                ) -> tuple[list[str], str]:
+    """The files to search under ``start`` and ``""`` or the walk's truncation note."""
+    if os.path.isfile(start):
+        return [start], ""
+    tree = Walk(root, start, max_entries=max_files)
+    return [path for path, is_dir in tree if not is_dir], tree.note()
+
+
+def search_start(root: str, path: str, name: str, text: object, wanted: str
+                 ) -> str | ToolPathError | None:
+    """Where a search of ``text`` (the argument ``name``) under ``path`` starts.
+
+    Returns the real start path, ``None`` when ``path`` does not exist, or the error to
+    answer with: ``text`` empty, over 1000 characters or holding NUL (it asks for
+    ``wanted``), or ``path`` outside the root.
+    """
+    if not isinstance(text, str) or not text.strip():
+        return ToolPathError(f"Error: {name} is empty; give {wanted}")
+    if "\x00" in text or len(text) > 1000:
+        return ToolPathError(f"Error: {name} must be under 1000 characters without NUL bytes")
+    try:
+        start = resolve(root, path)
+    except ToolPathError as exc:
+        return exc
+    return start if os.path.exists(start) else None

@@ -1,4 +1,4 @@
-"""Read-only filesystem tools (``list_files``, ``read_file``, ``grep``, ``find``) in a root.
+"""Read-only filesystem tools (``list_files``, ``read_file``, ``grep``) confined to a root.
 
 Every tool returns a short string meant for a small local model and never raises: bad
 input comes back as a line starting with ``Error:``. Paths are relative to the root
@@ -18,7 +18,6 @@ from pydantic import BaseModel, Field
 
 from subagents.errors import SpecError
 from subagents.tools import _grep
-from subagents.tools._find import find as _find
 from subagents.tools._listing import collect, split_pattern
 from subagents.tools._make import make_tool
 from subagents.tools._paths import (
@@ -32,6 +31,7 @@ from subagents.tools._paths import (
     show,
 )
 from subagents.tools._read import read_range
+from subagents.tools.find import find_tool
 
 __all__ = [
     "BINARY_PROBE",
@@ -40,8 +40,6 @@ __all__ = [
     "READ_CONTEXT",
     "builtin_tool",
     "filesystem_tools",
-    "find",
-    "find_tool",
     "grep",
     "grep_tool",
     "list_files",
@@ -227,50 +225,6 @@ def grep(root: str | Path, pattern: str, path: str = ".",
     return _grep.grep(real_root(root), pattern, path, max_files)
 
 
-# --------------------------------------------------------------------------------- find
-
-
-def find(root: str | Path, query: str, path: str = ".",
-         max_files: int = MAX_WALK_ENTRIES) -> str:
-    """Find the Python definitions under ``root``/``path`` that match a name or a question.
-
-    Every ``class``, function, method, and module- or class-level assignment (constants,
-    settings, fields) of the ``.py`` files is read with :mod:`ast` and scored by the words
-    it shares with ``query`` (Snowball-stemmed, English function words dropped, common
-    abbreviations such as ``max``/``maximum`` joined), each word weighted by how rare it is
-    among the definitions: in the definition's own name 3x, in its signature or value
-    1.5x, in its docstring 1x, in its path 0.5x. A name written as code in ``query``
-    (``RetryPolicy``, ``max_attempts``) puts its definition first and its members next, and
-    its own words count 0.3x; ``class``/``function``/``method``/``constant`` in the query
-    weigh other kinds of definition 0.7x (a named definition of another kind is context).
-    Parsed files are cached by path, modification time and size, up to 24 MB of source
-    (``_symbols.MAX_INDEXED_BYTES``, also the most one search reads).
-
-    Limits: Python files only (use ``grep`` for others); a file that does not parse is
-    skipped; uses are found by name, so a same-named identifier elsewhere counts too;
-    the score is word overlap, not meaning.
-
-    Args:
-        root: The directory the tool is confined to.
-        query: A name (``StateGraph``) or the question's words (``default max redirects``),
-            under 1000 characters.
-        path: Folder or file to search, relative to ``root`` (a missing one searches all).
-        max_files: Directory entries walked at most.
-
-    Returns:
-        ``Definitions matching '...', best first:``, then ``Best match: class X, defined at
-        a.py:12`` (when the query asks where something is raised or used: ``Best match:
-        class X, raised at b.py:40 (in def run of class Pipe); defined at a.py:12``), then
-        at most ``MAX_ROWS`` (10) rows ``path:LINE: signature-or-assignment  (in Owner)``,
-        each followed by its docstring's first sentence and, for the first three classes
-        and values, a class's ``fields:`` (its own assignments) and up to three ``raised at
-        path:LINE (in def f of class C)`` / ``used at ...`` lines. Bad input gives
-        ``Error: ...``; when no definition matches, the ``grep`` answer for ``query``.
-
-    """
-    return _find(real_root(root), query, path, max_files)
-
-
 # -------------------------------------------------------------------------------- tools
 
 
@@ -283,11 +237,6 @@ class _ReadFileArgs(BaseModel):
     path: str = Field(description="File relative to the project root, as grep printed it.")
     start_line: int = Field(1, description="First line to show (1-based).")
     end_line: int | None = Field(None, description="Last line to show (inclusive).")
-
-
-class _FindArgs(BaseModel):
-    query: str = Field(description="A name, or the question's key words.")
-    path: str = Field(".", description="Folder or file to search in.")
 
 
 class _GrepArgs(BaseModel):
@@ -352,24 +301,6 @@ def grep_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> BaseTool:
         "Search file contents for text (case-insensitive). Returns 'path:LINE: text' lines.",
         _GrepArgs,
         lambda base, pattern, path=".": grep(base, pattern, path, max_files),
-    )
-
-
-def find_tool(root: str | Path, max_files: int = MAX_WALK_ENTRIES) -> BaseTool:
-    """Build the ``find(query, path='.')`` tool confined to ``root`` (see :func:`find`).
-
-    Raises:
-        SpecError: ``root`` is not an existing directory.
-
-    """
-    return make_tool(
-        root,
-        "find",
-        "Find where classes, functions, methods and constants are defined, by name or by "
-        "the question's words. Rows show path:LINE, the definition with its value, its "
-        "docstring, and where it is used or raised.",
-        _FindArgs,
-        lambda base, query, path=".": find(base, query, path, max_files),
     )
 
 
