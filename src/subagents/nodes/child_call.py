@@ -231,12 +231,14 @@ def _child_run(link: ChildLink, task: dict[str, Any], call: CallInfo,
         return (yield from persistent_run(graph, link, task, call, config))
     if call.background and (thread := own_thread(link, call, config)) is not None:
         return (yield from persistent_run(graph, link, task, call, config, thread))
-    return (yield Invoke(link.run_graph or graph, task, _child_config(link, call, config),
+    run, bound = link.runnable()
+    return (yield Invoke(run, task, _child_config(link, call, config, bound),
                          _breakpoints(link, config)))
 
 
-def _child_config(link: ChildLink, call: CallInfo, config: RunnableConfig) -> RunnableConfig:
-    """The child run's config: its graph's own (``link.run_config``) and the call's.
+def _child_config(link: ChildLink, call: CallInfo, config: RunnableConfig,
+                  bound: RunnableConfig) -> RunnableConfig:
+    """The child run's config: ``bound`` (its graph's own: ``ChildLink.runnable``), the call's.
 
     Merged here as LangGraph would merge them (``ensure_config(graph.config, config)``):
     the call's keys win, its metadata adds ``subagents_tool_call_id`` after the graph's.
@@ -245,7 +247,6 @@ def _child_config(link: ChildLink, call: CallInfo, config: RunnableConfig) -> Ru
     conf: dict[str, Any] = {CALL_KEY: call}
     if call.background:  # the table's owner now: a resumed run's after an adoption
         conf[SCOPE_KEY] = config.get("configurable", {}).get(SCOPE_KEY)
-    bound = link.run_config
     return {**bound, "recursion_limit": 2 * link.agent.max_steps + 6, "configurable": conf,
             "metadata": {**bound.get("metadata", {}), "subagents_tool_call_id": call.tool_call_id}}
 

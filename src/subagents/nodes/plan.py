@@ -35,11 +35,7 @@ class ChildLink:
         path: the child's ancestry path (the parent's path plus its name).
         approval: the parent's ``needs_approval`` names this delegation tool: every call
             waits for a human before the child runs.
-        run_graph: what a delegation invokes: ``graph`` without its own config when that
-            config is only run name, tags, metadata and recursion limit (see
-            :func:`_split_config`), else ``graph`` itself.
-        run_config: that config (``{}`` when ``graph`` is invoked as it is), merged into
-            each delegation's config once.
+        split: what a delegation invokes (see :meth:`runnable`), made at its first use.
     """
 
     agent: Agent
@@ -48,23 +44,30 @@ class ChildLink:
     graph: Runnable[Any, Any] | None
     path: tuple[str, ...] = ()
     approval: bool = False
-    run_graph: Runnable[Any, Any] | None = field(default=None, init=False, compare=False,
-                                                repr=False)
-    run_config: RunnableConfig = field(default_factory=RunnableConfig, init=False, compare=False,
-                                       repr=False)
+    split: tuple[Runnable[Any, Any], RunnableConfig] | None = field(
+        default=None, init=False, compare=False, repr=False)
 
-    def __post_init__(self) -> None:
-        graph, config = _split_config(self.graph)
-        object.__setattr__(self, "run_graph", graph)
-        object.__setattr__(self, "run_config", config)
+    def runnable(self) -> tuple[Runnable[Any, Any], RunnableConfig]:
+        """What a delegation invokes, and the graph's own config it merges into its own.
+
+        ``graph`` without its own config when that config is only run name, tags, metadata
+        and recursion limit (see :func:`_split_config`), else ``graph`` itself and ``{}``.
+        Made at the first delegation, not at compile time, so that what a caller sets on
+        the compiled child before running (``interrupt_before_nodes``) is kept. Only called
+        for a link with a graph (a delegation node exists only then).
+        """
+        if self.split is None:
+            assert self.graph is not None
+            object.__setattr__(self, "split", _split_config(self.graph))
+        assert self.split is not None
+        return self.split
 
 
 _MERGEABLE = frozenset({"run_name", "tags", "metadata", "recursion_limit", "configurable"})
 """The keys of a graph's own config (``with_config``) a delegation merges itself."""
 
 
-def _split_config(graph: Runnable[Any, Any] | None
-                 ) -> tuple[Runnable[Any, Any] | None, RunnableConfig]:
+def _split_config(graph: Runnable[Any, Any]) -> tuple[Runnable[Any, Any], RunnableConfig]:
     """A child graph without its own config, and that config (``{}``: invoked as it is).
 
     An agent's graph carries its run name, tags and metadata (``with_config``); LangGraph
@@ -72,7 +75,7 @@ def _split_config(graph: Runnable[Any, Any] | None
     merging both once per delegation into a copy of the graph with no config spares
     LangGraph a second merge (same config, same run). Only a ``Pregel`` whose own config
     has nothing but run name, tags, metadata, recursion limit and an empty
-    ``configurable``; any other graph is invoked as it is. Done once, at compile time.
+    ``configurable``; any other graph is invoked as it is.
     """
     if not isinstance(graph, Pregel):
         return graph, {}
