@@ -158,6 +158,42 @@ QUESTIONS: list[Question] = [
     _q("Which httpx constant holds the names of the sensitive headers, and which function "
        "uses it?", HX, "two_step", H, (), ("SENSITIVE_HEADERS",),
        ("_obfuscate_sensitive_headers",)),
+    # Added in the seventh session, all tune: the first 28 tune questions were answered 27
+    # right, so they no longer told changes apart. Written after the holdout had been run
+    # (its misses were known), in the same six categories over the same two code bases.
+    _q("Which file defines the Command class?", LG, "define", T, _f("types.py")),
+    _q("Where is the get_stream_writer function defined?", LG, "define", T, _f("config.py")),
+    _q("What is the default backoff_factor of RetryPolicy?", LG, "default", T, (), ("2.0",)),
+    _q("What is the default max_interval of RetryPolicy, in seconds?", LG, "default", T, (),
+       ("128",)),
+    _q("Which function returns the StreamWriter of the current run from inside a node?", LG,
+       "function", T, (), ("get_stream_writer",)),
+    _q("Which function gets the runtime of the current graph run?", LG, "function", T, (),
+       ("get_runtime",)),
+    _q("Which channel class stores the last value received but is never checkpointed?", LG,
+       "class", T, (), ("UntrackedValue",)),
+    _q("Which channel class is a PubSub topic that can accumulate values across steps?", LG,
+       "class", T, (), ("Topic",)),
+    _q("In which file is the ParentCommand exception raised by a graph node's Command?", LG,
+       "raised", T, _f("graph/state.py") + _f("pregel/remote.py")),
+    _q("Which file defines the Limits class of httpx?", HX, "define", T, _f("_config.py")),
+    _q("What is the maximum length of a URL that httpx accepts, and which constant holds it?",
+       HX, "default", T, (), ("MAX_URL_LENGTH",), ("65536",)),
+    _q("What is the default keepalive_expiry of httpx connection limits, in seconds?", HX,
+       "default", T, (), ("5.0",)),
+    _q("Which httpx function reads the proxy settings from the environment?", HX, "function",
+       T, (), ("get_environment_proxies",)),
+    _q("Which httpx function checks whether two URLs share the same origin?", HX, "function",
+       T, (), ("_same_origin",)),
+    _q("In which file is the DecodingError exception raised in httpx?", HX, "raised", T,
+       _f("_decoders.py")),
+    _q("Which httpx decoder class handles gzip-compressed content?", HX, "class", T, (),
+       ("GZipDecoder",)),
+    _q("Which httpx constant maps content encodings to their decoder classes, and in which "
+       "file is it used to decode a response?", HX, "two_step", T, _f("_models.py"),
+       ("SUPPORTED_DECODERS",)),
+    _q("Which httpx constant holds the default Accept-Encoding header value, and in which file "
+       "is it defined?", HX, "two_step", T, _f("_client.py"), ("ACCEPT_ENCODING",)),
 ]
 """Every question; expected answers checked with grep over the installed packages."""
 
