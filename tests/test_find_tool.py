@@ -222,3 +222,113 @@ def test_the_kind_asked_for_wins_over_a_named_context(project: Path) -> None:
     assert rows(out)[0].startswith("config.py:6: DEFAULT_LIMITS")
     method = find(project, "Which method of Client follows a redirect?").splitlines()[1]
     assert method == "Best match: method Client._redirect_url, defined at client.py:9"
+
+
+CHANNELS = '''class LastValue:
+    """Stores the last value received, at most one per step."""
+
+
+class UntrackedValue:
+    """Stores the last value received, never checkpointed."""
+
+
+def expiry(keepalive: bool) -> float:
+    return 5.0 if keepalive else 1.0
+
+
+class Cache:
+    """Kept in memory, never checkpointed."""
+
+
+class Scratch:
+    """A scratchpad, never checkpointed."""
+
+
+class Pool:
+    """A pool of connections."""
+
+    def __init__(self, *, size: int = 10, keepalive_expiry: float = 5.0) -> None:
+        self.size = size
+
+
+class Plain:
+    def __init__(self, size) -> None:
+        self.size = size
+'''
+
+
+@pytest.fixture
+def channels(tmp_path: Path) -> Path:
+    (tmp_path / "channels.py").write_text(CHANNELS)
+    return tmp_path
+
+
+def test_a_definition_matching_every_word_beats_one_matching_fewer_by_name(
+        channels: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    question = "Which class stores the last value received but is never checkpointed?"
+    assert rows(find(channels, question))[0] == "channels.py:5: class UntrackedValue"
+    monkeypatch.setattr(_find, "_COVERAGE", 0.0)  # weights alone: "last" in a name wins
+    assert rows(find(channels, question))[0] == "channels.py:1: class LastValue"
+
+
+def test_a_class_row_shows_its_constructors_defaults(channels: Path) -> None:
+    out = find(channels, "Pool").splitlines()
+    assert out[2] == "channels.py:21: class Pool"
+    assert out[4] == "    fields: __init__(size: int=10, keepalive_expiry: float=5.0)"
+    plain = find(channels, "Plain").splitlines()
+    assert not any(line.startswith("    fields:") for line in plain)  # no default to show
+
+
+def test_a_name_written_as_code_lifts_the_definitions_holding_it(channels: Path) -> None:
+    out = rows(find(channels, "What is keepalive_expiry?"))
+    assert out[0] == ("channels.py:24: def __init__(self, *, size: int=10, "
+                      "keepalive_expiry: float=5.0) -> None  (in Pool)")
+    assert out[1].startswith("channels.py:9: def expiry(keepalive: bool)")  # its parts only
+
+
+HEADERS = '''SECRET_HEADERS = {"authorization", "proxy-authorization"}
+
+
+def _mask_secret_headers(items: dict) -> dict:
+    return {k: ("[masked]" if k in SECRET_HEADERS else v) for k, v in items.items()}
+
+
+def parse_header(line: str) -> tuple:
+    return tuple(line.split(":", 1))
+
+
+def encode_form(data: dict) -> bytes:
+    return repr(data).encode()
+
+
+def read_body(stream: bytes) -> str:
+    return stream.decode()
+
+
+class Request:
+    """An outgoing request with its headers and body."""
+
+
+class Response:
+    """An incoming response with its status code."""
+
+
+class BasicAuth:
+    """Adds a basic authorization header to each request."""
+
+
+def build_authorization(user: str, password: str) -> str:
+    return f"{user}:{password}"
+'''
+
+
+def test_the_kind_asked_for_wins_over_another_kind_matching_more_words(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "headers.py").write_text(HEADERS)
+    question = "Which function hides the values of secret headers such as authorization?"
+    best = "Best match: function _mask_secret_headers, defined at headers.py:4"
+    assert find(tmp_path, question).splitlines()[1] == best
+    constant = find(tmp_path, "Which constant lists the secret headers?").splitlines()[1]
+    assert constant.startswith("Best match: SECRET_HEADERS = ")
+    monkeypatch.setattr(_find, "_OTHER_KIND", 0.7)  # the value also matches "authorization"
+    assert find(tmp_path, question).splitlines()[1] != best

@@ -3,11 +3,14 @@
 Every definition of the searched files (``_symbols``) is scored by the question's words
 (stemmed, English function words dropped), each weighted by how rare it is among the
 definitions (inverse document frequency): a word in the definition's own name counts 3x,
-in its signature or assigned value 1.5x, in its docstring 1x, in its file's path 0.5x. A
+in its signature or assigned value 1.5x, in its docstring 1x, in its file's path 0.5x,
+half of it scaled by the share of the question's words matched at all (``_COVERAGE``). A
 name the question writes as code (``RetryPolicy``, ``max_attempts``, ``URL``) puts the
-definition of that name first and its members next; a plain word that is a definition's
+definition of that name first and its members next, and lifts a definition whose signature
+or value holds it whole; a plain word that is a definition's
 whole name (``the interrupt function``) lifts it too. The words ``class``, ``function``,
-``method`` and ``constant`` prefer that kind of definition instead of being searched.
+``method`` and ``constant`` prefer that kind of definition (another kind scores half)
+instead of being searched.
 """
 
 from __future__ import annotations
@@ -51,8 +54,12 @@ MAX_FIELDS_TEXT = 400
 """Characters of a class's ``fields:`` line (its own assignments, with values) at most."""
 _NAME_WEIGHT, _TEXT_WEIGHT, _DOC_WEIGHT, _PATH_WEIGHT = 3.0, 1.5, 1.0, 0.5
 _EXACT_NAME, _MEMBER, _PLAIN_NAME, _SAME_CASE = 12.0, 4.0, 4.0, 1.0
-_OTHER_KIND = 0.7
+_OTHER_KIND = 0.5
 """Score factor of a definition of another kind than the query asks for (``function``)."""
+_COVERAGE = 0.5
+"""Share of a definition's word score that depends on how much of the query it matches:
+the words' score is multiplied by ``1 - _COVERAGE + _COVERAGE * matched / all`` (weights
+summed), so a definition matching every word beats one matching fewer in a better field."""
 _CODE_WORD = 0.3
 """Weight factor of a word that comes only from a name the query writes as code: the name
 itself is matched whole (``create_react_agent`` must not also win on ``agent``)."""
@@ -67,6 +74,8 @@ _USED = re.compile(r"\b(?:used|uses|using|called|calls|referenced)\b(?!\s+to\b)"
 """A question about where a name is used (``used to verify`` is a purpose, not a place)."""
 _CAMEL_OR_SNAKE = re.compile(r"_|[a-z][A-Z]|[A-Za-z]\d")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_INIT_PARAMS = re.compile(r"(?<=\()self(?:, \*)?(?:, |(?=\)))")
+"""``self, *, `` at the start of an ``__init__``'s parameters (dropped from a class's fields)."""
 _CODE_SHAPE = re.compile(r"_|[a-z][A-Z]|\d|^[A-Z]{2,}$|^[A-Z][a-z]+[A-Z]")
 
 Entry = tuple[str, Symbol, frozenset[str]]
@@ -148,7 +157,7 @@ def _idf(entries: list[Entry]) -> dict[str, float]:
 def _score(symbol: Symbol, path_terms: frozenset[str], words: dict[str, float],
            named: tuple[set[str], set[str]], kinds: set[str]) -> float:
     """How well ``symbol`` matches: ``words`` maps each searched word to its weight."""
-    score = 0.0
+    score = matched = 0.0
     for word, weight in words.items():
         if word in symbol.name_terms:
             score += _NAME_WEIGHT * weight
@@ -158,10 +167,19 @@ def _score(symbol: Symbol, path_terms: frozenset[str], words: dict[str, float],
             score += _DOC_WEIGHT * weight
         elif word in path_terms:
             score += _PATH_WEIGHT * weight
+        else:
+            continue
+        matched += weight
+    total = sum(words.values())
+    if total:
+        score *= 1.0 - _COVERAGE + _COVERAGE * matched / total
     parts = symbol.name.split(".")
     code, plain = named
     if code.intersection(parts[:-1]):
         score += _MEMBER
+    if any(name not in parts and _CAMEL_OR_SNAKE.search(name) and name in symbol.text
+           and re.search(rf"(?<!\w){name}(?!\w)", symbol.text) for name in code):
+        score += _MEMBER  # holds a name written as code (a parameter, a key, a value)
     if parts[-1] in code:  # named as code; of another kind than asked for, it is context
         score += _EXACT_NAME if not kinds or symbol.kind in kinds else _MEMBER
     elif parts[-1].lower() in plain:
@@ -224,10 +242,18 @@ def _row(path: str, symbol: Symbol) -> str:
 
 
 def _members(index: FileIndex, symbol: Symbol) -> str:
-    """``fields: a: int = 3; b = 2.0`` for a class's own assignments, or ``""``."""
+    """A class's ``fields:`` line, or ``""``.
+
+    Its own assignments (``a: int = 3; b = 2.0``), then the parameters of its ``__init__``
+    when one has a default (``__init__(x: int=5)``).
+    """
     prefix = symbol.name + "."
     fields = [m.text for m in index.symbols if m.kind == "value"
               and m.name.startswith(prefix) and "." not in m.name[len(prefix):]]
+    init = next((m.text for m in index.symbols if m.name == prefix + "__init__"), "")
+    params = _INIT_PARAMS.sub("", init.removeprefix("def ").removesuffix(" -> None"))
+    if "=" in params:
+        fields.append(params)
     if not fields:
         return ""
     text = "; ".join(fields)

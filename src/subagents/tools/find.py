@@ -26,8 +26,11 @@ def find(root: str | Path, query: str, path: str = ".",
     it shares with ``query`` (Snowball-stemmed, English function words dropped, common
     abbreviations such as ``max``/``maximum`` joined), each word weighted by how rare it is
     among the definitions: in the definition's own name 3x, in its signature or value
-    1.5x, in its docstring 1x, in its path 0.5x. A name written as code in ``query``
-    (``RetryPolicy``, ``max_attempts``) puts its definition first and its members next, and
+    1.5x, in its docstring 1x, in its path 0.5x; half of that sum is scaled by the share
+    of the query's (weighted) words the definition matches at all, so one matching every
+    word beats one matching fewer in a better field. A name written as code in ``query``
+    (``RetryPolicy``, ``max_attempts``) puts its definition first and its members next,
+    lifts the definitions whose signature or value holds it whole (a parameter, a key), and
     its own words count 0.3x; ``class``/``function``/``method``/``constant`` in the query
     weigh other kinds of definition 0.7x (a named definition of another kind is context).
     Parsed files are cached by path, modification time and size, up to 24 MB of source
@@ -50,7 +53,8 @@ def find(root: str | Path, query: str, path: str = ".",
         class X, raised at b.py:40 (in def run of class Pipe); defined at a.py:12``), then
         at most ``MAX_ROWS`` (10) rows ``path:LINE: signature-or-assignment  (in Owner)``,
         each followed by its docstring's first sentence and, for the first three classes
-        and values, a class's ``fields:`` (its own assignments) and up to three ``raised at
+        and values, a class's ``fields:`` (its own assignments, and its ``__init__``'s
+        parameters when one has a default) and up to three ``raised at
         path:LINE (in def f of class C)`` / ``used at ...`` lines. Bad input gives
         ``Error: ...``; when no definition matches, the ``grep`` answer for ``query``.
 
