@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sys
+import threading
 from pathlib import Path
 from typing import Any, TypedDict
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.tools import tool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import START, StateGraph
+from langgraph.types import RetryPolicy
 
 from subagents import Agent, DelegationResult, Status, delegate_node
 from subagents.testing import ScriptedChatModel, ai, call
@@ -96,3 +100,85 @@ async def test_persistent_step_keeps_history_inside_a_checkpointed_pipeline(
     await graph.ainvoke({"question": "first"}, cfg)
     out = await graph.ainvoke({"question": "second"}, cfg)
     assert out["answer"] == "first / second"
+
+
+class Flaky(Exception):
+    """A transient failure (LangGraph's default ``retry_on`` retries it)."""
+
+
+def flaky_model(fails: int) -> tuple[ScriptedChatModel, list[int]]:
+    """A child model raising on its first ``fails`` calls, then answering (calls counted)."""
+    calls: list[int] = []
+
+    def policy(messages: list, agent: str | None) -> AIMessage:
+        calls.append(1)
+        if len(calls) <= fails:
+            raise Flaky(f"flake {len(calls)}")
+        return ai("steady")
+
+    return ScriptedChatModel(policy=policy), calls
+
+
+def ask_graph(agent: Agent) -> Any:
+    builder = StateGraph(S)
+    builder.add_node("ask", delegate_node(agent, input="question", output_key="answer",
+                                          result_key="outcome"))
+    builder.add_edge(START, "ask")
+    return builder.compile()
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_pipeline_step_follows_its_agents_retry_policy(mode: str) -> None:
+    model, calls = flaky_model(fails=2)
+    agent = Agent(name="asker", model=model,
+                  retry=RetryPolicy(max_attempts=3, initial_interval=0, jitter=False))
+    graph = ask_graph(agent)
+    out = (graph.invoke({"question": "why?"}) if mode == "sync"
+           else await graph.ainvoke({"question": "why?"}))
+    assert out["answer"] == "steady" and len(calls) == 3
+    outcome = out["outcome"]
+    assert (outcome.status, outcome.attempts) == (Status.COMPLETED, 3)
+    assert outcome.errors == ["Flaky: flake 1", "Flaky: flake 2"]
+    model, calls = flaky_model(fails=5)  # never succeeds: the last status, every error
+    out = ask_graph(agent.model_copy(update={"model": model})).invoke({"question": "why?"})
+    assert out["answer"] is None and len(calls) == 3
+    assert (out["outcome"].status, out["outcome"].attempts) == (Status.FAILED, 3)
+    assert len(out["outcome"].errors) == 3
+
+
+def hanging_agent(gate: threading.Event | asyncio.Event, seconds: float) -> Agent:
+    """An agent whose only tool waits on ``gate``: its first attempt never ends by itself."""
+    if isinstance(gate, asyncio.Event):
+        async def hang() -> str:
+            """Wait for the gate."""
+            await gate.wait()
+            return "released"
+    else:
+        def hang() -> str:
+            """Wait for the gate."""
+            gate.wait()
+            return "released"
+    model = ScriptedChatModel(policy=lambda messages, agent: ai(call("hang")))
+    return Agent(name="slow", model=model, tools=[tool(hang)], timeout=seconds)
+
+
+async def test_a_pipeline_step_ends_timeout_at_its_agents_timeout_async() -> None:
+    gate = asyncio.Event()
+    out = await ask_graph(hanging_agent(gate, 0.3)).ainvoke({"question": "why?"})
+    assert out["answer"] is None
+    assert out["outcome"].status is Status.TIMEOUT
+    assert "still running after 0.3 s" in (out["outcome"].error or "")
+    assert not gate.is_set()  # the tool was cancelled, not released
+
+
+def test_a_pipeline_step_ends_timeout_at_its_agents_timeout_sync() -> None:
+    gate = threading.Event()
+    try:
+        out = ask_graph(hanging_agent(gate, 0.3)).invoke({"question": "why?"})
+    finally:
+        gate.set()  # release the hung tool so its thread can end
+    assert out["answer"] is None and out["outcome"].status is Status.TIMEOUT
+    waiting = [t for t in threading.enumerate() if t.name.startswith("subagent-pipeline-")]
+    for thread in waiting:
+        thread.join(timeout=30)
+        assert not thread.is_alive()  # stopped at its next node, not left running

@@ -23,6 +23,9 @@ def delegate_node(agent: Agent, *, input: TaskInput, output_key: str,
         >>> builder.add_node("extract", delegate_node(extractor, input="document",
         ...                  output_key="facts"))
 
+    The agent's ``retry`` policy and ``timeout`` apply to each run of the step as to any
+    delegation (``subagents.nodes.retry``); the node never raises for a failing child.
+
     Args:
         agent: the sub-agent (compiled here with ``compile_agent``; it inherits the
             pipeline's checkpointer, like any subgraph).

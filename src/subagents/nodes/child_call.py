@@ -41,7 +41,7 @@ from subagents.nodes._refuse import Refusal
 from subagents.nodes.ending import read_ending
 from subagents.nodes.persistent import own_thread, persistent_run
 from subagents.nodes.plan import ChildLink
-from subagents.nodes.retry import Attempt, RunChild, attempts, timed_out
+from subagents.nodes.retry import Attempt, RunChild, attempts, crashed, timed_out
 from subagents.nodes.schemas import task_message
 from subagents.nodes.state import BACKGROUND_KEY
 from subagents.results import Ending, Status, tool_result
@@ -219,7 +219,7 @@ def _attempt(link: ChildLink, task: dict[str, Any], call: CallInfo,
             return Attempt(Ending(Status.FAILED, None, state))
         return Attempt(read_ending(link.agent, state))
     except BaseException as exc:
-        return _crashed(exc)
+        return crashed(exc)
 
 
 def _child_run(link: ChildLink, task: dict[str, Any], call: CallInfo,
@@ -257,19 +257,6 @@ def _breakpoints(link: ChildLink, config: RunnableConfig) -> dict[str, Any]:
     prefix = f"{link.agent.name}:"
     nodes = [str(w)[len(prefix):] for w in wanted if str(w).startswith(prefix)]
     return {"interrupt_before": nodes} if nodes else {}
-
-
-def _crashed(exc: BaseException) -> Attempt:
-    """The attempt of a child run that raised an ``Exception``: ``failed``, maybe retried.
-
-    What must stop the parent too is re-raised, never retried: interrupts
-    (``GraphBubbleUp``), storage failures, cancellation, ``Stopped`` (a timed-out sync
-    ancestor) and any other ``BaseException``.
-    """
-    if (not isinstance(exc, Exception) or isinstance(exc, GraphBubbleUp | Stopped)
-            or is_storage_error(exc)):
-        raise exc
-    return Attempt(Ending(Status.FAILED, None, f"{type(exc).__name__}: {exc}"), exc)
 
 
 def _aborted(link: ChildLink, tc: ToolCall, call: CallInfo, emit: Emitter,

@@ -4,7 +4,9 @@ Where implicit delegation lets a model decide (the ``task`` tool), an explicit D
 runs a sub-agent at a fixed pipeline step (Project88's Delegate node, Helix's pipeline
 pattern): it builds the task from state, runs the already compiled sub-agent, and binds its
 (schema-validated) output into state. It works after a conditional edge, inside a loop and in
-parallel branches, like any node.
+parallel branches, like any node. The agent's ``retry`` and ``timeout`` apply to the step
+(``nodes.retry.attempts`` and ``RunChild``, as for the ``task`` tool), without
+``subagent_retry`` events: a pipeline step has no parent agent's event stream.
 """
 
 from __future__ import annotations
@@ -12,17 +14,17 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import BaseModel
 
-from subagents.checkpoints.errors import is_storage_error
 from subagents.nodes.ending import read_ending
 from subagents.nodes.persistent import persistent_run
 from subagents.nodes.plan import ChildLink
+from subagents.nodes.retry import Attempt, RunChild, attempts, crashed, timed_out
 from subagents.nodes.schemas import task_message
 from subagents.results import DelegationResult, Ending, Status
 from subagents.runtime.call import CALL_KEY, CallInfo
@@ -92,25 +94,41 @@ class _Stage:
         if isinstance(message, str):
             return self.update(Ending(Status.FAILED, None, message))
         call = CallInfo(tool_call_id=f"pipeline-{uuid.uuid4().hex[:12]}",
-                        objective=str(message.content))
+                        objective=str(message.content), retried=agent.retry is not None)
         task = {"messages": [HumanMessage(content=message.content)]}
-        try:
-            if agent.persistent:
-                out = yield from persistent_run(graph, self.link, task, call, config)
-            else:
-                out = yield Invoke(graph, task, {"configurable": {CALL_KEY: call}})
-            return self.update(Ending(Status.FAILED, None, out) if isinstance(out, str)
-                               else read_ending(agent, out))
-        except Exception as exc:  # a failing child becomes a failed result in state
-            if is_storage_error(exc):
-                raise
-            return self.update(Ending(Status.FAILED, None, f"{type(exc).__name__}: {exc}"))
+        ending = yield from attempts(agent.retry, call, lambda: self.attempt(task, call, config),
+                                     lambda *_: None)
+        return self.update(ending, call)
 
-    def update(self, ending: Ending) -> dict[str, Any]:
+    def attempt(self, task: dict[str, Any], call: CallInfo,
+                config: RunnableConfig) -> Step[Attempt]:
+        """One run of the child within ``Agent.timeout`` (``nodes.retry.RunChild``)."""
+        own = replace(call, stopped=False) if call.stopped else call
+        timeout = self.link.agent.timeout
+        try:
+            out, late = yield RunChild(lambda: self.run(task, own, config), timeout, own)
+        except BaseException as exc:  # a failing child becomes a failed result in state
+            return crashed(exc)
+        if late:
+            assert timeout is not None
+            return Attempt(timed_out(None, timeout))
+        return Attempt(Ending(Status.FAILED, None, out) if isinstance(out, str)
+                       else read_ending(self.link.agent, out))
+
+    def run(self, task: dict[str, Any], call: CallInfo, config: RunnableConfig) -> Step[Any]:
+        """The child's run: on its own thread when persistent, else as a subgraph."""
+        graph = self.link.graph
+        assert graph is not None
+        if self.link.agent.persistent:
+            return (yield from persistent_run(graph, self.link, task, call, config))
+        return (yield Invoke(graph, task, {"configurable": {CALL_KEY: call}}))
+
+    def update(self, ending: Ending, call: CallInfo | None = None) -> dict[str, Any]:
         """The node's update: the output (validated by the output schema) and the result."""
         agent = self.link.agent
+        tried = {"attempts": call.attempt, "errors": list(call.errors)} if call else {}
         res = DelegationResult(status=ending.status, agent=agent.name, result=ending.result,
-                               error=ending.error)
+                               error=ending.error, **tried)
         value: Any = res.result if res.status.ok else None
         if agent.output_schema is not None and res.status is Status.COMPLETED:
             value = agent.output_schema.model_validate(res.result)

@@ -1,19 +1,19 @@
 """Retries and timeouts of delegations: ``Agent.retry`` and ``Agent.timeout``.
 
-Attempts. A delegation to an agent with a ``retry`` policy (LangGraph's
-``langgraph.types.RetryPolicy``) runs the child again when an attempt raises, ends
-``failed`` or ends ``timeout``, up to ``max_attempts`` attempts in all: :func:`attempts`, a
-sans-IO step (``subagents.runtime.steps``), runs them and waits between them (a
-:class:`Wait` request) as the policy says, the wait computed by tenacity (``wait_exponential``:
-``initial_interval * backoff_factor ** (n - 1)`` seconds after attempt ``n``, at most
-``max_interval``, plus up to 1 s of ``wait_random`` jitter when ``jitter``, as LangGraph
-does). ``retry_on`` (exception types or a predicate, as in
+Attempts. A delegation (a ``task`` call, or a ``delegate_node`` pipeline step) to an agent
+with a ``retry`` policy (LangGraph's ``langgraph.types.RetryPolicy``) runs the child again
+when an attempt raises, ends ``failed`` or ends ``timeout``, up to ``max_attempts`` attempts
+in all: :func:`attempts`, a sans-IO step (``subagents.runtime.steps``), runs them and waits
+between them (a :class:`Wait` request) as the policy says, the wait computed by tenacity
+(``wait_exponential``: ``initial_interval * backoff_factor ** (n - 1)`` seconds after
+attempt ``n``, at most ``max_interval``, plus up to 1 s of ``wait_random`` jitter when
+``jitter``, as LangGraph does). ``retry_on`` (exception types or a predicate, as in
 LangGraph) is asked about the exception the child raised; an attempt that ended ``failed``
 without raising is asked as a :class:`SubagentFailed`, one that ran out of time as a
 :class:`SubagentTimeout` (LangGraph's ``default_retry_on`` retries both, and does not retry
-``ValueError``, ``RuntimeError``, ``OSError``, ... raised by a child). Cancellation, interrupts
-and storage failures are never retried; other endings (``max_steps``, ``over_budget``, ...)
-end the delegation at once.
+``ValueError``, ``RuntimeError``, ``OSError``, ... raised by a child). Cancellation,
+interrupts and storage failures are never retried; other endings (``max_steps``,
+``over_budget``, ...) end the delegation at once.
 
 Each attempt is a fresh task: the child graph is invoked again with the same task message in
 a new run scope (its own usage node, numbered ``attempt``) and a new checkpoint namespace,
@@ -45,17 +45,19 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from langgraph.errors import GraphBubbleUp
 from langgraph.types import RetryPolicy
 from tenacity import RetryCallState, wait_exponential, wait_random
 
+from subagents.checkpoints.errors import is_storage_error
 from subagents.errors import SubagentsError
 from subagents.results import Ending, Status
-from subagents.runtime.call import CallInfo
+from subagents.runtime.call import CallInfo, Stopped
 from subagents.runtime.scope import RunScope
 from subagents.runtime.steps import Request, Step, adrive, drive
 
 __all__ = ["Attempt", "OnRetry", "RunChild", "SubagentFailed", "SubagentTimeout", "Wait",
-           "attempts", "retryable", "single", "timed_out"]
+           "attempts", "crashed", "retryable", "single", "timed_out"]
 
 _T = TypeVar("_T")
 
@@ -124,6 +126,19 @@ def retryable(policy: RetryPolicy, ending: Ending, cause: BaseException | None) 
     if isinstance(retry_on, Sequence):
         return isinstance(exc, tuple(retry_on))
     return bool(retry_on(exc))
+
+
+def crashed(exc: BaseException) -> Attempt:
+    """The attempt of a child run that raised an ``Exception``: ``failed``, maybe retried.
+
+    What must stop the parent too is re-raised, never retried: interrupts
+    (``GraphBubbleUp``), storage failures, cancellation, ``Stopped`` (a timed-out sync
+    ancestor) and any other ``BaseException``.
+    """
+    if (not isinstance(exc, Exception) or isinstance(exc, GraphBubbleUp | Stopped)
+            or is_storage_error(exc)):
+        raise exc
+    return Attempt(Ending(Status.FAILED, None, f"{type(exc).__name__}: {exc}"), exc)
 
 
 def attempts(policy: RetryPolicy | None, call: CallInfo, attempt: Callable[[], Step[Attempt]],
