@@ -306,7 +306,7 @@ async def test_unschedule_stops_a_cron_job(tmp_path: Path) -> None:
         assert await d.unschedule(once) is False and await d.unschedule("nope") is False
 
 
-async def test_agent_status_and_agent_cancel_take_detached_ids(tmp_path: Path) -> None:
+async def test_lifecycle_tools_take_detached_ids(tmp_path: Path) -> None:
     HANGING["started"] = asyncio.Event()
 
     def policy(messages: list, agent: str | None) -> AIMessage:
@@ -315,6 +315,8 @@ async def test_agent_status_and_agent_cancel_take_detached_ids(tmp_path: Path) -
             return ai(call("task", agent="worker", objective="x", background=True))
         result = json.loads(str(last.content))
         if result.get("detached"):
+            return ai(call("agent_await", ids=[result["id"]]))
+        if result.get("reason") == "detached":
             return ai(call("agent_cancel", id=result["id"]))
         if "cancelled" in result:
             return ai(call("agent_status", id=result["id"]))
@@ -326,7 +328,9 @@ async def test_agent_status_and_agent_cancel_take_detached_ids(tmp_path: Path) -
         graph = compile_agent(lead)
         out = await graph.ainvoke({"messages": [HumanMessage("go")]})
     results = [json.loads(str(m.content)) for m in out["messages"] if isinstance(m, ToolMessage)]
-    spawned, cancelled, status = results
+    spawned, awaited, cancelled, status = results
+    assert (awaited["status"], awaited["reason"], awaited["results"]) == ("failed", "detached", [])
+    assert awaited["job"]["id"] == spawned["id"] and "agent_status" in awaited["error"]
     assert cancelled["id"] == spawned["id"] and cancelled["status"] == "cancelled"
     assert status["id"] == spawned["id"] and status["status"] == "cancelled"
 

@@ -5,7 +5,9 @@ own, those of the paused run it resumes and, with ``auto_cancel=False``, those o
 turns of its thread. Ids of another run or unknown ids are answered ``failed`` with a clear
 error, ids that are gone (their kept table expired or was dropped) ``unknown_id`` with the
 reason, never executed. ``agent_status`` and ``agent_cancel`` also take the job id of a
-detached child (one handed to the agent's dispatcher, ``BackgroundConfig(deliver=...)``). A
+detached child (one handed to the agent's dispatcher, ``BackgroundConfig(deliver=...)``);
+``agent_await`` answers such an id ``failed`` with reason ``detached`` and the job's state
+(its result goes to its delivery target, the run does not wait for it). A
 lifecycle tool named in the agent's ``needs_approval`` waits for a human first. Background
 children need an async run: in a sync run every lifecycle call is answered ``failed``.
 
@@ -91,6 +93,9 @@ async def _handle(plan: AgentPlan, table: BackgroundTable, tc: ToolCall) -> dict
             return _error("'ids' must be a list of background ids")
         if mode not in table.config.await_modes:
             return _error(f"unknown mode {mode!r}; modes: {', '.join(table.config.await_modes)}")
+        detached = await _detached(table, ids)
+        if detached is not None:
+            return {**detached, "mode": mode, "results": []}
         return await table.wait(ids, mode)
     job_id = args.get("id")
     if not isinstance(job_id, str):
@@ -110,6 +115,24 @@ async def _handle(plan: AgentPlan, table: BackgroundTable, tc: ToolCall) -> dict
     if name == "agent_cancel":
         return table.cancel(job_id)
     return job.as_dict()
+
+
+async def _detached(table: BackgroundTable, ids: list[str]) -> dict[str, Any] | None:
+    """A ``failed`` answer naming the first detached job among ``ids`` (None: there is none).
+
+    A detached child is delivered to its target when it ends; its run does not wait for it.
+    """
+    dispatcher = table.config.dispatcher
+    if dispatcher is None:
+        return None
+    for job_id in ids:
+        if isinstance(table.lookup(job_id), MissingId) and (
+                job := await dispatcher.status(job_id)) is not None:
+            return {"id": job_id, "status": "failed", "reason": "detached", "job": job,
+                    "error": f"id {job_id!r} is a detached job (its result is delivered to its "
+                             "target when it ends, not awaited); agent_status gives its state "
+                             "now, agent_cancel stops it"}
+    return None
 
 
 @dataclass(frozen=True, slots=True)
