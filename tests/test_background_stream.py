@@ -88,6 +88,22 @@ async def test_get_state_at_the_childs_namespace_reads_its_own_thread() -> None:
     assert record["thread_id"] == f"t2/bg/{tool_call_id}" and record["status"] == "completed"
 
 
+async def test_get_state_history_at_the_childs_namespace_reads_its_own_thread() -> None:
+    graph = graph_of(InMemorySaver())
+    tool_call_id = started_call(await stream(graph, "t3"))
+    at_ns = {"configurable": {"thread_id": "t3", "checkpoint_ns": f"w:{tool_call_id}"}}
+    own = {"configurable": {"thread_id": f"t3/bg/{tool_call_id}"}}
+    expected = [s.config for s in graph.get_state_history(own)]
+    assert len(expected) >= 2
+    assert [s.config for s in graph.get_state_history(at_ns)] == expected
+    assert [s.config async for s in graph.aget_state_history(at_ns)] == expected
+    assert [s.config for s in graph.get_state_history(at_ns, limit=1)] == expected[:1]
+    assert [s.config async for s in graph.aget_state_history(
+        at_ns, before=expected[0])] == expected[1:]
+    root = [s.config for s in graph.get_state_history({"configurable": {"thread_id": "t3"}})]
+    assert root and not set(map(str, root)) & set(map(str, expected))  # the root's own
+
+
 @pytest.mark.parametrize("persist", [None, True])
 async def test_persist_none_and_true_are_the_same_on_a_thread(persist: bool | None) -> None:
     graph = graph_of(InMemorySaver(), persist=persist)

@@ -20,8 +20,8 @@ new run with no input, when the thread's checkpointer can be asked (before the r
 
 A background child on its own checkpoint thread (persisted, see ``nodes.reattach``) streams
 under ``<delegation node>:<tool_call_id>`` in its parent's run (``runtime.streaming``);
-``get_state`` at that namespace of the parent's thread (or below it) reads the child's own
-thread, so a client (Studio, the SDK) reads the child's state where its stream parts came
+``get_state`` and ``get_state_history`` at that namespace of the parent's thread (or below
+it) read the child's own thread, so a client (Studio, the SDK) reads the child's state where its stream parts came
 from.
 
 A root under a ``Budget`` that resumes its thread (input None or a ``Command``: after an
@@ -143,6 +143,37 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
                          subgraphs: bool = False) -> StateSnapshot:
         """LangGraph's ``aget_state``; a background child's namespace reads its own thread."""
         return await adrive(self._state(config, subgraphs))
+
+    def get_state_history(self, config: RunnableConfig, *, filter: dict[str, Any] | None = None,
+                          before: RunnableConfig | None = None,
+                          limit: int | None = None) -> Iterator[StateSnapshot]:
+        """LangGraph's ``get_state_history``; a background child's namespace reads its thread.
+
+        Where the parent's thread has no checkpoint at the config's namespace and that
+        namespace names a background child (as in ``get_state``), the history of the
+        child's own thread, newest first.
+        """
+        base = CompiledStateGraph
+        own = _background_thread(config)
+        if own is not None and next(iter(base.get_state_history(self, config, limit=1)),
+                                    None) is None:
+            config = own
+        yield from base.get_state_history(self, config, filter=filter, before=before,
+                                          limit=limit)
+
+    async def aget_state_history(self, config: RunnableConfig, *,
+                                 filter: dict[str, Any] | None = None,
+                                 before: RunnableConfig | None = None,
+                                 limit: int | None = None) -> AsyncIterator[StateSnapshot]:
+        """LangGraph's ``aget_state_history``; as ``get_state_history``."""
+        base = CompiledStateGraph
+        own = _background_thread(config)
+        if own is not None and not [s async for s in base.aget_state_history(self, config,
+                                                                             limit=1)]:
+            config = own
+        async for snapshot in base.aget_state_history(self, config, filter=filter,
+                                                      before=before, limit=limit):
+            yield snapshot
 
     def _state(self, config: RunnableConfig, subgraphs: bool) -> Step[StateSnapshot]:
         """The state at ``config`` (a sans-IO step).
