@@ -21,8 +21,8 @@ new run with no input, when the thread's checkpointer can be asked (before the r
 A background child on its own checkpoint thread (persisted, see ``nodes.reattach``) streams
 under ``<delegation node>:<tool_call_id>`` in its parent's run (``runtime.streaming``);
 ``get_state`` and ``get_state_history`` at that namespace of the parent's thread (or below
-it) read the child's own thread, so a client (Studio, the SDK) reads the child's state where its stream parts came
-from.
+it) read the child's own thread, so a client (Studio, the SDK) reads the child's state where
+its stream parts came from.
 
 A root under a ``Budget`` that resumes its thread (input None or a ``Command``: after an
 ``interrupt()``, an approval pause or a crash) starts its budget from the spent counters its
