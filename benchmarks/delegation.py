@@ -31,6 +31,9 @@ Run: ``.venv/bin/python benchmarks/delegation.py [--quick] [--iterations N] [--p
    the native child; same work (one model call per child), in memory, sync and async; the
    per-extra-delegation ratio own/native is judged against the same target.
 
+The policy, constants and graph builders live in ``_delegation_common.py``, the measured runs
+in ``_delegation_runs.py``; here: the report.
+
 A report, not a test: it exits 0 even when a target is missed (printed as MISS).
 """
 
@@ -38,367 +41,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
-import io
 import os
-import pstats
-import sqlite3
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _hand as hand
-from _common import (
-    Samples,
-    extra_ratio,
-    fmt_ms,
-    fmt_ratio,
-    interleave,
-    interleave_async,
-    load_note,
-    render_table,
-    verdict,
+from _common import Samples, extra_ratio, fmt_ms, fmt_ratio, load_note, render_table, verdict
+from _delegation_common import FANOUT_CHILDREN, FANOUT_LATENCY, FANOUT_TARGET, RATIO_TARGET, SIDES
+from _delegation_runs import (
+    Scenario,
+    profile_ours,
+    run_async_scenario,
+    run_fanout,
+    run_foreign,
+    run_sync_scenario,
 )
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph.state import CompiledStateGraph
 
-from subagents import Agent, compile_agent
-from subagents.checkpoints import async_sqlite_saver, sqlite_saver
-from subagents.nodes.schemas import task_spec
-from subagents.testing import ScriptedChatModel, call
-
-RATIO_TARGET = 1.10
-FANOUT_TARGET = 1.05
-FANOUT_CHILDREN = 100
-FANOUT_LATENCY = 0.2
-CHILD_PREFIX = "subtask"
-
-# --------------------------------------------------------------------------- the shared policy
-
-
-def policy(messages: list[BaseMessage], agent: str | None = None) -> AIMessage:
-    """Stateless script shared by both sides; it never looks at ``agent``.
-
-    The task message says what to do: ``seq:N`` (root: N sequential delegations, one per
-    turn), ``fan:N`` (root: N delegations in one turn), ``subtask ...`` (child: answer).
-    """
-    task = next(m for m in reversed(messages) if isinstance(m, HumanMessage))
-    text = str(task.content)
-    if text.startswith(CHILD_PREFIX):
-        return AIMessage(content=f"answer to {text}")
-    kind, _, count = text.partition(":")
-    n, done = int(count), sum(isinstance(m, ToolMessage) for m in messages)
-    if kind == "seq" and done < n:
-        return AIMessage(content="", tool_calls=[
-            call("task", agent="child", objective=f"{CHILD_PREFIX} {done}")])
-    if kind == "fan" and done == 0:
-        return AIMessage(content="", tool_calls=[
-            call("task", agent="child", objective=f"{CHILD_PREFIX} {i}") for i in range(n)])
-    return AIMessage(content=f"root answer from {done} results")
-
-
-CHILD_SPEC = Agent(name="child", description="Answers one subtask.")
-TASK_TOOL = task_spec([CHILD_SPEC], with_context=True)
-
-# --------------------------------------------------------------------------- this runtime
-
-
-def build_ours(model: ScriptedChatModel,
-               checkpointer: BaseCheckpointSaver[Any] | None) -> CompiledStateGraph:
-    root = Agent(name="root", model=model, subagents=[CHILD_SPEC])
-    return compile_agent(root, checkpointer=checkpointer)
-
-
-# --------------------------------------------------------------------------- hand-written
-# The pieces (state, child, parent, ToolMessage) live in _hand.py, shared with background.py
-# and vs_deepagents.py; here: default json.dumps and tool-call ids passed through.
-
-
-def build_handwritten(model: ScriptedChatModel, checkpointer: BaseCheckpointSaver[Any] | None,
-                      *, is_async: bool, traced: bool = False) -> CompiledStateGraph:
-    """Parent: model node (``task`` tool bound) -> delegate node (invokes the child) -> model.
-
-    The child is compiled without a checkpointer, so (like this runtime's children) it
-    inherits the parent's saver under the delegate node's namespace. ``traced``: both graphs
-    carry the tracing config of this runtime's agents and each child invocation the tool-call
-    id in its metadata (``_hand.traced_graph``, ``_hand.child_config``); else none.
-    """
-    bound = model.bind_tools([TASK_TOOL])
-    child = hand.build_child(model, is_async=is_async, traced=traced)
-    if is_async:
-        async def adelegate(state: hand.State) -> dict[str, Any]:
-            out = []
-            for tc in state["messages"][-1].tool_calls:
-                res = await child.ainvoke(hand.child_input(tc),
-                                          hand.child_config(tc, traced=traced))
-                out.append(hand.tool_message(tc, hand.child_result(res)))
-            return {"messages": out}
-        delegate: Callable[..., Any] = adelegate
-    else:
-        def sdelegate(state: hand.State) -> dict[str, Any]:
-            out = []
-            for tc in state["messages"][-1].tool_calls:
-                res = child.invoke(hand.child_input(tc), hand.child_config(tc, traced=traced))
-                out.append(hand.tool_message(tc, hand.child_result(res)))
-            return {"messages": out}
-        delegate = sdelegate
-    return hand.build_parent(bound, delegate, hand.route_delegate, is_async=is_async,
-                             checkpointer=checkpointer, traced=traced)
-
-
-async def handwritten_gather(model: ScriptedChatModel, child: CompiledStateGraph,
-                             n: int) -> list[BaseMessage]:
-    """Reported beside the fan-out: root model call, ``asyncio.gather`` of n child graphs,
-    root model call (no durable task per child)."""
-    return await hand.gather(model, [TASK_TOOL], child, n)
-
-
-def build_send_fanout(model: ScriptedChatModel) -> CompiledStateGraph:
-    """The fan-out baseline: LangGraph's own fan-out idiom (one ``Send`` per tool call to a
-    node that invokes the child), i.e. what this runtime does, written by hand."""
-    bound = model.bind_tools([TASK_TOOL])
-    return hand.build_send_parent(bound, hand.build_child(model, is_async=True))
-
-
-# --------------------------------------------------------------------------- scenario 1
-
-
-def _cfg(sqlite: bool) -> dict[str, Any] | None:
-    return {"configurable": {"thread_id": uuid.uuid4().hex}} if sqlite else None
-
-
-def _inp(n: int) -> dict[str, Any]:
-    return {"messages": [HumanMessage(f"seq:{n}")]}
-
-
-def _kinds(state: dict[str, Any]) -> str:
-    return "".join(type(m).__name__[0] for m in state["messages"])
-
-
-def _db_counts(path: Path, thread_id: str) -> tuple[int, int]:
-    with sqlite3.connect(path) as conn:
-        cps = conn.execute("SELECT COUNT(*) FROM checkpoints WHERE thread_id=?",
-                           (thread_id,)).fetchone()[0]
-        writes = conn.execute("SELECT COUNT(*) FROM writes WHERE thread_id=?",
-                              (thread_id,)).fetchone()[0]
-    return cps, writes
-
-
-def _parity(name: str, state: dict[str, Any], calls: int, db: Path | None,
-            cfg: dict[str, Any] | None) -> str:
-    """One side of a parity line: message kinds, model calls, SQLite rows of its thread."""
-    extra = ""
-    if db is not None and cfg is not None:
-        cps, writes = _db_counts(db, cfg["configurable"]["thread_id"])
-        extra = f" cp/writes={cps}/{writes}"
-    return f"{name}: {_kinds(state)} calls={calls}{extra}"
-
-
-SIDES = ("ours", "traced", "plain")
-"""Scenario 1's variants: this runtime, the hand-written pair with the same tracing config
-(the baseline judged), the plain hand-written pair (reported)."""
-
-
-class Scenario:
-    """One (mode, storage) cell: each of ``SIDES`` at 1 and 5 delegations."""
-
-    def __init__(self, mode: str, storage: str) -> None:
-        self.mode, self.storage = mode, storage
-        self.samples: dict[str, Samples] = {}
-        self.parity: list[str] = []
-
-    @property
-    def label(self) -> str:
-        return f"{self.mode}/{self.storage}"
-
-
-class Side:
-    """One variant of a scenario: its graph, its model (to count calls), its SQLite file."""
-
-    def __init__(self, graph: CompiledStateGraph, model: ScriptedChatModel,
-                 db: Path | None) -> None:
-        self.graph, self.model, self.db = graph, model, db
-
-
-def build_side(name: str, model: ScriptedChatModel,
-               checkpointer: BaseCheckpointSaver[Any] | None, *,
-               is_async: bool) -> CompiledStateGraph:
-    """The graph of side ``name`` (one of ``SIDES``)."""
-    if name == "ours":
-        return build_ours(model, checkpointer)
-    return build_handwritten(model, checkpointer, is_async=is_async, traced=name == "traced")
-
-
-async def run_async_scenario(sc: Scenario, tmp: Path, iterations: int, warmup: int) -> None:
-    models = {name: ScriptedChatModel(policy=policy) for name in SIDES}
-    if sc.storage == "sqlite":
-        paths = {name: tmp / f"async_{name}.db" for name in SIDES}
-        async with (async_sqlite_saver(paths["ours"]) as s_ours,
-                    async_sqlite_saver(paths["traced"]) as s_traced,
-                    async_sqlite_saver(paths["plain"]) as s_plain):
-            savers = {"ours": s_ours, "traced": s_traced, "plain": s_plain}
-            sides = {n: Side(build_side(n, models[n], savers[n], is_async=True), models[n],
-                             paths[n]) for n in SIDES}
-            await _async_body(sc, sides, iterations, warmup)
-    else:
-        sides = {n: Side(build_side(n, models[n], None, is_async=True), models[n], None)
-                 for n in SIDES}
-        await _async_body(sc, sides, iterations, warmup)
-
-
-async def _async_body(sc: Scenario, sides: dict[str, Side], iterations: int,
-                      warmup: int) -> None:
-    sqlite = sc.storage == "sqlite"
-    # parity check: same message kinds, same model calls, same checkpoint rows
-    for n in (1, 5):
-        line = []
-        for name, side in sides.items():
-            before = len(side.model.calls)
-            cfg = _cfg(sqlite)
-            state = await side.graph.ainvoke(_inp(n), cfg)
-            line.append(_parity(name, state, len(side.model.calls) - before, side.db, cfg))
-        sc.parity.append(f"n={n}  " + " | ".join(line))
-
-    def variant(graph: CompiledStateGraph, n: int) -> Callable[[], Any]:
-        return lambda: graph.ainvoke(_inp(n), _cfg(sqlite))
-
-    sc.samples = await interleave_async(
-        {f"{name}{n}": variant(side.graph, n) for n in (1, 5) for name, side in sides.items()},
-        iterations=iterations, warmup=warmup)
-
-
-def run_sync_scenario(sc: Scenario, tmp: Path, iterations: int, warmup: int) -> None:
-    models = {name: ScriptedChatModel(policy=policy) for name in SIDES}
-    if sc.storage == "sqlite":
-        paths = {name: tmp / f"sync_{name}.db" for name in SIDES}
-        with (sqlite_saver(paths["ours"]) as s_ours, sqlite_saver(paths["traced"]) as s_traced,
-              sqlite_saver(paths["plain"]) as s_plain):
-            savers = {"ours": s_ours, "traced": s_traced, "plain": s_plain}
-            _sync_body(sc, {n: Side(build_side(n, models[n], savers[n], is_async=False),
-                                    models[n], paths[n]) for n in SIDES}, iterations, warmup)
-    else:
-        _sync_body(sc, {n: Side(build_side(n, models[n], None, is_async=False), models[n], None)
-                        for n in SIDES}, iterations, warmup)
-
-
-def _sync_body(sc: Scenario, sides: dict[str, Side], iterations: int, warmup: int) -> None:
-    sqlite = sc.storage == "sqlite"
-    for n in (1, 5):
-        line = []
-        for name, side in sides.items():
-            before = len(side.model.calls)
-            cfg = _cfg(sqlite)
-            state = side.graph.invoke(_inp(n), cfg)
-            line.append(_parity(name, state, len(side.model.calls) - before, side.db, cfg))
-        sc.parity.append(f"n={n}  " + " | ".join(line))
-
-    def variant(graph: CompiledStateGraph, n: int) -> Callable[[], Any]:
-        return lambda: graph.invoke(_inp(n), _cfg(sqlite))
-
-    sc.samples = interleave(
-        {f"{name}{n}": variant(side.graph, n) for n in (1, 5) for name, side in sides.items()},
-        iterations=iterations, warmup=warmup)
-
-
-# --------------------------------------------------------------------------- scenario 2
-
-
-async def run_fanout(repeats: int) -> dict[str, Samples]:
-    m_ours = ScriptedChatModel(policy=policy, latency=FANOUT_LATENCY)
-    m_hand = ScriptedChatModel(policy=policy, latency=FANOUT_LATENCY)
-    m_send = ScriptedChatModel(policy=policy, latency=FANOUT_LATENCY)
-    ours = build_ours(m_ours, None)
-    child = hand.build_child(m_hand, is_async=True)
-    send = build_send_fanout(m_send)
-    inp = {"messages": [HumanMessage(f"fan:{FANOUT_CHILDREN}")]}
-
-    def check(messages: list[BaseMessage]) -> None:
-        assert sum(isinstance(m, ToolMessage) for m in messages) == FANOUT_CHILDREN
-        assert isinstance(messages[-1], AIMessage) and not messages[-1].tool_calls
-
-    async def run_ours() -> None:
-        check((await ours.ainvoke(inp))["messages"])
-
-    async def run_hand() -> None:
-        check(await handwritten_gather(m_hand, child, FANOUT_CHILDREN))
-
-    async def run_send() -> None:
-        check((await send.ainvoke(inp))["messages"])
-
-    # gc.collect() before each run: no variant pays for the previous one's garbage
-    return await interleave_async({"ours": run_ours, "hand": run_hand, "send": run_send},
-                                  iterations=repeats, warmup=1, collect=True)
-
-
-# --------------------------------------------------------------------------- profiling
-
-
-def profile_ours(rounds: int) -> str:
-    """cProfile of every side (sync, in memory, 5 delegations): totals, then top src/ costs.
-
-    In memory and sync, so checkpointer threads and the event loop do not blur the picture.
-    """
-    out = io.StringIO()
-    stats: dict[str, pstats.Stats] = {}
-    for name in SIDES:
-        graph = build_side(name, ScriptedChatModel(policy=policy), None, is_async=False)
-        for _ in range(5):
-            graph.invoke(_inp(5))
-        prof = cProfile.Profile()
-        prof.enable()
-        for _ in range(rounds):
-            graph.invoke(_inp(5))
-        prof.disable()
-        stats[name] = pstats.Stats(prof, stream=out)
-        out.write(f"{name}: {stats[name].total_tt / rounds * 1000:.2f} ms per run under cProfile\n")
-    stats["ours"].sort_stats("cumulative").print_stats(r"subagents/(?!testing)", 25)
-    return out.getvalue()
-
-
-# --------------------------------------------------------------------------- scenario 3
-
-
-def build_foreign(model: ScriptedChatModel, *, is_async: bool) -> CompiledStateGraph:
-    """The root delegating to the hand-written child as an own-graph sub-agent."""
-    child = Agent.from_graph(hand.build_child(model, is_async=is_async), name="child",
-                             description="Answers one subtask.")
-    return compile_agent(Agent(name="root", model=model, subagents=[child]))
-
-
-def run_foreign(iterations: int, warmup: int) -> dict[str, dict[str, Samples]]:
-    """Own graph vs native child, per mode: samples ``own1/native1/own5/native5``."""
-    out: dict[str, dict[str, Samples]] = {}
-    for mode in ("async", "sync"):
-        model = ScriptedChatModel(policy=policy)
-        own, native = build_foreign(model, is_async=mode == "async"), build_ours(model, None)
-        for graph in (own, native):  # parity: same kinds and model calls
-            before = len(model.calls)
-            state = (asyncio.run(graph.ainvoke(_inp(5))) if mode == "async"
-                     else graph.invoke(_inp(5)))
-            assert _kinds(state) == "H" + "AT" * 5 + "A", _kinds(state)
-            assert len(model.calls) - before == 11
-        if mode == "async":
-            def avariant(graph: CompiledStateGraph, n: int) -> Callable[[], Any]:
-                return lambda: graph.ainvoke(_inp(n))
-            out[mode] = asyncio.run(interleave_async(
-                {f"{k}{n}": avariant(g, n) for n in (1, 5)
-                 for k, g in (("own", own), ("native", native))},
-                iterations=iterations, warmup=warmup))
-        else:
-            def variant(graph: CompiledStateGraph, n: int) -> Callable[[], Any]:
-                return lambda: graph.invoke(_inp(n))
-            out[mode] = interleave(
-                {f"{k}{n}": variant(g, n) for n in (1, 5)
-                 for k, g in (("own", own), ("native", native))},
-                iterations=iterations, warmup=warmup)
-    return out
+# --------------------------------------------------------------------------- report
 
 
 def report_foreign(foreign: dict[str, dict[str, Samples]]) -> list[tuple[str, bool, str]]:
@@ -414,9 +76,6 @@ def report_foreign(foreign: dict[str, dict[str, Samples]]) -> list[tuple[str, bo
     print(render_table(["mode", "own 1 ms", "native 1 ms", "own/native", "own extra ms",
                         "native extra ms", "extra own/native"], rows))
     return verdicts
-
-
-# --------------------------------------------------------------------------- report
 
 
 def _scenario_rows(sc: Scenario) -> tuple[list[list[str]], float, float]:
