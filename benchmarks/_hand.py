@@ -1,6 +1,7 @@
 """The hand-written LangGraph baselines that ``subagents`` is compared against.
 
-Shared by ``delegation.py``, ``background.py`` and ``_vs_deep_build.py`` (``vs_deepagents.py``):
+Shared by ``delegation.py`` (``_delegation_common.py``, ``_delegation_runs.py``),
+``background.py`` (``_background_common.py``) and ``vs_deepagents.py`` (``_vs_deep_build.py``):
 each builds its "hand" variants from these pieces, so every benchmark times the same
 hand-written graphs. They are plain LangGraph, written the way a user would without this
 runtime: a ``messages`` state, a child graph START -> model -> END, a parent graph whose
