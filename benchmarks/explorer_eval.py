@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python benchmarks/explorer_eval.py [--only N ...] [--team FILE] [--json OUT]``
 
-47 questions over two real code bases that ship on the machine, the installed ``langgraph``
+65 questions over two real code bases that ship on the machine, the installed ``langgraph``
 and ``httpx`` sources, in six categories, split ``tune`` / ``holdout`` (questions, expected
 answers and the judge: ``_explorer_questions.py``). Each question runs the explorer team
 (``subagents/graphs/teams/codebase_explorer.yaml``, or ``--team``) once on the local model;
