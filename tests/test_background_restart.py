@@ -17,6 +17,7 @@ import random
 import signal
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
@@ -190,3 +191,45 @@ async def test_a_persisted_childs_events_reach_the_custom_stream_not_its_state()
     state = await graph.aget_state({"configurable": {"thread_id": "streamed"}})
     [record] = state.values["background"].values()
     assert record["thread_id"].startswith("streamed/bg/") and record["status"] == "completed"
+
+
+def test_re_attached_childrens_events_reach_the_resumed_runs_stream(tmp_path: Path) -> None:
+    """After a restart, children re-attached from the checkpoint stream into the resumed run.
+
+    They are re-attached before LangGraph opens the resumed run's stream; their events wait
+    for it (``runtime.relay``) instead of being lost to ``stream_mode="custom"``.
+    """
+    from subagents.checkpoints import async_sqlite_saver
+
+    code, _ = run(tmp_path, "streamed", 3 + 3 * 3)  # killed during the await: children running
+    assert code == -signal.SIGKILL
+    World.kill_at, World.count = 0, 0
+    World.log = open(tmp_path / "resumed.log", "a")  # noqa: SIM115 - closed below
+    cfg: Any = {"configurable": {"thread_id": THREAD}}
+
+    async def resume() -> tuple[set[str], list[tuple[str, list[str], str]], str]:
+        async with async_sqlite_saver(str(tmp_path / "streamed.sqlite")) as saver:
+            graph = compile_agent(team(), checkpointer=saver)
+            before = (await graph.aget_state(cfg)).values["background"].values()
+            unfinished = {r["tool_call_id"] for r in before if r["status"] == "running"}
+            events: list[tuple[str, list[str], str]] = []
+            async with asyncio.timeout(30):
+                async for _, mode, chunk in graph.astream(None, cfg, subgraphs=True,
+                                                          stream_mode=["custom", "values"]):
+                    if mode == "custom":
+                        events.append((chunk["type"], chunk["path"],
+                                       chunk.get("tool_call_id") or ""))
+                    else:
+                        last = chunk
+            return unfinished, events, last["messages"][-1].content
+
+    try:
+        unfinished, events, answer = asyncio.run(resume())
+    finally:
+        World.log.close()
+    check_answer(answer)
+    assert unfinished  # the kill point left children running
+    ended = {tc for kind, path, tc in events if kind == "subagent_end" and path == ["root", "w"]}
+    assert unfinished <= ended
+    assert sum(kind == "model_end" and path == ["root", "w"] for kind, path, _ in events) >= len(
+        unfinished)

@@ -63,7 +63,7 @@ class AgentNode(Runnable[Any, Any]):
 def _seen(config: RunnableConfig) -> RunnableConfig:
     scope = scope_of(config)
     if scope is not None:
-        if scope.adopted:
+        if scope.relay is not None:
             scope.node_config(config)
         if scope.stopped:
             raise Stopped("the delegation stopped waiting for this sub-agent (timeout)")

@@ -111,6 +111,7 @@ def reattach(scope: RunScope, plan: AgentPlan, values: Mapping[str, Any],
     if durability is not None:
         conf[CONFIG_KEY_DURABILITY] = durability
     own: RunnableConfig = {**config, "configurable": conf}
+    scope.host()  # their events go to this run's stream once it is known
     count = 0
     for value in records.values():
         record = JobRecord.read(value)

@@ -27,6 +27,7 @@ from subagents.runtime.background import BackgroundTable
 from subagents.runtime.budget import BudgetTracker
 from subagents.runtime.call import SCOPE_KEY, CallInfo, Stopped
 from subagents.runtime.parking import ParkKey
+from subagents.runtime.relay import LateStream
 from subagents.runtime.upstream import CONFIG_KEY_STREAM
 from subagents.runtime.usage import UsageNode
 from subagents.spec.background import BackgroundConfig
@@ -59,12 +60,13 @@ class RunScope:
         self.adopted = False
         """This run adopted a paused run's background table (see ``adopt``)."""
         self.moved = bool(call is not None and call.background and parent is not None
-                          and parent.adopted)
-        """A background child re-attached to (or started under) a run that adopted a paused
-        run's table: its events go to that run's stream (``relay``), see ``adopt``."""
-        self.relay: Any = None
-        """After adopting a table: the custom stream of this run's nodes (False: none), the
-        stream of its re-attached children's events; None until a node of this run ran."""
+                          and parent.relay is not None)
+        """A background child re-attached to (or started under) a run that hosts children
+        an earlier run started: its events go to that run's stream (``relay``)."""
+        self.relay: LateStream | None = None
+        """A run hosting background children an earlier run started (it adopted a paused
+        run's table, or re-attached them after a restart, see :meth:`host`): the custom
+        stream of this run's nodes, bound when the first one runs (``runtime.relay``)."""
         self.children: dict[tuple[int, int], RunScope] = {}
         """The scopes the delegations of this run opened, by ``(serial, attempt)`` of their
         ``CallInfo`` (see :meth:`child`)."""
@@ -183,6 +185,7 @@ class RunScope:
         """
         before, table.home = table.home, self
         self.background, self.adopted = table, True
+        self.host()
         if before is None or before is self:
             return
         self._paused = before
@@ -203,10 +206,20 @@ class RunScope:
             child.parent, child.moved = self, True
             self.usage.add_child(child.usage)
 
+    def host(self) -> None:
+        """This run hosts background children an earlier run started: relay their events.
+
+        Their events (and those this run emits for them with the earlier run's config) go
+        to this run's custom stream once a node of it runs (:meth:`node_config`), held until
+        then (``runtime.relay.LateStream``).
+        """
+        if self.relay is None:
+            self.relay = LateStream()
+
     def node_config(self, config: RunnableConfig | None) -> None:
-        """A node of this run runs with ``config``: after adopting a table, keep its stream."""
-        if self.adopted:
-            self.relay = _stream_of(config) or False
+        """A node of this hosting run runs with ``config``: bind its stream (see :meth:`host`)."""
+        if self.relay is not None:
+            self.relay.bind(config)
 
     def emit(self, event: BaseEvent, config: RunnableConfig | None) -> None:
         """Deliver an event to every listener above it and to LangGraph's custom stream.
@@ -227,14 +240,16 @@ class RunScope:
     def stream(self, config: RunnableConfig | None) -> Any:
         """The custom stream of this scope's events (None: none).
 
-        The config's, or for a child re-attached to a resumed run (here or above) that run's.
+        The config's; for a child re-attached to a resumed run (here or above) that run's
+        relay; for a hosting run emitting with an earlier run's config (no stream), its own.
         """
         scope: RunScope | None = self
         while scope is not None:
             if scope.moved and scope.parent is not None:
-                return scope.parent.relay or None
+                return scope.parent.relay
             scope = scope.parent
-        return _stream_of(config)
+        found = _stream_of(config)
+        return self.relay if found is None and self.relay is not None else found
 
     def rebase(self, config: RunnableConfig) -> RunnableConfig:
         """``config`` (a paused run's node's) with this adopting run's stream and scope."""
@@ -242,8 +257,8 @@ class RunScope:
             return config
         conf = {**config.get("configurable", {}), SCOPE_KEY: self}
         conf.pop(CONFIG_KEY_STREAM, None)
-        if self.relay:
-            conf[CONFIG_KEY_STREAM] = self.relay
+        if self.relay is not None and self.relay.target is not None:
+            conf[CONFIG_KEY_STREAM] = self.relay.target
         return {**config, "configurable": conf}
 
     def wants_events(self, config: RunnableConfig | None) -> bool:
