@@ -5,9 +5,12 @@ Run: ``.venv/bin/python benchmarks/instructions.py [--rounds N] [--base DIR]``
 ``benchmarks/delegation.py`` times delegations in seconds; on a shared 2-core VM its ratios
 move by several percent between runs. This script counts the instructions one sync
 delegation executes instead (``valgrind --tool=callgrind``, the same count for the same
-program and inputs whatever else the machine does), for the same two graphs as
+program and inputs whatever else the machine does), for the same graphs as
 ``delegation.py`` scenario 1 (sync, in memory): this runtime's root with one child against
-the hand-written LangGraph parent and child, with 1 and 5 delegations per run.
+the hand-written LangGraph parent and child, both plain and traced (with the tracing config
+this runtime's agents carry, the baseline ``delegation.py`` judges), with 1 and 5
+delegations per run. The target (<= 1.10x) is judged against the traced pair; the plain
+pair's ratio is printed beside it.
 
 Each variant runs in its own process twice, with ``--rounds`` and with ``2 * --rounds``
 timed invocations after the same warm-up; the difference divided by ``--rounds`` is the
@@ -31,24 +34,26 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RATIO_TARGET = 1.10
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
-_VARIANTS = ("ours1", "hand1", "ours5", "hand5")
+_VARIANTS = ("ours1", "hand1", "traced1", "ours5", "hand5", "traced5")
 
 
 def workload(variant: str, rounds: int) -> None:
     """The measured process: warm up, then ``rounds`` sync invocations of one variant."""
     sys.path.insert(0, str(HERE))
-    import delegation as bench  # the child process only: sys.path set above
+    import _delegation_common as bench  # the child process only: sys.path set above
+    from _delegation_runs import _inp
 
     from subagents.testing import ScriptedChatModel
 
     model = ScriptedChatModel(policy=bench.policy)
     graph = (bench.build_ours(model, None) if variant.startswith("ours")
-             else bench.build_handwritten(model, None, is_async=False))
+             else bench.build_handwritten(model, None, is_async=False,
+                                          traced=variant.startswith("traced")))
     n = int(variant[-1])
     for _ in range(3):
-        graph.invoke(bench._inp(n))
+        graph.invoke(_inp(n))
     for _ in range(rounds):
-        graph.invoke(bench._inp(n))
+        graph.invoke(_inp(n))
 
 
 def count(src: Path, variant: str, rounds: int) -> int:
@@ -76,14 +81,18 @@ def measure(src: Path, rounds: int) -> dict[str, float]:
 
 
 def report(label: str, got: dict[str, float]) -> list[str]:
-    """Rows: one delegation, one extra delegation, ours/hand and the verdict."""
-    one = got["ours1"] / got["hand1"]
-    extra = (got["ours5"] - got["ours1"]) / (got["hand5"] - got["hand1"])
+    """Rows: one delegation and one extra delegation, ours/traced (judged) and ours/plain."""
     rows = []
-    for name, ratio in (("1 delegation", one), ("per extra delegation", extra)):
-        verdict = "pass" if ratio <= RATIO_TARGET else "MISS"
-        rows.append(f"{label:<8} {name:<22} ours {got['ours1' if '1' in name else 'ours5']:>12,.0f}"
-                    f"  ratio {ratio:5.3f}  (target <= {RATIO_TARGET:.2f}: {verdict})")
+    for name, n in (("1 delegation", "1"), ("per extra delegation", "5")):
+        def ratio(base: str, n: str = n) -> float:
+            if n == "1":
+                return got["ours1"] / got[f"{base}1"]
+            return (got["ours5"] - got["ours1"]) / (got[f"{base}5"] - got[f"{base}1"])
+        judged, plain = ratio("traced"), ratio("hand")
+        verdict = "pass" if judged <= RATIO_TARGET else "MISS"
+        rows.append(f"{label:<8} {name:<22} ours {got['ours' + n]:>12,.0f}"
+                    f"  ours/traced {judged:5.3f} (target <= {RATIO_TARGET:.2f}: {verdict})"
+                    f"  ours/plain {plain:5.3f}")
     return rows
 
 
