@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 from pathlib import Path
 from typing import Any
@@ -304,6 +305,11 @@ def test_team_files_take_retry_and_timeout(tmp_path: Path) -> None:
 def test_spec_rejects_bad_retry_and_timeout() -> None:
     with pytest.raises(ValueError, match="max_attempts"):
         Agent(name="a", retry=RetryPolicy(max_attempts=0))
+    for bad in ({"initial_interval": math.inf, "max_interval": math.inf},  # waits forever
+                {"max_interval": math.nan}, {"backoff_factor": math.inf},
+                {"initial_interval": 1e300, "max_interval": 1e300}, {"initial_interval": -1}):
+        with pytest.raises(ValueError, match="retry intervals"):
+            Agent(name="a", retry=RetryPolicy(**bad))
     with pytest.raises(ValueError, match="timeout"):
         Agent(name="a", timeout=0)
 

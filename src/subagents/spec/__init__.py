@@ -5,6 +5,7 @@
 runtime (:mod:`subagents.runtime`); the import contract in ``pyproject.toml`` enforces it.
 """
 
+from subagents.spec._fields import MAX_RETRY_SECONDS
 from subagents.spec.agent import RESERVED_NAMES, Agent, AnswerCheck, iter_agents
 from subagents.spec.background import AwaitMode, BackgroundConfig, JobDispatcher
 from subagents.spec.budget import Budget
@@ -14,6 +15,7 @@ from subagents.spec.foreign import GraphSpec, RemoteSpec
 from subagents.spec.guard import LoopGuard
 
 __all__ = [
+    "MAX_RETRY_SECONDS",
     "DELIVERY_KEY",
     "RESERVED_NAMES",
     "Agent",

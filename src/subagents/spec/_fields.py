@@ -43,12 +43,19 @@ def strict_scalar(model: type[BaseModel], value: Any, info: ValidationInfo) -> A
     return value
 
 
+MAX_RETRY_SECONDS = 86_400
+"""The largest ``initial_interval``, ``max_interval`` (seconds) and ``backoff_factor`` of an
+``Agent.retry`` policy: one day between attempts at most."""
+
+
 def retry_policy(value: Any) -> RetryPolicy | None:
     """``value`` as a ``RetryPolicy``: a policy, a dict of its fields (team files) or None.
 
     Raises:
-        ValueError: an unknown field, a value of the wrong type, ``max_attempts`` below 1, a
-            negative interval or a ``backoff_factor`` below 1.
+        ValueError: an unknown field, a value of the wrong type, ``max_attempts`` below 1, an
+            interval or ``backoff_factor`` that is negative, NaN, infinite or above
+            :data:`MAX_RETRY_SECONDS` (a wait between attempts that never ends would hang
+            the run), or a ``backoff_factor`` below 1.
     """
     if value is None:
         return None
@@ -67,10 +74,11 @@ def retry_policy(value: Any) -> RetryPolicy | None:
             or value.max_attempts < 1):
         msg = f"retry.max_attempts must be an integer >= 1, got {value.max_attempts!r}"
         raise ValueError(msg)
-    if not all(isinstance(n, int | float) and not isinstance(n, bool) and n >= 0
-               for n in numbers) or value.backoff_factor < 1:
-        msg = ("retry intervals must be numbers >= 0 and backoff_factor >= 1, got "
-               f"{numbers!r}")
+    if not all(isinstance(n, int | float) and not isinstance(n, bool)
+               and 0 <= n <= MAX_RETRY_SECONDS for n in numbers) or value.backoff_factor < 1:
+        msg = (f"retry intervals must be numbers from 0 to {MAX_RETRY_SECONDS:,} (seconds) and "
+               f"backoff_factor from 1 to {MAX_RETRY_SECONDS:,}, got (initial_interval, "
+               f"backoff_factor, max_interval) = {numbers!r}")
         raise ValueError(msg)
     return value
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
 
-from subagents.spec import Agent
+from subagents.spec import MAX_RETRY_SECONDS, Agent
 from subagents.spec.background import AwaitMode, BackgroundConfig
 from subagents.spec.budget import Budget
 from subagents.spec.first_call import FirstCall
@@ -96,10 +96,13 @@ class RetryEntry(BaseModel):
     model_config = _FORBID
 
     max_attempts: int = Field(3, ge=1, description="Attempts in all, the first included.")
-    initial_interval: float = Field(0.5, ge=0, description="Seconds before the first retry.")
-    backoff_factor: float = Field(2.0, ge=1, description="Multiplier of the interval per retry.")
-    max_interval: float = Field(128.0, ge=0, description="Longest wait between attempts, in "
-                                "seconds.")
+    initial_interval: float = Field(0.5, ge=0, le=MAX_RETRY_SECONDS,
+                                    description="Seconds before the first retry (at most a day).")
+    backoff_factor: float = Field(2.0, ge=1, le=MAX_RETRY_SECONDS,
+                                  description="Multiplier of the interval per retry.")
+    max_interval: float = Field(128.0, ge=0, le=MAX_RETRY_SECONDS,
+                                description="Longest wait between attempts, in seconds (at most "
+                                "a day).")
     jitter: bool = Field(True, description="Add random jitter to the waits.")
 
 
