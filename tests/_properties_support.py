@@ -386,6 +386,9 @@ def expect(name: str, args: dict[str, Any], *, root_tools: set[str], children: d
             return Status.UNKNOWN_AGENT.value
         if depth == 0:
             return Status.DEPTH_EXCEEDED.value
+        flag = args.get("background")
+        if flag is not None and not isinstance(flag, bool):  # no boolean: refused, not run
+            return Status.FAILED.value
         rest = {k: v for k, v in args.items() if k != "background"}
         if child == "searcher":
             try:
@@ -474,9 +477,10 @@ def check_run(out: dict[str, Any], model: RawModel, root: str, oracle: dict[str,
             if res.status in (Status.UNKNOWN_AGENT, Status.DEPTH_EXCEEDED):
                 refused(answer, res.status, "")
             elif want == Status.FAILED.value:  # invalid arguments, else "needs async"
-                invalid = expect(call["name"], {k: v for k, v in call["args"].items()
-                                                if k != "background"},
-                                 async_=async_, **oracle) == want
+                flag = call["args"].get("background")
+                invalid = (flag is not None and not isinstance(flag, bool)) or expect(
+                    call["name"], {k: v for k, v in call["args"].items() if k != "background"},
+                    async_=async_, **oracle) == want
                 refused(answer, Status.FAILED,
                         "invalid arguments for " if invalid else "needs an async run")
             if want == Status.COMPLETED.value:

@@ -148,6 +148,20 @@ async def test_status_and_cancel_and_bad_ids() -> None:
     assert "unknown id 'nope'" in tool_json(out, "agent_await")[0]["error"]
 
 
+async def test_an_id_too_long_for_any_child_is_refused_without_echoing_it() -> None:
+    huge = "x" * 1_000_000
+    root, _ = make_team(["t=0 quick"], [ai(call("agent_status", id=huge),
+                                           call("agent_cancel", id=huge),
+                                           call("agent_await", ids=["bg_1", huge])), ai("fin")])
+    out = await run(root)
+    answers = [*tool_json(out, "agent_status"), *tool_json(out, "agent_cancel"),
+               *tool_json(out, "agent_await")]
+    assert len(answers) == 3
+    for answer in answers:
+        assert answer["status"] == "failed" and "1,000,000 characters" in answer["error"]
+        assert len(json.dumps(answer)) < 500
+
+
 async def test_ids_of_another_run_are_refused() -> None:
     root1, _ = make_team(["t=0.01 one"], [await_call("all"), ai("fin")])
     first_id = tool_json(await run(root1), "task")[0]["id"]

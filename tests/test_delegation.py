@@ -10,7 +10,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from pydantic import BaseModel
 
-from subagents import Agent, DelegationResult, Status, compile_agent
+from subagents import Agent, BackgroundConfig, DelegationResult, Status, compile_agent
 from subagents.testing import ScriptedChatModel, ai, call
 
 SECRET = "parent-secret-4711"
@@ -150,6 +150,23 @@ async def test_invalid_delegation_arguments_are_a_clear_result() -> None:
     assert res[c1["id"]].status is Status.FAILED
     assert "'objective' must be a non-empty string" in (res[c1["id"]].error or "")
     assert "'context' must be a string" in (res[c2["id"]].error or "")
+
+
+async def test_a_background_flag_that_is_no_boolean_is_refused_not_run_in_the_foreground(
+) -> None:
+    """``background: "yes"`` (or 1) is no boolean: a typed failure the model can correct."""
+    calls = [call("task", agent="child", objective="x", background=v) for v in ("yes", 1)]
+    ok = call("task", agent="child", objective="x", background=False)
+    model = ScriptedChatModel(steps={"root": [ai(*calls, ok), ai("done")],
+                                     "child": [ai("child ok")]})
+    root = Agent(name="root", model=model, subagents=[Agent(name="child")],
+                 background=BackgroundConfig())
+    res = results(await compile_agent(root).ainvoke({"messages": [HumanMessage("go")]}))
+    for c in calls:
+        assert res[c["id"]].status is Status.FAILED
+        assert "'background' must be true or false" in (res[c["id"]].error or "")
+    assert res[ok["id"]].status is Status.COMPLETED
+    assert len(model.calls_by("child")) == 1  # only the call with a boolean ran
 
 
 @pytest.mark.parametrize("with_context", [True, False])

@@ -39,7 +39,11 @@ from subagents.runtime.background import BackgroundTable, MissingId
 from subagents.runtime.scope import RunScope, scope_of
 from subagents.runtime.steps import Step
 
-__all__ = ["MESSAGE_PREFIX", "PARENT_MESSAGE", "make_lifecycle_node", "parent_messages"]
+__all__ = ["MAX_ID_CHARS", "MESSAGE_PREFIX", "PARENT_MESSAGE", "make_lifecycle_node",
+           "parent_messages"]
+
+MAX_ID_CHARS = 200
+"""Longer ids are answered ``failed`` without a lookup and without echoing them whole."""
 
 _NEEDS_ASYNC = "background sub-agents need an async run (ainvoke/astream)"
 MESSAGE_PREFIX = "[Message from the agent that started this task] "
@@ -85,21 +89,12 @@ def _error(text: str) -> dict[str, Any]:
 async def _handle(plan: AgentPlan, table: BackgroundTable, tc: ToolCall) -> dict[str, Any]:
     args, name = tc["args"], tc["name"]
     if name == "agent_await":
-        ids, mode = args.get("ids"), args.get("mode", (plan.background or table.config)
-                                              .await_modes[0])
-        if isinstance(ids, str):
-            ids = [ids]
-        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-            return _error("'ids' must be a list of background ids")
-        if mode not in table.config.await_modes:
-            return _error(f"unknown mode {mode!r}; modes: {', '.join(table.config.await_modes)}")
-        detached = await _detached(table, ids)
-        if detached is not None:
-            return {**detached, "mode": mode, "results": []}
-        return await table.wait(ids, mode)
+        return await _await(plan, table, args)
     job_id = args.get("id")
     if not isinstance(job_id, str):
         return _error("'id' must be a background id string")
+    if len(job_id) > MAX_ID_CHARS:
+        return _too_long(job_id)
     if name == "agent_message":
         text = args.get("text")
         if not isinstance(text, str) or not text.strip():
@@ -115,6 +110,31 @@ async def _handle(plan: AgentPlan, table: BackgroundTable, tc: ToolCall) -> dict
     if name == "agent_cancel":
         return table.cancel(job_id)
     return job.as_dict()
+
+
+async def _await(plan: AgentPlan, table: BackgroundTable,
+                 args: dict[str, Any]) -> dict[str, Any]:
+    """``agent_await(ids, mode)``: the children's results, or why the call is wrong."""
+    ids, mode = args.get("ids"), args.get("mode", (plan.background or table.config)
+                                          .await_modes[0])
+    if isinstance(ids, str):
+        ids = [ids]
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        return _error("'ids' must be a list of background ids")
+    if (long := next((i for i in ids if len(i) > MAX_ID_CHARS), None)) is not None:
+        return _too_long(long)
+    if mode not in table.config.await_modes:
+        return _error(f"unknown mode {mode!r}; modes: {', '.join(table.config.await_modes)}")
+    detached = await _detached(table, ids)
+    if detached is not None:
+        return {**detached, "mode": mode, "results": []}
+    return await table.wait(ids, mode)
+
+
+def _too_long(job_id: str) -> dict[str, Any]:
+    """A ``failed`` answer to an id no background child can have (not echoed back whole)."""
+    return _error(f"an id of {len(job_id):,} characters ({job_id[:40]!r}...) is no background "
+                  f"id (ids are at most {MAX_ID_CHARS} characters, such as 'bg_...')")
 
 
 async def _detached(table: BackgroundTable, ids: list[str]) -> dict[str, Any] | None:

@@ -153,6 +153,8 @@ def task_message(child: Agent, args: Mapping[str, Any], *,
     Returns:
         The HumanMessage, or an error text naming what is wrong with the arguments.
     """
+    if args.get("background") is not None and not isinstance(args["background"], bool):
+        return f"invalid arguments for {child.name}: 'background' must be true or false"
     args = {k: v for k, v in args.items() if k not in ("background", "agent")}
     if child.input_schema is not None and not shared_tool:
         try:
