@@ -170,7 +170,11 @@ def test_unknown_mcp_tools_and_servers_name_the_line(tmp_path: Path, tools: str,
     ("mcp_servers:\n  calc:\n    command: x\n    headers: {a: b}", 4,
      "field 'headers' applies to 'url' servers only"),
     ("mcp_servers:\n  calc:\n    command: x\n    call_timeout: 0", 4,
-     "field 'call_timeout' must be a positive number of seconds, got 0"),
+     "field 'call_timeout' must be a positive number of seconds, at most 3,600, got 0"),
+    ("mcp_servers:\n  calc:\n    url: http://x\n    start_timeout: .inf", 4,
+     "field 'start_timeout' must be a positive number of seconds, at most 3,600, got inf"),
+    ("mcp_servers:\n  calc:\n    command: x\n    call_timeout: 1.0e+300", 4,
+     "field 'call_timeout' must be a positive number of seconds, at most 3,600, got 1e+300"),
 ])
 def test_malformed_servers_name_the_line(tmp_path: Path, servers: str, line: int,
                                          message: str) -> None:

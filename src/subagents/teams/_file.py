@@ -17,6 +17,7 @@ from subagents.spec.background import AwaitMode, BackgroundConfig
 from subagents.spec.budget import Budget
 from subagents.spec.first_call import FirstCall
 from subagents.spec.guard import LoopGuard
+from subagents.teams._tools import MAX_MCP_SECONDS
 from subagents.tools import BUILTIN_CHECKS, BUILTIN_TOOLS, MAX_WALK_ENTRIES
 
 __all__ = [
@@ -115,10 +116,12 @@ class McpStdioServer(BaseModel):
     args: list[str] = Field([], description="Its arguments.")
     env: dict[str, str] | None = Field(None, description="Its environment (unset: inherited).")
     cwd: str | None = Field(None, description="Its working directory.")
-    start_timeout: float = Field(30.0, gt=0, description="Seconds it may take to start and "
-                                 "list its tools (at load).")
-    call_timeout: float = Field(60.0, gt=0, description="Seconds one tool call may take "
-                                "(a session per call: the program starts every call).")
+    start_timeout: float = Field(30.0, gt=0, le=MAX_MCP_SECONDS,
+                                 description="Seconds it may take to start and list its tools "
+                                 "(at load; at most an hour).")
+    call_timeout: float = Field(60.0, gt=0, le=MAX_MCP_SECONDS,
+                                description="Seconds one tool call may take (a session per "
+                                "call: the program starts every call; at most an hour).")
 
 
 class McpHttpServer(BaseModel):
@@ -128,9 +131,11 @@ class McpHttpServer(BaseModel):
 
     url: str = Field(min_length=1, description="The server's URL.")
     headers: dict[str, str] | None = Field(None, description="HTTP headers of every request.")
-    start_timeout: float = Field(30.0, gt=0, description="Seconds it may take to answer and "
-                                 "list its tools (at load).")
-    call_timeout: float = Field(60.0, gt=0, description="Seconds one tool call may take.")
+    start_timeout: float = Field(30.0, gt=0, le=MAX_MCP_SECONDS,
+                                 description="Seconds it may take to answer and list its tools "
+                                 "(at load; at most an hour).")
+    call_timeout: float = Field(60.0, gt=0, le=MAX_MCP_SECONDS,
+                                description="Seconds one tool call may take (at most an hour).")
 
 
 CheckName = Literal["grounded", "paths_exist"]

@@ -49,7 +49,10 @@ from subagents.teams._located import Key, Source
 from subagents.tools import BUILTIN_TOOLS, builtin_tool
 from subagents.tools.mcp import bounded, in_worker_thread
 
-__all__ = ["SERVER_FIELDS", "TeamTools"]
+__all__ = ["MAX_MCP_SECONDS", "SERVER_FIELDS", "TeamTools"]
+
+MAX_MCP_SECONDS = 3600
+"""The longest ``start_timeout`` / ``call_timeout`` of an MCP server in a team file (seconds)."""
 
 SERVER_FIELDS = ("command", "args", "env", "cwd", "url", "headers", "start_timeout",
                  "call_timeout")
@@ -269,9 +272,16 @@ class _ServerFields:
         return dict(value)
 
     def seconds(self, key: str, default: float) -> float:
+        """A timeout in seconds: a number above 0 and at most ``MAX_MCP_SECONDS`` (finite).
+
+        An infinite ``start_timeout`` would let a server that never answers its handshake
+        hang the load (also of an untrusted file: ``url`` servers are allowed there).
+        """
         value = self.spec.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-            raise self._fail(key, f"must be a positive number of seconds, got {value!r}")
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or not 0 < value <= MAX_MCP_SECONDS):
+            raise self._fail(key, f"must be a positive number of seconds, at most "
+                             f"{MAX_MCP_SECONDS:,}, got {value!r}")
         return float(value)
 
     def connection(self) -> Connection:
