@@ -132,3 +132,23 @@ async def test_resuming_a_run_cancelled_before_its_first_checkpoint_says_so() ->
     assert model.calls == []
     out = await graph.ainvoke({"messages": [HumanMessage("go")]}, cfg)  # a fresh start works
     assert out["messages"][-1].content == "fin"
+
+
+@pytest.mark.parametrize("config", [None, {}, {"configurable": {}}, "observed"])
+async def test_a_run_without_a_thread_on_a_checkpointer_raises_a_typed_error(
+        config: Any) -> None:
+    """LangGraph's own check is hidden once the run scope is in the config: ours says it."""
+    from subagents.errors import MissingThreadId
+    from subagents.runtime.scope import observe
+
+    graph = compile_agent(Agent(name="root", model=ScriptedChatModel(policy=lambda m: ai("hi"))),
+                          checkpointer=memory_saver())
+    cfg = observe()[1] if config == "observed" else config
+    for inputs in ({"messages": [HumanMessage("go")]}, None, Command(resume="yes")):
+        with pytest.raises(MissingThreadId, match="thread_id"):
+            graph.invoke(inputs, cfg)
+        with pytest.raises(ValueError, match="thread_id"):
+            await graph.ainvoke(inputs, cfg)
+    out = await graph.ainvoke({"messages": [HumanMessage("go")]},
+                              {"configurable": {"thread_id": "t"}})
+    assert out["messages"][-1].content == "hi"

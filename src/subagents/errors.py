@@ -49,6 +49,7 @@ __all__ = [
     "EventLogError",
     "LocalModelError",
     "MCPServerError",
+    "MissingThreadId",
     "ModelEndpointError",
     "ModelResolutionError",
     "NothingToResume",
@@ -135,3 +136,17 @@ class NothingToResume(SubagentsError, ValueError, EmptyInputError):
                          "there, or it was cancelled before its first checkpoint); start the "
                          "run again with its input")
         self.thread_id = thread_id
+
+
+class MissingThreadId(SubagentsError, ValueError):
+    """A graph with a checkpointer was run with a config that names no thread.
+
+    LangGraph raises its own ``ValueError`` for this; an agent graph adds its run scope to
+    ``configurable``, which hid that check, so it raises this one (also a ``ValueError``)
+    before the run starts instead of a ``KeyError`` from inside the checkpointer.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("this graph has a checkpointer: run it with a thread, e.g. "
+                         "config={'configurable': {'thread_id': '1'}} (LangGraph needs one of "
+                         "thread_id, checkpoint_ns, checkpoint_id in 'configurable')")

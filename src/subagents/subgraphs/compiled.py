@@ -44,7 +44,7 @@ from langgraph.errors import EmptyInputError, GraphInterrupt
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, StateSnapshot
 
-from subagents.errors import NothingToResume
+from subagents.errors import MissingThreadId, NothingToResume
 from subagents.nodes.plan import AgentPlan
 from subagents.nodes.reattach import reattach, reattaching
 from subagents.nodes.state import SPENT_KEY
@@ -55,6 +55,9 @@ from subagents.runtime.scope import RunScope, closing
 from subagents.runtime.steps import Both, Step, adrive, drive
 
 __all__ = ["AgentGraph"]
+
+_THREAD_KEYS = ("thread_id", "checkpoint_ns", "checkpoint_id")
+"""What LangGraph's checkpointer needs one of in ``configurable``."""
 
 
 class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
@@ -199,13 +202,19 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
                ) -> Step[tuple[RunScope | None, RunnableConfig | None]]:
         """Before a run, written once for ``stream`` and ``astream`` (a sans-IO step).
 
-        A bare ``Command(resume=...)`` on a thread with no checkpoint raises
+        A graph with a checkpointer run with no thread (``configurable`` has none of
+        ``thread_id``, ``checkpoint_ns``, ``checkpoint_id``) raises
+        :class:`MissingThreadId` (LangGraph's own check cannot see it once the scope is in
+        the config); a bare ``Command(resume=...)`` on a thread with no checkpoint raises
         :class:`NothingToResume`; then the scope opens (``key``: adopt a parked table), and a
         root with a budget resuming its thread restores its spent counters.
 
         Returns:
             ``(scope, config)``: the run's scope (None: no plan) and the config to run with.
         """
+        conf = (config or {}).get("configurable") or {}
+        if not any(k in conf for k in _THREAD_KEYS) and self._saver(config) is not None:
+            raise MissingThreadId
         if (saver := self._resume_saver(input, config)) is not None:
             thread = _thread_only(config)
             try:
