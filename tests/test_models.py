@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -373,3 +374,19 @@ def test_real_local_branch_goes_through_local_chat_model(monkeypatch: pytest.Mon
     model = resolve_model("local:0.5b")
     assert isinstance(model, LocalChatModel)
     assert model.local_size == "0.5b"
+
+
+def failing_factory() -> Any:
+    """A ``python:`` model factory that raises (``model_from_string`` must say so, typed)."""
+    raise RuntimeError("no credentials")
+
+
+@pytest.mark.parametrize(("ref", "fragment"), [
+    ("python:os:system", "model factory 'python:os:system' raised TypeError"),
+    ("python:test_models:failing_factory", "raised RuntimeError: no credentials"),
+    ("python:os:getcwd", "is not a BaseChatModel"),
+    ("python:nope_mod:x", "cannot import model"),
+])
+def test_a_python_model_that_cannot_be_made_is_a_typed_error(ref: str, fragment: str) -> None:
+    with pytest.raises(ModelResolutionError, match=re.escape(fragment)):
+        model_from_string(ref)

@@ -233,7 +233,12 @@ def _python_model(ref: str) -> BaseChatModel:
     except (ImportError, AttributeError) as exc:
         raise ModelResolutionError(f"cannot import model 'python:{ref}': {exc}") from exc
     if not isinstance(obj, BaseChatModel) and callable(obj):
-        obj = obj()
+        try:
+            obj = obj()
+        except Exception as exc:  # a factory that fails: say which, with its error
+            msg = (f"model factory 'python:{ref}' raised {type(exc).__name__}: {exc} (it is "
+                   "called with no arguments and must return a BaseChatModel)")
+            raise ModelResolutionError(msg) from exc
     if not isinstance(obj, BaseChatModel):
         raise ModelResolutionError(f"'python:{ref}' is not a BaseChatModel: {obj!r}")
     return obj
