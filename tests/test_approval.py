@@ -104,6 +104,21 @@ async def test_an_edit_may_not_retarget_the_delegation(async_saver: Saver) -> No
     assert model.calls_by("worker") == []
 
 
+@pytest.mark.parametrize(("background", "runs"), [(False, True), (True, False)])
+async def test_an_edit_that_echoes_the_requests_background_flag_runs(
+        async_saver: Saver, background: bool, runs: bool) -> None:
+    """The request shows ``background: false`` for a foreground call: echoing it is no change."""
+    agent, model = lead(call("task", agent="worker", objective="x"), needs_approval=("task",))
+    graph, cfg, _ = await paused(agent, f"ap-edit-bg-{background}", checkpointer=async_saver)
+    edit = {"action": "edit", "args": {"objective": "y", "background": background}}
+    out = await graph.ainvoke(Command(resume=edit), cfg)
+    if runs:
+        assert result_of(out).result == "did: y"
+    else:
+        assert "may not change background" in str(result_of(out).error)
+        assert model.calls_by("worker") == []
+
+
 async def test_per_agent_tools_and_background_calls_wait_too(async_saver: Saver) -> None:
     agent, model = lead(call("task_worker", objective="bg work", background=True),
                         delegation="per_agent", needs_approval=("task_worker",),

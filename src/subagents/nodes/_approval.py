@@ -165,6 +165,15 @@ _FIXED = ("agent", "background")
 """Delegation arguments an edit may not change (the node runs one child, in one mode)."""
 
 
+def _fixed(args: dict[str, Any], key: str) -> Any:
+    """An argument an edit may not change, as the runtime reads it.
+
+    An absent ``background`` is ``false``, the value the approval request shows.
+    """
+    value = args.get(key)
+    return value is True if key == "background" else value
+
+
 def approve_delegation(path: tuple[str, ...], tc: ToolCall, objective: str,
                        background: bool) -> ToolCall | str:
     """Ask a human to approve one delegation before its child runs.
@@ -187,7 +196,7 @@ def approve_delegation(path: tuple[str, ...], tc: ToolCall, objective: str,
     answer = ask_approval(request, tc, editable=True)
     if isinstance(answer, str) or answer is tc:
         return answer
-    changed = [k for k in _FIXED if answer["args"].get(k) != tc["args"].get(k)]
+    changed = [k for k in _FIXED if _fixed(answer["args"], k) != _fixed(tc["args"], k)]
     if changed:
         return (f"Rejected by a human: the call to '{tc['name']}' was not run. Reason: an "
                 f"edit may not change {', '.join(changed)}")
