@@ -182,6 +182,14 @@ def test_malformed_servers_name_the_line(tmp_path: Path, servers: str, line: int
     assert exc.line == line and message in str(exc), str(exc)
 
 
+def test_untrusted_files_hold_a_load_or_a_call_two_minutes_at_most(tmp_path: Path) -> None:
+    for key in ("start_timeout", "call_timeout"):
+        servers = f"mcp_servers:\n  calc:\n    url: http://127.0.0.1:1/mcp\n    {key}: 3600\n"
+        exc = load_error(tmp_path, servers + "agents:\n  - name: dev\n", trusted=False)
+        assert exc.line == 4
+        assert f"field '{key}' may be at most 120 seconds in an untrusted team file" in str(exc)
+
+
 def test_untrusted_files_refuse_command_servers_but_not_urls(tmp_path: Path) -> None:
     exc = load_error(tmp_path, CALC + "agents:\n  - name: dev\n", trusted=False)
     assert exc.line == 3

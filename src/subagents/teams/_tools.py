@@ -49,10 +49,13 @@ from subagents.teams._located import Key, Source
 from subagents.tools import BUILTIN_TOOLS, builtin_tool
 from subagents.tools.mcp import bounded, in_worker_thread
 
-__all__ = ["MAX_MCP_SECONDS", "SERVER_FIELDS", "TeamTools"]
+__all__ = ["MAX_MCP_SECONDS", "MAX_UNTRUSTED_MCP_SECONDS", "SERVER_FIELDS", "TeamTools"]
 
 MAX_MCP_SECONDS = 3600
 """The longest ``start_timeout`` / ``call_timeout`` of an MCP server in a team file (seconds)."""
+MAX_UNTRUSTED_MCP_SECONDS = 120
+"""The same in a team file loaded with ``trusted=False`` (``--untrusted``): a server the file
+names cannot hold the load or a call longer (the defaults, 30 and 60 s, are within it)."""
 
 SERVER_FIELDS = ("command", "args", "env", "cwd", "url", "headers", "start_timeout",
                  "call_timeout")
@@ -275,13 +278,18 @@ class _ServerFields:
         """A timeout in seconds: a number above 0 and at most ``MAX_MCP_SECONDS`` (finite).
 
         An infinite ``start_timeout`` would let a server that never answers its handshake
-        hang the load (also of an untrusted file: ``url`` servers are allowed there).
+        hang the load; an untrusted file (``url`` servers are allowed there) may hold a load
+        or a call for at most ``MAX_UNTRUSTED_MCP_SECONDS``.
         """
         value = self.spec.get(key, default)
         if (isinstance(value, bool) or not isinstance(value, int | float)
                 or not 0 < value <= MAX_MCP_SECONDS):
             raise self._fail(key, f"must be a positive number of seconds, at most "
                              f"{MAX_MCP_SECONDS:,}, got {value!r}")
+        if not self.owner.trusted and value > MAX_UNTRUSTED_MCP_SECONDS:
+            raise self._fail(key, f"may be at most {MAX_UNTRUSTED_MCP_SECONDS} seconds in an "
+                             f"untrusted team file, got {value!r} (load it with trusted=True "
+                             "only if you trust its source)")
         return float(value)
 
     def connection(self) -> Connection:
