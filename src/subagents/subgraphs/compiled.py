@@ -56,8 +56,7 @@ from subagents.runtime.steps import Both, Step, adrive, drive
 
 __all__ = ["AgentGraph"]
 
-_THREAD_KEYS = ("thread_id", "checkpoint_ns", "checkpoint_id")
-"""What LangGraph's checkpointer needs one of in ``configurable``."""
+_THREAD_KEYS = ("thread_id", "checkpoint_ns", "checkpoint_id")  # a checkpointer needs one
 
 
 class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
@@ -202,12 +201,11 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
                ) -> Step[tuple[RunScope | None, RunnableConfig | None]]:
         """Before a run, written once for ``stream`` and ``astream`` (a sans-IO step).
 
-        A graph with a checkpointer run with no thread (``configurable`` has none of
-        ``thread_id``, ``checkpoint_ns``, ``checkpoint_id``) raises
-        :class:`MissingThreadId` (LangGraph's own check cannot see it once the scope is in
-        the config); a bare ``Command(resume=...)`` on a thread with no checkpoint raises
-        :class:`NothingToResume`; then the scope opens (``key``: adopt a parked table), and a
-        root with a budget resuming its thread restores its spent counters.
+        A checkpointer run with none of ``_THREAD_KEYS`` raises :class:`MissingThreadId`
+        (the scope in the config hides LangGraph's check); a bare ``Command(resume=...)`` on
+        a thread with no checkpoint raises :class:`NothingToResume`; then the scope opens
+        (``key``: adopt a parked table), and a root with a budget resuming its thread
+        restores its spent counters.
 
         Returns:
             ``(scope, config)``: the run's scope (None: no plan) and the config to run with.
