@@ -60,17 +60,20 @@ class LateStream:
             if not self.bound:
                 self._pending.append(chunk)
                 return
-        if self.target is not None and chunk[1] in self.target.modes:
-            self.target(chunk)
+        self._forward(chunk)
 
     def bind(self, config: RunnableConfig | None) -> None:
         """Bind to the stream in a node's ``config`` (the first call wins) and flush."""
+        if self.bound:  # every node of the hosting run calls this: no lock once bound
+            return
         with self._lock:
             if self.bound:
                 return
             self.target = (config or {}).get("configurable", {}).get(CONFIG_KEY_STREAM)
             self.bound = True
             while self._pending:  # in order, before any chunk written after the bind
-                chunk = self._pending.popleft()
-                if self.target is not None and chunk[1] in self.target.modes:
-                    self.target(chunk)
+                self._forward(self._pending.popleft())
+
+    def _forward(self, chunk: Any) -> None:
+        if self.target is not None and chunk[1] in self.target.modes:
+            self.target(chunk)
