@@ -17,6 +17,7 @@ from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tools import tool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command
+from pydantic import BaseModel
 
 from _fan_out import WORKERS, fan_out_policy
 from subagents import (
@@ -265,6 +266,30 @@ def test_budget_counts_across_resumes_sync(saver: Saver) -> None:
         out = graph.invoke(Command(resume=True), cfg)
     assert len(model.calls) == 3 and pauses == 3
     assert "max_model_calls=3 (used 3)" in str(out["messages"][-1].content)
+
+
+class Report(BaseModel):
+    """A structured answer (the looping root never gives one: its budget ends it)."""
+
+    text: str
+
+
+@ALL_SAVERS
+def test_budget_counts_across_resumes_of_a_structured_root(saver: Saver) -> None:
+    """An agent with an output schema checkpoints its spent counters too (its state had no
+    ``budget_spent`` channel, so each resume started the budget from zero)."""
+    model = ScriptedChatModel(policy=approval_policy("root"))
+    root = Agent(name="root", model=model, tools=[needs_approval(careful)], output_schema=Report,
+                 budget=Budget(max_model_calls=3), max_steps=50)
+    cfg = {"configurable": {"thread_id": "budget-resume-structured"}}
+    graph = compile_agent(root, checkpointer=saver)
+    out = graph.invoke({"messages": [HumanMessage("go")]}, cfg)
+    pauses = 0
+    while "__interrupt__" in out and pauses < RESUMES:
+        pauses += 1
+        out = graph.invoke(Command(resume=True), cfg)
+    assert len(model.calls) == 3 and pauses == 3
+    assert graph.get_state(cfg).values["budget_spent"]["model_calls"] == 3
 
 
 def nested_policy(messages: list[BaseMessage], agent: str | None) -> AIMessage:

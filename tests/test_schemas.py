@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from subagents import Agent, compile_agent
+from subagents import Agent, Budget, compile_agent
 from subagents.testing import ScriptedChatModel, ai
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,3 +71,29 @@ def test_compiled_agents_have_input_and_output_schemas(output_schema: type | Non
     else:  # the output schema's own fields, not an untyped value
         ref = output["properties"]["structured_response"]["$ref"].rsplit("/", 1)[-1]
         assert set(output["$defs"][ref]["properties"]) == {"ok", "notes"}
+
+
+@pytest.mark.parametrize("output_schema", [None, Verdict])
+def test_only_an_agent_under_a_budget_has_the_budget_spent_channel(
+        output_schema: type | None) -> None:
+    """An agent with a ``Budget`` and every agent below it checkpoint their spent counters
+    (``budget_spent``); the others have no such channel (each costs every step)."""
+    model = ScriptedChatModel(policy=lambda m: ai("x"))
+    leaf = Agent(name="leaf", output_schema=output_schema)
+    capped = Agent(name="capped", output_schema=output_schema, subagents=[leaf],
+                   budget=Budget(max_model_calls=2))
+    plain = Agent(name="plain", output_schema=output_schema)
+    root = Agent(name="root", model=model, subagents=[plain, capped],
+                 output_schema=output_schema, max_subagent_depth=2)
+
+    def channels(graph: Any) -> dict[str, bool]:
+        found = {graph.name: "budget_spent" in graph.channels}
+        for _, sub in graph.get_subgraphs():
+            found |= channels(sub)
+        return found
+
+    assert channels(compile_agent(root)) == {"root": False, "plain": False, "capped": True,
+                                             "leaf": True}
+    budgeted = compile_agent(root.model_copy(update={"budget": Budget(max_tokens=10**6)}))
+    assert channels(budgeted) == {"root": True, "plain": True, "capped": True, "leaf": True}
+    assert "budget_spent" in budgeted.get_output_jsonschema()["properties"]

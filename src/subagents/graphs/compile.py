@@ -138,7 +138,7 @@ class _Compiler:
     def __init__(self, cli_model: BaseChatModel | str | None,
                  checkpointer: BaseCheckpointSaver[Any] | Literal[True] | None) -> None:
         self.cli_model, self.checkpointer = cli_model, checkpointer
-        self.built: dict[tuple[int, int, int | str, object], _Graph] = {}
+        self.built: dict[tuple[int, int, int | str, object, bool], _Graph] = {}
 
     def build(self, agent: Agent, lineage: tuple[Agent, ...], depth: int,
               model: BaseChatModel) -> _Graph:
@@ -156,7 +156,8 @@ class _Compiler:
         price = model_price(model, tree_pricing(lineage))
         require_price(lineage, price)
         plan = AgentPlan(agent=agent, path=path, model=model, price=price,
-                         tools={t.name: t for t in agent.tools}, children=children, depth=depth)
+                         tools={t.name: t for t in agent.tools}, children=children, depth=depth,
+                         budgeted=_budgeted(lineage))
         specs = [tool_spec(t) for t in agent.tools]
         if plan.can_delegate:
             specs.extend(_delegation_specs(agent, children,
@@ -180,7 +181,8 @@ class _Compiler:
         remaining = child_depth(depth, child)
         spec = child.model
         key = (id(child), remaining, id(model) if spec is None else
-               spec if isinstance(spec, str) else id(spec), pricing_key((*lineage, child)))
+               spec if isinstance(spec, str) else id(spec), pricing_key((*lineage, child)),
+               _budgeted((*lineage, child)))
         graph = self.built.get(key)
         if graph is not None:  # built at another place: its names must resolve here too
             for ref in child.subagents:
@@ -196,6 +198,11 @@ def _compile(agent: Agent, lineage: tuple[Agent, ...], depth: int, model: BaseCh
              compiler: _Compiler) -> _Graph:
     """Build one agent's graph (its children through ``compiler``'s cache)."""
     return compiler.build(agent, lineage, depth, model)
+
+
+def _budgeted(lineage: tuple[Agent, ...]) -> bool:
+    """Whether an agent at ``lineage`` (root first, itself last) runs under a ``Budget``."""
+    return any(a.budget is not None for a in lineage)
 
 
 def _check_approval(agent: Agent, children: dict[str, ChildLink]) -> None:

@@ -260,11 +260,13 @@ class _Model:
     def end(self, scope: RunScope | None, out: Decision) -> Command[Any]:
         """The node's Command; at the end, record the status (and the usage on the root).
 
-        Under a budget it also writes the invocation's spent counters (``SPENT_KEY``) with
-        every update, so a resumed run goes on from them.
+        Under a budget of its compile-time lineage (``AgentPlan.budgeted``) it also writes the
+        invocation's spent counters (``SPENT_KEY``) with every update, so a resumed run goes on
+        from them.
         """
         command = out.command()
-        if scope is not None and scope.budget is not None and isinstance(command.update, dict):
+        if (self.plan.budgeted and scope is not None and scope.budget is not None
+                and isinstance(command.update, dict)):
             command.update[SPENT_KEY] = scope.spent_record()
         if not out.done or scope is None:
             return command

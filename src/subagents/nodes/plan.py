@@ -101,6 +101,9 @@ class AgentPlan:
         lifecycle: names of the bound background lifecycle tools (``agent_status``, ...).
         price: the price of ``model``'s calls with the agent's inherited ``pricing`` (None:
             priced from the model alone; see :mod:`subagents.runtime.cost`).
+        budgeted: the agent or one of its ancestors (compile-time lineage) has a ``Budget``:
+            its graph has the ``budget_spent`` channel and its model node checkpoints the
+            spent counters there (``nodes.state.with_spent``).
     """
 
     agent: Agent
@@ -113,6 +116,7 @@ class AgentPlan:
     bind_kwargs: dict[str, Any] = field(default_factory=dict)
     lifecycle: tuple[str, ...] = ()
     price: ModelPrice | None = None
+    budgeted: bool = False
 
     @property
     def background(self) -> BackgroundConfig | None:

@@ -1,4 +1,9 @@
-"""State schemas of an agent graph (one channel, two with an output schema).
+"""State schemas of an agent graph: ``messages``, plus a channel per feature the agent uses.
+
+Every channel of a graph is created, read, copied into each checkpoint and mapped into each
+stream step of every invocation, written or not; so an agent has only the channels it uses
+(``usage`` on a root, ``structured_response`` with an output schema, ``budget_spent`` with a
+budget, ``background`` with persisted background children).
 
 ``typing_extensions.TypedDict`` (not ``typing``'s): pydantic builds the graphs' input and
 output JSON schemas from them on Python < 3.12 too (Studio's input form).
@@ -14,7 +19,8 @@ from pydantic import BaseModel
 from typing_extensions import TypedDict, get_type_hints
 
 __all__ = ["BACKGROUND_KEY", "SPENT_KEY", "AgentState", "RootState", "StructuredAgentState",
-           "StructuredRootState", "merge_jobs", "structured_state", "with_background"]
+           "StructuredRootState", "merge_jobs", "structured_state", "with_background",
+           "with_spent"]
 
 SPENT_KEY = "budget_spent"
 """State key of the spent counters of an agent under a budget (see ``AgentState``)."""
@@ -39,17 +45,13 @@ class AgentState(TypedDict):
     Attributes:
         messages: the agent's own history (task message, AI turns, tool results). It never
             holds a parent's or a child's messages.
-        budget_spent: under a ``Budget``: ``{"model_calls", "tool_rounds", "tokens",
-            "tool_call_id"}`` spent by this invocation and its sub-agents as of its last model
-            node, written with each of its updates. A resumed run goes on from it (see
-            ``RunScope.restore``) instead of from zero.
 
-    An agent with background children that may be persisted (``BackgroundConfig.persist``
-    not False) has one more channel, ``background`` (see :func:`with_background`).
+    An agent under a ``Budget`` (its own or an ancestor's) has one more channel,
+    ``budget_spent`` (see :func:`with_spent`); one with background children that may be persisted
+    (``BackgroundConfig.persist`` not False) has ``background`` (see :func:`with_background`).
     """
 
     messages: Annotated[list[AnyMessage], add_messages]
-    budget_spent: NotRequired[dict[str, Any]]
 
 
 class StructuredAgentState(AgentState):
@@ -103,6 +105,35 @@ def structured_state(schema: type[BaseModel], *, root: bool) -> type[Any]:
     return state
 
 
+def _extended(state: type[Any], key: str, annotation: Any, suffix: str) -> type[Any]:
+    """``state`` (a TypedDict) plus the field ``key: annotation``, named ``<state><suffix>``."""
+    fields = dict(get_type_hints(state, include_extras=True))
+    fields[key] = annotation
+    extended: type[Any] = TypedDict(f"{state.__name__}{suffix}", fields)  # type: ignore[misc]
+    return extended
+
+
+def with_spent(state: type[Any]) -> type[Any]:
+    """``state`` plus the ``budget_spent`` channel (an agent under a ``Budget``).
+
+    The channel holds ``{"model_calls", "tool_rounds", "tokens", "cost", "tool_call_id"}``
+    spent by this invocation and its sub-agents as of its last model node (``tokens`` in
+    tokens, ``cost`` in USD), written with each of its updates (``RunScope.spent_record``).
+    A resumed run goes on from it (``RunScope.restore``) instead of from zero. Only an agent
+    with a ``Budget`` in its compile-time lineage (itself or an ancestor, see
+    ``AgentPlan.budgeted``) has the channel; one run under a budget only at run time (a
+    compiled agent invoked inside a budgeted run by your own graph or tool) is counted by
+    that budget but does not checkpoint its counters.
+
+    Args:
+        state: one of the TypedDict states above (or a ``structured_state``).
+
+    Returns:
+        A TypedDict with ``state``'s fields plus ``budget_spent``.
+    """
+    return _extended(state, SPENT_KEY, NotRequired[dict[str, Any]], "WithBudget")
+
+
 def with_background(state: type[Any]) -> type[Any]:
     """``state`` plus the ``background`` channel (``BackgroundConfig.persist`` None or True).
 
@@ -120,7 +151,5 @@ def with_background(state: type[Any]) -> type[Any]:
     Returns:
         A TypedDict with ``state``'s fields plus ``background``.
     """
-    fields = dict(get_type_hints(state, include_extras=True))
-    fields[BACKGROUND_KEY] = NotRequired[Annotated[dict[str, Any] | None, merge_jobs]]
-    persisted: type[Any] = TypedDict(f"{state.__name__}WithBackground", fields)  # type: ignore[misc]
-    return persisted
+    return _extended(state, BACKGROUND_KEY,
+                     NotRequired[Annotated[dict[str, Any] | None, merge_jobs]], "WithBackground")

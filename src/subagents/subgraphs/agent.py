@@ -24,7 +24,7 @@ from subagents.nodes import (
     make_model_node,
     make_tool_node,
 )
-from subagents.nodes.state import structured_state, with_background
+from subagents.nodes.state import structured_state, with_background, with_spent
 from subagents.subgraphs.compiled import AgentGraph
 
 __all__ = ["build_agent_graph"]
@@ -35,6 +35,8 @@ def _state_schema(plan: AgentPlan) -> type[Any]:
     root = len(plan.path) == 1
     state = (structured_state(schema, root=root) if schema is not None
              else RootState if root else AgentState)
+    if plan.budgeted:
+        state = with_spent(state)
     background = plan.background
     persisted = background is not None and background.persist is not False
     return with_background(state) if persisted else state
