@@ -8,8 +8,9 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from pydantic import BaseModel
 
-from subagents import Agent, DelegationResult, SpecError, compile_agent
+from subagents import Agent, DelegationResult, SpecError, Status, compile_agent
 from subagents.checkpoints.threads import persistent_thread_id
 from subagents.testing import ScriptedChatModel, ai, call
 
@@ -179,3 +180,47 @@ def test_a_finished_call_found_in_the_thread_is_answered_not_rerun() -> None:
     assert [m.content for m in done["messages"]] == ["first", "one"]
     assert _plan(values, ("tools",), CallInfo("c2", "second"))[0] == "resume"
     assert _plan(values, (), CallInfo("c3", "third"))[0] == "run"
+
+
+# --------------------------------------------------------------------------- structured answers
+
+
+class Note(BaseModel):
+    """A structured answer."""
+
+    text: str
+
+
+def structured_policy(messages: list, agent: str | None) -> AIMessage:
+    """The root delegates its task; ``notes`` answers a task starting with "ok" by
+    ``final_answer`` and any other task without one."""
+    task = str([m for m in messages if isinstance(m, HumanMessage)][-1].content)
+    if agent == "root":
+        if isinstance(messages[-1], HumanMessage):
+            return ai(call("task", agent="notes", objective=task))
+        return ai("root done")
+    return ai(call("final_answer", text=task)) if task.startswith("ok") else ai("no final answer")
+
+
+async def test_a_structured_childs_next_task_does_not_inherit_the_last_answer(
+        async_saver: Saver) -> None:
+    notes = Agent(name="notes", persistent=True, output_schema=Note, max_output_retries=1)
+    root = Agent(name="root", model=ScriptedChatModel(policy=structured_policy), subagents=[notes])
+    graph = compile_agent(root, checkpointer=async_saver)
+    (first,) = await ask(graph, "ok one", "structured")
+    assert first.status is Status.COMPLETED and first.result == {"text": "ok one"}
+    second = (await ask(graph, "skip two", "structured"))[-1]
+    assert second.status is Status.FAILED and second.result == "no final answer"
+    third = (await ask(graph, "ok three", "structured"))[-1]
+    assert third.result == {"text": "ok three"}
+
+
+def test_a_structured_roots_next_turn_does_not_inherit_the_last_answer(saver: Saver) -> None:
+    model = ScriptedChatModel(policy=lambda m, a: structured_policy(m, "notes"))
+    graph = compile_agent(Agent(name="root", model=model, output_schema=Note,
+                                max_output_retries=1), checkpointer=saver)
+    cfg = {"configurable": {"thread_id": "structured-root"}}
+    out = graph.invoke({"messages": [HumanMessage("ok one")]}, cfg)
+    assert out["structured_response"] == Note(text="ok one")
+    out = graph.invoke({"messages": [HumanMessage("skip two")]}, cfg)
+    assert out.get("structured_response") is None and out["usage"]["status"] == "failed"

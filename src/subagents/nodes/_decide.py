@@ -51,6 +51,7 @@ from subagents.nodes._refuse import (
 from subagents.nodes._turn import Turn
 from subagents.nodes.plan import NUDGE_KEY, STOP_KEY, AgentPlan, ChildLink
 from subagents.nodes.schemas import FINAL_ANSWER, LIFECYCLE, validation_text
+from subagents.nodes.state import STRUCTURED_KEY
 from subagents.results import Status, tool_result
 from subagents.spec import Agent, AnswerCheck
 
@@ -105,7 +106,7 @@ class Decision:
         """The node's ``Command``: END, the sends, or back to the model."""
         update: dict[str, Any] = {"messages": self.messages}
         if self.structured is not _UNSET:
-            update["structured_response"] = self.structured
+            update[STRUCTURED_KEY] = self.structured
         goto: Any = END if self.done else (self.sends or "model")
         return Command(update=update, goto=goto)
 

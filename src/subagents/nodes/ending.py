@@ -17,6 +17,7 @@ from pydantic_core import to_jsonable_python
 
 from subagents.nodes._decide import _UNSET, ANSWER_CHECK, ERROR_KEY, LOOP_STOP
 from subagents.nodes.plan import STOP_KEY
+from subagents.nodes.state import STRUCTURED_KEY
 from subagents.results import Ending, Status
 from subagents.spec import Agent
 
@@ -42,7 +43,7 @@ def read_ending(agent: Agent, state: Any) -> Ending:
         return graph_ending(agent.graph, state)
     last = next((m for m in reversed(state.get("messages", [])) if isinstance(m, AIMessage)),
                 None)
-    return ending(agent, last, state.get("structured_response"))
+    return ending(agent, last, state.get(STRUCTURED_KEY))
 
 
 def ending(agent: Agent, last: AIMessage | None, structured: Any) -> Ending:

@@ -35,7 +35,7 @@ from subagents.nodes.ending import ending
 from subagents.nodes.lifecycle import parent_messages
 from subagents.nodes.plan import NUDGE_KEY, AgentPlan
 from subagents.nodes.schemas import final_answer_spec
-from subagents.nodes.state import SPENT_KEY
+from subagents.nodes.state import SPENT_KEY, STRUCTURED_KEY
 from subagents.results import Status
 from subagents.runtime.budget import (
     BudgetDeadline,
@@ -131,6 +131,11 @@ class _Model:
             # the agent ended: its unsettled background children are auto-cancelled
             yield Both(_nothing, scope.background.close)
         command = self.end(scope, out)
+        if (turn.calls == 0 and state.get(STRUCTURED_KEY) is not None
+                and isinstance(command.update, dict)):
+            # a new task on a kept thread (a persistent child, a root's next turn): the last
+            # task's structured answer is not this one's
+            command.update.setdefault(STRUCTURED_KEY, None)
         if mail and isinstance(command.update, dict):
             command.update["messages"] = [*mail, *command.update["messages"]]
         return command

@@ -18,9 +18,13 @@ from langgraph.graph.message import add_messages
 from pydantic import BaseModel
 from typing_extensions import TypedDict, get_type_hints
 
-__all__ = ["BACKGROUND_KEY", "SPENT_KEY", "AgentState", "RootState", "StructuredAgentState",
-           "StructuredRootState", "merge_jobs", "structured_state", "with_background",
-           "with_spent"]
+__all__ = ["BACKGROUND_KEY", "SPENT_KEY", "STRUCTURED_KEY", "AgentState", "RootState",
+           "StructuredAgentState", "StructuredRootState", "merge_jobs", "structured_state",
+           "with_background", "with_spent"]
+
+STRUCTURED_KEY = "structured_response"
+"""State key of an agent's validated ``output_schema`` answer to its current task (reset
+to None when a new task starts on the same thread: a persistent child, a root's next turn)."""
 
 SPENT_KEY = "budget_spent"
 """State key of the spent counters of an agent under a budget (see ``AgentState``)."""
@@ -59,7 +63,8 @@ class StructuredAgentState(AgentState):
 
     Attributes:
         structured_response: the validated ``output_schema`` instance once ``final_answer``
-            was accepted.
+            was accepted for the current task (None again when the next task on the same
+            thread starts).
     """
 
     structured_response: NotRequired[Any]

@@ -1,27 +1,24 @@
 """``AgentGraph``: a ``CompiledStateGraph`` that opens a run scope around each invocation.
 
 It is LangGraph's compiled graph in every respect (``invoke``, ``astream``, ``get_state``,
-checkpointers, the server) and adds one thing: every ``stream``/``astream`` (and so every
-``invoke``/``ainvoke``) opens a :class:`~subagents.runtime.scope.RunScope` for the agent, passed to
-its nodes through the config, and closes it when the run ends, is closed or is cancelled:
-background children are then auto-cancelled and the usage tree records how it ended.
+checkpointers, the server) and adds one thing: every ``stream``/``astream`` opens a
+:class:`~subagents.runtime.scope.RunScope` for the agent, passed to its nodes through the
+config, and closes it when the run ends, is closed or is cancelled: background children are
+then auto-cancelled and the usage tree records how it ended.
 
-A run that ends PAUSED (a breakpoint, an ``interrupt()``) on a checkpointer thread keeps its
-background children instead: their table is parked (:mod:`subagents.runtime.parking`) and the next
-invocation of the same agent on the same thread in this process adopts it, and the
-children then report to it (events, usage, budget: see ``RunScope.adopt``). A root run with
-``BackgroundConfig(auto_cancel=False)`` that completes on a thread keeps its table the same
-way for the thread's next turn.
+A run that ends PAUSED (a breakpoint, an ``interrupt()``) on a checkpointer thread parks its
+background children instead (:mod:`subagents.runtime.parking`): the next invocation of the
+same agent on the same thread in this process adopts them (see ``RunScope.adopt``), as does
+a root's next turn after one with ``BackgroundConfig(auto_cancel=False)`` that completed.
 
 A resume of a thread that has no checkpoint raises :class:`~subagents.errors.NothingToResume`
 naming the thread: input ``None`` instead of LangGraph's ``EmptyInputError`` ("Received no
 input for __start__"), and a bare ``Command(resume=...)``, which LangGraph would run as a
 new run with no input, when the thread's checkpointer can be asked (before the run starts).
 
-A background child on its own checkpoint thread (persisted, see ``nodes.reattach``) streams
-under ``<delegation node>:<tool_call_id>`` in its parent's run (``runtime.streaming``);
-``get_state`` and ``get_state_history`` at that namespace of the parent's thread (or below
-it) read the child's own thread, so a client (Studio, the SDK) reads the child's state where
+A background child on its own checkpoint thread (``nodes.reattach``) streams under
+``<delegation node>:<tool_call_id>`` in its parent's run (``runtime.streaming``); ``get_state``
+and ``get_state_history`` at that namespace (or below) read the child's own thread, where
 its stream parts came from.
 
 A root under a ``Budget`` that resumes its thread (input None or a ``Command``: after an
@@ -64,11 +61,15 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
 
     Attributes:
         subagents_plan: the agent's compile-time plan (spec, ancestry path, children).
+
+    It keeps the strict-msgpack allowlist ``compile`` built through ``copy``/``with_config``
+    (``Pregel.__init__`` resets it: an ``output_schema`` in a checkpoint was refused on read).
     """
 
-    def __init__(self, *, subagents_plan: AgentPlan | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, subagents_plan: AgentPlan | None = None,
+                 _serde_allowlist: set[tuple[str, ...]] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.subagents_plan = subagents_plan
+        self.subagents_plan, self._serde_allowlist = subagents_plan, _serde_allowlist
 
     def _open(self, config: RunnableConfig | None, key: parking.ParkKey | None = None,
               ) -> tuple[RunScope | None, RunnableConfig | None]:
