@@ -16,7 +16,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tools import tool
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.types import Command
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command, RetryPolicy
 from pydantic import BaseModel
 
 from _fan_out import WORKERS, fan_out_policy
@@ -319,3 +320,55 @@ async def test_delegations_of_a_reply_beyond_the_rounds_are_answered_over_budget
     assert all(e.status is Status.OVER_BUDGET and "max_tool_rounds=2" in (e.error or "")
                for e in unrun)
     assert model.calls_by("leaf") == []  # the rounds are spent: no model call starts
+
+
+# --------------------------------------------------------------------------- retries
+
+
+class Flake(Exception):
+    """A transient model failure."""
+
+
+@tool
+def ping(x: int) -> str:
+    """Ping."""
+    return f"pong {x}"
+
+
+def flaky_policy() -> Any:
+    """The root delegates once; the child makes one tool round, then its model raises once,
+    then (attempt 2) it answers: 5 model calls in all, counting the one that raised."""
+    seen = {"child": 0}
+
+    def reply(messages: list[BaseMessage], agent: str | None) -> AIMessage:
+        if agent == "root":
+            if isinstance(messages[-1], HumanMessage):
+                return ai(call("task", agent="kid", objective="do it"))
+            return ai("root done")
+        seen["child"] += 1
+        if seen["child"] == 1:
+            return ai(call("ping", x=1))
+        if seen["child"] == 2:
+            raise Flake("flake")
+        return ai("kid done")
+
+    return reply
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_retried_childs_failed_attempt_is_counted_once(persistent: bool, mode: str) -> None:
+    """A retry on a persistent child's thread finds the failed attempt's checkpointed counters:
+    they were added to the budget a second time (a 5-call run stopped at max_model_calls=5)."""
+    kid = Agent(name="kid", tools=[ping], persistent=persistent,
+                retry=RetryPolicy(max_attempts=2, initial_interval=0, jitter=False,
+                                  retry_on=Flake))
+    root = Agent(name="root", model=ScriptedChatModel(policy=flaky_policy()), subagents=[kid],
+                 budget=Budget(max_model_calls=5))
+    graph = compile_agent(root, checkpointer=InMemorySaver())
+    cfg = {"configurable": {"thread_id": f"retry-{persistent}-{mode}"}}
+    inp = {"messages": [HumanMessage("go")]}
+    out = graph.invoke(inp, cfg) if mode == "sync" else asyncio.run(graph.ainvoke(inp, cfg))
+    assert out["messages"][-1].content == "root done"
+    spent = graph.get_state(cfg).values["budget_spent"]
+    assert (spent["model_calls"], spent["tool_rounds"]) == (5, 2)

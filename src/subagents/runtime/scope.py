@@ -156,13 +156,15 @@ class RunScope:
 
         Runs once per scope. ``record`` (``spent_record()`` as read back) counts only when it
         was written for the same tool call (a persistent child's next delegation starts at
-        zero); its counters are added here, above, and to every enclosing budget tracker.
+        zero) and this is a first attempt (a retry on a persistent child's thread finds the
+        failed attempt's record, whose spending its parent already counted); its counters are
+        added here, above, and to every enclosing budget tracker.
         """
         if self.restored:
             return
         self.restored = True
         budget = self.budget
-        if (budget is None or not isinstance(record, dict)
+        if (budget is None or not isinstance(record, dict) or self.usage.attempt > 1
                 or record.get("tool_call_id") != self.usage.tool_call_id):
             return
         counts = {k: (float if k == "cost" else int)(record.get(k) or 0) for k in SPENT_FIELDS}
