@@ -182,3 +182,48 @@ def test_a_pipeline_step_ends_timeout_at_its_agents_timeout_sync() -> None:
     for thread in waiting:
         thread.join(timeout=30)
         assert not thread.is_alive()  # stopped at its next node, not left running
+
+
+@tool
+def careful(n: int) -> str:
+    """Do something a human approves first."""
+    return f"careful {n}"
+
+
+class Doc(TypedDict, total=False):
+    doc: str
+    out: Any
+    res: Any
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_pipeline_steps_budget_goes_on_across_resumes(mode: str) -> None:
+    """A step whose agent has a ``Budget`` and pauses for approvals: each resume of the
+    pipeline resumes the step, whose counters go on from its checkpoint (they restarted at
+    zero: 9 model calls for max_model_calls=3, until the test stopped approving)."""
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.types import Command
+
+    from subagents import Budget, needs_approval
+
+    model = ScriptedChatModel(policy=lambda m, a: ai(call("careful", n=len(m))))
+    worker = Agent(name="worker", tools=[needs_approval(careful)], max_steps=50,
+                   budget=Budget(max_model_calls=3))
+    builder = StateGraph(Doc)
+    builder.add_node("w", delegate_node(worker, input="doc", output_key="out", result_key="res",
+                                        model=model))
+    builder.add_edge(START, "w")
+    graph = builder.compile(checkpointer=InMemorySaver())
+    cfg = {"configurable": {"thread_id": f"pipeline-budget-{mode}"}}
+
+    def run(value: Any) -> dict[str, Any]:
+        if mode == "sync":
+            return graph.invoke(value, cfg)
+        return asyncio.run(graph.ainvoke(value, cfg))
+
+    out, pauses = run({"doc": "go"}), 0
+    while "__interrupt__" in out and pauses < 8:
+        pauses += 1
+        out = run(Command(resume=True))
+    assert (len(model.calls), pauses) == (3, 3)
+    assert out["res"].status is Status.OVER_BUDGET

@@ -32,6 +32,7 @@ PRIVATE = [
     ("CONFIG_KEY_STREAM", "langgraph._internal._constants", "CONFIG_KEY_STREAM"),
     ("CONFIG_KEY_DURABILITY", "langgraph._internal._constants", "CONFIG_KEY_DURABILITY"),
     ("CONFIG_KEY_RESUME_MAP", "langgraph._internal._constants", "CONFIG_KEY_RESUME_MAP"),
+    ("CONFIG_KEY_RESUMING", "langgraph._internal._constants", "CONFIG_KEY_RESUMING"),
     ("CONFIG_KEY_RUNTIME", "langgraph._internal._constants", "CONFIG_KEY_RUNTIME"),
     ("CONFIG_KEY_SCRATCHPAD", "langgraph._internal._constants", "CONFIG_KEY_SCRATCHPAD"),
     ("RunnableCallable", "langgraph._internal._runnable", "RunnableCallable"),

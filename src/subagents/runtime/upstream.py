@@ -39,6 +39,10 @@ from langgraph._internal._constants import (
     # child's interrupts are answered from the parent's resume; ``interrupt()`` (public)
     # would consume the value as the parent node's own interrupt.
     CONFIG_KEY_RESUME_MAP,
+    # Set by a parent graph that resumes a graph nested in one of its nodes (LangGraph tells
+    # a subgraph so through it; no public getter): a root agent run as a pipeline step
+    # (``delegate_node``) learns that its own checkpoint is being resumed.
+    CONFIG_KEY_RESUMING,
     # The node's ``Runtime`` (context, store). ``get_runtime()`` reads it from the ambient
     # config only; a persistent child's explicit config must carry context and store on,
     # without the parent's stream and run.
@@ -71,6 +75,7 @@ AsyncImpl = Callable[..., Awaitable[Any]]
 __all__ = [
     "CONFIG_KEY_DURABILITY",
     "CONFIG_KEY_RESUME_MAP",
+    "CONFIG_KEY_RESUMING",
     "CONFIG_KEY_RUNTIME",
     "CONFIG_KEY_SCRATCHPAD",
     "CONFIG_KEY_STREAM",

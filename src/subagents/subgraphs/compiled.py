@@ -29,7 +29,6 @@ sub-agent, at its first model node (see ``RunScope.restore``).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
@@ -46,10 +45,16 @@ from subagents.nodes.plan import AgentPlan
 from subagents.nodes.reattach import reattach, reattaching
 from subagents.nodes.state import SPENT_KEY
 from subagents.runtime import parking
-from subagents.runtime.background import background_thread_id
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo
 from subagents.runtime.scope import RunScope, closing
 from subagents.runtime.steps import Both, Step, adrive, drive
+from subagents.subgraphs._configs import (
+    background_thread,
+    nested_resume,
+    thread_id_of,
+    thread_only,
+    with_ambient,
+)
 
 __all__ = ["AgentGraph"]
 
@@ -92,11 +97,12 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
     def _resumes(self, scope: RunScope | None, input: Any) -> bool:
         """Whether this run is a root with a budget resuming its thread.
 
-        Resuming: input None or a ``Command``; its spent counters are then read back from
-        the checkpoint (one state read).
+        Resuming: input None or a ``Command``, or run in a node its parent graph resumes (a
+        ``delegate_node`` step); its spent counters are then read back from the checkpoint
+        (one state read).
         """
-        return (scope is not None and scope.budget is not None
-                and len(scope.usage.path) == 1 and (input is None or isinstance(input, Command)))
+        return (scope is not None and scope.budget is not None and len(scope.usage.path) == 1
+                and (input is None or isinstance(input, Command) or nested_resume()))
 
     def stream(  # same parameters as LangGraph's, passed through
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
@@ -157,7 +163,7 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         child's own thread, newest first.
         """
         base = CompiledStateGraph
-        own = _background_thread(config)
+        own = background_thread(config)
         if own is not None and next(iter(base.get_state_history(self, config, limit=1)),
                                     None) is None:
             config = own
@@ -170,7 +176,7 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
                                  limit: int | None = None) -> AsyncIterator[StateSnapshot]:
         """LangGraph's ``aget_state_history``; as ``get_state_history``."""
         base = CompiledStateGraph
-        own = _background_thread(config)
+        own = background_thread(config)
         if own is not None and not [s async for s in base.aget_state_history(self, config,
                                                                              limit=1)]:
             config = own
@@ -189,7 +195,7 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         snapshot: StateSnapshot = yield Both(
             lambda: base.get_state(self, config, subgraphs=subgraphs),
             lambda: base.aget_state(self, config, subgraphs=subgraphs))
-        own = _background_thread(config) if snapshot.metadata is None else None
+        own = background_thread(config) if snapshot.metadata is None else None
         if own is None:
             return snapshot
         found: StateSnapshot = yield Both(
@@ -215,20 +221,21 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         if not any(k in conf for k in _THREAD_KEYS) and self._saver(config) is not None:
             raise MissingThreadId
         if (saver := self._resume_saver(input, config)) is not None:
-            thread = _thread_only(config)
+            thread = thread_only(config)
             try:
                 found = (yield Both(lambda: saver.get_tuple(thread),
                                     lambda: saver.aget_tuple(thread))) is not None
             except Exception:  # cannot tell (an async-only saver): LangGraph decides
                 found = True
             if not found:
-                raise NothingToResume(_thread_id(config))
+                raise NothingToResume(thread_id_of(config))
         scope, config = self._open(config, key)
         plan, own = self.subagents_plan, config or {}
         resumes = self._resumes(scope, input)
         again = attach and reattaching(scope, input, key is None or bool(key[1]))
-        if again and scope is not None and scope.call is not None:
-            own = _with_ambient(own)  # a resumed sub-agent: its thread and namespace
+        if (again and scope is not None and scope.call is not None) or (
+                resumes and nested_resume()):
+            own = with_ambient(own)  # a resumed nested graph: its thread and namespace
         if resumes or again:
             try:
                 snapshot: StateSnapshot | None = yield Both(lambda: self.get_state(own),
@@ -268,7 +275,7 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
                 and input.update is None and not input.goto and input.graph is None):
             return None
         configurable = (config or {}).get("configurable", {})
-        if configurable.get("checkpoint_ns") or _thread_id(config) is None:
+        if configurable.get("checkpoint_ns") or thread_id_of(config) is None:
             return None  # a nested graph's, or no thread: LangGraph decides
         saver = self.checkpointer
         if not isinstance(saver, BaseCheckpointSaver):
@@ -331,67 +338,13 @@ def _kept_for_next_turn(scope: RunScope, key: parking.ParkKey | None,
             and bool(table.jobs) and not table.config.auto_cancel)
 
 
-def _background_thread(config: RunnableConfig) -> RunnableConfig | None:
-    """The config of the own thread of the background child a namespace names, or None.
-
-    Each segment ``<node>:<tool_call_id>`` of ``checkpoint_ns`` (``runtime.streaming.
-    child_namespace``; LangGraph's own segments end in a task id, a UUID) moves from thread
-    ``T`` to the child's thread ``T/bg/<tool_call_id>``; the segments after the last such
-    one are the namespace in that thread. None: the namespace names no background child.
-    """
-    conf = config.get("configurable", {})
-    thread, ns = conf.get("thread_id"), str(conf.get("checkpoint_ns") or "")
-    if thread in (None, "") or not ns:
-        return None
-    thread_id, inner, moved = str(thread), list[str](), False
-    for segment in ns.split("|"):
-        call_id = segment.partition(":")[2]
-        if call_id and not _is_task_id(call_id):
-            thread_id, inner, moved = background_thread_id(thread_id, call_id), [], True
-        else:
-            inner.append(segment)
-    if not moved:
-        return None
-    own = {k: v for k, v in conf.items() if k not in ("checkpoint_id", "checkpoint_map")}
-    own.update(thread_id=thread_id, checkpoint_ns="|".join(inner))
-    return {**config, "configurable": own}
-
-
-def _is_task_id(text: str) -> bool:
-    """Whether ``text`` is a LangGraph task id (a UUID): a namespace of the thread itself."""
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _with_ambient(config: RunnableConfig) -> RunnableConfig:
-    """A sub-agent's run config with its node's ``configurable`` under it.
-
-    As LangGraph merges it for the run: the thread, ``checkpoint_ns`` and checkpointer of
-    the sub-agent's checkpoints.
-    """
-    ambient = (var_child_runnable_config.get() or {}).get("configurable", {})
-    return {**config, "configurable": {**ambient, **config.get("configurable", {})}}
-
-
-def _thread_only(config: RunnableConfig | None) -> RunnableConfig:
-    return {"configurable": {"thread_id": _thread_id(config), "checkpoint_ns": ""}}
-
-
-def _thread_id(config: RunnableConfig | None) -> str | None:
-    thread_id = (config or {}).get("configurable", {}).get("thread_id")
-    return None if thread_id is None else str(thread_id)
-
-
 def _nothing_to_resume(exc: EmptyInputError, input: Any, config: RunnableConfig | None) -> None:
     """Raise :class:`NothingToResume` for LangGraph's "no input" of a resume (input None).
 
     Returns (the caller re-raises ``exc``) for any other run.
     """
     if input is None and not isinstance(exc, NothingToResume):
-        raise NothingToResume(_thread_id(config)) from exc
+        raise NothingToResume(thread_id_of(config)) from exc
 
 
 def _restore(scope: RunScope | None, values: Mapping[str, Any]) -> None:
