@@ -229,6 +229,16 @@ async def approve_until_done(graph: Any, thread: str) -> tuple[dict[str, Any], i
     return out, pauses
 
 
+
+def approve_until_done_sync(graph: Any, cfg: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """:func:`approve_until_done` for ``invoke``, on the thread of ``cfg``."""
+    out: dict[str, Any] = graph.invoke({"messages": [HumanMessage("go")]}, cfg)
+    pauses = 0
+    while "__interrupt__" in out and pauses < RESUMES:
+        pauses += 1
+        out = graph.invoke(Command(resume=True), cfg)
+    return out, pauses
+
 ALL_SAVERS = pytest.mark.savers("memory", "sqlite", "postgres")
 
 
@@ -260,11 +270,7 @@ def test_budget_counts_across_resumes_sync(saver: Saver) -> None:
     root, model = approval_team("root")
     cfg = {"configurable": {"thread_id": "budget-resume-sync"}}
     graph = compile_agent(root, checkpointer=saver)
-    out = graph.invoke({"messages": [HumanMessage("go")]}, cfg)
-    pauses = 0
-    while "__interrupt__" in out and pauses < RESUMES:
-        pauses += 1
-        out = graph.invoke(Command(resume=True), cfg)
+    out, pauses = approve_until_done_sync(graph, cfg)
     assert len(model.calls) == 3 and pauses == 3
     assert "max_model_calls=3 (used 3)" in str(out["messages"][-1].content)
 
@@ -284,11 +290,7 @@ def test_budget_counts_across_resumes_of_a_structured_root(saver: Saver) -> None
                  budget=Budget(max_model_calls=3), max_steps=50)
     cfg = {"configurable": {"thread_id": "budget-resume-structured"}}
     graph = compile_agent(root, checkpointer=saver)
-    out = graph.invoke({"messages": [HumanMessage("go")]}, cfg)
-    pauses = 0
-    while "__interrupt__" in out and pauses < RESUMES:
-        pauses += 1
-        out = graph.invoke(Command(resume=True), cfg)
+    _, pauses = approve_until_done_sync(graph, cfg)
     assert len(model.calls) == 3 and pauses == 3
     assert graph.get_state(cfg).values["budget_spent"]["model_calls"] == 3
 
