@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
+import openai
 import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
@@ -204,7 +204,7 @@ def test_openai_defaults(api_key: None) -> None:
     assert isinstance(model, ChatOpenAI)
     assert model.model_name == "gpt-4o-mini"
     assert model.max_retries == DEFAULT_MAX_RETRIES
-    assert model.request_timeout == httpx.Timeout(
+    assert model.request_timeout == openai.Timeout(
         DEFAULT_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT, read=DEFAULT_READ_TIMEOUT)
     assert model.streaming and model.stream_usage
     assert model.stream_chunk_timeout == DEFAULT_READ_TIMEOUT
@@ -239,7 +239,7 @@ def test_retry_and_timeout_from_env(api_key: None, monkeypatch: pytest.MonkeyPat
     model = model_from_string("m")
     assert isinstance(model, ChatOpenAI)
     assert model.max_retries == 7
-    assert model.request_timeout == httpx.Timeout(2.5)  # caps connect and read when unset
+    assert model.request_timeout == openai.Timeout(2.5)  # caps connect and read when unset
 
 
 def test_connect_and_read_timeouts_from_env(api_key: None,
@@ -248,7 +248,7 @@ def test_connect_and_read_timeouts_from_env(api_key: None,
     monkeypatch.setenv("SUBAGENTS_MODEL_READ_TIMEOUT", "30")
     model = model_from_string("m")
     assert isinstance(model, ChatOpenAI)
-    assert model.request_timeout == httpx.Timeout(DEFAULT_TIMEOUT, connect=1.0, read=30.0)
+    assert model.request_timeout == openai.Timeout(DEFAULT_TIMEOUT, connect=1.0, read=30.0)
     assert model.stream_chunk_timeout == 30.0
 
 

@@ -8,10 +8,10 @@ number of tries.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpx
 import openai
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.messages import BaseMessage
@@ -32,7 +32,7 @@ DEFAULT_READ_TIMEOUT = 12.0
 
 
 def endpoint_timeout(total: float, *, connect: float | None = None,
-                     read: float | None = None) -> httpx.Timeout:
+                     read: float | None = None) -> Any:
     """The HTTP timeouts of a remote model (seconds).
 
     Args:
@@ -41,19 +41,39 @@ def endpoint_timeout(total: float, *, connect: float | None = None,
         read: seconds without a byte (None: ``min(DEFAULT_READ_TIMEOUT, total)``).
 
     Returns:
-        An ``httpx.Timeout`` for ``ChatOpenAI(timeout=...)``.
+        An ``openai.Timeout`` for ``ChatOpenAI(timeout=...)``: the timeout type of the HTTP
+        library the installed ``openai`` uses (``httpx.Timeout`` up to openai 2,
+        ``httpx2.Timeout`` from openai 3), which is the only one its client accepts.
     """
-    return httpx.Timeout(
+    return openai.Timeout(
         total,
         connect=min(DEFAULT_CONNECT_TIMEOUT, total) if connect is None else connect,
         read=min(DEFAULT_READ_TIMEOUT, total) if read is None else read,
     )
 
 
-_DID_NOT_ANSWER = (openai.APIConnectionError, httpx.TransportError, TimeoutError)
+def _http_errors(name: str) -> tuple[type[Exception], ...]:
+    """``(TransportError, TimeoutException)`` of HTTP library ``name``; none when absent."""
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        return ()
+    return module.TransportError, module.TimeoutException
+
+
+_TRANSPORT: tuple[type[Exception], ...] = (*_http_errors("httpx"), *_http_errors("httpx2"))
+"""The transport errors (and timeouts) of ``httpx`` and ``httpx2``: openai up to 2 uses the
+first, openai 3 the second; both may be installed."""
+
+_DID_NOT_ANSWER: tuple[type[Exception], ...] = (openai.APIConnectionError, *_TRANSPORT,
+                                                 TimeoutError)
 """Connection refused or reset, timeouts (``APITimeoutError`` is an ``APIConnectionError``);
-``httpx`` errors raised while a stream is read, after the response began; ``ChatOpenAI``'s
+HTTP transport errors raised while a stream is read, after the response began; ``ChatOpenAI``'s
 ``stream_chunk_timeout`` (a ``TimeoutError``: no chunk for that long, keepalives aside)."""
+
+_TIMED_OUT: tuple[type[Exception], ...] = (openai.APITimeoutError, *_TRANSPORT[1::2],
+                                            TimeoutError)
+"""The errors of :data:`_DID_NOT_ANSWER` that are timeouts."""
 
 
 def _agent_name(run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None
@@ -82,11 +102,10 @@ class EndpointChatOpenAI(ChatOpenAI):
               ) -> ModelEndpointError:
         agent = _agent_name(run_manager)
         who = f"agent {agent!r}: " if agent else ""
-        timed_out = (openai.APITimeoutError, httpx.TimeoutException, TimeoutError)
-        what = "timed out" if isinstance(exc, timed_out) else "could not connect"
+        what = "timed out" if isinstance(exc, _TIMED_OUT) else "could not connect"
         timeout = self.request_timeout
         limits = (f"connect timeout {timeout.connect} s, read timeout {timeout.read} s; "
-                  if isinstance(timeout, httpx.Timeout) else "")
+                  if isinstance(timeout, openai.Timeout) else "")
         tries = (self.max_retries or 0) + 1
         msg = (f"{who}model endpoint {self.openai_api_base or 'https://api.openai.com/v1'} "
                f"(model {self.model_name!r}) {what} after {tries} tries: "
