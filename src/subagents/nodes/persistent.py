@@ -16,6 +16,10 @@ raised again in the parent's delegation node with the child's interrupt objects 
 same values), so it surfaces at the root like a fresh child's; the resume (``Command(resume=
 {id: value})``, or a bare value for a single interrupt) is passed on to the child's thread,
 which continues from where it paused, once.
+
+A call cut short between a model reply and its tool results (a timeout, a cancellation)
+leaves tool calls with no result in the thread; the next call answers each with an error
+``ToolMessage`` before its task message, so the history stays one a chat API accepts.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackManager
-from langchain_core.messages import AnyMessage, HumanMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
 from langgraph.constants import CONFIG_KEY_CHECKPOINTER
@@ -63,6 +67,8 @@ _guard = threading.Lock()
 _OWN_METADATA = frozenset({"lc_agent_name", "subagents_path", "thread_id", "checkpoint_ns",
                            "checkpoint_id", "run_id"})
 _OWN_CONFIGURABLE = frozenset({"thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint_map"})
+_CUT = ("Error: not answered: the call that made this tool call was cut short (a timeout or "
+        "a cancellation) before its result was recorded.")
 
 
 def persistent_config(link: ChildLink, call: CallInfo, config: RunnableConfig,
@@ -128,10 +134,29 @@ def _mine(call: CallInfo) -> str:
     return mine if call.attempt == 1 else f"{mine}#{call.attempt}"
 
 
-def _task(task: dict[str, Any], call: CallInfo) -> dict[str, Any]:
+def _task(task: dict[str, Any], call: CallInfo, kept: list[AnyMessage]) -> dict[str, Any]:
+    """The new call's input: its task message, after answers to the thread's cut-short calls.
+
+    An earlier call cut short between a model reply and its tool results (a timeout, a
+    cancellation) left tool calls with no ``ToolMessage``; chat APIs reject such a history,
+    so each one is answered first with an error result saying so.
+    """
     message = task["messages"][0]
     tagged = HumanMessage(content=message.content, id=_mine(call))
-    return {"messages": [tagged]}
+    return {"messages": [*_unanswered(kept), tagged]}
+
+
+def _unanswered(kept: list[AnyMessage]) -> list[ToolMessage]:
+    """Error results for the tool calls of the thread's last model reply that have none."""
+    last = next((i for i in range(len(kept) - 1, -1, -1) if isinstance(kept[i], AIMessage)), None)
+    if last is None:
+        return []
+    reply = kept[last]
+    assert isinstance(reply, AIMessage)
+    answered = {m.tool_call_id for m in kept[last + 1:] if isinstance(m, ToolMessage)}
+    return [ToolMessage(content=_CUT, tool_call_id=tc["id"] or "", name=tc["name"],
+                        status="error")
+            for tc in reply.tool_calls if tc["id"] not in answered]
 
 
 def _plan(values: dict[str, Any], next_nodes: tuple[str, ...], call: CallInfo,
@@ -185,7 +210,7 @@ def _input(snap: Any, task: dict[str, Any], call: CallInfo,
                       f"another call ({len(snap.interrupts)} pending); call it again after "
                       "that call is resumed")
     if action == "run":
-        return _task(task, call), None
+        return _task(task, call, list(snap.values.get("messages", []))), None
     pending = tuple(snap.interrupts or ())
     if not pending:  # cut short (a crash, a breakpoint): go on from the last step
         return None, None
