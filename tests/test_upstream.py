@@ -50,8 +50,8 @@ def test_each_private_name_is_where_the_adapter_takes_it(name: str, module: str,
     assert getattr(upstream, name) is found
 
 
-HOOKS = ["AsyncImpl", "has_async_impl", "wrap_async_impl"]
-"""The adapter's functions over LangChain's private tool hook (``BaseTool._arun``)."""
+HOOKS = ["AsyncImpl", "has_async_impl", "skip_subgraph_runs", "wrap_async_impl"]
+"""The adapter's functions over private hooks (``BaseTool._arun``, the subgraph counter)."""
 
 
 def test_the_adapter_exports_exactly_its_names() -> None:
@@ -134,6 +134,29 @@ def test_resume_keys_hold_the_resume_values() -> None:
     graph.invoke(Command(resume=8), cfg2)
     pad = seen[-1]["configurable"][upstream.CONFIG_KEY_SCRATCHPAD]
     assert hasattr(pad, "get_null_resume")
+
+
+def test_skipped_subgraph_runs_move_the_next_runs_namespace() -> None:
+    """The k-th subgraph run of a task checkpoints at ``<task ns>|<k - 1>``; skips count."""
+    inner = StateGraph(_S)
+    inner.add_node("inc", lambda s: {"x": s["x"] + 1})
+    inner.add_edge(START, "inc")
+    child = inner.compile()
+
+    def node(state: _S, config: RunnableConfig) -> _S:
+        child.invoke(state)
+        upstream.skip_subgraph_runs(dict(config), 2)
+        return child.invoke(state)
+
+    builder = StateGraph(_S)
+    builder.add_node("node", node)
+    builder.add_edge(START, "node")
+    saver = InMemorySaver()
+    builder.compile(checkpointer=saver).invoke({"x": 0}, {"configurable": {"thread_id": "t"}})
+    spaces = {c.config["configurable"]["checkpoint_ns"] for c in saver.list(None)}
+    (task_ns,) = {ns for ns in spaces if ns.startswith("node:") and "|" not in ns}
+    assert spaces == {"", task_ns, f"{task_ns}|3"}
+    upstream.skip_subgraph_runs({"configurable": {}}, 2)  # not in a node: nothing to skip
 
 
 def test_messages_mode_attaches_the_stream_messages_handler() -> None:

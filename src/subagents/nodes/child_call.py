@@ -35,6 +35,7 @@ from langgraph.errors import GraphBubbleUp
 
 from subagents.checkpoints.errors import is_storage_error
 from subagents.nodes._approval import approve_delegation
+from subagents.nodes._attempt_log import AttemptLog
 from subagents.nodes._emit import Emitter
 from subagents.nodes._node import AgentNode
 from subagents.nodes._refuse import Refusal
@@ -177,8 +178,11 @@ def delegate(link: ChildLink, tc: ToolCall, prepared: _Prepared,
 
 
 def run_child(link: ChildLink, tc: ToolCall, task: dict[str, Any], call: CallInfo,
-              home: _Home) -> Step[Ending]:
+              home: _Home, resumed: bool = False) -> Step[Ending]:
     """Run the child to its end: its attempts, with ``subagent_*`` events on ``home()``.
+
+    ``resumed``: a background child re-attached after a restart (its attempts go on from
+    its log, ``nodes._attempt_log``).
 
     A background child's parent run changes when a resumed run adopts its table: ``home()``
     then gives the resumed run's side.
@@ -188,15 +192,27 @@ def run_child(link: ChildLink, tc: ToolCall, task: dict[str, Any], call: CallInf
         asyncio.CancelledError: the delegation was cancelled (recorded ``cancelled``).
     """
     home()[0].child_start(link.path, tc, call.objective, call.background)
+    log = _attempt_log(link, call, home()[1], resumed)
     try:
         ending = yield from attempts(
             link.agent.retry, call, lambda: _attempt(link, task, call, home),
-            lambda c, failed, delay: home()[0].child_retry(link.path, tc, c, failed, delay))
+            lambda c, failed, delay: home()[0].child_retry(link.path, tc, c, failed, delay), log)
     except BaseException as exc:
         _aborted(link, tc, call, home()[0], exc)
         raise
     home()[0].child_end(link.path, tc, ending, call)
     return ending
+
+
+def _attempt_log(link: ChildLink, call: CallInfo, config: RunnableConfig,
+                 resumed: bool) -> AttemptLog | None:
+    """Where a retried delegation records its attempts: beside its node, or on its own thread."""
+    if link.agent.retry is None:
+        return None
+    if not call.background:
+        return AttemptLog.of(config)
+    thread = own_thread(link, call, config)
+    return None if thread is None else AttemptLog.of(config, thread, resumed)
 
 
 def _attempt(link: ChildLink, task: dict[str, Any], call: CallInfo,
@@ -349,8 +365,8 @@ def spawn_background(link: ChildLink, table: BackgroundTable, tc: ToolCall,
         The job, running (or queued for a ``max_concurrent`` slot).
     """
     return table.spawn(link.agent.name, tc["id"] or "", lambda: adrive(
-        run_child(link, tc, task, call, lambda: _homed(table, config))), link=call,
-        thread_id=own_thread(link, call, config), job_id=job_id)
+        run_child(link, tc, task, call, lambda: _homed(table, config), job_id is not None)),
+        link=call, thread_id=own_thread(link, call, config), job_id=job_id)
 
 
 def _homed(table: BackgroundTable[RunScope],

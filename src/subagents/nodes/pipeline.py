@@ -21,6 +21,7 @@ from langchain_core.messages import HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import BaseModel
 
+from subagents.nodes._attempt_log import AttemptLog
 from subagents.nodes.ending import read_ending
 from subagents.nodes.persistent import persistent_run
 from subagents.nodes.plan import ChildLink
@@ -96,8 +97,9 @@ class _Stage:
         call = CallInfo(tool_call_id=f"pipeline-{uuid.uuid4().hex[:12]}",
                         objective=str(message.content), retried=agent.retry is not None)
         task = {"messages": [HumanMessage(content=message.content)]}
+        log = AttemptLog.of(config) if agent.retry is not None else None
         ending = yield from attempts(agent.retry, call, lambda: self.attempt(task, call, config),
-                                     lambda *_: None)
+                                     lambda *_: None, log)
         return self.update(ending, call)
 
     def attempt(self, task: dict[str, Any], call: CallInfo,

@@ -51,6 +51,7 @@ from tenacity import RetryCallState, wait_exponential, wait_random
 
 from subagents.checkpoints.errors import is_storage_error
 from subagents.errors import SubagentsError
+from subagents.nodes._attempt_log import AttemptLog
 from subagents.results import Ending, Status
 from subagents.runtime.call import CallInfo, Stopped
 from subagents.runtime.scope import RunScope
@@ -142,17 +143,23 @@ def crashed(exc: BaseException) -> Attempt:
 
 
 def attempts(policy: RetryPolicy | None, call: CallInfo, attempt: Callable[[], Step[Attempt]],
-             on_retry: OnRetry) -> Step[Ending]:
+             on_retry: OnRetry, log: AttemptLog | None = None) -> Step[Ending]:
     """Run ``attempt()`` until it succeeds or ``policy`` gives up; the last ending (a step).
 
     ``call.attempt`` numbers the attempt running; ``call.errors`` collects failed attempts'
     errors. The failed attempt's scope stays the one its parent finds for ``call`` until
     the next attempt starts (for the ``subagent_end`` of a delegation cancelled during the
     wait). Exceptions ``attempt()`` raises (cancellation, interrupts) propagate, never
-    retried.
+    retried. With a ``log`` (a delegation node's, ``nodes._attempt_log``), each next attempt
+    is recorded before its wait, and a resumed node goes on from the recorded attempt.
     """
     if policy is None:
         return (yield from attempt()).ending
+    if log is not None and log.resuming:
+        saved = yield log.recall()
+        if saved is not None and saved[0] <= policy.max_attempts:
+            call.attempt, call.errors[:] = saved
+            log.resume_at(call.attempt)
     while True:
         tried = yield from attempt()
         ending = tried.ending
@@ -162,6 +169,8 @@ def attempts(policy: RetryPolicy | None, call: CallInfo, attempt: Callable[[], S
             return ending
         delay = _delay(policy, call.attempt)
         on_retry(call, ending, delay)
+        if log is not None:
+            yield log.record(len(call.errors) + 1, call.errors)
         yield Wait(delay)
         call.attempt = len(call.errors) + 1
 

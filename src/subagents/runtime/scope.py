@@ -147,25 +147,27 @@ class RunScope:
                 scope = scope.parent
 
     def spent_record(self) -> dict[str, Any]:
-        """The counters to checkpoint (``SPENT_KEY``), tagged with the starting tool call."""
+        """The counters to checkpoint (``SPENT_KEY``), tagged with the tool call and attempt."""
         with _SPENT_LOCK:
-            return {**self.spent, "tool_call_id": self.usage.tool_call_id}
+            return {**self.spent, "tool_call_id": self.usage.tool_call_id,
+                    "attempt": self.usage.attempt}
 
     def restore(self, record: Any) -> None:
         """Go on from the counters a paused or crashed run of this invocation checkpointed.
 
         Runs once per scope. ``record`` (``spent_record()`` as read back) counts only when it
         was written for the same tool call (a persistent child's next delegation starts at
-        zero) and this is a first attempt (a retry on a persistent child's thread finds the
-        failed attempt's record, whose spending its parent already counted); its counters are
-        added here, above, and to every enclosing budget tracker.
+        zero) and attempt (a retry on a persistent child's thread finds the failed attempt's
+        record, whose spending its parent already counted); its counters are added here,
+        above, and to every enclosing budget tracker.
         """
         if self.restored:
             return
         self.restored = True
         budget = self.budget
-        if (budget is None or not isinstance(record, dict) or self.usage.attempt > 1
-                or record.get("tool_call_id") != self.usage.tool_call_id):
+        if (budget is None or not isinstance(record, dict)
+                or record.get("tool_call_id") != self.usage.tool_call_id
+                or record.get("attempt", 1) != self.usage.attempt):
             return
         counts = {k: (float if k == "cost" else int)(record.get(k) or 0) for k in SPENT_FIELDS}
         if self._paused is not None:  # its children spent on after its last checkpoint

@@ -8,7 +8,8 @@ one (that it exists, and that it still does what this package relies on), so an 
 release that moves one fails that test first, naming it.
 
 Two functions reach LangChain's private tool hook (``BaseTool._arun``) the same way:
-:func:`wrap_async_impl` and :func:`has_async_impl`.
+:func:`wrap_async_impl` and :func:`has_async_impl`; one LangGraph's numbering of the subgraph
+runs of a node's task: :func:`skip_subgraph_runs`.
 
 ``CONFIG_KEY_CHECKPOINTER`` is public (``langgraph.constants``) and is imported from there.
 ``RemoteGraph``'s clients are its public ``client``/``sync_client`` attributes.
@@ -84,6 +85,7 @@ __all__ = [
     "AsyncImpl",
     "StreamingCallbackHandler",
     "has_async_impl",
+    "skip_subgraph_runs",
     "wrap_async_impl",
 ]
 
@@ -121,3 +123,19 @@ def has_async_impl(tool: BaseTool) -> bool:
         return tool.coroutine is not None or type(tool)._arun not in (
             StructuredTool._arun, Tool._arun)
     return type(tool)._arun is not BaseTool._arun
+
+
+def skip_subgraph_runs(config: dict[str, Any], count: int) -> None:
+    """Count ``count`` runs of subgraphs inside the task of ``config`` as if they had run.
+
+    LangGraph numbers the subgraph runs of one node's task (the scratchpad's private
+    ``subgraph_counter``): the first runs at the task's ``checkpoint_ns``, the ``k``-th after
+    it at ``<checkpoint_ns>|<k - 1>``, so a resumed node finds each run's checkpoints again
+    by running its subgraphs in the same order. A node that does not run again the runs it
+    knows finished (a retried delegation's failed attempts) skips their numbers here, so its
+    next run resumes its own namespace. Without a scratchpad (not in a node) it does nothing.
+    """
+    pad = config.get("configurable", {}).get(CONFIG_KEY_SCRATCHPAD)
+    counter = getattr(pad, "subgraph_counter", None)
+    for _ in range(count if callable(counter) else 0):
+        counter()  # type: ignore[misc]
