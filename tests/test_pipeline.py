@@ -120,11 +120,15 @@ def flaky_model(fails: int) -> tuple[ScriptedChatModel, list[int]]:
 
 
 def ask_graph(agent: Agent) -> Any:
+    return ask_graph_on(agent, None)
+
+
+def ask_graph_on(agent: Agent, saver: Saver | None) -> Any:
     builder = StateGraph(S)
     builder.add_node("ask", delegate_node(agent, input="question", output_key="answer",
                                           result_key="outcome"))
     builder.add_edge(START, "ask")
-    return builder.compile()
+    return builder.compile(checkpointer=saver)
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
@@ -227,3 +231,40 @@ def test_a_pipeline_steps_budget_goes_on_across_resumes(mode: str) -> None:
         out = run(Command(resume=True))
     assert (len(model.calls), pauses) == (3, 3)
     assert out["res"].status is Status.OVER_BUDGET
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_persistent_step_that_pauses_resumes_on_its_thread(mode: str) -> None:
+    """A persistent step asks a human (``interrupt()``); the pipeline's resume continues it.
+
+    The step's call id changed at every run of the node, so the resumed node found the
+    thread paused by "another call" and failed, and the thread stayed paused for good.
+    """
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.types import Command, interrupt
+
+    @tool
+    def ask_human(question: str) -> str:
+        """Ask the human."""
+        return str(interrupt(question))
+
+    def policy(messages: list, agent: str | None) -> AIMessage:
+        last = messages[-1]
+        return (ai(call("ask_human", question=str(last.content)))
+                if isinstance(last, HumanMessage) else ai(f"human said {last.content}"))
+
+    worker = Agent(name="memo", model=ScriptedChatModel(policy=policy), tools=[ask_human],
+                   persistent=True)
+    graph = ask_graph_on(worker, InMemorySaver())
+    cfg = {"configurable": {"thread_id": f"pipeline-hitl-{mode}"}}
+
+    def run(value: Any) -> dict[str, Any]:
+        if mode == "sync":
+            return graph.invoke(value, cfg)
+        return asyncio.run(graph.ainvoke(value, cfg))
+
+    for turn, answer in (("first", "yes"), ("second", "no")):
+        (pending,) = run({"question": turn})["__interrupt__"]
+        assert pending.value == turn
+        out = run(Command(resume=answer))
+        assert (out["outcome"].status, out["answer"]) == (Status.COMPLETED, f"human said {answer}")

@@ -94,7 +94,7 @@ class _Stage:
         message = task_message(agent, _arguments(self.input, state))
         if isinstance(message, str):
             return self.update(Ending(Status.FAILED, None, message))
-        call = CallInfo(tool_call_id=f"pipeline-{uuid.uuid4().hex[:12]}",
+        call = CallInfo(tool_call_id=_call_id(config),
                         objective=str(message.content), retried=agent.retry is not None)
         task = {"messages": [HumanMessage(content=message.content)]}
         log = AttemptLog.of(config) if agent.retry is not None else None
@@ -138,3 +138,15 @@ class _Stage:
         if self.result_key is not None:
             update[self.result_key] = res
         return update
+
+
+def _call_id(config: RunnableConfig) -> str:
+    """The step's call id: ``pipeline-<task id>`` of the node's LangGraph task.
+
+    The task id is the same when the pipeline resumes the node, so a persistent step's
+    task message is found again on its thread (and a paused one is resumed, not refused as
+    another call's). A random id outside a graph task.
+    """
+    ns = str(config.get("configurable", {}).get("checkpoint_ns") or "")
+    task = ns.rpartition("|")[2].partition(":")[2]
+    return f"pipeline-{task or uuid.uuid4().hex[:12]}"
