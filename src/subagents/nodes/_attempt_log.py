@@ -29,6 +29,9 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, empty_checkpoint
 from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 
+from subagents.nodes.persistent import own_thread
+from subagents.nodes.plan import ChildLink
+from subagents.runtime.call import CallInfo
 from subagents.runtime.steps import Both
 from subagents.runtime.upstream import CONFIG_KEY_RESUMING, skip_subgraph_runs
 
@@ -79,6 +82,22 @@ class AttemptLog:
         where: RunnableConfig = {"configurable": {"thread_id": str(conf["thread_id"]),
                                                   "checkpoint_ns": f"{ns}|{_NS}"}}
         return cls(saver, where, config, bool(conf.get(CONFIG_KEY_RESUMING)))
+
+    @classmethod
+    def for_call(cls, link: ChildLink, call: CallInfo, config: RunnableConfig,
+                 resumed: bool) -> AttemptLog | None:
+        """The log of one delegation to ``link`` (None: no retry policy, nowhere to keep it).
+
+        Beside the delegation node; a background child's on its own checkpoint thread
+        (``nodes.persistent.own_thread``; none without one). ``resumed``: the background
+        child is re-attached after a restart.
+        """
+        if link.agent.retry is None:
+            return None
+        if not call.background:
+            return cls.of(config)
+        thread = own_thread(link, call, config)
+        return None if thread is None else cls.of(config, thread, resumed)
 
     def record(self, attempt: int, errors: list[str]) -> Both:
         """Write that attempt ``attempt`` runs next, after ``errors`` (a request: ``None``)."""

@@ -192,7 +192,7 @@ def run_child(link: ChildLink, tc: ToolCall, task: dict[str, Any], call: CallInf
         asyncio.CancelledError: the delegation was cancelled (recorded ``cancelled``).
     """
     home()[0].child_start(link.path, tc, call.objective, call.background)
-    log = _attempt_log(link, call, home()[1], resumed)
+    log = AttemptLog.for_call(link, call, home()[1], resumed)
     try:
         ending = yield from attempts(
             link.agent.retry, call, lambda: _attempt(link, task, call, home),
@@ -202,17 +202,6 @@ def run_child(link: ChildLink, tc: ToolCall, task: dict[str, Any], call: CallInf
         raise
     home()[0].child_end(link.path, tc, ending, call)
     return ending
-
-
-def _attempt_log(link: ChildLink, call: CallInfo, config: RunnableConfig,
-                 resumed: bool) -> AttemptLog | None:
-    """Where a retried delegation records its attempts: beside its node, or on its own thread."""
-    if link.agent.retry is None:
-        return None
-    if not call.background:
-        return AttemptLog.of(config)
-    thread = own_thread(link, call, config)
-    return None if thread is None else AttemptLog.of(config, thread, resumed)
 
 
 def _attempt(link: ChildLink, task: dict[str, Any], call: CallInfo,

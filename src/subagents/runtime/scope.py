@@ -155,19 +155,16 @@ class RunScope:
     def restore(self, record: Any) -> None:
         """Go on from the counters a paused or crashed run of this invocation checkpointed.
 
-        Runs once per scope. ``record`` (``spent_record()`` as read back) counts only when it
-        was written for the same tool call (a persistent child's next delegation starts at
-        zero) and attempt (a retry on a persistent child's thread finds the failed attempt's
-        record, whose spending its parent already counted); its counters are added here,
+        Runs once per scope. ``record`` (``spent_record()`` read back) counts only if written
+        for the same tool call and attempt (a persistent child's next delegation, or next
+        attempt, starts at zero: its parent counted the rest); its counters are added here,
         above, and to every enclosing budget tracker.
         """
         if self.restored:
             return
-        self.restored = True
-        budget = self.budget
-        if (budget is None or not isinstance(record, dict)
-                or record.get("tool_call_id") != self.usage.tool_call_id
-                or record.get("attempt", 1) != self.usage.attempt):
+        self.restored, budget, usage = True, self.budget, self.usage
+        if (budget is None or not isinstance(record, dict) or record.get("attempt", 1)
+                != usage.attempt or record.get("tool_call_id") != usage.tool_call_id):
             return
         counts = {k: (float if k == "cost" else int)(record.get(k) or 0) for k in SPENT_FIELDS}
         if self._paused is not None:  # its children spent on after its last checkpoint
