@@ -139,7 +139,7 @@ async def test_a_run_without_a_thread_on_a_checkpointer_raises_a_typed_error(
         config: Any) -> None:
     """LangGraph's own check is hidden once the run scope is in the config: ours says it."""
     from subagents.errors import MissingThreadId
-    from subagents.runtime.scope import observe
+    from subagents.runtime.observe import observe
 
     graph = compile_agent(Agent(name="root", model=ScriptedChatModel(policy=lambda m: ai("hi"))),
                           checkpointer=memory_saver())

@@ -26,7 +26,7 @@ from subagents import Agent, DelegationResult, Status, compile_agent, observe
 from subagents.checkpoints import memory_saver
 from subagents.events import BaseEvent, ToolStart
 from subagents.graphs import compile as compile_mod
-from subagents.nodes import child_call as delegate_mod
+from subagents.nodes import child_run as delegate_mod
 from subagents.runtime.call import CALL_KEY
 from subagents.runtime.steps import Invoke
 from subagents.subgraphs.remote import (
@@ -99,7 +99,7 @@ def remote_spec(server: DevServer, graph_id: str, **kw: Any) -> RemoteSpec:
 def wire(monkeypatch: pytest.MonkeyPatch, remotes: dict[str, RemoteSpec]) -> None:
     """Do what the compile.py patch does: a remote agent's child graph is a RemoteChild.
 
-    A persistent remote child is run by the RemoteChild itself (the child_call.py patch).
+    A persistent remote child is run by the RemoteChild itself (the child_run.py patch).
     """
     original = compile_mod._compile
 

@@ -16,7 +16,7 @@ from subagents.errors import (
 from subagents.graphs import as_tool, compile_agent, delegate_node
 from subagents.nodes.tools import needs_approval, with_timeout
 from subagents.results import DelegationResult, Status
-from subagents.runtime.scope import observe
+from subagents.runtime.observe import observe
 from subagents.runtime.streaming import stream_events
 from subagents.runtime.usage import UsageNode
 from subagents.spec import Agent

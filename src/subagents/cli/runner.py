@@ -25,7 +25,7 @@ from subagents.cli.tree import DelegationNode, EventTree, RunReport, replay_repo
 from subagents.events import BaseEvent, SubagentEnd, SubagentStart
 from subagents.graphs import compile_agent
 from subagents.results import Status
-from subagents.runtime.scope import observe
+from subagents.runtime.observe import observe
 from subagents.spec import Agent
 
 __all__ = ["DelegationNode", "EventTree", "RunReport", "replay_report", "run_team"]

@@ -74,6 +74,10 @@ class Emitter:
         self.scope: RunScope | None = scope if on else None
         self.config = config
 
+    def home(self) -> tuple[Emitter, RunnableConfig]:
+        """``(self, config)``: a delegation's parent side (``nodes.child_run.Home``)."""
+        return self, self.config
+
     def _emit(self, event: BaseEvent) -> None:
         assert self.scope is not None
         self.scope.emit(event, self.config)

@@ -81,8 +81,8 @@ class Turn:
             max_repeats: ``LoopGuard.max_repeats`` (>= 1).
             exempt: tool names never refused (the lifecycle tools).
         """
-        if not self.replies or not tool_calls:
-            return None
+        if not self.replies or not tool_calls or len(self.replies) < max_repeats:
+            return None  # each earlier reply gives a call key at most one result: too few
         names = {tc["name"] for tc in tool_calls} - set(exempt)
         if not names:
             return None
@@ -152,7 +152,8 @@ def read_turn(messages: Sequence[AnyMessage]) -> Turn:
             if msg.tool_calls:
                 index = len(turn.replies)
                 turn.replies.append(msg)
-                turn.results.update(((index, k), v) for k, v in answers.items())
+                for k, v in answers.items():
+                    turn.results[index, k] = v
             answers = {}
         elif isinstance(msg, ToolMessage):
             answers[msg.tool_call_id] = msg

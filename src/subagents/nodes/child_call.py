@@ -15,57 +15,42 @@ The life of one delegation, top to bottom in this module, written once as a sans
 2. :func:`delegate`: a background call starts the child as a job of the parent's run, or
    hands it to the dispatcher (:func:`_background`, async runs only); any other call runs
    the child to its end.
-3. :func:`run_child`: ``subagent_start``, the attempts under the child's ``Agent.retry``
-   (``nodes.retry.attempts``), ``subagent_end``.
-4. :func:`_attempt`: one run of the child within its ``Agent.timeout`` (a ``RunChild``
-   request), its final state read into an ``Ending`` (``nodes.ending.read_ending``).
-5. :func:`_result`: the parent's ``ToolMessage``.
+3. :func:`~subagents.nodes.child_run.run_child` (``nodes.child_run``): ``subagent_start``,
+   the attempts under the child's ``Agent.retry`` and ``Agent.timeout``, the child's final
+   state read into an ``Ending``, ``subagent_end``.
+4. :func:`_result`: the parent's ``ToolMessage``.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from langchain_core.messages import ToolCall
 from langchain_core.runnables import RunnableConfig
-from langgraph.errors import GraphBubbleUp
 
-from subagents.checkpoints.errors import is_storage_error
 from subagents.nodes._approval import approve_delegation
-from subagents.nodes._attempt_log import AttemptLog
 from subagents.nodes._emit import Emitter
 from subagents.nodes._node import AgentNode
 from subagents.nodes._refuse import Refusal
-from subagents.nodes.ending import read_ending
-from subagents.nodes.persistent import own_thread, persistent_run
+from subagents.nodes.child_run import INTERRUPT_BEFORE_KEY, run_child
+from subagents.nodes.persistent import own_thread
 from subagents.nodes.plan import ChildLink
-from subagents.nodes.retry import Attempt, RunChild, attempts, crashed, timed_out
 from subagents.nodes.schemas import task_message
 from subagents.nodes.state import BACKGROUND_KEY
 from subagents.results import Ending, Status, tool_result
 from subagents.runtime.background import BackgroundTable
-from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo, Stopped
+from subagents.runtime.call import CallInfo
 from subagents.runtime.jobs import BackgroundJob
 from subagents.runtime.scope import RunScope, scope_of
-from subagents.runtime.steps import AsyncOnly, Invoke, Step, adrive, drive
+from subagents.runtime.steps import AsyncOnly, Step, adrive, drive
 from subagents.spec.background import BackgroundConfig
 from subagents.spec.delivery import DELIVERY_KEY, Delivery, run_delivery
 
 __all__ = ["INTERRUPT_BEFORE_KEY", "delegate", "delegations", "make_child_call_node",
            "own_thread", "run_child", "spawn_background"]
 
-INTERRUPT_BEFORE_KEY = "subagents_interrupt_before"
-"""``configurable`` key: breakpoints inside sub-agents, as ``"<agent>:<node>"`` strings
-(``["critic:model", "search:tools"]``); LangGraph's own ``interrupt_before`` only reaches the
-top graph. Set it in a run's config, or in an assistant's config on a LangGraph server."""
-
 _NEEDS_ASYNC = "background delegation needs an async run (ainvoke/astream) and background=True"
 
-_Home = Callable[[], tuple[Emitter, RunnableConfig]]
-"""The parent's side of a delegation, looked up when needed: its emitter and config."""
 _Prepared = tuple[dict[str, Any], CallInfo] | str
 """The child's input and the call's record, or why the call is refused."""
 
@@ -116,8 +101,10 @@ def delegations(link: ChildLink, payload: dict[str, Any], config: RunnableConfig
     """
     calls: list[ToolCall] = (payload["tool_calls"] if "tool_calls" in payload
                              else [payload["tool_call"]])
-    admitted = [_admit(link, tc) if spawn or tc["args"].get("background") is not True
-                else (tc, _sync_background(link, tc)) for tc in calls]
+    admitted: list[tuple[ToolCall, _Prepared]] = []
+    for tc in calls:  # a loop: a comprehension would hold link and spawn in closure cells
+        admitted.append(_admit(link, tc) if spawn or tc["args"].get("background") is not True
+                        else (tc, _sync_background(link, tc)))
     messages: list[Any] = []
     records: dict[str, Any] = {}
     for tc, prepared in admitted:
@@ -173,111 +160,11 @@ def delegate(link: ChildLink, tc: ToolCall, prepared: _Prepared,
     task, call = prepared
     if call.background:  # an async run's (a sync run refused it before)
         return (yield from _background(link, tc, task, call, scope, config, emit))
-    ending = yield from run_child(link, tc, task, call, lambda: (emit, config))
+    ending = yield from run_child(link, tc, task, call, emit.home)
+    if scope is not None:  # its attempts' scopes: nobody looks them up any more
+        for attempt in range(1, call.attempt + 1):
+            scope.children.pop((call.serial, attempt), None)
     return _result(link, tc, ending, call)
-
-
-def run_child(link: ChildLink, tc: ToolCall, task: dict[str, Any], call: CallInfo,
-              home: _Home, resumed: bool = False) -> Step[Ending]:
-    """Run the child to its end: its attempts, with ``subagent_*`` events on ``home()``.
-
-    ``resumed``: a background child re-attached after a restart (its attempts go on from
-    its log, ``nodes._attempt_log``).
-
-    A background child's parent run changes when a resumed run adopts its table: ``home()``
-    then gives the resumed run's side.
-
-    Raises:
-        GraphBubbleUp: an interrupt inside the child (the run pauses).
-        asyncio.CancelledError: the delegation was cancelled (recorded ``cancelled``).
-    """
-    home()[0].child_start(link.path, tc, call.objective, call.background)
-    log = AttemptLog.for_call(link, call, home()[1], resumed)
-    try:
-        ending = yield from attempts(
-            link.agent.retry, call, lambda: _attempt(link, task, call, home),
-            lambda c, failed, delay: home()[0].child_retry(link.path, tc, c, failed, delay), log)
-    except BaseException as exc:
-        _aborted(link, tc, call, home()[0], exc)
-        raise
-    home()[0].child_end(link.path, tc, ending, call)
-    return ending
-
-
-def _attempt(link: ChildLink, task: dict[str, Any], call: CallInfo,
-             home: _Home) -> Step[Attempt]:
-    """One attempt: the child's run within its timeout, read into an ``Ending``.
-
-    A sync attempt that timed out may still be running, told to stop (``call.stopped``):
-    the next one runs on a record of its own (the same ``serial`` and ``attempt``: its
-    scope is found through ``call`` too).
-    """
-    own = replace(call, stopped=False) if call.stopped else call
-    config, timeout = home()[1], link.agent.timeout
-    try:
-        state, late = yield RunChild(lambda: _child_run(link, task, own, config), timeout, own)
-        if late:
-            assert timeout is not None
-            parent = scope_of(config)
-            return Attempt(timed_out(parent.child(own) if parent else None, timeout))
-        if isinstance(state, str):  # the run could not start (a persistent child's thread)
-            return Attempt(Ending(Status.FAILED, None, state))
-        return Attempt(read_ending(link.agent, state))
-    except BaseException as exc:
-        return crashed(exc)
-
-
-def _child_run(link: ChildLink, task: dict[str, Any], call: CallInfo,
-               config: RunnableConfig) -> Step[Any]:
-    """The child's run: on its own thread when persistent, else as a subgraph."""
-    graph = link.graph
-    assert graph is not None
-    if link.agent.persistent and link.agent.remote is None:
-        return (yield from persistent_run(graph, link, task, call, config))
-    if call.background and (thread := own_thread(link, call, config)) is not None:
-        return (yield from persistent_run(graph, link, task, call, config, thread))
-    run, bound = link.runnable()
-    return (yield Invoke(run, task, _child_config(link, call, config, bound),
-                         _breakpoints(link, config)))
-
-
-def _child_config(link: ChildLink, call: CallInfo, config: RunnableConfig,
-                  bound: RunnableConfig) -> RunnableConfig:
-    """The child run's config: ``bound`` (its graph's own: ``ChildLink.runnable``), the call's.
-
-    Merged here as LangGraph would merge them (``ensure_config(graph.config, config)``):
-    the call's keys win, its metadata adds ``subagents_tool_call_id`` after the graph's.
-    """
-    # Each graph counts its own supersteps: two per model step, plus the forced last call.
-    conf: dict[str, Any] = {CALL_KEY: call}
-    if call.background:  # the table's owner now: a resumed run's after an adoption
-        conf[SCOPE_KEY] = config.get("configurable", {}).get(SCOPE_KEY)
-    return {**bound, "recursion_limit": 2 * link.agent.max_steps + 6, "configurable": conf,
-            "metadata": {**bound.get("metadata", {}), "subagents_tool_call_id": call.tool_call_id}}
-
-
-def _breakpoints(link: ChildLink, config: RunnableConfig) -> dict[str, Any]:
-    """``interrupt_before`` for this child from ``INTERRUPT_BEFORE_KEY`` (empty if none)."""
-    wanted = config.get("configurable", {}).get(INTERRUPT_BEFORE_KEY) or ()
-    prefix = f"{link.agent.name}:"
-    nodes = [str(w)[len(prefix):] for w in wanted if str(w).startswith(prefix)]
-    return {"interrupt_before": nodes} if nodes else {}
-
-
-def _aborted(link: ChildLink, tc: ToolCall, call: CallInfo, emit: Emitter,
-             exc: BaseException) -> None:
-    """Record a delegation an exception ends (during an attempt or between attempts).
-
-    Cancellation and ``Stopped`` end it ``cancelled``, other ``BaseException`` s ``failed``
-    (a ``subagent_end`` event); interrupts and storage failures are not recorded (the run
-    pauses or fails and a resume runs the delegation again).
-    """
-    if isinstance(exc, GraphBubbleUp) or is_storage_error(exc):
-        return
-    cancelled = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | Stopped)
-    ending = (Ending(Status.CANCELLED, None, "cancelled") if cancelled
-              else Ending(Status.FAILED, None, f"{type(exc).__name__}: {exc}"))
-    emit.child_end(link.path, tc, ending, call)
 
 
 def _result(link: ChildLink, tc: ToolCall, ending: Ending,

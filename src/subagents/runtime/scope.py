@@ -13,14 +13,14 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, Literal
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphBubbleUp
 
-from subagents.events import BaseEvent, SubagentEnd, SubagentStart
+from subagents.events import BaseEvent
 from subagents.results import Status
 from subagents.runtime import parking
 from subagents.runtime.background import BackgroundTable
@@ -33,7 +33,7 @@ from subagents.runtime.usage import UsageNode
 from subagents.spec.background import BackgroundConfig
 from subagents.spec.budget import Budget
 
-__all__ = ["SPENT_FIELDS", "Listener", "RunScope", "Sink", "closing", "observe", "scope_of"]
+__all__ = ["SPENT_FIELDS", "Listener", "RunScope", "Sink", "closing", "scope_of"]
 
 Listener = Callable[[list[str], BaseEvent], Any]
 """``on_subagent_event(path, event)``."""
@@ -69,7 +69,7 @@ class RunScope:
         stream of this run's nodes, bound when the first one runs (``runtime.relay``)."""
         self.children: dict[tuple[int, int], RunScope] = {}
         """The scopes the delegations of this run opened, by ``(serial, attempt)`` of their
-        ``CallInfo`` (see :meth:`child`)."""
+        ``CallInfo`` (see :meth:`child`); a foreground delegation's until it ends."""
         if parent is not None and call is not None:
             parent.children[call.serial, call.attempt] = self
         self.usage = UsageNode.of_call(agent, path, call)
@@ -305,22 +305,26 @@ class RunScope:
         self.children.clear()  # the children's scopes point here: no cycle left to collect
 
 
-@contextmanager
-def closing(scope: RunScope | None) -> Iterator[None]:
+class closing:
     """Close ``scope`` (sync) when the block ends, recording how: returned, raised, cancelled.
 
     For invocations with no background children (sync runs, remote sub-agents); ``None``
-    (no scope) does nothing.
+    (no scope) does nothing. A class, not a ``contextmanager`` generator: every delegation
+    of a sync run enters one at each level of the tree.
     """
-    error: BaseException | None = None
-    try:
-        yield
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        if scope is not None:
-            scope.close(error)
+
+    __slots__ = ("scope",)
+
+    def __init__(self, scope: RunScope | None) -> None:
+        self.scope = scope
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.scope is not None:
+            self.scope.close(error)
 
 
 def _status_of(error: BaseException | None) -> Status | None:
@@ -359,41 +363,3 @@ def scope_of(config: RunnableConfig | None) -> RunScope | None:
         return None
     value: Any = config.get("configurable", {}).get(SCOPE_KEY)
     return value if isinstance(value, RunScope) else None
-
-
-def observe(config: RunnableConfig | None = None, *, on_event: Sink | None = None,
-            detail: Literal["all", "summary"] = "all") -> tuple[RunScope, RunnableConfig]:
-    """Watch a run from outside: a scope above the root, and the config to run with.
-
-    Args:
-        config: the run's config (thread_id, ...); copied, not changed.
-        on_event: receives every event of the run, at every depth.
-        detail: ``"summary"`` hides sub-agent chatter (model, text and tool events below the
-            root): only ``subagent_start``/``subagent_end`` and the root's own events pass.
-
-    Returns:
-        ``(scope, config)``: pass ``config`` to ``invoke``/``ainvoke``/``astream``; the root
-        agent's usage node is then ``scope.usage.children[0]``, live while the run goes on and
-        complete after it ended, also when it was cancelled or failed.
-
-    Example:
-        >>> scope, cfg = observe({"configurable": {"thread_id": "t1"}})
-        >>> # await graph.ainvoke(inputs, cfg); scope.usage.children[0].status
-    """
-    scope = RunScope(agent="(run)", path=(), parent=None, call=None, budget=None,
-                     background=None)
-    if on_event is not None:
-        scope.sinks.append(on_event if detail == "all" else _summary(on_event))
-        scope.listening = True
-    own: RunnableConfig = {**(config or {})}
-    own["configurable"] = {**own.get("configurable", {}), SCOPE_KEY: scope}
-    return scope, own
-
-
-def _summary(sink: Sink) -> Sink:
-    def summarised(event: BaseEvent) -> Any:
-        if len(event.path) <= 1 or isinstance(event, SubagentStart | SubagentEnd):
-            return sink(event)
-        return None
-
-    return summarised

@@ -18,7 +18,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.pregel.protocol import StreamChunk, StreamProtocol
 
 from subagents.events import BaseEvent, RunEnd
-from subagents.runtime.scope import observe
+from subagents.runtime.observe import observe
 from subagents.runtime.upstream import StreamMessagesHandler
 
 __all__ = ["child_namespace", "relay", "relay_messages", "stream_events"]

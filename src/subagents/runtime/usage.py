@@ -12,6 +12,10 @@ from subagents.runtime.call import CallInfo
 
 __all__ = ["UsageNode"]
 
+_LOCK = threading.Lock()
+"""Guards the counters and children of every node: each holder changes a few fields at most,
+so one lock for all spares every node a lock of its own."""
+
 
 @dataclass(slots=True, eq=False)
 class UsageNode:
@@ -52,7 +56,6 @@ class UsageNode:
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
     children: list[UsageNode] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def of_call(cls, agent: str, path: tuple[str, ...], call: CallInfo | None,
@@ -85,18 +88,18 @@ class UsageNode:
 
     def add_child(self, child: UsageNode) -> None:
         """Attach a delegation's node (thread-safe)."""
-        with self._lock:
+        with _LOCK:
             self.children.append(child)
 
     def remove_child(self, child: UsageNode) -> None:
         """Detach a child's node (a background child adopted by a resumed run; thread-safe)."""
-        with self._lock:
+        with _LOCK:
             self.children = [c for c in self.children if c is not child]
 
     def record_model_call(self, usage: Mapping[str, Any] | None, tool_calls: int,
                           cost: float | None = None) -> None:
         """Count one model reply, its token usage and its cost (USD; None: unknown)."""
-        with self._lock:
+        with _LOCK:
             self.model_calls += 1
             self.tool_calls += tool_calls
             if cost is not None:
