@@ -39,6 +39,7 @@ from subagents import (
     Status,
     compile_agent,
     delegate_node,
+    observe,
 )
 from subagents.testing import ScriptedChatModel, ai, call
 
@@ -162,6 +163,88 @@ async def test_a_budget_counts_the_resumed_attempts_calls_before_the_pause(
     res = result(out)
     assert (res.status, res.attempts, pauses) == (Status.OVER_BUDGET, 2, 2)
     assert len(child.calls) == 3  # the flake, then attempt 2's two calls
+
+
+class Noted:
+    """A child model: attempt 1 makes a tool round, then raises; attempt 2 asks (``pause``:
+    a human, through ``interrupt()``; else the tool answers at once) and answers."""
+
+    def __init__(self, pause: bool) -> None:
+        self.calls, self.pause = 0, pause
+
+    def __call__(self, messages: list[BaseMessage]) -> AIMessage:
+        self.calls += 1
+        if self.calls == 1:
+            return ai(call("note", text="a"))
+        if self.calls == 2:
+            raise RuntimeError("flake")
+        last = messages[-1]  # a persistent child's thread holds attempt 1's round too
+        answered = isinstance(last, ToolMessage) and last.name == "ask"
+        return ai("done") if answered else ai(call("ask", question="ok?"))
+
+    def tools(self) -> list[Any]:
+        pause = self.pause
+
+        @tool
+        def note(text: str) -> str:
+            """Take a note."""
+            return "noted"
+
+        @tool
+        def ask(question: str) -> str:
+            """Ask the human."""
+            return str(interrupt(question)) if pause else "yes"
+
+        return [note, ask]
+
+
+def spending_team(child: Noted, persistent: bool, limit: int) -> Agent:
+    worker = Agent(name="w", model=ScriptedChatModel(policy=child), tools=child.tools(),
+                   retry=FAST, persistent=persistent)
+    root_model = ScriptedChatModel(steps={"root": [
+        ai(call("task", agent="w", objective="x")), ai("fin"), ai("more")]})
+    return Agent(name="root", model=root_model, subagents=[worker],
+                 budget=Budget(max_model_calls=limit))
+
+
+@pytest.mark.parametrize("persistent", [False, True], ids=["fresh", "persistent"])
+async def test_a_resumed_attempt_counts_the_earlier_attempts_spending(
+        async_saver: Saver, persistent: bool) -> None:
+    """The root's budget counts attempt 1's model calls and tool round after the resume.
+
+    The run that pauses in attempt 2 must end as the run that does not pause: same counters
+    (model calls, tool rounds, tokens), same last message, in either case at the limit.
+    """
+    ends = []
+    for pause in (False, True):
+        child = Noted(pause)
+        graph = compile_agent(spending_team(child, persistent, limit=6),
+                              checkpointer=async_saver)
+        cfg = {"configurable": {"thread_id": f"retry-spent-{pause}"}}
+        scope, run = observe(cfg)
+        out = await graph.ainvoke({"messages": [HumanMessage("go")]}, run)
+        if pause:
+            assert "__interrupt__" in out
+            scope, run = observe(cfg)
+            out = await graph.ainvoke(Command(resume="yes"), run)
+        assert "__interrupt__" not in out and child.calls == 4
+        ends.append((dict(scope.spent), out["messages"][-1].content, result(out).attempts))
+    assert ends[0] == ends[1]
+    assert ends[1][0]["model_calls"] == 6 and ends[1][0]["tool_rounds"] == 3
+
+
+def test_sync_resumed_attempts_count_the_earlier_spending_too(saver: Saver) -> None:
+    counters = []
+    for pause in (False, True):
+        graph = compile_agent(spending_team(Noted(pause), False, limit=6), checkpointer=saver)
+        cfg = {"configurable": {"thread_id": f"retry-spent-sync-{pause}"}}
+        scope, run = observe(cfg)
+        out = graph.invoke({"messages": [HumanMessage("go")]}, run)
+        if pause:
+            scope, run = observe(cfg)
+            out = graph.invoke(Command(resume="yes"), run)
+        counters.append(dict(scope.spent))
+    assert counters[0] == counters[1] and counters[1]["model_calls"] == 6
 
 
 class Flow(TypedDict, total=False):

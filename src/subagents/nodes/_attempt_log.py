@@ -16,14 +16,16 @@ own checkpoints (its earlier attempts' subgraph run numbers are skipped, see
 its thread. A background child on its own checkpoint thread keeps its log in that thread
 (namespace ``retry``) and goes on from it when it is re-attached after a restart. The
 parent's budget counts the resumed attempt from its checkpointed counters
-(``RunScope.restore``); the spending of the earlier attempts is counted by the run that made
-it only.
+(``RunScope.restore``), and the spending of the earlier attempts from the log: each record
+also holds what the attempts before it spent (their run scopes' counters, ``SPENT_FIELDS``),
+added back to the node's scope and budget on resume. (A background child's log holds no
+spending: its parent's checkpointed counters can already hold it.)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, empty_checkpoint
@@ -32,13 +34,25 @@ from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from subagents.nodes.persistent import own_thread
 from subagents.nodes.plan import ChildLink
 from subagents.runtime.call import CallInfo
+from subagents.runtime.scope import SPENT_FIELDS, RunScope, scope_of
 from subagents.runtime.steps import Both
 from subagents.runtime.upstream import CONFIG_KEY_RESUMING, skip_subgraph_runs
 
-__all__ = ["AttemptLog"]
+__all__ = ["AttemptLog", "Recorded"]
 
 _NS = "retry"
 _CHANNEL = "subagents_attempts"
+
+
+class Recorded(NamedTuple):
+    """A log's record: attempt ``attempt`` runs next, after ``errors``.
+
+    ``spent``: the counters of the attempts before it (``SPENT_FIELDS``; ``cost`` in USD).
+    """
+
+    attempt: int
+    errors: list[str]
+    spent: dict[str, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +65,14 @@ class AttemptLog:
         node: the delegation node's config (its scratchpad numbers its subgraph runs);
             None for a background child's log.
         resuming: the node runs in a resumed run (LangGraph's flag).
+        spent: the counters of the attempts that ended so far (from the record on resume).
     """
 
     saver: BaseCheckpointSaver[Any]
     where: RunnableConfig
     node: RunnableConfig | None
     resuming: bool
+    spent: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def of(cls, config: RunnableConfig, thread: str | None = None,
@@ -99,10 +115,22 @@ class AttemptLog:
         thread = own_thread(link, call, config)
         return None if thread is None else cls.of(config, thread, resumed)
 
-    def record(self, attempt: int, errors: list[str]) -> Both:
-        """Write that attempt ``attempt`` runs next, after ``errors`` (a request: ``None``)."""
+    def record(self, call: CallInfo) -> Both:
+        """Write that attempt ``len(call.errors) + 1`` runs next (a request: ``None``).
+
+        The record holds ``call.errors`` and the spending of the attempts so far: the one
+        that just ended is read from the scope it opened under the node's (found by
+        ``call``), added to what the earlier ones spent.
+        """
+        attempt = len(call.errors) + 1
+        scope = self._scope()
+        ended = scope.child(call) if scope is not None else None
+        if ended is not None:
+            for key in SPENT_FIELDS:
+                self.spent[key] = self.spent.get(key, 0) + ended.spent[key]
         checkpoint = empty_checkpoint()
-        checkpoint["channel_values"] = {_CHANNEL: {"attempt": attempt, "errors": list(errors)}}
+        checkpoint["channel_values"] = {_CHANNEL: {
+            "attempt": attempt, "errors": list(call.errors), "spent": dict(self.spent)}}
         checkpoint["channel_versions"] = {_CHANNEL: attempt}  # rising: savers keep one blob each
         metadata: Any = {"source": "update", "step": attempt, "parents": {}}
         versions: dict[str, str | int | float] = {_CHANNEL: attempt}
@@ -110,26 +138,45 @@ class AttemptLog:
                     lambda: self.saver.aput(self.where, checkpoint, metadata, versions))
 
     def recall(self) -> Both:
-        """Read the record (a request: ``(attempt, errors)`` or None when there is none)."""
+        """Read the record (a request: a :class:`Recorded`, or None when there is none)."""
         return Both(lambda: _read(self.saver.get_tuple(self.where)),
                     lambda: _aread(self.saver.aget_tuple(self.where)))
 
-    def resume_at(self, attempt: int) -> None:
-        """Skip the subgraph run numbers of attempts ``1 .. attempt - 1`` (not run again)."""
-        if self.node is not None:
-            skip_subgraph_runs(dict(self.node), attempt - 1)
+    def resume_at(self, saved: Recorded) -> None:
+        """Go on from ``saved``: the earlier attempts are not run again.
+
+        Their subgraph run numbers are skipped (``runtime.upstream.skip_subgraph_runs``), and
+        their spending is counted again in the node's scope and every enclosing budget (the
+        resumed run's counters start from the parent's checkpoint, written before the node).
+        """
+        self.spent.update(saved.spent)
+        if self.node is None:
+            return
+        skip_subgraph_runs(dict(self.node), saved.attempt - 1)
+        scope = self._scope()
+        if scope is not None and saved.spent:
+            scope.add_spent(**saved.spent)
+            if (budget := scope.budget) is not None:
+                budget.restore(saved.spent)
+
+    def _scope(self) -> RunScope | None:
+        """The delegation node's run scope (None: a background child's log, no scope)."""
+        return scope_of(self.node) if self.node is not None else None
 
 
-async def _aread(pending: Any) -> tuple[int, list[str]] | None:
+async def _aread(pending: Any) -> Recorded | None:
     return _read(await pending)
 
 
-def _read(found: Any) -> tuple[int, list[str]] | None:
+def _read(found: Any) -> Recorded | None:
     record = found.checkpoint["channel_values"].get(_CHANNEL) if found is not None else None
     if not isinstance(record, dict):
         return None
-    attempt, errors = record.get("attempt"), record.get("errors")
+    attempt, errors, spent = record.get("attempt"), record.get("errors"), record.get("spent", {})
     if (not isinstance(attempt, int) or not isinstance(errors, list)
-            or len(errors) != attempt - 1 or not all(isinstance(e, str) for e in errors)):
+            or len(errors) != attempt - 1 or not all(isinstance(e, str) for e in errors)
+            or not isinstance(spent, dict)):
         return None
-    return attempt, errors
+    counts = {k: spent[k] for k in SPENT_FIELDS
+              if isinstance(spent.get(k), int | float) and not isinstance(spent[k], bool)}
+    return Recorded(attempt, errors, counts)

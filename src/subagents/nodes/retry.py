@@ -157,9 +157,9 @@ def attempts(policy: RetryPolicy | None, call: CallInfo, attempt: Callable[[], S
         return (yield from attempt()).ending
     if log is not None and log.resuming:
         saved = yield log.recall()
-        if saved is not None and saved[0] <= policy.max_attempts:
-            call.attempt, call.errors[:] = saved
-            log.resume_at(call.attempt)
+        if saved is not None and saved.attempt <= policy.max_attempts:
+            call.attempt, call.errors[:] = saved.attempt, saved.errors
+            log.resume_at(saved)
     while True:
         tried = yield from attempt()
         ending = tried.ending
@@ -170,7 +170,7 @@ def attempts(policy: RetryPolicy | None, call: CallInfo, attempt: Callable[[], S
         delay = _delay(policy, call.attempt)
         on_retry(call, ending, delay)
         if log is not None:
-            yield log.record(len(call.errors) + 1, call.errors)
+            yield log.record(call)
         yield Wait(delay)
         call.attempt = len(call.errors) + 1
 
