@@ -241,10 +241,11 @@ def test_sync_resumed_attempts_count_the_earlier_spending_too(saver: Saver) -> N
         scope, run = observe(cfg)
         out = graph.invoke({"messages": [HumanMessage("go")]}, run)
         if pause:
+            assert "__interrupt__" in out
             scope, run = observe(cfg)
             out = graph.invoke(Command(resume="yes"), run)
-        counters.append(dict(scope.spent))
-    assert counters[0] == counters[1] and counters[1]["model_calls"] == 6
+        counters.append((dict(scope.spent), result(out).attempts))
+    assert counters[0] == counters[1] and counters[1][0]["model_calls"] == 6
 
 
 class Flow(TypedDict, total=False):
