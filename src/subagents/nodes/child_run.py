@@ -69,12 +69,19 @@ def run_child(link: ChildLink, tc: ToolCall, task: dict[str, Any], call: CallInf
             ending = yield from attempts(
                 link.agent.retry, call, lambda: _attempt(link, task, call, home),
                 lambda c, failed, delay: home()[0].child_retry(link.path, tc, c, failed, delay),
-                AttemptLog.for_call(link, call, home()[1], resumed))
+                AttemptLog.for_call(link, call, home()[1], resumed), lambda: _deadline(home))
     except BaseException as exc:
         _aborted(link, tc, call, home()[0], exc)
         raise
     home()[0].child_end(link.path, tc, ending, call)
     return ending
+
+
+def _deadline(home: Home) -> tuple[float, float] | None:
+    """The parent's budgets' ``max_seconds`` deadline (``nodes.retry.Deadline``), if any."""
+    scope = scope_of(home()[1])
+    tracker = scope.budget if scope is not None else None
+    return tracker.deadline() if tracker is not None else None
 
 
 def _attempt(link: ChildLink, task: dict[str, Any], call: CallInfo,

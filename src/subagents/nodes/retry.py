@@ -42,7 +42,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from langgraph.errors import GraphBubbleUp
@@ -57,8 +57,8 @@ from subagents.runtime.call import CallInfo, Stopped
 from subagents.runtime.scope import RunScope
 from subagents.runtime.steps import Request, Step, adrive, drive
 
-__all__ = ["Attempt", "OnRetry", "RunChild", "SubagentFailed", "SubagentTimeout", "Wait",
-           "attempts", "crashed", "retryable", "single", "timed_out"]
+__all__ = ["Attempt", "Deadline", "OnRetry", "RunChild", "SubagentFailed", "SubagentTimeout",
+           "Wait", "attempts", "crashed", "retryable", "single", "timed_out"]
 
 _T = TypeVar("_T")
 
@@ -78,6 +78,8 @@ class Attempt:
 
 OnRetry = Callable[[CallInfo, Ending, float], None]
 """``on_retry(call, failed_ending, delay_seconds)``, before the wait for the next attempt."""
+Deadline = Callable[[], tuple[float, float] | None]
+"""The enclosing budgets' deadline: ``(time.monotonic() time, max_seconds)``, or None."""
 
 
 class SubagentFailed(SubagentsError):
@@ -143,7 +145,8 @@ def crashed(exc: BaseException) -> Attempt:
 
 
 def attempts(policy: RetryPolicy | None, call: CallInfo, attempt: Callable[[], Step[Attempt]],
-             on_retry: OnRetry, log: AttemptLog | None = None) -> Step[Ending]:
+             on_retry: OnRetry, log: AttemptLog | None = None,
+             deadline: Deadline | None = None) -> Step[Ending]:
     """Run ``attempt()`` until it succeeds or ``policy`` gives up; the last ending (a step).
 
     ``call.attempt`` numbers the attempt running; ``call.errors`` collects failed attempts'
@@ -152,6 +155,9 @@ def attempts(policy: RetryPolicy | None, call: CallInfo, attempt: Callable[[], S
     wait). Exceptions ``attempt()`` raises (cancellation, interrupts) propagate, never
     retried. With a ``log`` (a delegation node's, ``nodes._attempt_log``), each next attempt
     is recorded before its wait, and a resumed node goes on from the recorded attempt.
+    ``deadline()``: the enclosing budgets' ``max_seconds`` deadline (``BudgetTracker.deadline``);
+    a retry whose wait would end after it is not made: the delegation ends at once with the
+    failed attempt's ending, its error saying so (no wait outlives the budget).
     """
     if policy is None:
         return (yield from attempt()).ending
@@ -168,11 +174,22 @@ def attempts(policy: RetryPolicy | None, call: CallInfo, attempt: Callable[[], S
         if not retryable(policy, ending, tried.cause) or call.attempt >= policy.max_attempts:
             return ending
         delay = _delay(policy, call.attempt)
+        if (late := _past(deadline, delay)) is not None:
+            return replace(ending, error=f"{ending.error or ending.status.value} (not retried: "
+                           f"the next attempt would start after the budget's {late})")
         on_retry(call, ending, delay)
         if log is not None:
             yield log.record(call)
         yield Wait(delay)
         call.attempt = len(call.errors) + 1
+
+
+def _past(deadline: Deadline | None, delay: float) -> str | None:
+    """``max_seconds=<limit>`` when a wait of ``delay`` seconds ends past the deadline."""
+    end = deadline() if deadline is not None else None
+    if end is None or time.monotonic() + delay < end[0]:
+        return None
+    return f"max_seconds={end[1]:g} deadline"
 
 
 def _delay(policy: RetryPolicy, attempt: int) -> float:
