@@ -153,11 +153,8 @@ class AttemptLog:
         if self.node is None:
             return
         skip_subgraph_runs(dict(self.node), saved.attempt - 1)
-        scope = self._scope()
-        if scope is not None and saved.spent:
-            scope.add_spent(**saved.spent)
-            if (budget := scope.budget) is not None:
-                budget.restore(saved.spent)
+        if (scope := self._scope()) is not None:
+            scope.count_again(saved.spent)
 
     def _scope(self) -> RunScope | None:
         """The delegation node's run scope (None: a background child's log, no scope)."""

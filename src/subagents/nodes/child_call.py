@@ -41,7 +41,7 @@ from subagents.results import Ending, Status, tool_result
 from subagents.runtime.background import BackgroundTable
 from subagents.runtime.call import CallInfo
 from subagents.runtime.jobs import BackgroundJob
-from subagents.runtime.scope import RunScope, scope_of
+from subagents.runtime.scope import SPENT_FIELDS, SPENT_METADATA, RunScope, scope_of
 from subagents.runtime.steps import AsyncOnly, Step, adrive, drive
 from subagents.spec.background import BackgroundConfig
 from subagents.spec.delivery import DELIVERY_KEY, Delivery, run_delivery
@@ -161,10 +161,24 @@ def delegate(link: ChildLink, tc: ToolCall, prepared: _Prepared,
     if call.background:  # an async run's (a sync run refused it before)
         return (yield from _background(link, tc, task, call, scope, config, emit))
     ending = yield from run_child(link, tc, task, call, emit.home)
-    if scope is not None:  # its attempts' scopes: nobody looks them up any more
-        for attempt in range(1, call.attempt + 1):
-            scope.children.pop((call.serial, attempt), None)
-    return _result(link, tc, ending, call)
+    update = _result(link, tc, ending, call)
+    if scope is not None and (spent := _ended(scope, call)):
+        update["messages"][0].response_metadata[SPENT_METADATA] = spent
+    return update
+
+
+def _ended(scope: RunScope, call: CallInfo) -> dict[str, float] | None:
+    """Drop an ended delegation's attempt scopes (nobody looks them up any more).
+
+    Returns:
+        What its attempts spent (``SPENT_FIELDS``), or None: nothing counted (no budget).
+    """
+    spent: dict[str, float] = dict.fromkeys(SPENT_FIELDS, 0)
+    for attempt in range(1, call.attempt + 1):
+        if (child := scope.children.pop((call.serial, attempt), None)) is not None:
+            for key in SPENT_FIELDS:
+                spent[key] += child.spent[key]
+    return spent if any(spent.values()) else None
 
 
 def _result(link: ChildLink, tc: ToolCall, ending: Ending,

@@ -111,7 +111,7 @@ class _Model:
     def step(self, state: dict[str, Any], config: RunnableConfig) -> Step[Command[Any]]:
         """One model call and what follows it (see :func:`make_model_node`)."""
         messages, scope = state["messages"], scope_of(config)
-        if scope is not None and not scope.restored and not self.root:
+        if scope is not None and not scope.restored and scope.call is not None:
             scope.restore(state.get(SPENT_KEY))  # a resumed sub-agent goes on from its counters
         mail = parent_messages(scope, messages)  # a background child's agent_message follow-ups
         messages = [*messages, *mail] if mail else messages

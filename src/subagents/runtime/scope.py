@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -33,7 +33,7 @@ from subagents.runtime.usage import UsageNode
 from subagents.spec.background import BackgroundConfig
 from subagents.spec.budget import Budget
 
-__all__ = ["SPENT_FIELDS", "Listener", "RunScope", "Sink", "closing", "scope_of"]
+__all__ = ["SPENT_FIELDS", "SPENT_METADATA", "Listener", "RunScope", "Sink", "closing", "scope_of"]
 
 Listener = Callable[[list[str], BaseEvent], Any]
 """``on_subagent_event(path, event)``."""
@@ -43,6 +43,10 @@ _log = logging.getLogger("subagents")
 _SPENT_LOCK = threading.Lock()
 SPENT_FIELDS = ("model_calls", "tool_rounds", "tokens", "cost")
 """The budget counters a scope keeps in ``RunScope.spent`` (and checkpoints)."""
+SPENT_METADATA = "subagents_spent"
+"""``response_metadata`` key of a finished delegation's ``ToolMessage``: what the child spent
+(``SPENT_FIELDS``, under a budget only), counted again by a run resuming the step it ended in
+(its write is not in the checkpoint's counters; ``subgraphs.compiled``)."""
 
 
 class RunScope:
@@ -170,6 +174,23 @@ class RunScope:
         if self._paused is not None:  # its children spent on after its last checkpoint
             live = self._paused.spent_record()
             counts = {k: max(counts[k], type(counts[k])(live.get(k) or 0)) for k in SPENT_FIELDS}
+        self.add_spent(**counts)
+        budget.restore(counts)
+
+    def count_again(self, counts: Mapping[str, float]) -> None:
+        """Count spending a resumed run's checkpoint does not hold, here and above.
+
+        What a delegation's earlier attempts spent (``nodes._attempt_log``), or a
+        delegation that finished in the step that paused (its ``ToolMessage``'s
+        ``SPENT_METADATA``): added to these counters and to every enclosing budget tracker.
+        Nothing without a budget in the lineage (nothing is counted then).
+
+        Args:
+            counts: some of ``SPENT_FIELDS`` (``cost`` in USD).
+        """
+        budget = self.budget
+        if budget is None or not counts:
+            return
         self.add_spent(**counts)
         budget.restore(counts)
 

@@ -21,15 +21,19 @@ A background child on its own checkpoint thread (``nodes.reattach``) streams und
 and ``get_state_history`` at that namespace (or below) read the child's own thread, where
 its stream parts came from.
 
-A root under a ``Budget`` that resumes its thread (input None or a ``Command``: after an
-``interrupt()``, an approval pause or a crash) starts its budget from the spent counters its
-model node wrote to the checkpoint (``budget_spent``), not from zero; so does each resumed
-sub-agent, at its first model node (see ``RunScope.restore``).
+An agent under a ``Budget`` (its own or an ancestor's) that resumes its thread (input None
+or a ``Command``: after an ``interrupt()``, an approval pause or a crash; a sub-agent or a
+``delegate_node`` step whose node is resumed) starts its budget from the spent counters its
+model node wrote to the checkpoint (``budget_spent``), not from zero, plus what the
+delegations that finished in the step that paused spent (their ``ToolMessage``'s
+``SPENT_METADATA``, in the checkpoint's pending writes); see ``RunScope.restore``. (A
+sub-agent in a later attempt of a retry restores at its first model node, without the
+finished delegations' spending.)
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -38,7 +42,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.errors import EmptyInputError, GraphInterrupt
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command, StateSnapshot
+from langgraph.types import Command, PregelTask, StateSnapshot
 
 from subagents.errors import MissingThreadId, NothingToResume
 from subagents.nodes.plan import AgentPlan
@@ -46,7 +50,7 @@ from subagents.nodes.reattach import reattach, reattaching
 from subagents.nodes.state import SPENT_KEY
 from subagents.runtime import parking
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo
-from subagents.runtime.scope import RunScope, closing
+from subagents.runtime.scope import SPENT_FIELDS, SPENT_METADATA, RunScope, closing
 from subagents.runtime.steps import Both, Step, adrive, drive
 from subagents.subgraphs._configs import (
     background_thread,
@@ -95,14 +99,19 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
         return scope, own
 
     def _resumes(self, scope: RunScope | None, input: Any) -> bool:
-        """Whether this run is a root with a budget resuming its thread.
+        """Whether this run resumes its thread under a budget (its own or an ancestor's).
 
         Resuming: input None or a ``Command``, or run in a node its parent graph resumes (a
-        ``delegate_node`` step); its spent counters are then read back from the checkpoint
-        (one state read).
+        sub-agent, a ``delegate_node`` step); its spent counters are then read back from the
+        checkpoint (one state read).
         """
-        return (scope is not None and scope.budget is not None and len(scope.usage.path) == 1
-                and (input is None or isinstance(input, Command) or nested_resume()))
+        if scope is None or scope.budget is None:
+            return False
+        if input is None or isinstance(input, Command):
+            return True
+        # A node's k-th subgraph run (a retry's attempt k) checkpoints at a namespace this
+        # config does not name yet: such a run restores at its first model node instead.
+        return nested_resume() and (scope.call is None or scope.call.attempt == 1)
 
     def stream(  # same parameters as LangGraph's, passed through
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
@@ -244,7 +253,7 @@ class AgentGraph(CompiledStateGraph[Any, Any, Any, Any]):
                 snapshot = None
             values: Mapping[str, Any] = snapshot.values if snapshot is not None else {}
             if resumes:
-                _restore(scope, values)
+                _restore(scope, values, snapshot.tasks if snapshot is not None else ())
             if again and scope is not None and plan is not None:  # a restart: see reattach
                 reattach(scope, plan, values, own, self._saver(own), durability,
                          pending=bool(snapshot and snapshot.next))
@@ -347,7 +356,21 @@ def _nothing_to_resume(exc: EmptyInputError, input: Any, config: RunnableConfig 
         raise NothingToResume(thread_id_of(config)) from exc
 
 
-def _restore(scope: RunScope | None, values: Mapping[str, Any]) -> None:
-    """Start a resumed run's budget from the spent counters its checkpoint holds."""
-    if scope is not None:
-        scope.restore(values.get(SPENT_KEY) if isinstance(values, Mapping) else None)
+def _restore(scope: RunScope | None, values: Mapping[str, Any],
+             tasks: Sequence[PregelTask]) -> None:
+    """Start a resumed run's budget from the spent counters its checkpoint holds.
+
+    Plus what the delegations that finished in the step that paused spent: their writes
+    (``tasks``' results) are not in the checkpoint's values yet, their spending is in their
+    ``ToolMessage``'s ``SPENT_METADATA``.
+    """
+    if scope is None:
+        return
+    scope.restore(values.get(SPENT_KEY) if isinstance(values, Mapping) else None)
+    for task in tasks:
+        written = task.result.get("messages") if isinstance(task.result, Mapping) else None
+        for msg in written if isinstance(written, list) else ():
+            spent = getattr(msg, "response_metadata", {}).get(SPENT_METADATA)
+            if isinstance(spent, Mapping):
+                scope.count_again({k: spent[k] for k in SPENT_FIELDS
+                                   if isinstance(spent.get(k), int | float)})
