@@ -7,6 +7,7 @@ model call carries (set by ``compile_agent``), falling back to ``None`` for fore
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import inspect
 import threading
@@ -96,6 +97,18 @@ class ScriptedChatModel(BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "scripted"
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> ScriptedChatModel:
+        """An independent copy: its script, calls and cursor as they are now, its own lock.
+
+        (Pydantic's deep copy would copy the lock, which cannot be copied.)
+        """
+        with self._lock:
+            fields = copy.deepcopy(self.__dict__, memo)
+            calls, cursor = copy.deepcopy(self._calls, memo), dict(self._cursor)
+        clone = type(self).model_construct(**fields)
+        clone._calls, clone._cursor = calls, cursor
+        return clone
 
     @property
     def calls(self) -> list[ModelCall]:
