@@ -9,7 +9,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 import subagents.graphs.compile as compile_module
-from subagents import Agent, compile_agent
+from subagents import Agent, compile_agent, observe
 from subagents.events import BaseEvent, SubagentStart
 from subagents.teams import load_team
 from subagents.testing import ScriptedChatModel, ai, call
@@ -124,3 +124,35 @@ def test_a_team_file_chain_draws_every_level_below_its_root_limit() -> None:
     drawing = compile_agent(team, model=ScriptedChatModel(steps=[])).get_graph(
         xray=True).draw_mermaid(with_styles=False)
     assert "subgraph b/c/d\n" in drawing and "b/c/d/e" not in drawing  # d is at depth 0
+
+
+def long_chain(n: int) -> Agent:
+    """a0 -> a1 -> ... -> a<n-1>, the root's depth limit n: each delegates once, then wraps."""
+    model = ScriptedChatModel(policy=route_policy)
+    agent = Agent(name=f"a{n - 1}", model=model)
+    for i in reversed(range(n - 1)):
+        agent = Agent(name=f"a{i}", model=model, subagents=[agent],
+                      max_subagent_depth=n if i == 0 else None)
+    return agent
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_chain_deeper_than_the_stack_ends_its_deepest_delegation_failed(
+        mode: str) -> None:
+    """120 levels: a sync run hits Python's recursion limit somewhere down the chain; the
+    delegation there ends ``failed`` (``RecursionError``) and every parent goes on."""
+    n = 120
+    root = long_chain(n)
+    route = "route:" + ",".join(f"a{i}" for i in range(1, n))
+    ends: list[BaseEvent] = []
+    _, cfg = observe(on_event=ends.append)
+    graph = compile_agent(root)
+    inputs = {"messages": [HumanMessage(route)]}
+    out = await graph.ainvoke(inputs, cfg) if mode == "async" else graph.invoke(inputs, cfg)
+    assert str(out["messages"][-1].content).startswith("a0(")
+    failed = [e for e in ends if e.type == "subagent_end" and e.status != "completed"]
+    if mode == "async":
+        assert failed == [] and f"a{n - 1}-leaf" in str(out["messages"][-1].content)
+    else:
+        assert len(failed) <= 1
+        assert all("RecursionError" in str(getattr(e, "error", "")) for e in failed)
