@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.tools import tool
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.types import Command, interrupt
+from langgraph.types import Command
 
+from _pausing import note_and_ask
 from subagents import Agent, Budget, DelegationResult, Status, compile_agent, observe
 from subagents.runtime.scope import SPENT_METADATA
 from subagents.testing import ScriptedChatModel, ai, call
@@ -37,16 +37,7 @@ def one_tool_then(answer: str, tool_name: str) -> Any:
 
 
 def team(pause: bool, limit: int = 100) -> Agent:
-    @tool
-    def note(q: str) -> str:
-        """Take a note."""
-        return "noted"
-
-    @tool
-    def ask(q: str) -> str:
-        """Ask the human."""
-        return str(interrupt(q)) if pause else "yes"
-
+    note, ask = note_and_ask(pause)
     fast = Agent(name="fast", model=ScriptedChatModel(policy=one_tool_then("a", "note")),
                  tools=[note])
     asking = Agent(name="asking", model=ScriptedChatModel(policy=one_tool_then("b", "ask")),

@@ -31,6 +31,7 @@ from _kill_points import (
     read_log,
     start_or_resume,
 )
+from _pausing import note_and_ask
 from subagents import (
     Agent,
     BackgroundConfig,
@@ -175,27 +176,15 @@ class Noted:
     def __call__(self, messages: list[BaseMessage]) -> AIMessage:
         self.calls += 1
         if self.calls == 1:
-            return ai(call("note", text="a"))
+            return ai(call("note", q="a"))
         if self.calls == 2:
             raise RuntimeError("flake")
         last = messages[-1]  # a persistent child's thread holds attempt 1's round too
         answered = isinstance(last, ToolMessage) and last.name == "ask"
-        return ai("done") if answered else ai(call("ask", question="ok?"))
+        return ai("done") if answered else ai(call("ask", q="ok?"))
 
     def tools(self) -> list[Any]:
-        pause = self.pause
-
-        @tool
-        def note(text: str) -> str:
-            """Take a note."""
-            return "noted"
-
-        @tool
-        def ask(question: str) -> str:
-            """Ask the human."""
-            return str(interrupt(question)) if pause else "yes"
-
-        return [note, ask]
+        return note_and_ask(self.pause)
 
 
 def spending_team(child: Noted, persistent: bool, limit: int) -> Agent:

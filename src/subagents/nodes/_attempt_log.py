@@ -34,7 +34,7 @@ from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from subagents.nodes.persistent import own_thread
 from subagents.nodes.plan import ChildLink
 from subagents.runtime.call import CallInfo
-from subagents.runtime.scope import SPENT_FIELDS, RunScope, scope_of
+from subagents.runtime.scope import SPENT_FIELDS, RunScope, scope_of, spent_counts
 from subagents.runtime.steps import Both
 from subagents.runtime.upstream import CONFIG_KEY_RESUMING, skip_subgraph_runs
 
@@ -174,6 +174,4 @@ def _read(found: Any) -> Recorded | None:
             or len(errors) != attempt - 1 or not all(isinstance(e, str) for e in errors)
             or not isinstance(spent, dict)):
         return None
-    counts = {k: spent[k] for k in SPENT_FIELDS
-              if isinstance(spent.get(k), int | float) and not isinstance(spent[k], bool)}
-    return Recorded(attempt, errors, counts)
+    return Recorded(attempt, errors, spent_counts(spent))

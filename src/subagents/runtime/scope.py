@@ -33,7 +33,8 @@ from subagents.runtime.usage import UsageNode
 from subagents.spec.background import BackgroundConfig
 from subagents.spec.budget import Budget
 
-__all__ = ["SPENT_FIELDS", "SPENT_METADATA", "Listener", "RunScope", "Sink", "closing", "scope_of"]
+__all__ = ["SPENT_FIELDS", "SPENT_METADATA", "Listener", "RunScope", "Sink", "closing", "scope_of",
+           "spent_counts"]
 
 Listener = Callable[[list[str], BaseEvent], Any]
 """``on_subagent_event(path, event)``."""
@@ -47,6 +48,17 @@ SPENT_METADATA = "subagents_spent"
 """``response_metadata`` key of a finished delegation's ``ToolMessage``: what the child spent
 (``SPENT_FIELDS``, under a budget only), counted again by a run resuming the step it ended in
 (its write is not in the checkpoint's counters; ``subgraphs.compiled``)."""
+
+
+def spent_counts(raw: Any) -> dict[str, float]:
+    """The ``SPENT_FIELDS`` of a carried spent record that are numbers (not a mapping: ``{}``).
+
+    The record is an attempt log's or a ``SPENT_METADATA`` value; anything else is dropped.
+    """
+    if not isinstance(raw, Mapping):
+        return {}
+    return {k: raw[k] for k in SPENT_FIELDS
+            if isinstance(raw.get(k), int | float) and not isinstance(raw[k], bool)}
 
 
 class RunScope:

@@ -50,7 +50,7 @@ from subagents.nodes.reattach import reattach, reattaching
 from subagents.nodes.state import SPENT_KEY
 from subagents.runtime import parking
 from subagents.runtime.call import CALL_KEY, SCOPE_KEY, CallInfo
-from subagents.runtime.scope import SPENT_FIELDS, SPENT_METADATA, RunScope, closing
+from subagents.runtime.scope import SPENT_METADATA, RunScope, closing, spent_counts
 from subagents.runtime.steps import Both, Step, adrive, drive
 from subagents.subgraphs._configs import (
     background_thread,
@@ -370,7 +370,5 @@ def _restore(scope: RunScope | None, values: Mapping[str, Any],
     for task in tasks:
         written = task.result.get("messages") if isinstance(task.result, Mapping) else None
         for msg in written if isinstance(written, list) else ():
-            spent = getattr(msg, "response_metadata", {}).get(SPENT_METADATA)
-            if isinstance(spent, Mapping):
-                scope.count_again({k: spent[k] for k in SPENT_FIELDS
-                                   if isinstance(spent.get(k), int | float)})
+            scope.count_again(spent_counts(
+                getattr(msg, "response_metadata", {}).get(SPENT_METADATA)))
