@@ -13,10 +13,9 @@ as soon as they leave a task, which would end the whole run.
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import threading
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from langchain_core.messages import ToolCall
@@ -24,6 +23,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 
 from subagents.errors import SubagentsError
+from subagents.runtime.threads import in_daemon_thread
 from subagents.runtime.upstream import AsyncImpl, has_async_impl, wrap_async_impl
 
 __all__ = ["ToolExit", "ToolRun", "ToolTimeout", "guarded"]
@@ -68,19 +68,7 @@ def _no_exit(inner: AsyncImpl) -> AsyncImpl:
 
 def _in_thread(tool: BaseTool, tc: ToolCall, config: RunnableConfig) -> Future[Any]:
     """Start ``tool.invoke(tc, config)`` in a daemon thread (the caller's context copied)."""
-    future: Future[Any] = Future()
-    context = contextvars.copy_context()
-
-    def target() -> None:
-        if not future.set_running_or_notify_cancel():
-            return
-        try:
-            future.set_result(context.run(tool.invoke, tc, config))
-        except BaseException as exc:  # carried to the waiting node, exits included
-            future.set_exception(exc)
-
-    threading.Thread(target=target, name=f"subagents-tool-{tool.name}", daemon=True).start()
-    return future
+    return in_daemon_thread(partial(tool.invoke, tc, config), f"subagents-tool-{tool.name}")
 
 
 def _result(future: Future[Any]) -> Any:

@@ -37,11 +37,8 @@ running (a model call that hangs) is not interrupted: its thread ends when the s
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -56,6 +53,7 @@ from subagents.results import Ending, Status
 from subagents.runtime.call import CallInfo, Stopped
 from subagents.runtime.scope import RunScope
 from subagents.runtime.steps import Request, Step, adrive, drive
+from subagents.runtime.threads import in_daemon_thread
 
 __all__ = ["Attempt", "Deadline", "OnRetry", "RunChild", "SubagentFailed", "SubagentTimeout",
            "Wait", "attempts", "crashed", "retryable", "single", "timed_out"]
@@ -262,16 +260,7 @@ def single(request: Request[_T]) -> Step[_T]:
 
 
 def _run_within(seconds: float, call: CallInfo, fn: Callable[[], Any]) -> tuple[Any, bool]:
-    future: Future[Any] = Future()
-    ctx = contextvars.copy_context()
-
-    def target() -> None:
-        try:
-            future.set_result(ctx.run(fn))
-        except BaseException as exc:  # handed to the waiting node, or dropped after a timeout
-            future.set_exception(exc)
-
-    threading.Thread(target=target, name=f"subagent-{call.tool_call_id}", daemon=True).start()
+    future = in_daemon_thread(fn, f"subagent-{call.tool_call_id}")
     try:
         return future.result(timeout=seconds), False
     except TimeoutError:
