@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -72,12 +73,31 @@ async def test_the_deadline_cancels_the_nested_step_in_async_runs_and_closes_it(
     assert log == ["inner closed"]  # its ``finally`` (a model call's settle) ran first
 
 
-def test_a_sync_run_cannot_cancel_and_does_the_request_as_it_is() -> None:
+def test_a_sync_run_does_not_start_a_request_past_its_deadline() -> None:
     tracker = BudgetTracker(Budget(max_seconds=1e-9))
     log: list[str] = []
 
-    assert drive(_outer(tracker, log, _Never())) == "inner sync"
-    assert log == ["inner closed"]
+    got = drive(_outer(tracker, log, _Never()))
+
+    assert got.startswith("deadline: budget exhausted: max_seconds=1e-09")
+    assert log == []  # never started: nothing reserved, nothing to close
+
+
+def test_a_sync_run_stops_waiting_at_the_deadline_and_the_request_runs_on() -> None:
+    tracker = BudgetTracker(Budget(max_seconds=0.2))
+    release, log = threading.Event(), []
+    stuck = Both(lambda: "late" if release.wait(30) else "never released", _two)
+    before = set(threading.enumerate())
+
+    got = drive(_outer(tracker, log, stuck))
+
+    assert got.startswith("deadline: budget exhausted: max_seconds=0.2")
+    assert log == []  # still running in its thread
+    left = [t for t in threading.enumerate() if t not in before]
+    assert [t.name for t in left] == ["subagents-deadline"]
+    release.set()
+    left[0].join(30)
+    assert log == ["inner closed"]  # its ``finally`` (a model call's settle) ran there
 
 
 def _plan(depth: int) -> AgentPlan:

@@ -6,17 +6,20 @@ A node written once as a sans-IO step (see :mod:`subagents.runtime.steps`) is bu
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import wait
 from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import ensure_config
 
-from subagents.runtime.budget import BudgetTracker, deadline
+from subagents.runtime.budget import BudgetTracker, deadline, deadline_passed
 from subagents.runtime.call import Stopped
 from subagents.runtime.scope import scope_of
 from subagents.runtime.steps import Request, Step, adrive, drive
+from subagents.runtime.threads import in_daemon_thread
 
 __all__ = ["AgentNode", "Deadline", "Nested", "step_node"]
 
@@ -108,11 +111,14 @@ class Nested:
 
 @dataclass(frozen=True, slots=True)
 class Deadline:
-    """A request cut off at the budget's ``max_seconds`` deadline, in async runs.
+    """A request cut off at the budget's ``max_seconds`` deadline.
 
-    A sync run cannot cancel what it waits on: ``run`` does the inner request as it is.
-    ``arun`` cancels it at the earliest ``max_seconds`` deadline of ``tracker``'s chain
-    (see :func:`subagents.runtime.budget.deadline`).
+    The earliest ``max_seconds`` deadline of ``tracker``'s chain (see
+    :func:`subagents.runtime.budget.deadline`) ends the wait for the inner request. ``arun``
+    cancels it there. ``run`` (a sync run, which cannot cancel what it waits on) does it in a
+    daemon thread (``runtime.threads``) and stops waiting there: the call runs on in its
+    thread, its result dropped, as a sync tool past its timeout does. Without a deadline the
+    request runs as it is.
 
     Attributes:
         tracker: the run's budget tracker.
@@ -120,7 +126,7 @@ class Deadline:
         inner: the request.
 
     Raises:
-        BudgetDeadline: (from ``arun``) the deadline passed during the request.
+        BudgetDeadline: the deadline passed before or during the request.
     """
 
     tracker: BudgetTracker
@@ -128,8 +134,18 @@ class Deadline:
     inner: Request[Any]
 
     def run(self) -> Any:
-        """``inner.run()``."""
-        return self.inner.run()
+        """``inner.run()``, waited on until the deadline."""
+        end = self.tracker.deadline()
+        if end is None:
+            return self.inner.run()
+        left = end[0] - time.monotonic()
+        if left <= 0:
+            raise deadline_passed(end[1], self.what)
+        future = in_daemon_thread(self.inner.run, "subagents-deadline")
+        done, _ = wait([future], left)
+        if not done:
+            raise deadline_passed(end[1], self.what)
+        return future.result()
 
     async def arun(self) -> Any:
         """``await inner.arun()`` under the deadline."""

@@ -11,7 +11,7 @@ The node is written once, as a sans-IO step (``_Model.step``, see
 :mod:`subagents.runtime.steps`) run by ``drive`` for ``invoke`` and ``adrive`` for
 ``ainvoke``. What differs between the two is I/O, in requests: the model call (``Invoke``),
 the budget reservation (``_Reserve``: waits on a condition or on the event loop), the
-``max_seconds`` deadline around both (``Deadline``: async runs only) and closing the
+``max_seconds`` deadline around both (``Deadline``) and closing the
 background table at the end (async runs only: background children need one).
 """
 

@@ -142,8 +142,9 @@ def _ask(plan: AgentPlan, tc: ToolCall, config: RunnableConfig) -> dict[str, Any
 def make_tool_node(plan: AgentPlan) -> AgentNode:
     """Build the sync+async ``tools`` node: input ``{"tool_call": ToolCall}`` (a ``Send``).
 
-    Written once as a step; an async run's call is also cancelled at the budget's
-    ``max_seconds`` deadline (an error result).
+    Written once as a step; under a budget's ``max_seconds`` deadline a call still running
+    at it becomes an error result (cancelled in an async run, no longer waited on in a sync
+    one: see ``nodes._node.Deadline``).
 
     Raises:
         SpecError: a tool's timeout (``with_timeout`` metadata) is not a number > 0.

@@ -27,7 +27,7 @@ from subagents.runtime.cost import UnpricedModelError
 from subagents.spec.budget import Budget
 
 __all__ = ["DEFAULT_MAX_OUTPUT_TOKENS", "BudgetDeadline", "BudgetTracker",
-           "Reservation", "deadline", "max_output_tokens", "prompt_tokens"]
+           "Reservation", "deadline", "deadline_passed", "max_output_tokens", "prompt_tokens"]
 
 DEFAULT_MAX_OUTPUT_TOKENS = 4096
 """Output tokens reserved for a model call when the model sets no ``max_tokens``."""
@@ -334,8 +334,18 @@ async def deadline(tracker: BudgetTracker | None, what: str) -> AsyncIterator[No
     except TimeoutError as exc:
         if not timeout.expired():
             raise
-        msg = f"budget exhausted: max_seconds={end[1]} (deadline reached during {what})"
-        raise BudgetDeadline(msg) from exc
+        raise deadline_passed(end[1], what) from exc
+
+
+def deadline_passed(limit: float, what: str) -> BudgetDeadline:
+    """The error of a block the ``max_seconds`` deadline cut off.
+
+    Args:
+        limit: the budget's ``max_seconds`` (seconds).
+        what: what the block did ("a model call", "a tool call").
+    """
+    return BudgetDeadline(f"budget exhausted: max_seconds={limit} (deadline reached during "
+                          f"{what})")
 
 
 def max_output_tokens(model: Any) -> int:

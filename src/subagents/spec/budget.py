@@ -16,8 +16,9 @@ class Budget(BaseModel):
 
     ``max_seconds`` is a deadline per run (a resumed run starts a new clock): in async runs
     in-flight model and tool calls are cancelled at it and the agent ends ``over_budget`` with
-    an error naming ``max_seconds``; sync runs check it before each model call only (a
-    blocked sync call cannot be interrupted). Spent calls, rounds, tokens and cost are
+    an error naming ``max_seconds``; sync runs, which cannot interrupt a call, make each model
+    and tool call under it in a daemon thread and stop waiting at it (the call runs on in its
+    thread, its result dropped), with the same ending. Spent calls, rounds, tokens and cost are
     checkpointed and go on across resumes (see ``subagents.nodes.state.AgentState``).
 
     ``max_cost`` is in US dollars: each model call reserves its worst case (its prompt
@@ -39,7 +40,8 @@ class Budget(BaseModel):
         "spent + in-flight reservations < max_tokens.")
     max_seconds: float | None = Field(
         default=None, gt=0, description="Wall-clock seconds of one run (a deadline: in-flight "
-        "async model and tool calls are cancelled at it).")
+        "model and tool calls are cancelled at it in async runs, no longer waited on in sync "
+        "runs).")
     max_cost: float | None = Field(
         default=None, ge=0, allow_inf_nan=False,
         description="US dollars of model calls; a call starts only when its worst-case cost "
