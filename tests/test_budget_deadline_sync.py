@@ -17,8 +17,9 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
+from _stuck import stuck_policy, stuck_root
 from subagents import Agent, Budget, DelegationResult, Status, compile_agent
-from subagents.testing import ScriptedChatModel, ai, call
+from subagents.testing import ScriptedChatModel, ai
 
 HOLD = 30.0
 _release = threading.Event()
@@ -52,17 +53,8 @@ def stall() -> str:
     return "late"
 
 
-def stuck_policy(messages: list[BaseMessage], agent: str | None) -> AIMessage:
-    turns = sum(isinstance(m, AIMessage) for m in messages)
-    if agent == "root" and turns == 0:
-        return ai(call("task", agent="worker", objective="w"), call("stall"))
-    return ai(f"{agent} done")
-
-
 def run_stuck(stuck: set[str], root_tools: list[Any]) -> dict[str, Any]:
-    model = StuckModel(policy=stuck_policy, stuck=frozenset(stuck))
-    root = Agent(name="root", model=model, tools=root_tools, budget=Budget(max_seconds=0.3),
-                 subagents=[Agent(name="worker")])
+    root = stuck_root(StuckModel(policy=stuck_policy, stuck=frozenset(stuck)), root_tools)
     out: dict[str, Any] = compile_agent(root).invoke({"messages": [HumanMessage("go")]})
     assert not _release.is_set(), "the run waited for the stuck call instead of its deadline"
     return out

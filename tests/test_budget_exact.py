@@ -21,6 +21,7 @@ from langgraph.types import Command, RetryPolicy
 from pydantic import BaseModel
 
 from _fan_out import WORKERS, fan_out_policy
+from _stuck import stuck_policy, stuck_root
 from subagents import (
     Agent,
     Budget,
@@ -152,17 +153,8 @@ async def stall() -> str:
     return "never"
 
 
-def stuck_policy(messages: list[BaseMessage], agent: str | None) -> AIMessage:
-    turns = sum(isinstance(m, AIMessage) for m in messages)
-    if agent == "root" and turns == 0:
-        return ai(call("task", agent="worker", objective="w"), call("stall"))
-    return ai(f"{agent} done")
-
-
 async def run_stuck(stuck: set[str], root_tools: list[Any]) -> dict[str, Any]:
-    model = StuckModel(policy=stuck_policy, stuck=frozenset(stuck))
-    root = Agent(name="root", model=model, tools=root_tools, budget=Budget(max_seconds=0.3),
-                 subagents=[Agent(name="worker")])
+    root = stuck_root(StuckModel(policy=stuck_policy, stuck=frozenset(stuck)), root_tools)
     out: dict[str, Any] = await asyncio.wait_for(compile_agent(root).ainvoke(
         {"messages": [HumanMessage("go")]}), RUN_TIMEOUT)
     return out
